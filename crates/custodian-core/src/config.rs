@@ -1,0 +1,507 @@
+//! Configuration: defaults, then `custodian.toml`, then the environment.
+//!
+//! Every setting is listed in the README's configuration table. Loading takes
+//! the environment as a function so tests never mutate the process
+//! environment.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The embedded default when nothing names a database.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://custodian.db";
+/// The config file read from the working directory when `CUSTODIAN_CONFIG` is unset.
+pub const DEFAULT_CONFIG_FILE: &str = "custodian.toml";
+
+/// The effective configuration of a Custodian process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where the data lives and how the pool behaves.
+    pub database: DatabaseConfig,
+    /// The HTTP listener.
+    pub server: ServerConfig,
+    /// Where each value came from, for `custodian check`.
+    pub sources: Vec<(String, String)>,
+}
+
+/// Connection and pool settings; applied identically to both backends where
+/// the backend supports them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://...`.
+    pub url: DatabaseUrl,
+    /// Upper bound of pooled connections.
+    pub max_connections: u32,
+    /// Connections kept open while idle.
+    pub min_connections: u32,
+    /// How long a request waits for a pooled connection before a 503.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL `statement_timeout`; `None` disables it.
+    pub statement_timeout: Option<Duration>,
+    /// Connections are recycled after this long (PgBouncer and failover friendly).
+    pub max_lifetime: Duration,
+    /// SQLite: how long a writer waits for the write lock.
+    pub busy_timeout: Duration,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Address the API listens on.
+    pub bind: SocketAddr,
+    /// Largest accepted request body in bytes; larger bodies get a 413.
+    pub body_limit: usize,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: DatabaseUrl(DEFAULT_DATABASE_URL.to_owned()),
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Some(Duration::from_secs(30)),
+            max_lifetime: Duration::from_secs(30 * 60),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// Which database engine a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default.
+    Sqlite,
+    /// Production.
+    Postgres,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
+/// A database URL whose `Debug` and `Display` never show the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Parses and checks the scheme, so a typo fails at start, not at first query.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let url = DatabaseUrl(raw.trim().to_owned());
+        url.backend()?;
+        Ok(url)
+    }
+
+    /// The URL with its secret, for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The backend named by the scheme.
+    pub fn backend(&self) -> Result<Backend> {
+        let scheme = self.0.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(Error::Config(format!(
+                "database URL must start with sqlite:// or postgres:// (got scheme {scheme:?})"
+            ))),
+        }
+    }
+
+    /// The URL with the password and any `password=` parameter replaced by `***`.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut u) => {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("***"));
+                }
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let secret = k.eq_ignore_ascii_case("password");
+                        (
+                            k.into_owned(),
+                            if secret { "***".into() } else { v.into_owned() },
+                        )
+                    })
+                    .collect();
+                if !pairs.is_empty() {
+                    u.query_pairs_mut().clear().extend_pairs(pairs);
+                }
+                u.to_string()
+            }
+            // Not parseable as a URL: show only the scheme.
+            Err(_) => format!("{}://***", self.0.split(':').next().unwrap_or_default()),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// The file form; every key optional, unknown keys refused so a typo is loud.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    database: FileDatabase,
+    #[serde(default)]
+    server: FileServer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDatabase {
+    url: Option<String>,
+    max_connections: Option<u32>,
+    min_connections: Option<u32>,
+    acquire_timeout: Option<String>,
+    statement_timeout: Option<String>,
+    max_lifetime: Option<String>,
+    busy_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileServer {
+    bind: Option<String>,
+    body_limit: Option<usize>,
+}
+
+/// One setting: its environment variable, its key in the file, and how to apply it.
+struct Setting {
+    env: &'static str,
+    file_key: &'static str,
+}
+
+const SETTINGS: &[Setting] = &[
+    Setting {
+        env: "CUSTODIAN_DB_MAX_CONNECTIONS",
+        file_key: "database.max_connections",
+    },
+    Setting {
+        env: "CUSTODIAN_DB_MIN_CONNECTIONS",
+        file_key: "database.min_connections",
+    },
+    Setting {
+        env: "CUSTODIAN_DB_ACQUIRE_TIMEOUT",
+        file_key: "database.acquire_timeout",
+    },
+    Setting {
+        env: "CUSTODIAN_DB_STATEMENT_TIMEOUT",
+        file_key: "database.statement_timeout",
+    },
+    Setting {
+        env: "CUSTODIAN_DB_MAX_LIFETIME",
+        file_key: "database.max_lifetime",
+    },
+    Setting {
+        env: "CUSTODIAN_DB_BUSY_TIMEOUT",
+        file_key: "database.busy_timeout",
+    },
+    Setting {
+        env: "CUSTODIAN_BIND",
+        file_key: "server.bind",
+    },
+    Setting {
+        env: "CUSTODIAN_BODY_LIMIT",
+        file_key: "server.body_limit",
+    },
+];
+
+impl Config {
+    /// Loads from the process environment and the config file it names
+    /// (`CUSTODIAN_CONFIG`, else `./custodian.toml` when present).
+    pub fn load() -> Result<Self> {
+        Self::load_with(|k| std::env::var(k).ok())
+    }
+
+    /// Loads with an explicit environment lookup (tests pass a map).
+    pub fn load_with(env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let (file, file_name) = match env("CUSTODIAN_CONFIG") {
+            Some(path) => (Some(read_file(Path::new(&path))?), Some(path)),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => (
+                Some(read_file(Path::new(DEFAULT_CONFIG_FILE))?),
+                Some(DEFAULT_CONFIG_FILE.to_owned()),
+            ),
+            None => (None, None),
+        };
+        Self::from_parts(file.unwrap_or_default(), file_name.as_deref(), &env)
+    }
+
+    /// Parses a config file's text; used by `load_with` and by tests.
+    pub fn from_toml(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let file: FileConfig =
+            toml::from_str(text).map_err(|e| Error::Config(format!("custodian.toml: {e}")))?;
+        Self::from_parts(file, Some("custodian.toml"), &env)
+    }
+
+    fn from_parts(
+        file: FileConfig,
+        file_name: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self> {
+        let mut sources = Vec::new();
+        let file_src = file_name.unwrap_or("custodian.toml");
+        let mut db = DatabaseConfig::default();
+        let mut server = ServerConfig::default();
+
+        // The URL has a fallback chain of its own: two variables, then the file.
+        let (url, src) = if let Some(u) = env("CUSTODIAN_DATABASE_URL") {
+            (u, "CUSTODIAN_DATABASE_URL".to_owned())
+        } else if let Some(u) = env("DATABASE_URL") {
+            (u, "DATABASE_URL".to_owned())
+        } else if let Some(u) = file.database.url.clone() {
+            (u, format!("{file_src} database.url"))
+        } else {
+            (DEFAULT_DATABASE_URL.to_owned(), "default".to_owned())
+        };
+        db.url = DatabaseUrl::parse(&url)?;
+        sources.push(("database.url".to_owned(), src));
+
+        let f = &file;
+        for s in SETTINGS {
+            let (raw, src) = match env(s.env) {
+                Some(v) => (Some(v), s.env.to_owned()),
+                None => (
+                    file_value(f, s.file_key),
+                    format!("{file_src} {}", s.file_key),
+                ),
+            };
+            let Some(raw) = raw else { continue };
+            let bad = |why: String| Error::Config(format!("{src}: {why} (got {raw:?})"));
+            match s.file_key {
+                "database.max_connections" => db.max_connections = parse_num(&raw).map_err(bad)?,
+                "database.min_connections" => db.min_connections = parse_num(&raw).map_err(bad)?,
+                "database.acquire_timeout" => {
+                    db.acquire_timeout = parse_duration(&raw).map_err(bad)?
+                }
+                "database.statement_timeout" => {
+                    let d = parse_duration(&raw).map_err(bad)?;
+                    db.statement_timeout = (!d.is_zero()).then_some(d);
+                }
+                "database.max_lifetime" => db.max_lifetime = parse_duration(&raw).map_err(bad)?,
+                "database.busy_timeout" => db.busy_timeout = parse_duration(&raw).map_err(bad)?,
+                "server.bind" => {
+                    server.bind = raw
+                        .parse()
+                        .map_err(|e| bad(format!("not host:port: {e}")))?
+                }
+                "server.body_limit" => server.body_limit = parse_num(&raw).map_err(bad)?,
+                _ => continue,
+            }
+            sources.push((s.file_key.to_owned(), src));
+        }
+        if db.max_connections == 0 {
+            return Err(Error::Config(
+                "database.max_connections must be at least 1".into(),
+            ));
+        }
+        if db.min_connections > db.max_connections {
+            return Err(Error::Config(format!(
+                "database.min_connections ({}) exceeds max_connections ({})",
+                db.min_connections, db.max_connections
+            )));
+        }
+        Ok(Config {
+            database: db,
+            server,
+            sources,
+        })
+    }
+
+    /// `key = value` lines of the effective configuration, secrets masked.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let d = &self.database;
+        let dur = |d: Duration| humantime::format_duration(d).to_string();
+        vec![
+            ("database.url".into(), d.url.redacted()),
+            (
+                "database.max_connections".into(),
+                d.max_connections.to_string(),
+            ),
+            (
+                "database.min_connections".into(),
+                d.min_connections.to_string(),
+            ),
+            ("database.acquire_timeout".into(), dur(d.acquire_timeout)),
+            (
+                "database.statement_timeout".into(),
+                d.statement_timeout.map_or("off".into(), dur),
+            ),
+            ("database.max_lifetime".into(), dur(d.max_lifetime)),
+            ("database.busy_timeout".into(), dur(d.busy_timeout)),
+            ("server.bind".into(), self.server.bind.to_string()),
+            (
+                "server.body_limit".into(),
+                self.server.body_limit.to_string(),
+            ),
+        ]
+    }
+
+    /// Where a setting's value came from (`default` when nothing set it).
+    pub fn source_of(&self, key: &str) -> &str {
+        self.sources
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("default", |(_, s)| s.as_str())
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+}
+
+fn file_value(f: &FileConfig, key: &str) -> Option<String> {
+    let d = &f.database;
+    match key {
+        "database.max_connections" => d.max_connections.map(|v| v.to_string()),
+        "database.min_connections" => d.min_connections.map(|v| v.to_string()),
+        "database.acquire_timeout" => d.acquire_timeout.clone(),
+        "database.statement_timeout" => d.statement_timeout.clone(),
+        "database.max_lifetime" => d.max_lifetime.clone(),
+        "database.busy_timeout" => d.busy_timeout.clone(),
+        "server.bind" => f.server.bind.clone(),
+        "server.body_limit" => f.server.body_limit.map(|v| v.to_string()),
+        _ => None,
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(raw: &str) -> std::result::Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    raw.trim()
+        .parse()
+        .map_err(|e: T::Err| format!("not a whole number: {e}"))
+}
+
+/// Durations are written as `5s`, `250ms`, `30m`; `0` turns a timeout off.
+fn parse_duration(raw: &str) -> std::result::Result<Duration, String> {
+    let raw = raw.trim();
+    if raw == "0" || raw == "off" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(raw).map_err(|e| format!("not a duration like 5s or 250ms: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_to_the_embedded_sqlite_file() {
+        let c = Config::from_toml("", env(&[])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.database.url.expose(), DEFAULT_DATABASE_URL);
+        assert_eq!(c.database.url.backend().ok(), Some(Backend::Sqlite));
+        assert_eq!(c.source_of("database.url"), "default");
+    }
+
+    #[test]
+    fn environment_wins_over_the_file_and_custodian_url_over_database_url() {
+        let file = "[database]\nurl = \"sqlite://file.db\"\nmax_connections = 3\n";
+        let c = Config::from_toml(
+            file,
+            env(&[
+                ("DATABASE_URL", "postgres://a@h/db"),
+                ("CUSTODIAN_DATABASE_URL", "postgres://b@h/db"),
+                ("CUSTODIAN_DB_MAX_CONNECTIONS", "7"),
+            ]),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.database.url.expose(), "postgres://b@h/db");
+        assert_eq!(c.database.max_connections, 7);
+        assert_eq!(
+            c.source_of("database.max_connections"),
+            "CUSTODIAN_DB_MAX_CONNECTIONS"
+        );
+
+        let c = Config::from_toml(file, env(&[("DATABASE_URL", "postgres://a@h/db")]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.database.url.expose(), "postgres://a@h/db");
+        assert_eq!(c.database.max_connections, 3);
+        let c = Config::from_toml(file, env(&[])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.database.url.expose(), "sqlite://file.db");
+    }
+
+    #[test]
+    fn durations_parse_and_zero_turns_the_statement_timeout_off() {
+        let c = Config::from_toml(
+            "[database]\nacquire_timeout = \"250ms\"\nstatement_timeout = \"0\"\n",
+            env(&[]),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.database.acquire_timeout, Duration::from_millis(250));
+        assert_eq!(c.database.statement_timeout, None);
+    }
+
+    #[test]
+    fn bad_values_name_their_source() {
+        let err = Config::from_toml("", env(&[("CUSTODIAN_DB_ACQUIRE_TIMEOUT", "soon")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("CUSTODIAN_DB_ACQUIRE_TIMEOUT"), "{err}");
+        let err = Config::from_toml("[database]\nurll = \"x\"\n", env(&[]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("unknown field"), "{err}");
+        let err = Config::from_toml("", env(&[("DATABASE_URL", "mysql://x")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("sqlite:// or postgres://"), "{err}");
+    }
+
+    #[test]
+    fn redaction_hides_passwords_in_userinfo_and_query() {
+        let u = DatabaseUrl::parse(
+            "postgres://bob:hunter2@db:5432/app?password=hunter2&sslmode=require",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{u} {u:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("bob") && shown.contains("sslmode=require"),
+            "{shown}"
+        );
+    }
+}

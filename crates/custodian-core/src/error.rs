@@ -1,0 +1,77 @@
+//! The core's error policy.
+//!
+//! Library code returns [`Error`]; the HTTP layer maps each variant to one
+//! problem+json `type` and status. Database errors are classified here, once:
+//! a unique violation is a conflict, a foreign-key violation an invalid
+//! reference, a pool that cannot hand out a connection means the database is
+//! unavailable. Anything else is an internal error whose detail is logged but
+//! never shown to a client (it may hold SQL or another row's values).
+
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
+
+use crate::query::QueryError;
+
+/// Everything the core can fail with, classified so callers can react.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Configuration is missing or malformed; the message says what to set.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The requested row does not exist (or is not visible to the caller).
+    #[error("{entity} {id} not found")]
+    NotFound {
+        /// Resource name, e.g. `event`.
+        entity: &'static str,
+        /// The id that was asked for.
+        id: String,
+    },
+    /// The write conflicts with existing state (a unique key, a state machine).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The write names a row that does not exist.
+    #[error("invalid reference: {0}")]
+    ForeignKey(String),
+    /// The database cannot be reached or the pool is exhausted; retry later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A list query parameter is invalid.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// Migrations cannot run, or the schema does not match this binary.
+    #[error("migrations: {0}")]
+    Migration(String),
+    /// Any other database error: logged in full, shown to clients as 500.
+    #[error("database error: {0}")]
+    Database(DbErr),
+}
+
+impl From<DbErr> for Error {
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(msg)) => return Error::Conflict(msg),
+            Some(SqlErr::ForeignKeyConstraintViolation(msg)) => return Error::ForeignKey(msg),
+            _ => {}
+        }
+        match &err {
+            DbErr::ConnectionAcquire(e) => Error::Unavailable(e.to_string()),
+            DbErr::Conn(e) => Error::Unavailable(e.to_string()),
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))
+                if is_connection_error(e.as_ref()) =>
+            {
+                Error::Unavailable(e.to_string())
+            }
+            _ => Error::Database(err),
+        }
+    }
+}
+
+fn is_connection_error(e: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error as E;
+    matches!(
+        e,
+        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed
+    )
+}
+
+/// Shorthand used across the crates.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,18 @@
+//! The core every Custodian crate stands on: configuration, the [`Store`]
+//! over SQLite and PostgreSQL, the migrations runner, the unit of work and
+//! the list-query language.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod migrate;
+pub mod query;
+pub mod store;
+pub mod time;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use config::{Backend, Config, DatabaseConfig};
+pub use error::{Error, Result};
+pub use store::Store;

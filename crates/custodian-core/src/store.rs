@@ -1,0 +1,171 @@
+//! The Store: one pool over SQLite or PostgreSQL, and the unit of work.
+//!
+//! Repository code takes `&impl ConnectionTrait` and never asks which backend
+//! it runs on; the few places that must differ call [`Store::backend`].
+
+use std::{future::Future, pin::Pin, time::Duration};
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    Statement, TransactionOptions, TransactionTrait,
+};
+
+use crate::{
+    config::{Backend, DatabaseConfig},
+    error::{Error, Result},
+};
+
+/// A boxed future borrowing a transaction; what a unit-of-work closure returns.
+pub type TxFuture<'c, T, E> = Pin<Box<dyn Future<Output = std::result::Result<T, E>> + Send + 'c>>;
+
+/// A cheaply clonable handle to the connection pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+    backend: Backend,
+}
+
+/// Pool occupancy, exported on `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections.
+    pub size: u32,
+    /// Open connections not lent out.
+    pub idle: u32,
+}
+
+impl Store {
+    /// Opens the pool; an SQLite file is created if missing and set to WAL.
+    pub async fn connect(cfg: &DatabaseConfig) -> Result<Self> {
+        let backend = cfg.url.backend()?;
+        let mut opts = ConnectOptions::new(cfg.url.expose().to_owned());
+        opts.max_connections(cfg.max_connections)
+            .min_connections(cfg.min_connections)
+            .acquire_timeout(cfg.acquire_timeout)
+            .connect_timeout(cfg.acquire_timeout)
+            .max_lifetime(cfg.max_lifetime)
+            .sqlx_logging(false);
+        match backend {
+            Backend::Sqlite => {
+                let busy = cfg.busy_timeout;
+                opts.map_sqlx_sqlite_opts(move |o| {
+                    use sea_orm::sqlx::sqlite::SqliteJournalMode;
+                    o.create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .foreign_keys(true)
+                        .busy_timeout(busy)
+                        // PostgreSQL's LIKE is case-sensitive; make SQLite's agree.
+                        .pragma("case_sensitive_like", "ON")
+                });
+            }
+            Backend::Postgres => {
+                if let Some(t) = cfg.statement_timeout {
+                    opts.statement_timeout(t);
+                }
+                opts.set_application_name("custodian");
+            }
+        }
+        let db = Database::connect(opts).await.map_err(Error::from)?;
+        Ok(Self { db, backend })
+    }
+
+    /// The pool, for repository calls outside a transaction.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Which engine this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Round-trips a trivial query, bounded by `timeout`; `/readyz` uses it.
+    pub async fn ping(&self, timeout: Duration) -> Result<()> {
+        match tokio::time::timeout(timeout, self.db.execute_unprepared("SELECT 1")).await {
+            Ok(r) => r.map(|_| ()).map_err(Error::from),
+            Err(_) => Err(Error::Unavailable(format!("no answer within {timeout:?}"))),
+        }
+    }
+
+    /// The server's own version string, for `custodian check`.
+    pub async fn server_version(&self) -> Result<String> {
+        let sql = match self.backend {
+            Backend::Sqlite => "SELECT 'SQLite ' || sqlite_version() AS v",
+            Backend::Postgres => "SELECT version() AS v",
+        };
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql))
+            .await?
+            .ok_or_else(|| Error::Database(DbErr::RecordNotFound("version".into())))?;
+        Ok(row.try_get::<String>("", "v")?)
+    }
+
+    /// Runs `work` in one transaction: commit on `Ok`, roll back on `Err`, and
+    /// roll back on panic (the transaction is dropped unfinished).
+    ///
+    /// On SQLite the transaction takes the write lock at `BEGIN`, so a
+    /// read-then-write unit of work waits its turn instead of failing with
+    /// `SQLITE_BUSY` when another writer got there first.
+    pub async fn transaction<T, E, F>(&self, work: F) -> std::result::Result<T, E>
+    where
+        F: for<'c> FnOnce(&'c DatabaseTransaction) -> TxFuture<'c, T, E> + Send,
+        T: Send,
+        E: From<Error> + Send,
+    {
+        let tx = self.begin().await.map_err(E::from)?;
+        match work(&tx).await {
+            Ok(v) => {
+                tx.commit().await.map_err(|e| E::from(Error::from(e)))?;
+                Ok(v)
+            }
+            Err(e) => {
+                // The caller's error is the one that matters; a failed rollback
+                // ends the connection, which the server rolls back anyway.
+                if let Err(rb) = tx.rollback().await {
+                    tracing::warn!(error = %rb, "rollback failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Begins a write transaction (immediate on SQLite) for callers that need
+    /// to hold it across several steps.
+    pub async fn begin(&self) -> Result<DatabaseTransaction> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (self.backend == Backend::Sqlite)
+                .then_some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        self.db
+            .begin_with_options(options)
+            .await
+            .map_err(Error::from)
+    }
+
+    /// Current pool occupancy.
+    pub fn pool_stats(&self) -> PoolStats {
+        match self.backend {
+            Backend::Sqlite => {
+                let p = self.db.get_sqlite_connection_pool();
+                PoolStats {
+                    size: p.size(),
+                    idle: p.num_idle() as u32,
+                }
+            }
+            Backend::Postgres => {
+                let p = self.db.get_postgres_connection_pool();
+                PoolStats {
+                    size: p.size(),
+                    idle: p.num_idle() as u32,
+                }
+            }
+        }
+    }
+
+    /// Closes the pool, waiting for lent connections to come back.
+    pub async fn close(self) -> Result<()> {
+        self.db.close().await.map_err(Error::from)
+    }
+}
