@@ -1,1 +1,20 @@
-//! placeholder
+//! The ledger: an append-only, idempotent event log.
+//!
+//! Uniqueness of an idempotency key is enforced by the database
+//! (`INSERT ... ON CONFLICT DO NOTHING RETURNING id`), never by a prior
+//! SELECT, so concurrent retries of one call produce exactly one row. The
+//! database itself refuses UPDATE and DELETE on the log (triggers).
+#![deny(missing_docs)]
+
+pub mod events;
+mod migrations;
+
+use custodian_core::migrate::MigrationSet;
+
+/// The ledger's migrations, oldest first.
+pub fn migrations() -> MigrationSet {
+    MigrationSet {
+        component: "ledger",
+        migrations: migrations::all(),
+    }
+}

@@ -1,0 +1,117 @@
+//! The event log on both backends: idempotency under concurrency, append-only.
+
+use custodian_core::{Store, migrate::Migrator, testing::TestDb};
+use custodian_ledger::events::{self, NewEvent};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
+
+async fn migrated(db: &TestDb) -> Store {
+    Migrator::new(vec![custodian_ledger::migrations()])
+        .unwrap()
+        .up(&db.store)
+        .await
+        .unwrap();
+    db.store.clone()
+}
+
+fn event(key: Option<&str>) -> NewEvent {
+    NewEvent {
+        event_type: "sms_sent".into(),
+        payload: Some(serde_json::json!({"template": "reminder"})),
+        idempotency_key: key.map(str::to_owned),
+        ..NewEvent::default()
+    }
+}
+
+custodian_core::backend_tests! {
+    sixty_four_concurrent_calls_with_one_key_write_one_row => one_key_many_callers,
+    events_without_a_key_never_collide => keyless_events,
+    the_database_refuses_update_and_delete_of_events => append_only,
+}
+
+async fn one_key_many_callers(db: TestDb) {
+    let store = migrated(&db).await;
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            events::log_event(store.conn(), &event(Some("retry-1")))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    let written: Vec<_> = ids.iter().flatten().collect();
+    assert_eq!(written.len(), 1, "exactly one call writes");
+    assert_eq!(ids.iter().filter(|i| i.is_none()).count(), 63);
+    assert_eq!(
+        events::entity::Entity::find()
+            .count(store.conn())
+            .await
+            .unwrap(),
+        1
+    );
+    let stored = events::find_by_key(store.conn(), "retry-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&stored.id, written[0]);
+}
+
+async fn keyless_events(db: TestDb) {
+    let store = migrated(&db).await;
+    for _ in 0..3 {
+        assert!(
+            events::log_event(store.conn(), &event(None))
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    assert_eq!(
+        events::entity::Entity::find()
+            .count(store.conn())
+            .await
+            .unwrap(),
+        3
+    );
+}
+
+async fn append_only(db: TestDb) {
+    let store = migrated(&db).await;
+    events::log_event(store.conn(), &event(Some("k")))
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE events SET event_type = 'forged'",
+        "DELETE FROM events",
+    ] {
+        let err = store
+            .conn()
+            .execute_unprepared(sql)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    let e = events::find_by_key(store.conn(), "k")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.event_type, "sms_sent");
+}
+
+#[test]
+fn validation_names_every_bad_field() {
+    let bad = NewEvent {
+        event_type: String::new(),
+        idempotency_key: Some("k".repeat(256)),
+        subject_id: Some(uuid::Uuid::nil()),
+        ..NewEvent::default()
+    };
+    let names: Vec<_> = bad.validate().into_iter().map(|e| e.name).collect();
+    assert_eq!(names, ["event_type", "idempotency_key", "subject_type"]);
+    assert!(event(Some("ok")).validate().is_empty());
+}
