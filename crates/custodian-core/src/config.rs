@@ -125,6 +125,17 @@ impl DatabaseUrl {
         }
     }
 
+    /// The file of an `sqlite://` URL (`None` for PostgreSQL or in-memory),
+    /// so commands that only read can refuse to create an empty one.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        let rest = self
+            .0
+            .strip_prefix("sqlite://")
+            .or_else(|| self.0.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+    }
+
     /// The URL with the password and any `password=` parameter replaced by `***`.
     pub fn redacted(&self) -> String {
         match url::Url::parse(&self.0) {

@@ -25,10 +25,15 @@ pub enum Error {
         /// The id that was asked for.
         id: String,
     },
-    /// The write conflicts with existing state (a unique key, a state machine).
+    /// The write conflicts with existing state (a state machine, a rule);
+    /// the message is written for clients.
     #[error("conflict: {0}")]
     Conflict(String),
-    /// The write names a row that does not exist.
+    /// A unique constraint refused the write. The database's message may
+    /// quote the duplicate value, so it is for logs only.
+    #[error("duplicate: {0}")]
+    Duplicate(String),
+    /// The write names a row that does not exist. The message is for logs only.
     #[error("invalid reference: {0}")]
     ForeignKey(String),
     /// The database cannot be reached or the pool is exhausted; retry later.
@@ -48,7 +53,7 @@ pub enum Error {
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
         match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(msg)) => return Error::Conflict(msg),
+            Some(SqlErr::UniqueConstraintViolation(msg)) => return Error::Duplicate(msg),
             Some(SqlErr::ForeignKeyConstraintViolation(msg)) => return Error::ForeignKey(msg),
             _ => {}
         }

@@ -424,7 +424,7 @@ struct CursorBody {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     /// The rows, in the query's order.
     pub items: Vec<T>,

@@ -1,4 +1,5 @@
 //! Store, migration and list-query behaviour, each body run on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
 use chrono::{Duration, TimeZone, Utc};
 use custodian_core::{
@@ -143,7 +144,7 @@ custodian_core::backend_tests! {
     a_unit_of_work_commits_on_ok => tx_commits,
     a_unit_of_work_rolls_back_on_err => tx_rolls_back_on_err,
     a_unit_of_work_rolls_back_on_panic => tx_rolls_back_on_panic,
-    a_duplicate_unique_key_is_a_conflict => unique_is_conflict,
+    a_duplicate_unique_key_is_classified_as_duplicate => unique_is_conflict,
     every_filter_operator_selects_what_it_says => filter_operators,
     count_exact_counts_the_filtered_rows => count_exact,
     keyset_pages_return_every_row_once_in_order => keyset_property,
@@ -276,7 +277,7 @@ async fn unique_is_conflict(db: TestDb) {
         .await
         .map_err(Error::from)
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert!(matches!(err, Error::Duplicate(_)), "{err:?}");
 }
 
 async fn seed_fixture(store: &Store) -> Vec<probe::Model> {

@@ -17,8 +17,9 @@ pub mod entity {
     use serde::Serialize;
 
     /// One recorded event; never updated or deleted.
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
     #[sea_orm(table_name = "events")]
+    #[schema(as = Event)]
     pub struct Model {
         /// UUID v7, so ids sort by time.
         #[sea_orm(primary_key, auto_increment = false)]
@@ -30,6 +31,7 @@ pub mod entity {
         /// What happened, e.g. `sms_sent`.
         pub event_type: String,
         /// Details, as the caller gave them.
+        #[schema(value_type = Object)]
         pub payload: Json,
         /// Which system or agent produced the event.
         pub provenance: Option<String>,
@@ -54,7 +56,8 @@ pub const MAX_KEY_LEN: usize = 255;
 pub const MAX_TYPE_LEN: usize = 100;
 
 /// An event to record, validated by [`NewEvent::validate`] before it is written.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewEvent {
     /// What happened.
     pub event_type: String,
@@ -64,6 +67,7 @@ pub struct NewEvent {
     pub subject_id: Option<Uuid>,
     /// Details; `{}` when absent.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub payload: Option<serde_json::Value>,
     /// Who or what produced it.
     pub provenance: Option<String>,

@@ -1,4 +1,5 @@
 //! The event log on both backends: idempotency under concurrency, append-only.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
 use custodian_core::{Store, migrate::Migrator, testing::TestDb};
 use custodian_ledger::events::{self, NewEvent};

@@ -1,1 +1,136 @@
-//! placeholder
+//! The Custodian HTTP service.
+//!
+//! [`router`] builds the whole application: every module's routes with
+//! their OpenAPI entries declared once, beside the handler; health and
+//! metrics; the OpenAPI document and a docs page served from the binary;
+//! request ids, a body limit and problem+json for every error. [`serve`]
+//! takes a bound listener and a shutdown future, so tests bind port 0 and
+//! stop the server when they choose.
+#![deny(missing_docs)]
+
+mod events;
+mod health;
+mod list;
+pub mod metrics;
+pub mod problem;
+
+use std::{future::Future, time::Duration};
+
+use axum::{Router, extract::DefaultBodyLimit, middleware};
+use custodian_core::{Store, migrate::Migrator};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::{
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::problem::{ApiError, Kind};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// How long `/readyz` waits for the database.
+    pub ready_timeout: Duration,
+}
+
+impl AppState {
+    /// State over `store` with the process-wide metrics recorder.
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            metrics: metrics::handle(),
+            ready_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Every crate's migrations, in dependency order; what `custodian migrate` runs.
+pub fn migrator() -> custodian_core::Result<Migrator> {
+    Migrator::new(vec![custodian_ledger::migrations()])
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Custodian",
+        description = "The data layer for health and research applications. \
+            Every error is RFC 9457 problem+json; lists take `field=op.value` filters, \
+            `order`, `limit` (at most 1000) and an opaque `cursor`.",
+    ),
+    tags(
+        (name = "health", description = "Liveness, readiness, metrics"),
+        (name = "events", description = "The idempotent event log"),
+    ),
+    components(schemas(problem::Problem, problem::InvalidParam)),
+)]
+struct ApiDoc;
+
+/// The OpenAPI document, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().into_openapi()
+}
+
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(events::routes())
+}
+
+/// The whole application; `body_limit` is the largest accepted body in bytes.
+pub fn router(state: AppState, body_limit: usize) -> Router {
+    let (routes, openapi) = api_routes().split_for_parts();
+    routes
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(|| async { ApiError::new(Kind::NotFound, "no such route") })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(middleware::from_fn(problem::render_problems))
+        .layer(middleware::from_fn(metrics::track))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight
+/// requests finish before returning.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,167 @@
+//! The `custodian` binary against real databases, one body per backend.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+
+use std::process::{Command, Output};
+
+use custodian_core::testing::TestDb;
+use sea_orm::ConnectionTrait;
+
+fn custodian(db: &TestDb, args: &[&str]) -> Output {
+    let dir = std::env::temp_dir();
+    Command::new(env!("CARGO_BIN_EXE_custodian"))
+        .args(args)
+        .current_dir(dir)
+        .env("CUSTODIAN_DATABASE_URL", db.config.url.expose())
+        .env_remove("DATABASE_URL")
+        .env_remove("CUSTODIAN_CONFIG")
+        .output()
+        .expect("run custodian")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+custodian_core::backend_tests! {
+    init_then_check_succeeds => init_then_check,
+    migrate_down_then_up_round_trips => down_then_up,
+    two_processes_migrating_at_once_both_succeed => concurrent_processes,
+    a_newer_schema_is_refused_by_check_and_serve => newer_schema_refused,
+}
+
+async fn init_then_check(db: TestDb) {
+    let init = custodian(&db, &["init"]);
+    assert!(init.status.success(), "{}", text(&init));
+    assert!(
+        text(&init).contains("applied m20261123_000001_ledger_events"),
+        "{}",
+        text(&init)
+    );
+    let check = custodian(&db, &["check"]);
+    assert!(check.status.success(), "{}", text(&check));
+    let out = text(&check);
+    assert!(
+        out.contains(&format!("backend: {}", db.store.backend())),
+        "{out}"
+    );
+    assert!(out.contains("status: ok"), "{out}");
+    let again = custodian(&db, &["init"]);
+    assert!(
+        text(&again).contains("already up to date"),
+        "{}",
+        text(&again)
+    );
+}
+
+async fn down_then_up(db: TestDb) {
+    assert!(custodian(&db, &["init"]).status.success());
+    let down = custodian(&db, &["migrate", "down", "--steps", "1"]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(text(&down).contains("reverted m20261123_000001_ledger_events"));
+    let check = custodian(&db, &["check"]);
+    assert!(
+        !check.status.success(),
+        "check must fail with pending migrations"
+    );
+    assert!(text(&check).contains("pending"), "{}", text(&check));
+    let status = custodian(&db, &["migrate", "status"]);
+    assert!(text(&status).contains("pending"), "{}", text(&status));
+    let up = custodian(&db, &["migrate", "up"]);
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(custodian(&db, &["check"]).status.success());
+}
+
+async fn concurrent_processes(db: TestDb) {
+    let url = db.config.url.expose().to_owned();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_custodian"))
+            .args(["migrate", "up"])
+            .current_dir(std::env::temp_dir())
+            .env("CUSTODIAN_DATABASE_URL", &url)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn custodian")
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", text(&a));
+    assert!(b.status.success(), "{}", text(&b));
+    let applied = [&a, &b]
+        .iter()
+        .filter(|o| text(o).contains("applied m2026"))
+        .count();
+    assert_eq!(
+        applied,
+        1,
+        "exactly one process applies: {} / {}",
+        text(&a),
+        text(&b)
+    );
+    assert!(custodian(&db, &["check"]).status.success());
+}
+
+async fn newer_schema_refused(db: TestDb) {
+    assert!(custodian(&db, &["init"]).status.success());
+    db.store
+        .conn()
+        .execute_unprepared(
+            "INSERT INTO custodian_migrations (name, component, applied_at) \
+             VALUES ('m20991231_000001_ledger_from_the_future', 'ledger', CURRENT_TIMESTAMP)",
+        )
+        .await
+        .unwrap();
+    for args in [
+        &["check"][..],
+        &["serve", "--bind", "127.0.0.1:0"],
+        &["migrate", "up"],
+    ] {
+        let out = custodian(&db, args);
+        assert!(
+            !out.status.success(),
+            "{args:?} must refuse: {}",
+            text(&out)
+        );
+        assert!(
+            text(&out).contains("m20991231_000001_ledger_from_the_future"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn read_only_commands_do_not_create_a_missing_sqlite_file() {
+    let path = std::env::temp_dir().join(format!("custodian-missing-{}.db", uuid::Uuid::now_v7()));
+    let out = Command::new(env!("CARGO_BIN_EXE_custodian"))
+        .arg("check")
+        .env(
+            "CUSTODIAN_DATABASE_URL",
+            format!("sqlite://{}", path.display()),
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("custodian init"), "{}", text(&out));
+    assert!(!path.exists());
+}
+
+#[test]
+fn bad_configuration_is_reported_with_its_source() {
+    let out = Command::new(env!("CARGO_BIN_EXE_custodian"))
+        .arg("check")
+        .env("CUSTODIAN_DATABASE_URL", "sqlite://x.db")
+        .env("CUSTODIAN_DB_ACQUIRE_TIMEOUT", "soon")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("CUSTODIAN_DB_ACQUIRE_TIMEOUT"),
+        "{}",
+        text(&out)
+    );
+}

@@ -1,0 +1,121 @@
+//! `/v1/events`: record events idempotently and list them.
+
+use std::sync::LazyLock;
+
+use axum::{
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, StatusCode},
+    response::Json,
+};
+use custodian_core::query::{ListSpec, Page};
+use custodian_ledger::events::{self, Event, NewEvent, entity};
+use sea_orm::EntityTrait;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    AppState,
+    list::list_params,
+    problem::{ApiError, Kind, Problem},
+};
+
+static SPEC: LazyLock<ListSpec<entity::Entity>> = LazyLock::new(events::list_spec);
+
+/// The event routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_event, list_events))
+        .routes(routes!(get_event))
+}
+
+/// The answer to recording an event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Recorded {
+    /// The event's id (the existing one for a duplicate key).
+    pub id: Uuid,
+    /// True when the idempotency key was already recorded and nothing was written.
+    pub duplicate: bool,
+}
+
+/// Records an event; a repeated `idempotency_key` writes nothing and answers
+/// 200 with the id recorded the first time.
+#[utoipa::path(post, path = "/v1/events", tag = "events", request_body = NewEvent, responses(
+    (status = 201, description = "Recorded", body = Recorded),
+    (status = 200, description = "Duplicate key: already recorded", body = Recorded),
+    (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+))]
+async fn create_event(
+    State(state): State<AppState>,
+    Json(event): Json<NewEvent>,
+) -> Result<(StatusCode, Json<Recorded>), ApiError> {
+    let errors = event.validate();
+    if !errors.is_empty() {
+        let detail = format!("{} invalid field(s)", errors.len());
+        let p = errors
+            .into_iter()
+            .fold(Problem::new(Kind::Validation, Some(detail)), |p, e| {
+                p.with_param(e.name, e.reason)
+            });
+        return Err(p.into());
+    }
+    let conn = state.store.conn();
+    if let Some(id) = events::log_event(conn, &event).await? {
+        return Ok((
+            StatusCode::CREATED,
+            Json(Recorded {
+                id,
+                duplicate: false,
+            }),
+        ));
+    }
+    // Only a keyed event can be a duplicate, and its row is committed.
+    let key = event.idempotency_key.as_deref().unwrap_or_default();
+    let existing = events::find_by_key(conn, key)
+        .await?
+        .ok_or_else(|| ApiError::new(Kind::Internal, "duplicate key without a stored event"))?;
+    Ok((
+        StatusCode::OK,
+        Json(Recorded {
+            id: existing.id,
+            duplicate: true,
+        }),
+    ))
+}
+
+/// Lists events, newest first by default.
+///
+/// Filters: `event_type`, `subject_type`, `subject_id`, `provenance`,
+/// `idempotency_key`, `created_at`, `id`, as `field=op.value`. Order by
+/// `created_at` or `id`. `Prefer: count=exact` adds `total`.
+#[utoipa::path(get, path = "/v1/events", tag = "events", responses(
+    (status = 200, body = Page<Event>),
+    (status = 400, description = "A query parameter is invalid", body = Problem, content_type = "application/problem+json"),
+))]
+async fn list_events(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<Page<Event>>, ApiError> {
+    let (pairs, count) = list_params(query.as_deref(), &headers);
+    let q = SPEC.parse(&pairs, count)?;
+    Ok(Json(
+        SPEC.fetch(state.store.conn(), &q, entity::Entity::find())
+            .await?,
+    ))
+}
+
+/// One event.
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "events",
+    params(("id" = Uuid, Path, description = "The event id")),
+    responses(
+        (status = 200, body = Event),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_event(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Event>, ApiError> {
+    Ok(Json(events::get_event(state.store.conn(), id).await?))
+}

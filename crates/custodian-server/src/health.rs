@@ -1,0 +1,67 @@
+//! Liveness, readiness and metrics: the routes an orchestrator polls.
+
+use axum::{
+    extract::State,
+    http::header,
+    response::{IntoResponse, Json},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    AppState,
+    problem::{ApiError, Problem},
+};
+
+/// The health routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+}
+
+/// The answer of a health route.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `ready`.
+    pub status: &'static str,
+    /// `sqlite` or `postgres` (readiness only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+}
+
+/// The process is up; says nothing about the database.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        backend: None,
+    })
+}
+
+/// The database answers; 503 while it does not, 200 again once it does.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, body = Health),
+    (status = 503, body = Problem, content_type = "application/problem+json"),
+))]
+async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    state.store.ping(state.ready_timeout).await?;
+    Ok(Json(Health {
+        status: "ready",
+        backend: Some(state.store.backend().to_string()),
+    }))
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses(
+    (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+))]
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    crate::metrics::record_pool(state.store.pool_stats());
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,318 @@
+//! The HTTP error policy: every error is RFC 9457 problem+json.
+//!
+//! Handlers return [`ApiError`], which carries a [`Problem`] in the
+//! response's extensions. One middleware, [`render_problems`], writes every
+//! error body: it adds the request id and path, and turns errors made
+//! outside our handlers (unknown route, wrong method, body too large, a
+//! malformed JSON body) into problems too. The `type` is stable per kind.
+//! Database detail is logged, never returned: it can hold SQL or other rows.
+
+use axum::{
+    body::{Body, to_bytes},
+    extract::Request,
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use custodian_core::{Error, query::QueryError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "/problems/bad-query", "title": "Invalid query parameter", "status": 400,
+    "detail": "invalid query parameter `colour`: events has no field \"colour\"",
+    "instance": "/v1/events", "request_id": "0193...",
+    "invalid_params": [{"name": "colour", "reason": "events has no field \"colour\""}]
+}))]
+pub struct Problem {
+    /// Stable identifier of the kind of problem, e.g. `/problems/bad-query`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the kind.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this occurrence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The request path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The `x-request-id` of the request, for finding it in logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Each bad query parameter or body field, by name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid_params: Vec<InvalidParam>,
+}
+
+/// One bad parameter or field.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InvalidParam {
+    /// The parameter or field name.
+    pub name: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// The kinds of problem, with their status and title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// 400: a list query parameter is invalid.
+    BadQuery,
+    /// 400: the request itself is malformed.
+    BadRequest,
+    /// 401
+    Unauthenticated,
+    /// 403
+    Forbidden,
+    /// 404
+    NotFound,
+    /// 405
+    MethodNotAllowed,
+    /// 409
+    Conflict,
+    /// 413
+    PayloadTooLarge,
+    /// 415
+    UnsupportedMediaType,
+    /// 422: the body parsed but a field is invalid.
+    Validation,
+    /// 500
+    Internal,
+    /// 503
+    Unavailable,
+}
+
+impl Kind {
+    fn parts(self) -> (StatusCode, &'static str, &'static str) {
+        use Kind::*;
+        match self {
+            BadQuery => (
+                StatusCode::BAD_REQUEST,
+                "bad-query",
+                "Invalid query parameter",
+            ),
+            BadRequest => (StatusCode::BAD_REQUEST, "bad-request", "Malformed request"),
+            Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+            ),
+            Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Not permitted"),
+            NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            Conflict => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "Conflict with current state",
+            ),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Request body too large",
+            ),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            Validation => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid request body",
+            ),
+            Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
+            Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
+        }
+    }
+
+    fn from_status(s: StatusCode) -> Self {
+        match s.as_u16() {
+            401 => Kind::Unauthenticated,
+            403 => Kind::Forbidden,
+            404 => Kind::NotFound,
+            405 => Kind::MethodNotAllowed,
+            409 => Kind::Conflict,
+            413 => Kind::PayloadTooLarge,
+            415 => Kind::UnsupportedMediaType,
+            422 => Kind::Validation,
+            503 => Kind::Unavailable,
+            400..=499 => Kind::BadRequest,
+            _ => Kind::Internal,
+        }
+    }
+}
+
+impl Problem {
+    /// A problem of `kind` with an optional client-facing detail.
+    pub fn new(kind: Kind, detail: impl Into<Option<String>>) -> Self {
+        let (status, slug, title) = kind.parts();
+        Self {
+            kind: format!("/problems/{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            instance: None,
+            request_id: None,
+            invalid_params: Vec::new(),
+        }
+    }
+
+    /// Adds a named bad parameter or field.
+    pub fn with_param(mut self, name: impl Into<String>, reason: impl Into<String>) -> Self {
+        self.invalid_params.push(InvalidParam {
+            name: name.into(),
+            reason: reason.into(),
+        });
+        self
+    }
+
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+/// What handlers return on failure.
+#[derive(Debug)]
+pub struct ApiError(pub Problem);
+
+impl ApiError {
+    /// A problem of `kind` with a detail written for the client.
+    pub fn new(kind: Kind, detail: impl Into<String>) -> Self {
+        Self(Problem::new(kind, Some(detail.into())))
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(p: Problem) -> Self {
+        Self(p)
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        Self(Problem::new(Kind::BadQuery, Some(e.to_string())).with_param(e.param, e.reason))
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Error::from(e).into()
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let p = match e {
+            Error::Query(q) => return q.into(),
+            Error::NotFound { entity, id } => {
+                Problem::new(Kind::NotFound, Some(format!("{entity} {id} not found")))
+            }
+            Error::Conflict(msg) => Problem::new(Kind::Conflict, Some(msg)),
+            Error::Duplicate(msg) => {
+                tracing::info!(error = %msg, "unique constraint refused a write");
+                Problem::new(
+                    Kind::Conflict,
+                    Some("a record with the same unique key already exists".into()),
+                )
+            }
+            Error::ForeignKey(msg) => {
+                tracing::info!(error = %msg, "foreign key refused a write");
+                Problem::new(
+                    Kind::Validation,
+                    Some("the request refers to a record that does not exist".into()),
+                )
+            }
+            Error::Unavailable(msg) => {
+                tracing::warn!(error = %msg, "database unavailable");
+                Problem::new(
+                    Kind::Unavailable,
+                    Some("the database is unavailable; retry later".into()),
+                )
+            }
+            e @ (Error::Database(_) | Error::Config(_) | Error::Migration(_)) => {
+                tracing::error!(error = %e, "internal error");
+                Problem::new(Kind::Internal, None)
+            }
+        };
+        Self(p)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        // The body is written by `render_problems`, which knows the request id.
+        let mut res = self.0.status_code().into_response();
+        res.extensions_mut().insert(self.0);
+        res
+    }
+}
+
+/// Writes every error response as problem+json, with request id and path.
+pub async fn render_problems(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let path = req.uri().path().to_owned();
+    let mut res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let mut problem = match res.extensions_mut().remove::<Problem>() {
+        Some(p) => p,
+        None => {
+            let is_problem = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+            if is_problem {
+                return res;
+            }
+            let kind = Kind::from_status(status);
+            // Errors from axum's extractors explain themselves in plain text
+            // (e.g. a JSON syntax error); keep that, but nothing from a 5xx.
+            let (parts, body) = res.into_parts();
+            let detail = if status.is_client_error() {
+                to_bytes(body, 4096)
+                    .await
+                    .ok()
+                    .and_then(|b| String::from_utf8(b.to_vec()).ok())
+                    .filter(|s| !s.is_empty())
+            } else {
+                None
+            };
+            res = Response::from_parts(parts, Body::empty());
+            Problem::new(kind, detail)
+        }
+    };
+    problem.instance = Some(path);
+    problem.request_id = request_id;
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let (mut parts, _) = res.into_parts();
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
