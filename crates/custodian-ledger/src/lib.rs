@@ -1,4 +1,5 @@
-//! The ledger: an append-only, idempotent event log.
+//! The ledger: an append-only, idempotent event log and a tamper-evident
+//! audit chain.
 //!
 //! Uniqueness of an idempotency key is enforced by the database
 //! (`INSERT ... ON CONFLICT DO NOTHING RETURNING id`), never by a prior
@@ -6,6 +7,7 @@
 //! database itself refuses UPDATE and DELETE on the log (triggers).
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod events;
 mod migrations;
 

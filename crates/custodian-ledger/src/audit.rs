@@ -1,0 +1,444 @@
+//! The audit chain: every mutation, who made it and which fields changed,
+//! linked so that an edit, a deletion or a reordering is detected.
+//!
+//! `hash = SHA-256(prev_hash || RFC 8785 canonical JSON of the entry)`, with
+//! 32 zero bytes before the first entry. The entry holds names of changed
+//! fields, never their values, so the chain carries no PHI.
+//!
+//! Appends are serialized so the chain never forks: on PostgreSQL a
+//! transaction advisory lock, on SQLite the write lock that
+//! [`Store::begin`](custodian_core::Store::begin) takes at `BEGIN IMMEDIATE`.
+//! The primary key on `seq` and the unique `hash` are the backstop. A
+//! signed [`Checkpoint`] of the head detects what the chain alone cannot: a
+//! truncated tail, or history rewritten and re-hashed.
+
+use chrono::{DateTime, Utc};
+use custodian_core::{
+    Result,
+    query::{Dir, FieldType, ListSpec},
+};
+use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The `audit_log` table.
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+    use serde::Serialize;
+
+    /// One link of the chain.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
+    #[sea_orm(table_name = "audit_log")]
+    #[schema(as = AuditEntry)]
+    pub struct Model {
+        /// Position in the chain, from 1, without gaps.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub seq: i64,
+        /// When the change was made (UTC, microseconds).
+        pub at: chrono::DateTime<chrono::Utc>,
+        /// Who made it (a principal's name, or `system`).
+        pub actor: String,
+        /// What was done: `create`, `update`, `delete`, `read`, ...
+        pub action: String,
+        /// The kind of record, e.g. `event`, `case`.
+        pub entity: String,
+        /// The record's id.
+        pub entity_id: Option<String>,
+        /// Names of the fields written (never their values).
+        #[schema(value_type = Vec<String>)]
+        pub changed: Json,
+        /// The HTTP request that made the change.
+        pub request_id: Option<String>,
+        /// The previous entry's hash (hex); 64 zeros for the first.
+        pub prev_hash: String,
+        /// SHA-256 of prev_hash and this entry's canonical JSON (hex).
+        pub hash: String,
+    }
+
+    /// The chain refers to records by name and id only.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub use entity::Model as AuditEntry;
+
+/// The hash before the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What a repository records about one change.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    /// Who made it.
+    pub actor: String,
+    /// What was done.
+    pub action: String,
+    /// The kind of record.
+    pub entity: String,
+    /// The record's id.
+    pub entity_id: Option<String>,
+    /// Names of the fields written.
+    pub changed: Vec<String>,
+    /// The HTTP request, when there is one.
+    pub request_id: Option<String>,
+}
+
+/// The hashed part of an entry: everything but the hashes themselves.
+#[derive(Serialize)]
+struct Hashed<'a> {
+    seq: i64,
+    at: String,
+    actor: &'a str,
+    action: &'a str,
+    entity: &'a str,
+    entity_id: Option<&'a str>,
+    changed: &'a serde_json::Value,
+    request_id: Option<&'a str>,
+}
+
+fn format_at(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// The hash an entry must have, given the hash before it.
+pub fn entry_hash(prev_hash: &str, e: &AuditEntry) -> String {
+    let hashed = Hashed {
+        seq: e.seq,
+        at: format_at(&e.at),
+        actor: &e.actor,
+        action: &e.action,
+        entity: &e.entity,
+        entity_id: e.entity_id.as_deref(),
+        changed: &e.changed,
+        request_id: e.request_id.as_deref(),
+    };
+    // Serializing strings, integers and a JSON value cannot fail.
+    let canonical = serde_jcs::to_vec(&hashed).unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(hex::decode(prev_hash).unwrap_or_else(|_| prev_hash.as_bytes().to_vec()));
+    h.update(&canonical);
+    hex::encode(h.finalize())
+}
+
+/// Appends one entry inside the caller's transaction, so the change and its
+/// entry commit together or not at all.
+pub async fn record(tx: &DatabaseTransaction, change: &Change) -> Result<AuditEntry> {
+    use entity::Column as C;
+    if tx.get_database_backend() == DbBackend::Postgres {
+        tx.execute_unprepared("SELECT pg_advisory_xact_lock(hashtext('custodian.audit_log'))")
+            .await?;
+    }
+    let head = entity::Entity::find()
+        .select_only()
+        .columns([C::Seq, C::Hash])
+        .order_by(C::Seq, sea_orm::Order::Desc)
+        .limit(1)
+        .into_tuple::<(i64, String)>()
+        .one(tx)
+        .await?;
+    let (seq, prev_hash) = match head {
+        Some((s, h)) => (s + 1, h),
+        None => (1, GENESIS.to_owned()),
+    };
+    let mut entry = AuditEntry {
+        seq,
+        at: custodian_core::time::now(),
+        actor: change.actor.clone(),
+        action: change.action.clone(),
+        entity: change.entity.clone(),
+        entity_id: change.entity_id.clone(),
+        changed: serde_json::json!(change.changed),
+        request_id: change.request_id.clone(),
+        prev_hash,
+        hash: String::new(),
+    };
+    entry.hash = entry_hash(&entry.prev_hash, &entry);
+    let am = entity::ActiveModel {
+        seq: Set(entry.seq),
+        at: Set(entry.at),
+        actor: Set(entry.actor.clone()),
+        action: Set(entry.action.clone()),
+        entity: Set(entry.entity.clone()),
+        entity_id: Set(entry.entity_id.clone()),
+        changed: Set(entry.changed.clone()),
+        request_id: Set(entry.request_id.clone()),
+        prev_hash: Set(entry.prev_hash.clone()),
+        hash: Set(entry.hash.clone()),
+    };
+    entity::Entity::insert(am)
+        .exec_without_returning(tx)
+        .await?;
+    Ok(entry)
+}
+
+/// Why verification stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Break {
+    /// The entry's content does not match its hash: a field was edited.
+    HashMismatch,
+    /// The entry's `prev_hash` is not the previous entry's hash.
+    BrokenLink,
+    /// A sequence number is missing: entries were deleted.
+    Gap {
+        /// The seq that should have come next.
+        expected: i64,
+    },
+    /// The chain is shorter than a signed checkpoint says it was.
+    Truncated {
+        /// The checkpoint's seq.
+        checkpoint_seq: i64,
+        /// The last seq present.
+        last_seq: i64,
+    },
+    /// The entry at the checkpoint's seq is not the one that was signed.
+    CheckpointMismatch,
+}
+
+impl std::fmt::Display for Break {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Break::HashMismatch => {
+                f.write_str("hash mismatch: the entry was altered after it was written")
+            }
+            Break::BrokenLink => {
+                f.write_str("broken link: prev_hash is not the previous entry's hash")
+            }
+            Break::Gap { expected } => {
+                write!(f, "gap: seq {expected} is missing (entries were deleted)")
+            }
+            Break::Truncated {
+                checkpoint_seq,
+                last_seq,
+            } => write!(
+                f,
+                "truncated: the chain ends at seq {last_seq} but the signed checkpoint covers seq {checkpoint_seq}"
+            ),
+            Break::CheckpointMismatch => f.write_str(
+                "history rewritten: this entry's hash differs from the signed checkpoint",
+            ),
+        }
+    }
+}
+
+/// The first problem found, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ChainBreak {
+    /// The first bad entry (for a truncation, the checkpoint's seq).
+    pub seq: i64,
+    /// What is wrong.
+    pub reason: Break,
+}
+
+/// The outcome of [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Verification {
+    /// Entries read.
+    pub entries: u64,
+    /// The last entry's seq, when there is one.
+    pub head_seq: Option<i64>,
+    /// The last entry's hash.
+    pub head_hash: Option<String>,
+    /// `None` when the chain is intact.
+    pub first_break: Option<ChainBreak>,
+}
+
+impl Verification {
+    /// True when nothing is wrong.
+    pub fn ok(&self) -> bool {
+        self.first_break.is_none()
+    }
+}
+
+/// Entries read per query while verifying; memory stays constant.
+const BATCH: u64 = 5_000;
+
+/// Number of entries, for progress bars.
+pub async fn count(conn: &impl ConnectionTrait) -> Result<u64> {
+    Ok(entity::Entity::find().count(conn).await?)
+}
+
+/// Walks the chain in `seq` order, in batches, and stops at the first break.
+/// With a checkpoint, also checks that the signed entry is still there,
+/// unchanged. `progress` is told how many entries have been read.
+pub async fn verify(
+    conn: &impl ConnectionTrait,
+    checkpoint: Option<&Checkpoint>,
+    mut progress: impl FnMut(u64),
+) -> Result<Verification> {
+    use entity::Column as C;
+    let mut prev_hash = GENESIS.to_owned();
+    let mut expected = 1i64;
+    let mut entries = 0u64;
+    let mut brk: Option<ChainBreak> = None;
+    'outer: loop {
+        let batch = entity::Entity::find()
+            .filter(C::Seq.gte(expected))
+            .order_by_asc(C::Seq)
+            .limit(BATCH)
+            .all(conn)
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        for e in &batch {
+            let reason = if e.seq != expected {
+                Some(Break::Gap { expected })
+            } else if e.prev_hash != prev_hash {
+                Some(Break::BrokenLink)
+            } else if entry_hash(&prev_hash, e) != e.hash {
+                Some(Break::HashMismatch)
+            } else if checkpoint.is_some_and(|c| c.seq == e.seq && c.hash != e.hash) {
+                Some(Break::CheckpointMismatch)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                brk = Some(ChainBreak {
+                    seq: expected.min(e.seq),
+                    reason,
+                });
+                break 'outer;
+            }
+            entries += 1;
+            prev_hash.clone_from(&e.hash);
+            expected += 1;
+        }
+        progress(entries);
+    }
+    let head_seq = (entries > 0).then_some(expected - 1);
+    if brk.is_none()
+        && let Some(c) = checkpoint
+        && c.seq > head_seq.unwrap_or(0)
+    {
+        brk = Some(ChainBreak {
+            seq: c.seq,
+            reason: Break::Truncated {
+                checkpoint_seq: c.seq,
+                last_seq: head_seq.unwrap_or(0),
+            },
+        });
+    }
+    Ok(Verification {
+        entries,
+        head_seq,
+        head_hash: head_seq.map(|_| prev_hash),
+        first_break: brk,
+    })
+}
+
+/// A signed statement of the chain's head at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The head's seq.
+    pub seq: i64,
+    /// The head's hash.
+    pub hash: String,
+    /// When the checkpoint was made.
+    pub at: DateTime<Utc>,
+    /// The signer's public key (hex), to pick the right key when verifying.
+    pub public_key: String,
+    /// Ed25519 signature (hex) over the canonical JSON of `{at, hash, seq}`.
+    pub signature: String,
+}
+
+/// Why a checkpoint or key cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The chain has no entries to sign.
+    #[error("the audit chain is empty: there is no head to sign")]
+    Empty,
+    /// A key file is not a 32-byte hex key.
+    #[error("not an Ed25519 key (expected 64 hex characters): {0}")]
+    BadKey(String),
+    /// The signature does not verify with the trusted public key.
+    #[error("the checkpoint's signature does not verify with the given public key")]
+    BadSignature,
+    /// The operating system gave no randomness.
+    #[error("no randomness available for a new key: {0}")]
+    Random(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] custodian_core::Error),
+}
+
+fn signed_message(seq: i64, hash: &str, at: &DateTime<Utc>) -> Vec<u8> {
+    let body = serde_json::json!({"seq": seq, "hash": hash, "at": format_at(at)});
+    serde_jcs::to_vec(&body).unwrap_or_default()
+}
+
+/// A new signing key (hex) and its public key (hex).
+pub fn generate_key() -> std::result::Result<(String, String), CheckpointError> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| CheckpointError::Random(e.to_string()))?;
+    let key = SigningKey::from_bytes(&secret);
+    Ok((
+        hex::encode(secret),
+        hex::encode(key.verifying_key().to_bytes()),
+    ))
+}
+
+fn key_bytes(hex_key: &str) -> std::result::Result<[u8; 32], CheckpointError> {
+    hex::decode(hex_key.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| CheckpointError::BadKey("wrong length or not hex".into()))
+}
+
+/// Signs the current head with `secret_hex`.
+pub async fn checkpoint(
+    conn: &impl ConnectionTrait,
+    secret_hex: &str,
+) -> std::result::Result<Checkpoint, CheckpointError> {
+    use entity::Column as C;
+    let key = SigningKey::from_bytes(&key_bytes(secret_hex)?);
+    let head = entity::Entity::find()
+        .order_by_desc(C::Seq)
+        .one(conn)
+        .await
+        .map_err(custodian_core::Error::from)?
+        .ok_or(CheckpointError::Empty)?;
+    let at = custodian_core::time::now();
+    let sig = key.sign(&signed_message(head.seq, &head.hash, &at));
+    Ok(Checkpoint {
+        seq: head.seq,
+        hash: head.hash,
+        at,
+        public_key: hex::encode(key.verifying_key().to_bytes()),
+        signature: hex::encode(sig.to_bytes()),
+    })
+}
+
+impl Checkpoint {
+    /// Checks the signature against a public key the verifier trusts (not the
+    /// one in the file, which a forger would have replaced).
+    pub fn verify_signature(&self, public_hex: &str) -> std::result::Result<(), CheckpointError> {
+        let key = VerifyingKey::from_bytes(&key_bytes(public_hex)?)
+            .map_err(|e| CheckpointError::BadKey(e.to_string()))?;
+        let sig = hex::decode(&self.signature)
+            .ok()
+            .and_then(|b| <[u8; 64]>::try_from(b).ok())
+            .map(|b| ed25519_dalek::Signature::from_bytes(&b))
+            .ok_or(CheckpointError::BadSignature)?;
+        key.verify(&signed_message(self.seq, &self.hash, &self.at), &sig)
+            .map_err(|_| CheckpointError::BadSignature)
+    }
+}
+
+/// What `GET /v1/audit` may filter and order by.
+pub fn list_spec() -> ListSpec<entity::Entity> {
+    use entity::Column as C;
+    ListSpec::new("audit", "seq", C::Seq, FieldType::Int)
+        .sort("at", C::At, FieldType::Timestamp)
+        .filter("actor", C::Actor, FieldType::Text)
+        .filter("action", C::Action, FieldType::Text)
+        .filter("entity", C::Entity, FieldType::Text)
+        .filter("entity_id", C::EntityId, FieldType::Text)
+        .filter("request_id", C::RequestId, FieldType::Text)
+        .default_order(&[("seq", Dir::Asc)])
+}

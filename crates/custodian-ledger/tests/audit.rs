@@ -1,0 +1,268 @@
+//! The audit chain on both backends: no forks under concurrency, every
+//! tamper case named by verification, checkpoints, append-only triggers.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+
+use custodian_core::{Backend, Error, Store, migrate::Migrator, testing::TestDb};
+use custodian_ledger::audit::{self, Break, Change, CheckpointError};
+use sea_orm::{ConnectionTrait, EntityTrait};
+
+async fn migrated(db: &TestDb) -> Store {
+    Migrator::new(vec![custodian_ledger::migrations()])
+        .unwrap()
+        .up(&db.store)
+        .await
+        .unwrap();
+    db.store.clone()
+}
+
+fn change(i: usize) -> Change {
+    Change {
+        actor: format!("worker-{}", i % 8),
+        action: "update".into(),
+        entity: "case".into(),
+        entity_id: Some(format!("case-{i}")),
+        changed: vec!["status".into(), "priority_score".into()],
+        request_id: Some(format!("req-{i}")),
+    }
+}
+
+async fn append(store: &Store, n: usize) {
+    for i in 0..n {
+        store
+            .transaction(|tx| {
+                Box::pin(async move { audit::record(tx, &change(i)).await.map(|_| ()) })
+            })
+            .await
+            .unwrap();
+    }
+}
+
+async fn verify(store: &Store, cp: Option<&audit::Checkpoint>) -> audit::Verification {
+    audit::verify(store.conn(), cp, |_| {}).await.unwrap()
+}
+
+/// Tamper tests play an attacker with database access: triggers go first.
+async fn drop_triggers(store: &Store) {
+    let sql = match store.backend() {
+        Backend::Postgres => "DROP TRIGGER audit_log_append_only ON audit_log",
+        Backend::Sqlite => "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
+    };
+    store.conn().execute_unprepared(sql).await.unwrap();
+}
+
+fn broken_at(v: &audit::Verification) -> (i64, Break) {
+    let b = v.first_break.clone().expect("verification must fail");
+    (b.seq, b.reason)
+}
+
+custodian_core::backend_tests! {
+    eight_writers_of_five_hundred_make_one_unbroken_chain => concurrent_appends,
+    an_edited_field_is_named_as_a_hash_mismatch => edited_field,
+    a_deleted_row_is_named_as_a_gap => deleted_row,
+    swapped_seqs_are_named => swapped_seq,
+    a_truncated_tail_is_caught_by_the_checkpoint => truncated_tail,
+    a_forged_head_is_caught_by_the_checkpoint => forged_head,
+    checkpoints_verify_only_with_the_signing_key => checkpoint_signatures,
+    the_database_refuses_update_and_delete_of_audit_entries => append_only,
+    an_entry_rolls_back_with_its_write => rolls_back_together,
+    an_empty_chain_verifies_and_cannot_be_checkpointed => empty_chain,
+}
+
+async fn concurrent_appends(db: TestDb) {
+    let store = migrated(&db).await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { append(&store, 500).await }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let v = verify(&store, None).await;
+    assert!(v.ok(), "{v:?}");
+    assert_eq!(v.entries, 4000);
+    assert_eq!(v.head_seq, Some(4000));
+}
+
+async fn edited_field(db: TestDb) {
+    let store = migrated(&db).await;
+    append(&store, 20).await;
+    drop_triggers(&store).await;
+    store
+        .conn()
+        .execute_unprepared("UPDATE audit_log SET actor = 'mallory' WHERE seq = 7")
+        .await
+        .unwrap();
+    assert_eq!(
+        broken_at(&verify(&store, None).await),
+        (7, Break::HashMismatch)
+    );
+}
+
+async fn deleted_row(db: TestDb) {
+    let store = migrated(&db).await;
+    append(&store, 20).await;
+    drop_triggers(&store).await;
+    store
+        .conn()
+        .execute_unprepared("DELETE FROM audit_log WHERE seq = 12")
+        .await
+        .unwrap();
+    assert_eq!(
+        broken_at(&verify(&store, None).await),
+        (12, Break::Gap { expected: 12 })
+    );
+}
+
+async fn swapped_seq(db: TestDb) {
+    let store = migrated(&db).await;
+    append(&store, 20).await;
+    drop_triggers(&store).await;
+    for sql in [
+        "UPDATE audit_log SET seq = -1 WHERE seq = 5",
+        "UPDATE audit_log SET seq = 5 WHERE seq = 6",
+        "UPDATE audit_log SET seq = 6 WHERE seq = -1",
+    ] {
+        store.conn().execute_unprepared(sql).await.unwrap();
+    }
+    let (seq, _) = broken_at(&verify(&store, None).await);
+    assert_eq!(seq, 5);
+}
+
+async fn truncated_tail(db: TestDb) {
+    let store = migrated(&db).await;
+    append(&store, 20).await;
+    let (secret, public) = audit::generate_key().unwrap();
+    let cp = audit::checkpoint(store.conn(), &secret).await.unwrap();
+    cp.verify_signature(&public).unwrap();
+    assert_eq!(cp.seq, 20);
+    drop_triggers(&store).await;
+    store
+        .conn()
+        .execute_unprepared("DELETE FROM audit_log WHERE seq > 17")
+        .await
+        .unwrap();
+    assert!(
+        verify(&store, None).await.ok(),
+        "without a checkpoint a clean cut is invisible"
+    );
+    assert_eq!(
+        broken_at(&verify(&store, Some(&cp)).await),
+        (
+            20,
+            Break::Truncated {
+                checkpoint_seq: 20,
+                last_seq: 17
+            }
+        )
+    );
+}
+
+async fn forged_head(db: TestDb) {
+    let store = migrated(&db).await;
+    append(&store, 10).await;
+    let (secret, _) = audit::generate_key().unwrap();
+    let cp = audit::checkpoint(store.conn(), &secret).await.unwrap();
+    drop_triggers(&store).await;
+    // Rewrite the head and re-hash it so the chain is self-consistent.
+    let mut head = audit::entity::Entity::find_by_id(10)
+        .one(store.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    head.actor = "mallory".into();
+    let forged = audit::entry_hash(&head.prev_hash, &head);
+    store
+        .conn()
+        .execute_unprepared(&format!(
+            "UPDATE audit_log SET actor = 'mallory', hash = '{forged}' WHERE seq = 10"
+        ))
+        .await
+        .unwrap();
+    assert!(
+        verify(&store, None).await.ok(),
+        "a re-hashed head is consistent on its own"
+    );
+    assert_eq!(
+        broken_at(&verify(&store, Some(&cp)).await),
+        (10, Break::CheckpointMismatch)
+    );
+}
+
+async fn checkpoint_signatures(db: TestDb) {
+    let store = migrated(&db).await;
+    append(&store, 3).await;
+    let (secret, public) = audit::generate_key().unwrap();
+    let (_, other_public) = audit::generate_key().unwrap();
+    let cp = audit::checkpoint(store.conn(), &secret).await.unwrap();
+    assert!(cp.verify_signature(&public).is_ok());
+    assert!(matches!(
+        cp.verify_signature(&other_public),
+        Err(CheckpointError::BadSignature)
+    ));
+    let mut moved = cp.clone();
+    moved.seq = 2;
+    assert!(matches!(
+        moved.verify_signature(&public),
+        Err(CheckpointError::BadSignature)
+    ));
+    assert!(matches!(
+        audit::checkpoint(store.conn(), "zz").await,
+        Err(CheckpointError::BadKey(_))
+    ));
+    append(&store, 2).await;
+    assert!(
+        verify(&store, Some(&cp)).await.ok(),
+        "appending after a checkpoint is normal"
+    );
+}
+
+async fn append_only(db: TestDb) {
+    let store = migrated(&db).await;
+    append(&store, 2).await;
+    for sql in [
+        "UPDATE audit_log SET actor = 'x'",
+        "DELETE FROM audit_log WHERE seq = 1",
+    ] {
+        let err = store
+            .conn()
+            .execute_unprepared(sql)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    assert!(verify(&store, None).await.ok());
+}
+
+async fn rolls_back_together(db: TestDb) {
+    let store = migrated(&db).await;
+    let result = store
+        .transaction(|tx| {
+            Box::pin(async move {
+                audit::record(tx, &change(1)).await?;
+                Err::<(), _>(Error::Conflict("the write failed".into()))
+            })
+        })
+        .await;
+    assert!(result.is_err());
+    assert_eq!(audit::count(store.conn()).await.unwrap(), 0);
+}
+
+async fn empty_chain(db: TestDb) {
+    let store = migrated(&db).await;
+    let v = verify(&store, None).await;
+    assert!(v.ok());
+    assert_eq!((v.entries, v.head_seq), (0, None));
+    let (secret, _) = audit::generate_key().unwrap();
+    assert!(matches!(
+        audit::checkpoint(store.conn(), &secret).await,
+        Err(CheckpointError::Empty)
+    ));
+}
+
+#[test]
+fn the_first_entry_links_to_thirty_two_zero_bytes() {
+    assert_eq!(audit::GENESIS.len(), 64);
+    assert!(audit::GENESIS.bytes().all(|b| b == b'0'));
+}
