@@ -31,6 +31,7 @@ custodian_core::backend_tests! {
     migrate_down_then_up_round_trips => down_then_up,
     two_processes_migrating_at_once_both_succeed => concurrent_processes,
     a_newer_schema_is_refused_by_check_and_serve => newer_schema_refused,
+    audit_verify_names_an_edited_row_and_a_truncated_tail => audit_verify,
 }
 
 async fn init_then_check(db: TestDb) {
@@ -61,7 +62,12 @@ async fn down_then_up(db: TestDb) {
     assert!(custodian(&db, &["init"]).status.success());
     let down = custodian(&db, &["migrate", "down", "--steps", "1"]);
     assert!(down.status.success(), "{}", text(&down));
-    assert!(text(&down).contains("reverted m20261123_000001_ledger_events"));
+    assert_eq!(
+        text(&down).matches("reverted ").count(),
+        1,
+        "{}",
+        text(&down)
+    );
     let check = custodian(&db, &["check"]);
     assert!(
         !check.status.success(),
@@ -72,6 +78,16 @@ async fn down_then_up(db: TestDb) {
     assert!(text(&status).contains("pending"), "{}", text(&status));
     let up = custodian(&db, &["migrate", "up"]);
     assert!(up.status.success(), "{}", text(&up));
+    assert!(custodian(&db, &["check"]).status.success());
+    // All the way down and back up again.
+    let all = custodian(&db, &["migrate", "down", "--steps", "100"]);
+    assert!(all.status.success(), "{}", text(&all));
+    assert!(
+        text(&all).contains("reverted m20261123_000001_ledger_events"),
+        "{}",
+        text(&all)
+    );
+    assert!(custodian(&db, &["migrate", "up"]).status.success());
     assert!(custodian(&db, &["check"]).status.success());
 }
 
@@ -164,4 +180,86 @@ fn bad_configuration_is_reported_with_its_source() {
         "{}",
         text(&out)
     );
+}
+
+async fn audit_verify(db: TestDb) {
+    assert!(custodian(&db, &["init"]).status.success());
+    custodian_ledger::testing::append_audit(&db.store, 6).await;
+    let ok = custodian(&db, &["audit", "verify"]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(
+        text(&ok).starts_with("ok: 6 entries, head seq 6"),
+        "{}",
+        text(&ok)
+    );
+
+    let dir = std::env::temp_dir().join(format!("custodian-keys-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("audit.key");
+    let key_s = key.to_str().unwrap();
+    let public = format!("{key_s}.pub");
+    let cp = dir.join("cp.json");
+    let cp_s = cp.to_str().unwrap();
+    assert!(
+        custodian(&db, &["audit", "keygen", "--out", key_s])
+            .status
+            .success()
+    );
+    let again = custodian(&db, &["audit", "keygen", "--out", key_s]);
+    assert!(
+        !again.status.success() && text(&again).contains("refusing to overwrite"),
+        "{}",
+        text(&again)
+    );
+    let made = custodian(&db, &["audit", "checkpoint", "--key", key_s, "--out", cp_s]);
+    assert!(made.status.success(), "{}", text(&made));
+    let with_cp = custodian(
+        &db,
+        &[
+            "audit",
+            "verify",
+            "--checkpoint",
+            cp_s,
+            "--public-key",
+            &public,
+        ],
+    );
+    assert!(with_cp.status.success(), "{}", text(&with_cp));
+
+    custodian_ledger::testing::drop_audit_triggers(&db.store).await;
+    db.store
+        .conn()
+        .execute_unprepared("DELETE FROM audit_log WHERE seq = 6")
+        .await
+        .unwrap();
+    let cut = custodian(
+        &db,
+        &[
+            "audit",
+            "verify",
+            "--checkpoint",
+            cp_s,
+            "--public-key",
+            &public,
+        ],
+    );
+    assert!(!cut.status.success());
+    assert!(
+        text(&cut).contains("FAIL at seq 6: truncated"),
+        "{}",
+        text(&cut)
+    );
+    db.store
+        .conn()
+        .execute_unprepared("UPDATE audit_log SET entity_id = 'case-99' WHERE seq = 4")
+        .await
+        .unwrap();
+    let edited = custodian(&db, &["audit", "verify"]);
+    assert!(!edited.status.success());
+    assert!(
+        text(&edited).contains("FAIL at seq 4: hash mismatch"),
+        "{}",
+        text(&edited)
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

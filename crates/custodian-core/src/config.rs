@@ -53,6 +53,8 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// Largest accepted request body in bytes; larger bodies get a 413.
     pub body_limit: usize,
+    /// How long a stored `Idempotency-Key` response is replayed.
+    pub idempotency_ttl: Duration,
 }
 
 impl Default for DatabaseConfig {
@@ -74,6 +76,7 @@ impl Default for ServerConfig {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 1024 * 1024,
+            idempotency_ttl: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
@@ -203,6 +206,7 @@ struct FileDatabase {
 struct FileServer {
     bind: Option<String>,
     body_limit: Option<usize>,
+    idempotency_ttl: Option<String>,
 }
 
 /// One setting: its environment variable, its key in the file, and how to apply it.
@@ -325,6 +329,9 @@ impl Config {
                         .map_err(|e| bad(format!("not host:port: {e}")))?
                 }
                 "server.body_limit" => server.body_limit = parse_num(&raw).map_err(bad)?,
+                "server.idempotency_ttl" => {
+                    server.idempotency_ttl = parse_duration(&raw).map_err(bad)?
+                }
                 _ => continue,
             }
             sources.push((s.file_key.to_owned(), src));
@@ -402,6 +409,7 @@ fn file_value(f: &FileConfig, key: &str) -> Option<String> {
         "database.busy_timeout" => d.busy_timeout.clone(),
         "server.bind" => f.server.bind.clone(),
         "server.body_limit" => f.server.body_limit.map(|v| v.to_string()),
+        "server.idempotency_ttl" => f.server.idempotency_ttl.clone(),
         _ => None,
     }
 }

@@ -9,7 +9,10 @@
 
 pub mod audit;
 pub mod events;
+pub mod idempotency;
 mod migrations;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use custodian_core::migrate::MigrationSet;
 

@@ -2,8 +2,13 @@
 //! tamper case named by verification, checkpoints, append-only triggers.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
-use custodian_core::{Backend, Error, Store, migrate::Migrator, testing::TestDb};
-use custodian_ledger::audit::{self, Break, Change, CheckpointError};
+use custodian_core::{Error, Store, migrate::Migrator, testing::TestDb};
+use custodian_ledger::{
+    audit::{self, Break, CheckpointError},
+    testing::{
+        append_audit as append, drop_audit_triggers as drop_triggers, sample_change as change,
+    },
+};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
 async fn migrated(db: &TestDb) -> Store {
@@ -15,39 +20,8 @@ async fn migrated(db: &TestDb) -> Store {
     db.store.clone()
 }
 
-fn change(i: usize) -> Change {
-    Change {
-        actor: format!("worker-{}", i % 8),
-        action: "update".into(),
-        entity: "case".into(),
-        entity_id: Some(format!("case-{i}")),
-        changed: vec!["status".into(), "priority_score".into()],
-        request_id: Some(format!("req-{i}")),
-    }
-}
-
-async fn append(store: &Store, n: usize) {
-    for i in 0..n {
-        store
-            .transaction(|tx| {
-                Box::pin(async move { audit::record(tx, &change(i)).await.map(|_| ()) })
-            })
-            .await
-            .unwrap();
-    }
-}
-
 async fn verify(store: &Store, cp: Option<&audit::Checkpoint>) -> audit::Verification {
     audit::verify(store.conn(), cp, |_| {}).await.unwrap()
-}
-
-/// Tamper tests play an attacker with database access: triggers go first.
-async fn drop_triggers(store: &Store) {
-    let sql = match store.backend() {
-        Backend::Postgres => "DROP TRIGGER audit_log_append_only ON audit_log",
-        Backend::Sqlite => "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
-    };
-    store.conn().execute_unprepared(sql).await.unwrap();
 }
 
 fn broken_at(v: &audit::Verification) -> (i64, Break) {

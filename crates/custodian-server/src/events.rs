@@ -16,8 +16,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
-    list::list_params,
+    AppState, list,
     problem::{ApiError, Kind, Problem},
 };
 
@@ -98,12 +97,14 @@ async fn list_events(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<Page<Event>>, ApiError> {
-    let (pairs, count) = list_params(query.as_deref(), &headers);
-    let q = SPEC.parse(&pairs, count)?;
-    Ok(Json(
-        SPEC.fetch(state.store.conn(), &q, entity::Entity::find())
-            .await?,
-    ))
+    list::page(
+        &SPEC,
+        state.store.conn(),
+        query.as_deref(),
+        &headers,
+        entity::Entity::find(),
+    )
+    .await
 }
 
 /// One event.

@@ -60,6 +60,10 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError>
 ))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     crate::metrics::record_pool(state.store.pool_stats());
+    match custodian_ledger::audit::count(state.store.conn()).await {
+        Ok(n) => crate::metrics::record_chain_length(n),
+        Err(e) => tracing::warn!(error = %e, "could not read the audit chain length"),
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -8,8 +8,10 @@
 //! stop the server when they choose.
 #![deny(missing_docs)]
 
+mod audit;
 mod events;
 mod health;
+pub mod idempotency;
 mod list;
 pub mod metrics;
 pub mod problem;
@@ -38,6 +40,27 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// How long `/readyz` waits for the database.
     pub ready_timeout: Duration,
+    /// `Idempotency-Key` behaviour.
+    pub idempotency: IdempotencySettings,
+}
+
+/// How long replays are kept, and how long a retry waits for the first try.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotencySettings {
+    /// A stored response is replayed for this long.
+    pub ttl: Duration,
+    /// A retry arriving while the first request runs waits this long for its
+    /// response before answering 409.
+    pub in_flight_wait: Duration,
+}
+
+impl Default for IdempotencySettings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(24 * 60 * 60),
+            in_flight_wait: Duration::from_secs(5),
+        }
+    }
 }
 
 impl AppState {
@@ -47,6 +70,7 @@ impl AppState {
             store,
             metrics: metrics::handle(),
             ready_timeout: Duration::from_secs(2),
+            idempotency: IdempotencySettings::default(),
         }
     }
 }
@@ -67,6 +91,7 @@ pub fn migrator() -> custodian_core::Result<Migrator> {
     tags(
         (name = "health", description = "Liveness, readiness, metrics"),
         (name = "events", description = "The idempotent event log"),
+        (name = "audit", description = "The tamper-evident audit chain"),
     ),
     components(schemas(problem::Problem, problem::InvalidParam)),
 )]
@@ -81,15 +106,27 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::routes())
         .merge(events::routes())
+        .merge(audit::routes())
 }
 
 /// The whole application; `body_limit` is the largest accepted body in bytes.
 pub fn router(state: AppState, body_limit: usize) -> Router {
     let (routes, openapi) = api_routes().split_for_parts();
+    let routes = routes.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi));
+    with_layers(routes, state, body_limit)
+}
+
+/// Wraps routes in what every route gets: request ids, metrics,
+/// problem+json errors, the body limit and `Idempotency-Key` on POST. An
+/// embedding application can add routes of its own the same way.
+pub fn with_layers(routes: Router<AppState>, state: AppState, body_limit: usize) -> Router {
     routes
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(|| async { ApiError::new(Kind::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(middleware::from_fn(problem::render_problems))
         .layer(middleware::from_fn(metrics::track))

@@ -1,6 +1,13 @@
-//! Reading a list request off HTTP: query pairs and `Prefer: count=exact`.
+//! Answering a list request: query pairs, `Prefer: count=exact`, one page.
 
-use axum::http::{HeaderMap, header::HeaderName};
+use axum::{
+    http::{HeaderMap, header::HeaderName},
+    response::Json,
+};
+use custodian_core::query::{ListSpec, Page};
+use sea_orm::{ConnectionTrait, EntityTrait, Select};
+
+use crate::problem::ApiError;
 
 static PREFER: HeaderName = HeaderName::from_static("prefer");
 
@@ -16,4 +23,21 @@ pub fn list_params(query: Option<&str>, headers: &HeaderMap) -> (Vec<(String, St
         .flat_map(|v| v.split(','))
         .any(|p| p.trim().eq_ignore_ascii_case("count=exact"));
     (pairs, count)
+}
+
+/// Parses the request against `spec` and answers one page of `select`.
+pub async fn page<E>(
+    spec: &ListSpec<E>,
+    conn: &impl ConnectionTrait,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    select: Select<E>,
+) -> Result<Json<Page<E::Model>>, ApiError>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    let (pairs, count) = list_params(query, headers);
+    let q = spec.parse(&pairs, count)?;
+    Ok(Json(spec.fetch(conn, &q, select).await?))
 }

@@ -61,3 +61,16 @@ pub fn record_pool(stats: custodian_core::store::PoolStats) {
     metrics::gauge!("custodian_db_pool_connections_in_use")
         .set(f64::from(stats.size.saturating_sub(stats.idle)));
 }
+
+/// Publishes the outcome of the last audit verification.
+pub fn record_verification(v: &custodian_ledger::audit::Verification) {
+    metrics::gauge!("custodian_audit_last_verify_ok").set(if v.ok() { 1.0 } else { 0.0 });
+    metrics::gauge!("custodian_audit_last_verify_entries").set(v.entries as f64);
+    metrics::gauge!("custodian_audit_last_verify_timestamp_seconds")
+        .set(chrono::Utc::now().timestamp() as f64);
+}
+
+/// Publishes the chain's current length (its head seq).
+pub fn record_chain_length(len: u64) {
+    metrics::gauge!("custodian_audit_chain_length").set(len as f64);
+}

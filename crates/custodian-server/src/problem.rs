@@ -268,13 +268,24 @@ impl IntoResponse for ApiError {
 
 /// Writes every error response as problem+json, with request id and path.
 pub async fn render_problems(req: Request, next: Next) -> Response {
+    let (path, request_id) = request_identity(&req);
+    let res = next.run(req).await;
+    finish(res, path, request_id).await
+}
+
+/// The request's path and `x-request-id`, which every problem names.
+pub fn request_identity(req: &Request) -> (String, Option<String>) {
     let request_id = req
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let path = req.uri().path().to_owned();
-    let mut res = next.run(req).await;
+    (req.uri().path().to_owned(), request_id)
+}
+
+/// Turns an error response into its final problem+json form; other
+/// responses pass through untouched.
+pub async fn finish(mut res: Response, path: String, request_id: Option<String>) -> Response {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;

@@ -83,6 +83,7 @@ custodian_core::backend_tests! {
     events_list_with_filters_cursor_and_count => list_events,
     metrics_count_requests_by_route_and_show_the_pool => metrics,
     openapi_and_the_docs_page_are_served_from_the_binary => docs,
+    the_audit_chain_is_listed_verified_and_measured => audit_routes,
 }
 
 async fn health(db: TestDb) {
@@ -371,4 +372,44 @@ async fn readyz_goes_503_while_postgres_is_unreachable_and_recovers() {
         admin.close().await.unwrap();
     })
     .await;
+}
+
+async fn audit_routes(db: TestDb) {
+    use sea_orm::ConnectionTrait;
+    let app = app(&db).await;
+    custodian_ledger::testing::append_audit(&db.store, 5).await;
+    let history = get(
+        &app,
+        "/v1/audit?entity=eq.case&entity_id=in.(case-1,case-3)",
+    )
+    .await
+    .json();
+    let seqs: Vec<i64> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [2, 4]);
+    let v = get(&app, "/v1/audit/verify").await.json();
+    assert_eq!(v["entries"], 5);
+    assert!(v["first_break"].is_null(), "{v}");
+    let text = get(&app, "/metrics").await.text;
+    assert!(text.contains("custodian_audit_chain_length 5"), "{text}");
+    assert!(text.contains("custodian_audit_last_verify_ok 1"), "{text}");
+    custodian_ledger::testing::drop_audit_triggers(&db.store).await;
+    db.store
+        .conn()
+        .execute_unprepared("UPDATE audit_log SET actor = 'eve' WHERE seq = 3")
+        .await
+        .unwrap();
+    let v = get(&app, "/v1/audit/verify").await.json();
+    assert_eq!(v["first_break"]["seq"], 3, "{v}");
+    assert_eq!(v["first_break"]["reason"]["kind"], "hash_mismatch", "{v}");
+    assert!(
+        get(&app, "/metrics")
+            .await
+            .text
+            .contains("custodian_audit_last_verify_ok 0")
+    );
 }

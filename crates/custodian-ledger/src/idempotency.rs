@@ -1,0 +1,235 @@
+//! HTTP `Idempotency-Key` records (IETF httpapi idempotency-key draft,
+//! Stripe semantics): the first request with a key claims it; when it
+//! finishes, its status and body are stored; a retry with the same key and
+//! the same request gets the stored response and writes nothing.
+//!
+//! The claim is one `INSERT ... ON CONFLICT DO NOTHING`, so concurrent
+//! retries cannot both run the handler. Keys are scoped per principal.
+//! A response that is a server error is not stored: the claim is released so
+//! the client may retry. A claim left behind by a crashed process blocks its
+//! key (409) until it expires.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use custodian_core::Result;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    sea_query::{Expr, OnConflict, Query},
+};
+
+/// The `idempotency_keys` table.
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    /// One claimed key and, once finished, its response.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "idempotency_keys")]
+    pub struct Model {
+        /// Whose key it is.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub principal: String,
+        /// The client's key.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key: String,
+        /// The request's method.
+        pub method: String,
+        /// The request's path and query.
+        pub path: String,
+        /// SHA-256 of the request body (hex).
+        pub body_hash: String,
+        /// `in_flight` or `done`.
+        pub state: String,
+        /// The stored status, once done.
+        pub status: Option<i16>,
+        /// The stored content type, once done.
+        pub content_type: Option<String>,
+        /// The stored body, once done.
+        pub response_body: Option<Vec<u8>>,
+        /// When the key was first used.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+        /// When the record may be forgotten.
+        pub expires_at: chrono::DateTime<chrono::Utc>,
+    }
+
+    /// Standalone.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Longest key accepted; longer is a 400.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// The request a key is being used for.
+#[derive(Debug, Clone)]
+pub struct Fingerprint<'a> {
+    /// Whose key it is.
+    pub principal: &'a str,
+    /// The key.
+    pub key: &'a str,
+    /// The method.
+    pub method: &'a str,
+    /// The path and query.
+    pub path: &'a str,
+    /// SHA-256 of the body (hex).
+    pub body_hash: &'a str,
+}
+
+/// A stored response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Its status code.
+    pub status: u16,
+    /// Its content type.
+    pub content_type: Option<String>,
+    /// Its body.
+    pub body: Vec<u8>,
+}
+
+/// What to do with a request carrying a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is ours: run the request, then [`complete`] or [`release`].
+    Fresh,
+    /// Already answered: return this and write nothing.
+    Replay(Stored),
+    /// The first request with this key is still running.
+    InFlight,
+    /// The key was used for a different request (method, path or body).
+    Mismatch,
+}
+
+const IN_FLIGHT: &str = "in_flight";
+const DONE: &str = "done";
+
+/// Claims `fp.key` for `fp.principal`, or says why not.
+pub async fn claim(
+    conn: &impl ConnectionTrait,
+    fp: &Fingerprint<'_>,
+    ttl: Duration,
+) -> Result<Claim> {
+    use entity::Column as C;
+    let now = custodian_core::time::now();
+    let expires = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1));
+    // Two rounds: the second follows the removal of an expired record.
+    for _ in 0..2 {
+        let insert = Query::insert()
+            .into_table(entity::Entity)
+            .columns([
+                C::Principal,
+                C::Key,
+                C::Method,
+                C::Path,
+                C::BodyHash,
+                C::State,
+                C::CreatedAt,
+                C::ExpiresAt,
+            ])
+            .values_panic([
+                fp.principal.into(),
+                fp.key.into(),
+                fp.method.into(),
+                fp.path.into(),
+                fp.body_hash.into(),
+                IN_FLIGHT.into(),
+                now.into(),
+                expires.into(),
+            ])
+            .on_conflict(
+                OnConflict::columns([C::Principal, C::Key])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .to_owned();
+        if conn.execute(&insert).await?.rows_affected() == 1 {
+            return Ok(Claim::Fresh);
+        }
+        let Some(rec) = entity::Entity::find_by_id((fp.principal.to_owned(), fp.key.to_owned()))
+            .one(conn)
+            .await?
+        else {
+            continue;
+        };
+        if rec.expires_at <= now {
+            delete_expired_key(conn, fp, now).await?;
+            continue;
+        }
+        if rec.method != fp.method || rec.path != fp.path || rec.body_hash != fp.body_hash {
+            return Ok(Claim::Mismatch);
+        }
+        if rec.state == IN_FLIGHT {
+            return Ok(Claim::InFlight);
+        }
+        return Ok(Claim::Replay(Stored {
+            status: rec
+                .status
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(200),
+            content_type: rec.content_type,
+            body: rec.response_body.unwrap_or_default(),
+        }));
+    }
+    // Expired and re-claimed by someone else between our two rounds.
+    Ok(Claim::InFlight)
+}
+
+async fn delete_expired_key(
+    conn: &impl ConnectionTrait,
+    fp: &Fingerprint<'_>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    use entity::Column as C;
+    entity::Entity::delete_many()
+        .filter(C::Principal.eq(fp.principal))
+        .filter(C::Key.eq(fp.key))
+        .filter(C::ExpiresAt.lte(now))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Stores the response of a claimed key.
+pub async fn complete(
+    conn: &impl ConnectionTrait,
+    principal: &str,
+    key: &str,
+    response: &Stored,
+) -> Result<()> {
+    use entity::Column as C;
+    entity::Entity::update_many()
+        .col_expr(C::State, Expr::value(DONE))
+        .col_expr(
+            C::Status,
+            Expr::value(i16::try_from(response.status).unwrap_or(500)),
+        )
+        .col_expr(C::ContentType, Expr::value(response.content_type.clone()))
+        .col_expr(C::ResponseBody, Expr::value(response.body.clone()))
+        .filter(C::Principal.eq(principal))
+        .filter(C::Key.eq(key))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives a claimed key back (the request failed in a way worth retrying).
+pub async fn release(conn: &impl ConnectionTrait, principal: &str, key: &str) -> Result<()> {
+    use entity::Column as C;
+    entity::Entity::delete_many()
+        .filter(C::Principal.eq(principal))
+        .filter(C::Key.eq(key))
+        .filter(C::State.eq(IN_FLIGHT))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Forgets expired records; returns how many.
+pub async fn prune_expired(conn: &impl ConnectionTrait) -> Result<u64> {
+    let res = entity::Entity::delete_many()
+        .filter(entity::Column::ExpiresAt.lte(custodian_core::time::now()))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected)
+}

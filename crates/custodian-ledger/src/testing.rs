@@ -1,0 +1,45 @@
+//! Test steps shared by the crates that test the ledger: sample audit
+//! entries, and the attacker's first move in tamper tests.
+
+use custodian_core::{Backend, Store};
+use sea_orm::ConnectionTrait;
+
+use crate::audit::{self, Change};
+
+/// A plausible change by one of eight workers to case `i`.
+pub fn sample_change(i: usize) -> Change {
+    Change {
+        actor: format!("worker-{}", i % 8),
+        action: "update".into(),
+        entity: "case".into(),
+        entity_id: Some(format!("case-{i}")),
+        changed: vec!["status".into(), "priority_score".into()],
+        request_id: Some(format!("req-{i}")),
+    }
+}
+
+/// Appends `n` entries, each in its own transaction, as repositories do.
+pub async fn append_audit(store: &Store, n: usize) {
+    for i in 0..n {
+        store
+            .transaction(|tx| {
+                Box::pin(async move { audit::record(tx, &sample_change(i)).await.map(|_| ()) })
+            })
+            .await
+            .unwrap_or_else(|e| panic!("append audit entry {i}: {e}"));
+    }
+}
+
+/// Drops the triggers that make `audit_log` append-only, as an attacker
+/// with database access would before editing it.
+pub async fn drop_audit_triggers(store: &Store) {
+    let sql = match store.backend() {
+        Backend::Postgres => "DROP TRIGGER audit_log_append_only ON audit_log",
+        Backend::Sqlite => "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
+    };
+    store
+        .conn()
+        .execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("drop audit triggers: {e}"));
+}

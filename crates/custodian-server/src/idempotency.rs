@@ -1,0 +1,176 @@
+//! `Idempotency-Key` on every POST: a retried request gets the first
+//! response, byte for byte, and writes nothing.
+//!
+//! The first request with a key claims it in the database; concurrent
+//! retries wait (up to `in_flight_wait`) for it to finish and then replay
+//! its response, so a burst of retries all see one answer. Past that wait a
+//! retry is told 409. The same key with another method, path or body is a
+//! 422. See [`custodian_ledger::idempotency`] for the storage rules.
+
+use std::time::{Duration, Instant};
+
+use axum::{
+    body::{Body, to_bytes},
+    extract::{Request, State},
+    http::{HeaderValue, Method, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use custodian_ledger::idempotency::{self as store, Claim, Fingerprint, MAX_KEY_LEN, Stored};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    AppState,
+    problem::{self, ApiError, Kind, Problem},
+};
+
+/// The request header.
+pub const HEADER: &str = "idempotency-key";
+/// Set on a replayed response.
+pub const REPLAYED: &str = "idempotent-replayed";
+
+/// Who a key belongs to; set by authentication, `anonymous` until then.
+#[derive(Debug, Clone)]
+pub struct PrincipalName(pub String);
+
+/// The middleware; pass-through for anything but a POST with the header.
+pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST || !req.headers().contains_key(HEADER) {
+        return next.run(req).await;
+    }
+    let (path, request_id) = problem::request_identity(&req);
+    let res = match handle(&state, req, next, &path, request_id.clone()).await {
+        Ok(res) | Err(res) => res,
+    };
+    problem::finish(res, path, request_id).await
+}
+
+async fn handle(
+    state: &AppState,
+    req: Request,
+    next: Next,
+    route_path: &str,
+    request_id: Option<String>,
+) -> Result<Response, Response> {
+    let key = req
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_default();
+    if key.is_empty()
+        || key.len() > MAX_KEY_LEN
+        || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    {
+        let reason = format!("must be 1 to {MAX_KEY_LEN} visible ASCII characters");
+        return Err(ApiError(
+            Problem::new(Kind::BadRequest, Some(format!("Idempotency-Key {reason}")))
+                .with_param("Idempotency-Key", reason),
+        )
+        .into_response());
+    }
+    let principal = req
+        .extensions()
+        .get::<PrincipalName>()
+        .map_or_else(|| "anonymous".to_owned(), |p| p.0.clone());
+    let method = req.method().as_str().to_owned();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, usize::MAX).await.map_err(|_| {
+        ApiError::new(Kind::PayloadTooLarge, "request body too large").into_response()
+    })?;
+    let body_hash = hex::encode(Sha256::digest(&bytes));
+    let fp = Fingerprint {
+        principal: &principal,
+        key: &key,
+        method: &method,
+        path: &path,
+        body_hash: &body_hash,
+    };
+
+    let conn = state.store.conn();
+    let deadline = Instant::now() + state.idempotency.in_flight_wait;
+    loop {
+        match store::claim(conn, &fp, state.idempotency.ttl)
+            .await
+            .map_err(api)?
+        {
+            Claim::Fresh => break,
+            Claim::Replay(stored) => return Ok(replay(stored)),
+            Claim::Mismatch => {
+                return Err(ApiError::new(
+                    Kind::Validation,
+                    "this Idempotency-Key was already used with a different request",
+                )
+                .into_response());
+            }
+            Claim::InFlight if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Claim::InFlight => {
+                return Err(ApiError::new(
+                    Kind::Conflict,
+                    "a request with this Idempotency-Key is still being processed; retry later",
+                )
+                .into_response());
+            }
+        }
+    }
+
+    let res = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    // Render problems first, so a stored error replays as the same body.
+    let res = problem::finish(res, route_path.to_owned(), request_id).await;
+    let (parts, body) = res.into_parts();
+    let body = match to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = store::release(conn, &principal, &key).await;
+            tracing::error!(error = %e, "could not read the response to store it");
+            return Err(ApiError::new(Kind::Internal, "internal error").into_response());
+        }
+    };
+    let outcome = if parts.status.is_server_error() {
+        store::release(conn, &principal, &key).await
+    } else {
+        let stored = Stored {
+            status: parts.status.as_u16(),
+            content_type: parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body: body.to_vec(),
+        };
+        store::complete(conn, &principal, &key, &stored).await
+    };
+    if let Err(e) = outcome {
+        // The write happened; only the replay record is missing.
+        tracing::error!(error = %e, key = %key, "could not store the idempotent response");
+    }
+    Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+fn replay(stored: Stored) -> Response {
+    let status =
+        axum::http::StatusCode::from_u16(stored.status).unwrap_or(axum::http::StatusCode::OK);
+    let mut res = Response::new(Body::from(stored.body));
+    *res.status_mut() = status;
+    if let Some(ct) = stored
+        .content_type
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+    {
+        res.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    res.headers_mut()
+        .insert(REPLAYED, HeaderValue::from_static("true"));
+    res
+}
+
+fn api(e: custodian_core::Error) -> Response {
+    ApiError::from(e).into_response()
+}

@@ -1,0 +1,248 @@
+//! `Idempotency-Key` over HTTP on both backends.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, StatusCode},
+    routing,
+};
+use custodian_core::testing::TestDb;
+use custodian_ledger::events;
+use custodian_server::{AppState, IdempotencySettings, router, with_layers};
+use http_body_util::BodyExt;
+use sea_orm::{EntityTrait, PaginatorTrait};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn state(db: &TestDb) -> AppState {
+    custodian_server::migrator()
+        .unwrap()
+        .up(&db.store)
+        .await
+        .unwrap();
+    AppState::new(db.store.clone())
+}
+
+async fn post(
+    app: &Router,
+    uri: &str,
+    key: &str,
+    body: &Value,
+) -> (StatusCode, Option<String>, String) {
+    let req = Request::post(uri)
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let replayed = res
+        .headers()
+        .get("idempotent-replayed")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        replayed,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+/// A POST route that counts its runs, optionally slowly, optionally failing.
+fn counting(state: AppState, delay: Duration, status: StatusCode) -> (Router, Arc<AtomicUsize>) {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
+    let routes = Router::new().route(
+        "/count",
+        routing::post(move || {
+            let r = r.clone();
+            async move {
+                let n = r.fetch_add(1, Ordering::SeqCst) + 1;
+                tokio::time::sleep(delay).await;
+                (status, format!("run {n}"))
+            }
+        }),
+    );
+    (with_layers(routes, state, 1 << 20), runs)
+}
+
+custodian_core::backend_tests! {
+    thirty_two_concurrent_posts_with_one_key_write_once_and_answer_alike => concurrent_posts,
+    the_same_key_with_another_body_is_a_422 => other_body,
+    a_key_over_255_characters_is_a_400 => long_key,
+    a_retry_while_the_first_runs_past_the_wait_is_a_409 => in_flight,
+    a_server_error_is_not_stored_so_a_retry_runs_again => server_error_released,
+    an_expired_key_runs_again => expired,
+    a_stored_validation_error_replays_the_same_problem => replayed_problem,
+    posts_without_a_key_are_untouched_and_a_key_is_bound_to_its_path => no_key_no_effect,
+}
+
+async fn concurrent_posts(db: TestDb) {
+    let app = router(state(&db).await, 1 << 20);
+    let body = json!({"event_type": "sms_sent", "payload": {"to": "p1"}});
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (app, body) = (app.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            post(&app, "/v1/events", "burst-1", &body).await
+        }));
+    }
+    let mut replies = Vec::new();
+    for t in tasks {
+        replies.push(t.await.unwrap());
+    }
+    assert_eq!(
+        events::entity::Entity::find()
+            .count(db.store.conn())
+            .await
+            .unwrap(),
+        1
+    );
+    let (status, _, body) = &replies[0];
+    assert_eq!(*status, StatusCode::CREATED, "{body}");
+    assert!(
+        replies.iter().all(|(s, _, b)| s == status && b == body),
+        "{replies:?}"
+    );
+    assert_eq!(
+        replies
+            .iter()
+            .filter(|(_, r, _)| r.as_deref() == Some("true"))
+            .count(),
+        31
+    );
+}
+
+async fn other_body(db: TestDb) {
+    let app = router(state(&db).await, 1 << 20);
+    let (s, _, _) = post(&app, "/v1/events", "k", &json!({"event_type": "a"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _, text) = post(&app, "/v1/events", "k", &json!({"event_type": "b"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains("different request"), "{text}");
+    assert_eq!(
+        events::entity::Entity::find()
+            .count(db.store.conn())
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+async fn long_key(db: TestDb) {
+    let app = router(state(&db).await, 1 << 20);
+    let (s, _, text) = post(
+        &app,
+        "/v1/events",
+        &"k".repeat(256),
+        &json!({"event_type": "a"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{text}");
+    let p: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(p["invalid_params"][0]["name"], "Idempotency-Key");
+    let (s, _, _) = post(
+        &app,
+        "/v1/events",
+        &"k".repeat(255),
+        &json!({"event_type": "a"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+}
+
+async fn in_flight(db: TestDb) {
+    let mut st = state(&db).await;
+    st.idempotency = IdempotencySettings {
+        in_flight_wait: Duration::from_millis(50),
+        ..IdempotencySettings::default()
+    };
+    let (app, runs) = counting(st, Duration::from_millis(600), StatusCode::OK);
+    let first = {
+        let app = app.clone();
+        tokio::spawn(async move { post(&app, "/count", "slow", &json!({})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let (s, _, text) = post(&app, "/count", "slow", &json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{text}");
+    assert!(text.contains("/problems/conflict"), "{text}");
+    assert_eq!(first.await.unwrap().0, StatusCode::OK);
+    let (s, replayed, text) = post(&app, "/count", "slow", &json!({})).await;
+    assert_eq!(
+        (s, replayed.as_deref(), text.as_str()),
+        (StatusCode::OK, Some("true"), "run 1")
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+async fn server_error_released(db: TestDb) {
+    let (app, runs) = counting(
+        state(&db).await,
+        Duration::ZERO,
+        StatusCode::SERVICE_UNAVAILABLE,
+    );
+    assert_eq!(
+        post(&app, "/count", "k", &json!({})).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        post(&app, "/count", "k", &json!({})).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+async fn expired(db: TestDb) {
+    let mut st = state(&db).await;
+    st.idempotency.ttl = Duration::ZERO;
+    let (app, runs) = counting(st, Duration::ZERO, StatusCode::OK);
+    assert_eq!(post(&app, "/count", "k", &json!({})).await.2, "run 1");
+    assert_eq!(post(&app, "/count", "k", &json!({})).await.2, "run 2");
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+async fn replayed_problem(db: TestDb) {
+    let app = router(state(&db).await, 1 << 20);
+    let bad = json!({"event_type": ""});
+    let (s1, r1, b1) = post(&app, "/v1/events", "bad-1", &bad).await;
+    let (s2, r2, b2) = post(&app, "/v1/events", "bad-1", &bad).await;
+    assert_eq!(
+        (s1, s2),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::UNPROCESSABLE_ENTITY
+        )
+    );
+    assert_eq!((r1, r2.as_deref()), (None, Some("true")));
+    assert_eq!(b1, b2);
+    assert!(b1.contains("invalid_params"), "{b1}");
+}
+
+async fn no_key_no_effect(db: TestDb) {
+    let (app, runs) = counting(state(&db).await, Duration::ZERO, StatusCode::OK);
+    for _ in 0..2 {
+        let req = Request::post("/count").body(Body::empty()).unwrap();
+        assert_eq!(
+            app.clone().oneshot(req).await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    // The same key on another path is another request: 422, not a replay.
+    assert_eq!(
+        post(&app, "/count", "shared", &json!({})).await.0,
+        StatusCode::OK
+    );
+    let (s, _, text) = post(&app, "/elsewhere", "shared", &json!({})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+}
