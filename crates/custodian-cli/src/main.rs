@@ -19,6 +19,11 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE", env = "CUSTODIAN_CONFIG")]
     config: Option<PathBuf>,
 
+    /// The database, e.g. sqlite://custodian-demo.db or postgres://host/db
+    /// (overrides CUSTODIAN_DATABASE_URL, DATABASE_URL and the file).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -146,6 +151,7 @@ fn load_config(cli: &Cli) -> Result<Config> {
     let file = cli.config.as_ref().map(|p| p.display().to_string());
     Config::load_with(|key| match key {
         "CUSTODIAN_CONFIG" => file.clone(),
+        "CUSTODIAN_DATABASE_URL" if cli.database_url.is_some() => cli.database_url.clone(),
         _ => std::env::var(key).ok(),
     })
     .context("loading configuration")

@@ -88,6 +88,43 @@ pub struct Change {
     pub request_id: Option<String>,
 }
 
+/// Who is acting, and in which request: what every audited write needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The principal's name (`anonymous` before authentication, `system` for jobs).
+    pub name: String,
+    /// The HTTP request id, when there is one.
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// An actor outside any HTTP request (CLI, seeds, jobs).
+    pub fn system() -> Self {
+        Self {
+            name: "system".into(),
+            request_id: None,
+        }
+    }
+
+    /// The audit entry for this actor doing `action` to one record.
+    pub fn change(
+        &self,
+        action: &str,
+        entity: &str,
+        entity_id: impl ToString,
+        changed: &[&str],
+    ) -> Change {
+        Change {
+            actor: self.name.clone(),
+            action: action.to_owned(),
+            entity: entity.to_owned(),
+            entity_id: Some(entity_id.to_string()),
+            changed: changed.iter().map(|s| (*s).to_owned()).collect(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
 /// The hashed part of an entry: everything but the hashes themselves.
 #[derive(Serialize)]
 struct Hashed<'a> {
@@ -238,11 +275,12 @@ pub struct ChainBreak {
 /// The outcome of [`verify`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Verification {
-    /// Entries read.
+    /// Entries verified intact, from seq 1 up to the first break (all of
+    /// them when there is none).
     pub entries: u64,
-    /// The last entry's seq, when there is one.
+    /// The last intact entry's seq, when there is one.
     pub head_seq: Option<i64>,
-    /// The last entry's hash.
+    /// The last intact entry's hash.
     pub head_hash: Option<String>,
     /// `None` when the chain is intact.
     pub first_break: Option<ChainBreak>,

@@ -1,7 +1,7 @@
 //! The event log: what happened to whom, recorded once even when retried.
 
 use custodian_core::{
-    Error, Result,
+    Error, Result, Store,
     query::{Dir, FieldType, ListSpec},
 };
 use sea_orm::{
@@ -10,6 +10,8 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::audit::{self, Actor};
 
 /// The `events` table.
 pub mod entity {
@@ -172,6 +174,49 @@ pub async fn log_event(conn: &impl ConnectionTrait, event: &NewEvent) -> Result<
     match row {
         Some(r) => Ok(Some(r.try_get("", "id")?)),
         None => Ok(None),
+    }
+}
+
+/// Records an event and its audit entry in one transaction: both land or
+/// neither does. `None` for a duplicate key, which writes nothing at all.
+pub async fn record_event(store: &Store, event: &NewEvent, actor: &Actor) -> Result<Option<Uuid>> {
+    let event = event.clone();
+    let actor = actor.clone();
+    store
+        .transaction(|tx| {
+            Box::pin(async move {
+                let Some(id) = log_event(tx, &event).await? else {
+                    return Ok(None);
+                };
+                audit::record(
+                    tx,
+                    &actor.change("create", "event", id, &event.present_fields()),
+                )
+                .await?;
+                Ok(Some(id))
+            })
+        })
+        .await
+}
+
+impl NewEvent {
+    /// Names of the fields the caller set: what the audit entry records.
+    fn present_fields(&self) -> Vec<&'static str> {
+        let optional = [
+            ("subject_type", self.subject_type.is_some()),
+            ("subject_id", self.subject_id.is_some()),
+            ("payload", self.payload.is_some()),
+            ("provenance", self.provenance.is_some()),
+            ("idempotency_key", self.idempotency_key.is_some()),
+        ];
+        std::iter::once("event_type")
+            .chain(
+                optional
+                    .into_iter()
+                    .filter(|(_, set)| *set)
+                    .map(|(name, _)| name),
+            )
+            .collect()
     }
 }
 

@@ -27,6 +27,41 @@ custodian_core::backend_tests! {
     sixty_four_concurrent_calls_with_one_key_write_one_row => one_key_many_callers,
     events_without_a_key_never_collide => keyless_events,
     the_database_refuses_update_and_delete_of_events => append_only,
+    a_recorded_event_and_its_audit_entry_land_together_once => recorded_with_audit,
+}
+
+async fn recorded_with_audit(db: TestDb) {
+    use custodian_ledger::audit::{self, Actor};
+    let store = migrated(&db).await;
+    let actor = Actor {
+        name: "coordinator-1".into(),
+        request_id: Some("req-9".into()),
+    };
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (store, actor) = (store.clone(), actor.clone());
+        tasks.push(tokio::spawn(async move {
+            events::record_event(&store, &event(Some("once")), &actor)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.extend(t.await.unwrap());
+    }
+    assert_eq!(ids.len(), 1);
+    assert_eq!(audit::count(store.conn()).await.unwrap(), 1);
+    let v = audit::verify(store.conn(), None, |_| {}).await.unwrap();
+    assert!(v.ok());
+    let entry = audit::entity::Entity::find()
+        .one(store.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.entity_id, Some(ids[0].to_string()));
+    assert_eq!(entry.actor, "coordinator-1");
+    assert_eq!(entry.request_id.as_deref(), Some("req-9"));
 }
 
 async fn one_key_many_callers(db: TestDb) {

@@ -16,7 +16,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    AppState, list,
+    AppState,
+    caller::Caller,
+    list,
     problem::{ApiError, Kind, Problem},
 };
 
@@ -38,8 +40,8 @@ pub struct Recorded {
     pub duplicate: bool,
 }
 
-/// Records an event; a repeated `idempotency_key` writes nothing and answers
-/// 200 with the id recorded the first time.
+/// Records an event, and its audit entry in the same transaction; a repeated
+/// `idempotency_key` writes nothing and answers 200 with the first id.
 #[utoipa::path(post, path = "/v1/events", tag = "events", request_body = NewEvent, responses(
     (status = 201, description = "Recorded", body = Recorded),
     (status = 200, description = "Duplicate key: already recorded", body = Recorded),
@@ -47,6 +49,7 @@ pub struct Recorded {
 ))]
 async fn create_event(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Json(event): Json<NewEvent>,
 ) -> Result<(StatusCode, Json<Recorded>), ApiError> {
     let errors = event.validate();
@@ -59,8 +62,7 @@ async fn create_event(
             });
         return Err(p.into());
     }
-    let conn = state.store.conn();
-    if let Some(id) = events::log_event(conn, &event).await? {
+    if let Some(id) = events::record_event(&state.store, &event, &actor).await? {
         return Ok((
             StatusCode::CREATED,
             Json(Recorded {
@@ -71,7 +73,7 @@ async fn create_event(
     }
     // Only a keyed event can be a duplicate, and its row is committed.
     let key = event.idempotency_key.as_deref().unwrap_or_default();
-    let existing = events::find_by_key(conn, key)
+    let existing = events::find_by_key(state.store.conn(), key)
         .await?
         .ok_or_else(|| ApiError::new(Kind::Internal, "duplicate key without a stored event"))?;
     Ok((

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod audit;
+mod caller;
 mod events;
 mod health;
 pub mod idempotency;

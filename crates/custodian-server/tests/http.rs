@@ -187,7 +187,8 @@ async fn bad_bodies(db: TestDb) {
 
 async fn duplicate_event(db: TestDb) {
     let app = app(&db).await;
-    let body = json!({"event_type": "sms_sent", "payload": {"to": "p1"}, "idempotency_key": "k-1"});
+    let body =
+        json!({"event_type": "sms_sent", "payload": {"to": "Ann Smith"}, "idempotency_key": "k-1"});
     let first = post_json(&app, "/v1/events", body.clone()).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
     assert_eq!(first.json()["duplicate"], false);
@@ -197,6 +198,27 @@ async fn duplicate_event(db: TestDb) {
     assert_eq!(again.json()["id"], first.json()["id"]);
     let list = get(&app, "/v1/events?idempotency_key=eq.k-1").await.json();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
+
+    // One audit entry, for the write that happened, naming fields, not values.
+    let audit = get(&app, "/v1/audit").await;
+    let entries = audit.json()["items"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 1, "{}", audit.text);
+    let e = &entries[0];
+    assert_eq!(
+        (e["action"].as_str(), e["entity"].as_str()),
+        (Some("create"), Some("event"))
+    );
+    assert_eq!(e["entity_id"], first.json()["id"]);
+    assert_eq!(e["actor"], "anonymous");
+    assert_eq!(
+        e["request_id"].as_str(),
+        first.headers["x-request-id"].to_str().ok()
+    );
+    assert_eq!(
+        e["changed"],
+        json!(["event_type", "payload", "idempotency_key"])
+    );
+    assert!(!audit.text.contains("Ann Smith"), "{}", audit.text);
 }
 
 async fn list_events(db: TestDb) {

@@ -32,7 +32,7 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(K::Key).string_len(255).not_null())
                 .col(ColumnDef::new(K::Method).string_len(16).not_null())
                 .col(ColumnDef::new(K::Path).string_len(2048).not_null())
-                .col(ColumnDef::new(K::BodyHash).char_len(64).not_null())
+                .col(ColumnDef::new(K::BodyHash).string_len(64).not_null())
                 .col(ColumnDef::new(K::State).string_len(16).not_null())
                 .col(ColumnDef::new(K::Status).small_integer().null())
                 .col(ColumnDef::new(K::ContentType).string_len(200).null())
