@@ -1,2 +1,19 @@
-//! Pseudonymous ids, ML split assignment and guard, principals, roles and
-//! API keys. Empty until those land; it has no tables and no migrations yet.
+//! Privacy and access: pseudonymous ids, ML split assignment and guard,
+//! principals, roles and API keys.
+#![deny(missing_docs)]
+
+pub mod access;
+pub mod keys;
+mod migrations;
+pub mod pseudonym;
+pub mod splits;
+
+use custodian_core::migrate::MigrationSet;
+
+/// The privacy crate's migrations, oldest first.
+pub fn migrations() -> MigrationSet {
+    MigrationSet {
+        component: "privacy",
+        migrations: migrations::all(),
+    }
+}
