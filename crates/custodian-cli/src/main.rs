@@ -47,6 +47,35 @@ enum Command {
     /// Verify the audit chain, sign its head, or make a signing key.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Make, list and revoke API keys; print what each role may do.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a key and print it. It is shown once: only its hash is stored.
+    Create {
+        /// What the key may do: admin, coordinator, analyst, evaluator, auditor or service.
+        #[arg(long, value_parser = parse_role)]
+        role: custodian_privacy::access::Role,
+        /// A unique name; the audit chain records it as the actor.
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys: name, role, prefix, created, revoked. Never the key.
+    List,
+    /// Revoke a key by name, id or prefix; it stops working at once.
+    Revoke {
+        /// The key's name, id or 12-character prefix.
+        key: String,
+    },
+    /// Print the permission table: what each role may read (r) and write (w).
+    Roles,
+}
+
+fn parse_role(s: &str) -> Result<custodian_privacy::access::Role, String> {
+    s.parse()
 }
 
 #[derive(Debug, Subcommand)]
@@ -210,6 +239,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(cmd) => audit(&config, cmd).await,
+        Command::Keys(cmd) => keys(&config, cmd).await,
         Command::Serve(args) => {
             if args.demo && config.source_of("database.url") == "default" {
                 config.database.url = DatabaseUrl::parse(DEMO_DATABASE_URL)?;
@@ -288,6 +318,12 @@ async fn serve(
     migrate: bool,
     demo: bool,
 ) -> Result<()> {
+    let pseudonymizer = if demo {
+        custodian_privacy::pseudonym::Pseudonymizer::demo()?
+    } else {
+        custodian_privacy::pseudonym::Pseudonymizer::from_env(|k| std::env::var(k).ok())
+            .context("pseudonymous ids need a pepper")?
+    };
     let store = connect(&config, migrate).await?;
     if migrate {
         migrator.up(&store).await?;
@@ -306,7 +342,26 @@ async fn serve(
             config.database.url,
             store.backend()
         );
+        println!(
+            "DEMO MODE: a throwaway pepper was generated for this run; pseudonymous ids made now \
+             will not match after a restart. Set CUSTODIAN_PEPPER for real data."
+        );
+        let name = format!("demo-admin-{}", uuid_suffix());
+        let (_, key) = custodian_privacy::keys::create(
+            &store,
+            &name,
+            custodian_privacy::access::Role::Admin,
+            &custodian_ledger::audit::Actor::system(),
+        )
+        .await?;
+        println!("admin key ({name}): {key}");
+        println!("  try: curl -H 'Authorization: Bearer {key}' http://{addr}/v1/events");
     }
+    tracing::info!(
+        pepper_version = pseudonymizer.current_version(),
+        demo = pseudonymizer.is_demo(),
+        "pseudonymizer ready"
+    );
     println!("Custodian listening on http://{addr}  (API docs: http://{addr}/docs)");
     tracing::info!(%addr, backend = %store.backend(), database = %config.database.url, "serving");
     let mut state = custodian_server::AppState::new(store.clone());
@@ -317,6 +372,85 @@ async fn serve(
     pruner.abort();
     store.close().await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Eight characters to tell one demo run's key from the next.
+fn uuid_suffix() -> String {
+    let mut bytes = [0u8; 4];
+    // A clock fallback is fine: this only names a demo key.
+    if getrandom::fill(&mut bytes).is_err() {
+        bytes = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+            .to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn keys(config: &Config, cmd: KeysCommand) -> Result<ExitCode> {
+    use custodian_privacy::{access, keys};
+    if let KeysCommand::Roles = cmd {
+        print!("{:<13}", "role");
+        for m in access::Module::ALL {
+            print!("{:<17}", m.as_str());
+        }
+        println!("splits");
+        for r in access::Role::ALL {
+            print!("{:<13}", r.as_str());
+            for m in access::Module::ALL {
+                print!("{:<17}", access::cell(r, m));
+            }
+            let splits: Vec<&str> = r.allowed_splits().iter().map(|s| s.as_str()).collect();
+            println!("{}", splits.join(","));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = connect(config, false).await?;
+    migrator_current(&store).await?;
+    let actor = custodian_ledger::audit::Actor::system();
+    match cmd {
+        KeysCommand::Create { role, name } => {
+            let (info, key) = keys::create(&store, &name, role, &actor).await?;
+            println!("{key}");
+            eprintln!(
+                "key {} ({}) created; it is shown only this once",
+                info.name, info.role
+            );
+        }
+        KeysCommand::List => {
+            println!(
+                "{:<24} {:<12} {:<14} {:<22} revoked",
+                "name", "role", "prefix", "created"
+            );
+            for k in keys::list(store.conn()).await? {
+                let revoked = k.revoked_at.map_or("-".to_owned(), |t| {
+                    t.format("%Y-%m-%d %H:%M:%S").to_string()
+                });
+                println!(
+                    "{:<24} {:<12} {:<14} {:<22} {revoked}",
+                    k.name,
+                    k.role,
+                    k.prefix,
+                    k.created_at.format("%Y-%m-%d %H:%M:%S")
+                );
+            }
+        }
+        KeysCommand::Revoke { key } => {
+            let k = keys::revoke(&store, &key, &actor).await?;
+            println!("revoked {} ({})", k.name, k.prefix);
+        }
+        KeysCommand::Roles => {}
+    }
+    store.close().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn migrator_current(store: &Store) -> Result<()> {
+    custodian_server::migrator()?
+        .ensure_current(store, false)
+        .await
+        .context("the database schema does not match this binary")?;
     Ok(())
 }
 

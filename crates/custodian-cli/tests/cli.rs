@@ -12,11 +12,14 @@ fn custodian(db: &TestDb, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env("CUSTODIAN_DATABASE_URL", db.config.url.expose())
+        .env("CUSTODIAN_PEPPER", TEST_PEPPER)
         .env_remove("DATABASE_URL")
         .env_remove("CUSTODIAN_CONFIG")
         .output()
         .expect("run custodian")
 }
+
+const TEST_PEPPER: &str = "cli-test-pepper-0123456789abcdef0123456789";
 
 fn text(o: &Output) -> String {
     format!(
@@ -32,6 +35,82 @@ custodian_core::backend_tests! {
     two_processes_migrating_at_once_both_succeed => concurrent_processes,
     a_newer_schema_is_refused_by_check_and_serve => newer_schema_refused,
     audit_verify_names_an_edited_row_and_a_truncated_tail => audit_verify,
+    keys_are_created_once_listed_without_secrets_and_revoked => keys_lifecycle,
+}
+
+async fn keys_lifecycle(db: TestDb) {
+    assert!(custodian(&db, &["init"]).status.success());
+    let made = custodian(
+        &db,
+        &["keys", "create", "--role", "analyst", "--name", "ana"],
+    );
+    assert!(made.status.success(), "{}", text(&made));
+    let key = String::from_utf8_lossy(&made.stdout).trim().to_owned();
+    assert!(key.starts_with("cus_") && key.len() == 47, "{key}");
+    let dup = custodian(&db, &["keys", "create", "--role", "admin", "--name", "ana"]);
+    assert!(
+        !dup.status.success() && text(&dup).contains("already exists"),
+        "{}",
+        text(&dup)
+    );
+    let bad_role = custodian(&db, &["keys", "create", "--role", "root", "--name", "x"]);
+    assert!(
+        !bad_role.status.success() && text(&bad_role).contains("unknown role"),
+        "{}",
+        text(&bad_role)
+    );
+    let listed = text(&custodian(&db, &["keys", "list"]));
+    assert!(
+        listed.contains("ana") && listed.contains("analyst") && listed.contains(&key[..12]),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&key[12..]),
+        "the secret part is never listed"
+    );
+    let revoked = custodian(&db, &["keys", "revoke", "ana"]);
+    assert!(revoked.status.success(), "{}", text(&revoked));
+    let principal = custodian_privacy::keys::authenticate(db.store.conn(), &key)
+        .await
+        .unwrap();
+    assert!(principal.is_none(), "a revoked key authenticates nobody");
+    let roles = text(&custodian(&db, &["keys", "roles"]));
+    assert!(
+        roles
+            .lines()
+            .any(|l| l.starts_with("analyst") && l.ends_with("train,validation")),
+        "{roles}"
+    );
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_pepper_and_says_what_to_set() {
+    let path = std::env::temp_dir().join(format!("custodian-nopepper-{}.db", uuid::Uuid::now_v7()));
+    for pepper in [None, Some("too-short")] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_custodian"));
+        cmd.args(["serve", "--migrate", "--bind", "127.0.0.1:0"])
+            .env(
+                "CUSTODIAN_DATABASE_URL",
+                format!("sqlite://{}", path.display()),
+            )
+            .env_remove("CUSTODIAN_PEPPER")
+            .env_remove("CUSTODIAN_PEPPER_FILE");
+        if let Some(p) = pepper {
+            cmd.env("CUSTODIAN_PEPPER", p);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        let said = text(&out);
+        assert!(said.contains("CUSTODIAN_PEPPER"), "{said}");
+        assert!(
+            !said.contains("too-short"),
+            "the pepper itself is never printed: {said}"
+        );
+    }
+    assert!(
+        !path.exists(),
+        "nothing is created before the configuration is valid"
+    );
 }
 
 async fn init_then_check(db: TestDb) {

@@ -24,6 +24,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_audit))
         .routes(routes!(verify_audit))
+        .route_layer(axum::middleware::from_fn(|req, next| {
+            crate::auth::require(custodian_privacy::access::Module::Audit, req, next)
+        }))
 }
 
 /// Lists chain entries, oldest first by default.

@@ -29,6 +29,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_event, list_events))
         .routes(routes!(get_event))
+        .route_layer(axum::middleware::from_fn(|req, next| {
+            crate::auth::require(custodian_privacy::access::Module::Events, req, next)
+        }))
 }
 
 /// The answer to recording an event.

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod audit;
+pub mod auth;
 mod caller;
 mod events;
 mod health;
@@ -78,7 +79,10 @@ impl AppState {
 
 /// Every crate's migrations, in dependency order; what `custodian migrate` runs.
 pub fn migrator() -> custodian_core::Result<Migrator> {
-    Migrator::new(vec![custodian_ledger::migrations()])
+    Migrator::new(vec![
+        custodian_ledger::migrations(),
+        custodian_privacy::migrations(),
+    ])
 }
 
 #[derive(OpenApi)]
@@ -95,8 +99,27 @@ pub fn migrator() -> custodian_core::Result<Migrator> {
         (name = "audit", description = "The tamper-evident audit chain"),
     ),
     components(schemas(problem::Problem, problem::InvalidParam)),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
 )]
 struct ApiDoc;
+
+/// Declares the `Authorization: Bearer <key>` scheme every `/v1` route uses.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("An API key from `custodian keys create`"))
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 /// The OpenAPI document, as served at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -118,7 +141,8 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
 }
 
 /// Wraps routes in what every route gets: request ids, metrics,
-/// problem+json errors, the body limit and `Idempotency-Key` on POST. An
+/// problem+json errors, the body limit, API-key authentication on `/v1`
+/// and `Idempotency-Key` on POST (scoped to the authenticated principal). An
 /// embedding application can add routes of its own the same way.
 pub fn with_layers(routes: Router<AppState>, state: AppState, body_limit: usize) -> Router {
     routes
@@ -127,6 +151,10 @@ pub fn with_layers(routes: Router<AppState>, state: AppState, body_limit: usize)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::layer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
         ))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(middleware::from_fn(problem::render_problems))

@@ -16,13 +16,29 @@ use tower::ServiceExt;
 
 const LIMIT: usize = 64 * 1024;
 
+/// The application with an admin key sent on every request that has none.
 async fn app(db: &TestDb) -> Router {
     custodian_server::migrator()
         .unwrap()
         .up(&db.store)
         .await
         .unwrap();
-    router(AppState::new(db.store.clone()), LIMIT)
+    let key = admin_key(&db.store).await;
+    router(AppState::new(db.store.clone()), LIMIT).layer(
+        tower_http::set_header::SetRequestHeaderLayer::if_not_present(
+            axum::http::header::AUTHORIZATION,
+            axum::http::HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
+        ),
+    )
+}
+
+async fn admin_key(store: &custodian_core::Store) -> String {
+    use custodian_privacy::{access::Role, keys};
+    let actor = custodian_ledger::audit::Actor::system();
+    keys::create(store, "test-admin", Role::Admin, &actor)
+        .await
+        .unwrap()
+        .1
 }
 
 struct Reply {
@@ -200,7 +216,7 @@ async fn duplicate_event(db: TestDb) {
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 
     // One audit entry, for the write that happened, naming fields, not values.
-    let audit = get(&app, "/v1/audit").await;
+    let audit = get(&app, "/v1/audit?entity=eq.event").await;
     let entries = audit.json()["items"].as_array().unwrap().clone();
     assert_eq!(entries.len(), 1, "{}", audit.text);
     let e = &entries[0];
@@ -209,7 +225,7 @@ async fn duplicate_event(db: TestDb) {
         (Some("create"), Some("event"))
     );
     assert_eq!(e["entity_id"], first.json()["id"]);
-    assert_eq!(e["actor"], "anonymous");
+    assert_eq!(e["actor"], "test-admin");
     assert_eq!(
         e["request_id"].as_str(),
         first.headers["x-request-id"].to_str().ok()
@@ -412,12 +428,13 @@ async fn audit_routes(db: TestDb) {
         .iter()
         .map(|e| e["seq"].as_i64().unwrap())
         .collect();
-    assert_eq!(seqs, [2, 4]);
+    // seq 1 is the test key's creation.
+    assert_eq!(seqs, [3, 5]);
     let v = get(&app, "/v1/audit/verify").await.json();
-    assert_eq!(v["entries"], 5);
+    assert_eq!(v["entries"], 6);
     assert!(v["first_break"].is_null(), "{v}");
     let text = get(&app, "/metrics").await.text;
-    assert!(text.contains("custodian_audit_chain_length 5"), "{text}");
+    assert!(text.contains("custodian_audit_chain_length 6"), "{text}");
     assert!(text.contains("custodian_audit_last_verify_ok 1"), "{text}");
     custodian_ledger::testing::drop_audit_triggers(&db.store).await;
     db.store

@@ -19,7 +19,7 @@ use custodian_core::testing::TestDb;
 use custodian_ledger::events;
 use custodian_server::{AppState, IdempotencySettings, router, with_layers};
 use http_body_util::BodyExt;
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -30,6 +30,31 @@ async fn state(db: &TestDb) -> AppState {
         .await
         .unwrap();
     AppState::new(db.store.clone())
+}
+
+/// The application with an admin key sent on every request that has none.
+async fn app(db: &TestDb) -> Router {
+    let st = state(db).await;
+    let key = admin_key(db, "test-admin").await;
+    with_key(router(st, 1 << 20), &key)
+}
+
+async fn admin_key(db: &TestDb, name: &str) -> String {
+    use custodian_privacy::{access::Role, keys};
+    let actor = custodian_ledger::audit::Actor::system();
+    keys::create(&db.store, name, Role::Admin, &actor)
+        .await
+        .unwrap()
+        .1
+}
+
+fn with_key(app: Router, key: &str) -> Router {
+    app.layer(
+        tower_http::set_header::SetRequestHeaderLayer::if_not_present(
+            axum::http::header::AUTHORIZATION,
+            axum::http::HeaderValue::from_str(&format!("Bearer {key}")).unwrap(),
+        ),
+    )
 }
 
 async fn post(
@@ -84,10 +109,33 @@ custodian_core::backend_tests! {
     an_expired_key_runs_again => expired,
     a_stored_validation_error_replays_the_same_problem => replayed_problem,
     posts_without_a_key_are_untouched_and_a_key_is_bound_to_its_path => no_key_no_effect,
+    two_principals_may_use_the_same_key_for_different_requests => scoped_per_principal,
+}
+
+async fn scoped_per_principal(db: TestDb) {
+    let st = state(&db).await;
+    let (alice, bob) = (admin_key(&db, "alice").await, admin_key(&db, "bob").await);
+    let as_alice = with_key(router(st.clone(), 1 << 20), &alice);
+    let as_bob = with_key(router(st, 1 << 20), &bob);
+    let (s1, _, b1) = post(
+        &as_alice,
+        "/v1/events",
+        "shared",
+        &json!({"event_type": "a"}),
+    )
+    .await;
+    let (s2, r2, b2) = post(&as_bob, "/v1/events", "shared", &json!({"event_type": "b"})).await;
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::CREATED, StatusCode::CREATED),
+        "{b1} {b2}"
+    );
+    assert_eq!(r2, None, "bob's request is not alice's replay");
+    assert_ne!(b1, b2);
 }
 
 async fn concurrent_posts(db: TestDb) {
-    let app = router(state(&db).await, 1 << 20);
+    let app = app(&db).await;
     let body = json!({"event_type": "sms_sent", "payload": {"to": "p1"}});
     let mut tasks = Vec::new();
     for _ in 0..32 {
@@ -107,6 +155,12 @@ async fn concurrent_posts(db: TestDb) {
             .unwrap(),
         1
     );
+    let event_entries = custodian_ledger::audit::entity::Entity::find()
+        .filter(custodian_ledger::audit::entity::Column::Entity.eq("event"))
+        .count(db.store.conn())
+        .await
+        .unwrap();
+    assert_eq!(event_entries, 1, "one audit entry for the one write");
     let (status, _, body) = &replies[0];
     assert_eq!(*status, StatusCode::CREATED, "{body}");
     assert!(
@@ -123,7 +177,7 @@ async fn concurrent_posts(db: TestDb) {
 }
 
 async fn other_body(db: TestDb) {
-    let app = router(state(&db).await, 1 << 20);
+    let app = app(&db).await;
     let (s, _, _) = post(&app, "/v1/events", "k", &json!({"event_type": "a"})).await;
     assert_eq!(s, StatusCode::CREATED);
     let (s, _, text) = post(&app, "/v1/events", "k", &json!({"event_type": "b"})).await;
@@ -139,7 +193,7 @@ async fn other_body(db: TestDb) {
 }
 
 async fn long_key(db: TestDb) {
-    let app = router(state(&db).await, 1 << 20);
+    let app = app(&db).await;
     let (s, _, text) = post(
         &app,
         "/v1/events",
@@ -211,7 +265,7 @@ async fn expired(db: TestDb) {
 }
 
 async fn replayed_problem(db: TestDb) {
-    let app = router(state(&db).await, 1 << 20);
+    let app = app(&db).await;
     let bad = json!({"event_type": ""});
     let (s1, r1, b1) = post(&app, "/v1/events", "bad-1", &bad).await;
     let (s2, r2, b2) = post(&app, "/v1/events", "bad-1", &bad).await;
