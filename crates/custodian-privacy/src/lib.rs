@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod guard;
 pub mod keys;
 mod migrations;
 pub mod pseudonym;

@@ -8,7 +8,10 @@ use axum::{
     response::Json,
 };
 use custodian_core::query::{ListSpec, Page};
-use custodian_ledger::events::{self, Event, NewEvent, entity};
+use custodian_ledger::{
+    audit,
+    events::{self, Event, NewEvent, entity},
+};
 use sea_orm::EntityTrait;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -112,7 +115,8 @@ async fn list_events(
     .await
 }
 
-/// One event.
+/// One event. Events may carry PHI, so the read is recorded in the audit
+/// chain (who, which event, when; not the contents).
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "events",
     params(("id" = Uuid, Path, description = "The event id")),
     responses(
@@ -121,7 +125,14 @@ async fn list_events(
     ))]
 async fn get_event(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Event>, ApiError> {
-    Ok(Json(events::get_event(state.store.conn(), id).await?))
+    let event = events::get_event(state.store.conn(), id).await?;
+    let change = actor.change("read", "event", id, &[]);
+    state
+        .store
+        .transaction(|tx| Box::pin(async move { audit::record(tx, &change).await.map(|_| ()) }))
+        .await?;
+    Ok(Json(event))
 }

@@ -64,6 +64,41 @@ custodian_core::backend_tests! {
     each_role_reaches_what_the_table_grants => granted,
     health_metrics_and_docs_need_no_key => open_routes,
     writes_are_recorded_under_the_keys_name => actor_is_key_name,
+    reading_a_record_is_recorded_and_answers_who_looked => reads_audited,
+}
+
+async fn reads_audited(db: TestDb) {
+    let app = setup(&db).await;
+    let svc = key(&db, "outreach-agent", Role::Service).await;
+    let (_, created, _) = call(&app, "POST", "/v1/events", Some(&svc)).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let ana = key(&db, "ana", Role::Analyst).await;
+    assert_eq!(
+        call(&app, "GET", &format!("/v1/events/{id}"), Some(&ana))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&app, "GET", &format!("/v1/events/{id}"), Some(&svc))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let auditor = key(&db, "audrey", Role::Auditor).await;
+    let uri = format!("/v1/audit?action=eq.read&entity_id=eq.{id}");
+    let (_, who, _) = call(&app, "GET", &uri, Some(&auditor)).await;
+    let readers: Vec<&str> = who["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert_eq!(readers, ["ana", "outreach-agent"]);
+    assert!(
+        who["items"][0]["changed"].as_array().unwrap().is_empty(),
+        "a read records no fields"
+    );
 }
 
 async fn no_key(db: TestDb) {
