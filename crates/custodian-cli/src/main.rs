@@ -50,6 +50,23 @@ enum Command {
     /// Make, list and revoke API keys; print what each role may do.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage pseudonymous ids.
+    #[command(subcommand)]
+    Pseudonyms(PseudonymsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PseudonymsCommand {
+    /// Re-key every stored pseudonymous id to a new pepper version.
+    ///
+    /// Set the new pepper as CUSTODIAN_PEPPER with CUSTODIAN_PEPPER_VERSION=<to>,
+    /// and the old one as CUSTODIAN_PEPPER_PREVIOUS (lookups find both while
+    /// this runs). One transaction per table; run it again to resume.
+    Rotate {
+        /// The target version, e.g. v2.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,6 +257,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Audit(cmd) => audit(&config, cmd).await,
         Command::Keys(cmd) => keys(&config, cmd).await,
+        Command::Pseudonyms(PseudonymsCommand::Rotate { to }) => rotate(&config, &to).await,
         Command::Serve(args) => {
             if args.demo && config.source_of("database.url") == "default" {
                 config.database.url = DatabaseUrl::parse(DEMO_DATABASE_URL)?;
@@ -373,6 +391,44 @@ async fn serve(
     store.close().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn rotate(config: &Config, to: &str) -> Result<ExitCode> {
+    use std::io::IsTerminal;
+    let pseudonymizer =
+        custodian_privacy::pseudonym::Pseudonymizer::from_env(|k| std::env::var(k).ok())
+            .context("rotation needs the new pepper")?;
+    let columns = custodian_server::pseudonym_columns();
+    if columns.is_empty() {
+        println!("no enabled module stores pseudonymous ids yet; nothing to rotate");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = connect(config, false).await?;
+    migrator_current(&store).await?;
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let actor = custodian_ledger::audit::Actor::system();
+    let done = custodian_privacy::rotate::rotate(
+        &store,
+        &pseudonymizer,
+        &columns,
+        to,
+        &actor,
+        |table, n| {
+            bar.set_message(format!("{table}: {n} re-keyed"));
+            bar.tick();
+        },
+    )
+    .await?;
+    bar.finish_and_clear();
+    for r in done {
+        println!("{}: {} id(s) re-keyed to {to}", r.table, r.rows);
+    }
+    store.close().await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Eight characters to tell one demo run's key from the next.

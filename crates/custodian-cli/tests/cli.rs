@@ -36,6 +36,138 @@ custodian_core::backend_tests! {
     a_newer_schema_is_refused_by_check_and_serve => newer_schema_refused,
     audit_verify_names_an_edited_row_and_a_truncated_tail => audit_verify,
     keys_are_created_once_listed_without_secrets_and_revoked => keys_lifecycle,
+    no_pepper_and_no_key_reach_logs_error_bodies_or_metrics => secrets_stay_secret,
+}
+
+/// One HTTP/1.1 exchange on a fresh connection; the whole response as text.
+fn http(addr: &str, method: &str, path: &str, key: Option<&str>, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    let auth = key
+        .map(|k| format!("authorization: Bearer {k}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\n\
+         {auth}content-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    conn.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    conn.read_to_string(&mut out).unwrap();
+    out
+}
+
+async fn secrets_stay_secret(db: TestDb) {
+    use std::io::{BufRead, Read};
+    assert!(custodian(&db, &["init"]).status.success());
+    let admin = String::from_utf8_lossy(
+        &custodian(
+            &db,
+            &["keys", "create", "--role", "admin", "--name", "root"],
+        )
+        .stdout,
+    )
+    .trim()
+    .to_owned();
+    let analyst = String::from_utf8_lossy(
+        &custodian(
+            &db,
+            &["keys", "create", "--role", "analyst", "--name", "ana"],
+        )
+        .stdout,
+    )
+    .trim()
+    .to_owned();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_custodian"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .current_dir(std::env::temp_dir())
+        .env("CUSTODIAN_DATABASE_URL", db.config.url.expose())
+        .env("CUSTODIAN_PEPPER", TEST_PEPPER)
+        .env("CUSTODIAN_LOG", "debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut seen = String::new();
+    let addr = loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "serve exited early: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some(rest) = line.split("http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let mut wrong = admin.clone();
+    wrong.replace_range(20..24, "AAAA");
+    let responses = [
+        http(
+            &addr,
+            "POST",
+            "/v1/events",
+            Some(&admin),
+            r#"{"event_type":"sms_sent","payload":{"to":"Ann"}}"#,
+        ),
+        http(
+            &addr,
+            "POST",
+            "/v1/events",
+            Some(&admin),
+            r#"{"event_type":""}"#,
+        ),
+        http(
+            &addr,
+            "POST",
+            "/v1/events",
+            Some(&analyst),
+            r#"{"event_type":"x"}"#,
+        ),
+        http(&addr, "GET", "/v1/events?colour=eq.red", Some(&admin), ""),
+        http(&addr, "GET", "/v1/events", Some(&wrong), ""),
+        http(&addr, "GET", "/v1/events", None, ""),
+        http(&addr, "GET", "/v1/audit", Some(&admin), ""),
+        http(&addr, "GET", "/v1/nothing", Some(&admin), ""),
+        http(&addr, "GET", "/metrics", None, ""),
+        http(&addr, "GET", "/readyz", None, ""),
+    ];
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let status = server.wait().unwrap();
+    assert!(status.success(), "serve stops cleanly on SIGTERM");
+    stdout.read_to_string(&mut seen).unwrap();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut seen)
+        .unwrap();
+    let everything = format!("{seen}\n{}", responses.join("\n"));
+    assert!(responses[0].starts_with("HTTP/1.1 201"), "{}", responses[0]);
+    assert!(responses[2].starts_with("HTTP/1.1 403"), "{}", responses[2]);
+    assert!(responses[4].starts_with("HTTP/1.1 401"), "{}", responses[4]);
+    assert!(
+        responses[8].contains("custodian_http_requests_total"),
+        "{}",
+        responses[8]
+    );
+    for secret in [
+        TEST_PEPPER,
+        &admin,
+        &analyst,
+        &admin[12..],
+        &analyst[12..],
+        &wrong,
+    ] {
+        assert!(!everything.contains(secret), "a secret leaked: {secret}");
+    }
+    assert!(
+        seen.contains("pseudonymizer ready"),
+        "the log was captured: {seen}"
+    );
 }
 
 async fn keys_lifecycle(db: TestDb) {

@@ -7,6 +7,7 @@ pub mod guard;
 pub mod keys;
 mod migrations;
 pub mod pseudonym;
+pub mod rotate;
 pub mod splits;
 
 use custodian_core::migrate::MigrationSet;

@@ -85,6 +85,12 @@ pub fn migrator() -> custodian_core::Result<Migrator> {
     ])
 }
 
+/// Every column of pseudonymous ids, for `custodian pseudonyms rotate`;
+/// each module that stores pseudonyms adds its columns here.
+pub fn pseudonym_columns() -> Vec<custodian_privacy::rotate::PseudonymColumn> {
+    Vec::new()
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
