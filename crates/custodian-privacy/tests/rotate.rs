@@ -88,7 +88,7 @@ impl MigrationTrait for Tables {
 fn person(i: u32) -> (String, Option<NaiveDate>) {
     (
         format!(" Person {i} "),
-        (i % 3 != 0).then(|| {
+        (!i.is_multiple_of(3)).then(|| {
             NaiveDate::from_ymd_opt(1950 + (i % 50) as i32, 1 + i % 12, 1 + i % 28).unwrap()
         }),
     )
