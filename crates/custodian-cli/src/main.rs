@@ -205,6 +205,8 @@ fn load_config(cli: &Cli) -> Result<Config> {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     let mut config = load_config(&cli)?;
+    custodian_privacy::splits::SplitConfig::from_section(config.splits.as_ref())
+        .context("custodian.toml [splits]")?;
     let migrator = custodian_server::migrator()?;
     match cli.command {
         Command::Init => {

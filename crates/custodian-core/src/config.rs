@@ -22,6 +22,9 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// The HTTP listener.
     pub server: ServerConfig,
+    /// The `[splits]` section as written, parsed and validated by the
+    /// privacy crate (which owns the split rule).
+    pub splits: Option<toml::Table>,
     /// Where each value came from, for `custodian check`.
     pub sources: Vec<(String, String)>,
 }
@@ -187,6 +190,7 @@ struct FileConfig {
     database: FileDatabase,
     #[serde(default)]
     server: FileServer,
+    splits: Option<toml::Table>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -350,6 +354,7 @@ impl Config {
         Ok(Config {
             database: db,
             server,
+            splits: file.splits,
             sources,
         })
     }

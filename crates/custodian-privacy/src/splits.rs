@@ -101,6 +101,19 @@ impl Default for SplitConfig {
 pub struct SplitConfigError(pub String);
 
 impl SplitConfig {
+    /// The `[splits]` section of `custodian.toml` (defaults where absent),
+    /// validated: a process refuses to start with ratios that do not sum to 1.
+    pub fn from_section(section: Option<&toml::Table>) -> Result<Self, SplitConfigError> {
+        let cfg = match section {
+            None => Self::default(),
+            Some(t) => toml::Value::Table(t.clone())
+                .try_into::<SplitConfig>()
+                .map_err(|e| SplitConfigError(e.to_string()))?,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
     /// Refuses ratios outside [0, 1] or not summing to 1.
     pub fn validate(&self) -> Result<(), SplitConfigError> {
         let ratios = [self.train, self.validation, self.test, self.holdout];
@@ -179,6 +192,18 @@ mod tests {
             ..SplitConfig::default()
         };
         assert!(neg.validate().is_err());
+    }
+
+    #[test]
+    fn the_toml_section_is_read_with_defaults_and_validated() {
+        let t: toml::Table = toml::from_str("train = 0.7\nvalidation = 0.1").unwrap();
+        let cfg = SplitConfig::from_section(Some(&t)).unwrap();
+        assert_eq!((cfg.train, cfg.validation, cfg.test, cfg.temporal_gap_days), (0.7, 0.1, 0.15, 7));
+        let bad: toml::Table = toml::from_str("train = 0.9").unwrap();
+        assert!(SplitConfig::from_section(Some(&bad)).unwrap_err().0.contains("must be 1"));
+        let typo: toml::Table = toml::from_str("trian = 0.6").unwrap();
+        assert!(SplitConfig::from_section(Some(&typo)).unwrap_err().0.contains("unknown field"));
+        assert_eq!(SplitConfig::from_section(None).unwrap(), SplitConfig::default());
     }
 
     #[test]
