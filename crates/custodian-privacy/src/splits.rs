@@ -198,12 +198,28 @@ mod tests {
     fn the_toml_section_is_read_with_defaults_and_validated() {
         let t: toml::Table = toml::from_str("train = 0.7\nvalidation = 0.1").unwrap();
         let cfg = SplitConfig::from_section(Some(&t)).unwrap();
-        assert_eq!((cfg.train, cfg.validation, cfg.test, cfg.temporal_gap_days), (0.7, 0.1, 0.15, 7));
+        assert_eq!(
+            (cfg.train, cfg.validation, cfg.test, cfg.temporal_gap_days),
+            (0.7, 0.1, 0.15, 7)
+        );
         let bad: toml::Table = toml::from_str("train = 0.9").unwrap();
-        assert!(SplitConfig::from_section(Some(&bad)).unwrap_err().0.contains("must be 1"));
+        assert!(
+            SplitConfig::from_section(Some(&bad))
+                .unwrap_err()
+                .0
+                .contains("must be 1")
+        );
         let typo: toml::Table = toml::from_str("trian = 0.6").unwrap();
-        assert!(SplitConfig::from_section(Some(&typo)).unwrap_err().0.contains("unknown field"));
-        assert_eq!(SplitConfig::from_section(None).unwrap(), SplitConfig::default());
+        assert!(
+            SplitConfig::from_section(Some(&typo))
+                .unwrap_err()
+                .0
+                .contains("unknown field")
+        );
+        assert_eq!(
+            SplitConfig::from_section(None).unwrap(),
+            SplitConfig::default()
+        );
     }
 
     #[test]
