@@ -37,12 +37,175 @@ custodian_core::backend_tests! {
     audit_verify_names_an_edited_row_and_a_truncated_tail => audit_verify,
     keys_are_created_once_listed_without_secrets_and_revoked => keys_lifecycle,
     no_pepper_and_no_key_reach_logs_error_bodies_or_metrics => secrets_stay_secret,
+    a_server_killed_mid_load_loses_nothing_it_acknowledged => crash_loses_nothing,
+}
+
+/// A running `custodian serve` and everything it has printed.
+struct Server {
+    child: std::process::Child,
+    addr: String,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    seen: String,
+}
+
+/// Starts `custodian serve` on a free port (with `CUSTODIAN_LOG`, when given,
+/// and its log kept) and waits until it listens.
+#[allow(clippy::zombie_processes)] // returned inside Server: stop() or crash() waits for it
+fn start_server(db: &TestDb, log: Option<&str>) -> Server {
+    use std::io::BufRead;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_custodian"));
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .current_dir(std::env::temp_dir())
+        .env("CUSTODIAN_DATABASE_URL", db.config.url.expose())
+        .env("CUSTODIAN_PEPPER", TEST_PEPPER)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Some(level) = log {
+        cmd.env("CUSTODIAN_LOG", level)
+            .stderr(std::process::Stdio::piped());
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve exited before it was listening: {seen}");
+        }
+        seen.push_str(&line);
+        if let Some(rest) = line.split("http://").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap().to_owned();
+            return Server {
+                child,
+                addr,
+                stdout,
+                seen,
+            };
+        }
+    }
+}
+
+impl Server {
+    /// SIGTERM, wait, and return whether it exited cleanly and all it printed.
+    fn stop(mut self) -> (bool, String) {
+        use std::io::Read;
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let ok = self.child.wait().is_ok_and(|s| s.success());
+        let _ = self.stdout.read_to_string(&mut self.seen);
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut self.seen);
+        }
+        (ok, self.seen)
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    fn crash(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+fn body_json(response: &str) -> serde_json::Value {
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+}
+
+async fn crash_loses_nothing(db: TestDb) {
+    use custodian_ledger::{audit, events};
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    assert!(custodian(&db, &["init"]).status.success());
+    let key = String::from_utf8_lossy(
+        &custodian(
+            &db,
+            &["keys", "create", "--role", "service", "--name", "agent"],
+        )
+        .stdout,
+    )
+    .trim()
+    .to_owned();
+    let server = start_server(&db, None);
+    let addr = server.addr.clone();
+    let (sender, acks) = std::sync::mpsc::channel::<(String, String)>();
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let (addr, key, sender) = (addr.clone(), key.clone(), sender.clone());
+        workers.push(std::thread::spawn(move || {
+            for i in 0..10_000 {
+                let k = format!("crash-{w}-{i}");
+                let body = format!(r#"{{"event_type":"call_placed","idempotency_key":"{k}"}}"#);
+                match try_http(&addr, "POST", "/v1/events", Some(&key), &body) {
+                    Ok(resp) if resp.starts_with("HTTP/1.1 201") => {
+                        let id = body_json(&resp)["id"].as_str().unwrap().to_owned();
+                        if sender.send((k, id)).is_err() {
+                            return;
+                        }
+                    }
+                    _ => return, // the server is gone
+                }
+            }
+        }));
+    }
+    drop(sender);
+    let mut acked = Vec::new();
+    while acked.len() < 150 {
+        acked.extend(acks.try_iter());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    server.crash();
+    for w in workers {
+        let _ = w.join();
+    }
+    acked.extend(acks.try_iter());
+
+    let stored = events::entity::Entity::find()
+        .all(db.store.conn())
+        .await
+        .unwrap();
+    for (k, id) in &acked {
+        assert!(
+            stored.iter().any(|e| e.id.to_string() == *id),
+            "acknowledged event {k} was lost"
+        );
+    }
+    let chain = audit::verify(db.store.conn(), None, |_| {}).await.unwrap();
+    assert!(chain.ok(), "{chain:?}");
+    let entries = audit::entity::Entity::find()
+        .count(db.store.conn())
+        .await
+        .unwrap();
+    // The key's creation, plus exactly one entry per stored event.
+    assert_eq!(entries, stored.len() as u64 + 1);
+
+    // A client retrying after the crash finds its event, not a second one.
+    let again = start_server(&db, None);
+    let (k, id) = &acked[0];
+    let body = format!(r#"{{"event_type":"call_placed","idempotency_key":"{k}"}}"#);
+    let resp = http(&again.addr, "POST", "/v1/events", Some(&key), &body);
+    assert!(again.stop().0, "serve stops cleanly on SIGTERM");
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert_eq!(body_json(&resp)["id"], id.as_str());
+    assert_eq!(body_json(&resp)["duplicate"], true);
 }
 
 /// One HTTP/1.1 exchange on a fresh connection; the whole response as text.
 fn http(addr: &str, method: &str, path: &str, key: Option<&str>, body: &str) -> String {
+    try_http(addr, method, path, key, body).unwrap()
+}
+
+/// [`http`], with connection failures returned rather than panicking.
+fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: &str,
+) -> std::io::Result<String> {
     use std::io::{Read, Write};
-    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    let mut conn = std::net::TcpStream::connect(addr)?;
     let auth = key
         .map(|k| format!("authorization: Bearer {k}\r\n"))
         .unwrap_or_default();
@@ -51,14 +214,13 @@ fn http(addr: &str, method: &str, path: &str, key: Option<&str>, body: &str) -> 
          {auth}content-length: {}\r\n\r\n{body}",
         body.len()
     );
-    conn.write_all(req.as_bytes()).unwrap();
+    conn.write_all(req.as_bytes())?;
     let mut out = String::new();
-    conn.read_to_string(&mut out).unwrap();
-    out
+    conn.read_to_string(&mut out)?;
+    Ok(out)
 }
 
 async fn secrets_stay_secret(db: TestDb) {
-    use std::io::{BufRead, Read};
     assert!(custodian(&db, &["init"]).status.success());
     let admin = String::from_utf8_lossy(
         &custodian(
@@ -78,29 +240,8 @@ async fn secrets_stay_secret(db: TestDb) {
     )
     .trim()
     .to_owned();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_custodian"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .current_dir(std::env::temp_dir())
-        .env("CUSTODIAN_DATABASE_URL", db.config.url.expose())
-        .env("CUSTODIAN_PEPPER", TEST_PEPPER)
-        .env("CUSTODIAN_LOG", "debug")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
-    let mut seen = String::new();
-    let addr = loop {
-        let mut line = String::new();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "serve exited early: {seen}"
-        );
-        seen.push_str(&line);
-        if let Some(rest) = line.split("http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
+    let server = start_server(&db, Some("debug"));
+    let addr = server.addr.clone();
     let mut wrong = admin.clone();
     wrong.replace_range(20..24, "AAAA");
     let responses = [
@@ -133,18 +274,8 @@ async fn secrets_stay_secret(db: TestDb) {
         http(&addr, "GET", "/metrics", None, ""),
         http(&addr, "GET", "/readyz", None, ""),
     ];
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    let status = server.wait().unwrap();
-    assert!(status.success(), "serve stops cleanly on SIGTERM");
-    stdout.read_to_string(&mut seen).unwrap();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut seen)
-        .unwrap();
+    let (stopped, seen) = server.stop();
+    assert!(stopped, "serve stops cleanly on SIGTERM");
     let everything = format!("{seen}\n{}", responses.join("\n"));
     assert!(responses[0].starts_with("HTTP/1.1 201"), "{}", responses[0]);
     assert!(responses[2].starts_with("HTTP/1.1 403"), "{}", responses[2]);

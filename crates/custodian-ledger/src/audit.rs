@@ -213,6 +213,14 @@ pub async fn record(tx: &DatabaseTransaction, change: &Change) -> Result<AuditEn
     Ok(entry)
 }
 
+/// Appends one entry in a transaction of its own, for events that change
+/// nothing else: reads, refusals.
+pub async fn append(store: &custodian_core::Store, change: Change) -> Result<AuditEntry> {
+    store
+        .transaction(|tx| Box::pin(async move { record(tx, &change).await }))
+        .await
+}
+
 /// Why verification stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -21,10 +21,7 @@ pub fn sample_change(i: usize) -> Change {
 /// Appends `n` entries, each in its own transaction, as repositories do.
 pub async fn append_audit(store: &Store, n: usize) {
     for i in 0..n {
-        store
-            .transaction(|tx| {
-                Box::pin(async move { audit::record(tx, &sample_change(i)).await.map(|_| ()) })
-            })
+        audit::append(store, sample_change(i))
             .await
             .unwrap_or_else(|e| panic!("append audit entry {i}: {e}"));
     }

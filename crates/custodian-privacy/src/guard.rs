@@ -67,12 +67,11 @@ pub async fn check(
     match SplitScope::for_role(role, requested) {
         Ok(scope) => Ok(Ok(scope)),
         Err(denied) => {
-            let change = actor.change("split_access_denied", entity, denied.split, &[]);
-            store
-                .transaction(|tx| {
-                    Box::pin(async move { audit::record(tx, &change).await.map(|_| ()) })
-                })
-                .await?;
+            audit::append(
+                store,
+                actor.change("split_access_denied", entity, denied.split, &[]),
+            )
+            .await?;
             Ok(Err(denied))
         }
     }

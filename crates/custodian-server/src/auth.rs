@@ -110,8 +110,7 @@ pub async fn record_denial(
     entity: &str,
     what: &str,
 ) -> custodian_core::Result<()> {
-    let change = actor.change("access_denied", entity, what, &[]);
-    store
-        .transaction(|tx| Box::pin(async move { audit::record(tx, &change).await.map(|_| ()) }))
+    audit::append(store, actor.change("access_denied", entity, what, &[]))
         .await
+        .map(|_| ())
 }

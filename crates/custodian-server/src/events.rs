@@ -129,10 +129,6 @@ async fn get_event(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Event>, ApiError> {
     let event = events::get_event(state.store.conn(), id).await?;
-    let change = actor.change("read", "event", id, &[]);
-    state
-        .store
-        .transaction(|tx| Box::pin(async move { audit::record(tx, &change).await.map(|_| ()) }))
-        .await?;
+    audit::append(&state.store, actor.change("read", "event", id, &[])).await?;
     Ok(Json(event))
 }
