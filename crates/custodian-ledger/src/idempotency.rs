@@ -6,8 +6,8 @@
 //! The claim is one `INSERT ... ON CONFLICT DO NOTHING`, so concurrent
 //! retries cannot both run the handler. Keys are scoped per principal.
 //! A response that is a server error is not stored: the claim is released so
-//! the client may retry. A claim left behind by a crashed process blocks its
-//! key (409) until it expires.
+//! the client may retry. A claim left in flight by a crashed process blocks
+//! its key (409) for [`IN_FLIGHT_LEASE`], then the next retry takes it over.
 
 use std::time::Duration;
 
@@ -102,6 +102,11 @@ pub enum Claim {
 }
 
 const IN_FLIGHT: &str = "in_flight";
+
+/// How long a claim may stay in flight before it counts as abandoned. Far
+/// longer than any request may run (statements time out after 30 s by
+/// default), so a live request is never taken over.
+pub const IN_FLIGHT_LEASE: chrono::Duration = chrono::Duration::minutes(2);
 const DONE: &str = "done";
 
 /// Claims `fp.key` for `fp.principal`, or says why not.
@@ -160,6 +165,11 @@ pub async fn claim(
             return Ok(Claim::Mismatch);
         }
         if rec.state == IN_FLIGHT {
+            if rec.created_at <= now - IN_FLIGHT_LEASE {
+                // Its process died (or could not store the response): free the key.
+                release_stale(conn, fp, now - IN_FLIGHT_LEASE).await?;
+                continue;
+            }
             return Ok(Claim::InFlight);
         }
         return Ok(Claim::Replay(Stored {
@@ -185,6 +195,22 @@ async fn delete_expired_key(
         .filter(C::Principal.eq(fp.principal))
         .filter(C::Key.eq(fp.key))
         .filter(C::ExpiresAt.lte(now))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+async fn release_stale(
+    conn: &impl ConnectionTrait,
+    fp: &Fingerprint<'_>,
+    before: DateTime<Utc>,
+) -> Result<()> {
+    use entity::Column as C;
+    entity::Entity::delete_many()
+        .filter(C::Principal.eq(fp.principal))
+        .filter(C::Key.eq(fp.key))
+        .filter(C::State.eq(IN_FLIGHT))
+        .filter(C::CreatedAt.lte(before))
         .exec(conn)
         .await?;
     Ok(())

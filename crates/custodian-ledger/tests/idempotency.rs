@@ -19,6 +19,53 @@ fn fp<'a>(principal: &'a str, body_hash: &'a str) -> Fingerprint<'a> {
 custodian_core::backend_tests! {
     the_same_key_belongs_to_each_principal_separately => scoped_per_principal,
     a_completed_key_replays_and_a_released_key_is_fresh_again => complete_and_release,
+    a_claim_abandoned_past_its_lease_is_taken_over => abandoned_claim,
+}
+
+async fn abandoned_claim(db: TestDb) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    Migrator::new(vec![custodian_ledger::migrations()])
+        .unwrap()
+        .up(&db.store)
+        .await
+        .unwrap();
+    let ttl = Duration::from_secs(3600);
+    let conn = db.store.conn();
+    assert_eq!(
+        idempotency::claim(conn, &fp("alice", "h"), ttl)
+            .await
+            .unwrap(),
+        Claim::Fresh
+    );
+    assert_eq!(
+        idempotency::claim(conn, &fp("alice", "h"), ttl)
+            .await
+            .unwrap(),
+        Claim::InFlight
+    );
+    // The process that claimed it died three minutes ago.
+    let long_ago = custodian_core::time::now() - chrono::Duration::minutes(3);
+    idempotency::entity::Entity::update_many()
+        .col_expr(
+            idempotency::entity::Column::CreatedAt,
+            Expr::value(long_ago),
+        )
+        .filter(idempotency::entity::Column::Key.eq("k-1"))
+        .exec(conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        idempotency::claim(conn, &fp("alice", "h"), ttl)
+            .await
+            .unwrap(),
+        Claim::Fresh
+    );
+    assert_eq!(
+        idempotency::claim(conn, &fp("alice", "h"), ttl)
+            .await
+            .unwrap(),
+        Claim::InFlight
+    );
 }
 
 async fn scoped_per_principal(db: TestDb) {

@@ -155,7 +155,12 @@ pub async fn authenticate(
     conn: &impl ConnectionTrait,
     presented: &str,
 ) -> Result<Option<Principal>> {
-    if !presented.starts_with(KEY_PREFIX) || presented.len() < SHOWN || presented.len() > 128 {
+    // ASCII only: the prefix is sliced by bytes below.
+    if !presented.is_ascii()
+        || !presented.starts_with(KEY_PREFIX)
+        || presented.len() < SHOWN
+        || presented.len() > 128
+    {
         return Ok(None);
     }
     let candidates = entity::Entity::find()
