@@ -91,7 +91,7 @@ pub struct Change {
 /// Who is acting, and in which request: what every audited write needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    /// The principal's name (`anonymous` before authentication, `system` for jobs).
+    /// The API key's name (`anonymous` on routes outside `/v1`, `system` for jobs).
     pub name: String,
     /// The HTTP request id, when there is one.
     pub request_id: Option<String>,

@@ -1,4 +1,4 @@
-//! Who is calling: the principal (once authentication sets it) and the
+//! Who is calling: the authenticated key's name (`anonymous` outside `/v1`) and the
 //! request id, as the audit chain records them.
 
 use axum::{extract::FromRequestParts, http::request::Parts};

@@ -29,7 +29,8 @@ pub const HEADER: &str = "idempotency-key";
 /// Set on a replayed response.
 pub const REPLAYED: &str = "idempotent-replayed";
 
-/// Who a key belongs to; set by authentication, `anonymous` until then.
+/// The authenticated key's name, set by [`crate::auth::authenticate`] on `/v1`
+/// routes; it scopes `Idempotency-Key` records (`anonymous` elsewhere).
 #[derive(Debug, Clone)]
 pub struct PrincipalName(pub String);
 
