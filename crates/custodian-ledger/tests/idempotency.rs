@@ -6,6 +6,18 @@ use std::time::Duration;
 use custodian_core::{migrate::Migrator, testing::TestDb};
 use custodian_ledger::idempotency::{self, Claim, Fingerprint, Stored};
 
+/// Claims key `k-1` for `principal` with body hash `hash`, as the HTTP layer does.
+async fn claim(db: &TestDb, principal: &str, hash: &str, ttl: Duration) -> Claim {
+    idempotency::claim(db.store.conn(), &fp(principal, hash), ttl)
+        .await
+        .unwrap()
+}
+
+async fn migrate(db: &TestDb) {
+    let migrator = Migrator::new(vec![custodian_ledger::migrations()]).unwrap();
+    migrator.up(&db.store).await.unwrap();
+}
+
 fn fp<'a>(principal: &'a str, body_hash: &'a str) -> Fingerprint<'a> {
     Fingerprint {
         principal,
@@ -24,25 +36,11 @@ custodian_core::backend_tests! {
 
 async fn abandoned_claim(db: TestDb) {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
-    Migrator::new(vec![custodian_ledger::migrations()])
-        .unwrap()
-        .up(&db.store)
-        .await
-        .unwrap();
+    migrate(&db).await;
     let ttl = Duration::from_secs(3600);
     let conn = db.store.conn();
-    assert_eq!(
-        idempotency::claim(conn, &fp("alice", "h"), ttl)
-            .await
-            .unwrap(),
-        Claim::Fresh
-    );
-    assert_eq!(
-        idempotency::claim(conn, &fp("alice", "h"), ttl)
-            .await
-            .unwrap(),
-        Claim::InFlight
-    );
+    assert_eq!(claim(&db, "alice", "h", ttl).await, Claim::Fresh);
+    assert_eq!(claim(&db, "alice", "h", ttl).await, Claim::InFlight);
     // The process that claimed it died three minutes ago.
     let long_ago = custodian_core::time::now() - chrono::Duration::minutes(3);
     idempotency::entity::Entity::update_many()
@@ -54,60 +52,21 @@ async fn abandoned_claim(db: TestDb) {
         .exec(conn)
         .await
         .unwrap();
-    assert_eq!(
-        idempotency::claim(conn, &fp("alice", "h"), ttl)
-            .await
-            .unwrap(),
-        Claim::Fresh
-    );
-    assert_eq!(
-        idempotency::claim(conn, &fp("alice", "h"), ttl)
-            .await
-            .unwrap(),
-        Claim::InFlight
-    );
+    assert_eq!(claim(&db, "alice", "h", ttl).await, Claim::Fresh);
+    assert_eq!(claim(&db, "alice", "h", ttl).await, Claim::InFlight);
 }
 
 async fn scoped_per_principal(db: TestDb) {
-    Migrator::new(vec![custodian_ledger::migrations()])
-        .unwrap()
-        .up(&db.store)
-        .await
-        .unwrap();
+    migrate(&db).await;
     let ttl = Duration::from_secs(60);
-    let conn = db.store.conn();
-    assert_eq!(
-        idempotency::claim(conn, &fp("alice", "h1"), ttl)
-            .await
-            .unwrap(),
-        Claim::Fresh
-    );
-    assert_eq!(
-        idempotency::claim(conn, &fp("bob", "h2"), ttl)
-            .await
-            .unwrap(),
-        Claim::Fresh
-    );
-    assert_eq!(
-        idempotency::claim(conn, &fp("alice", "h1"), ttl)
-            .await
-            .unwrap(),
-        Claim::InFlight
-    );
-    assert_eq!(
-        idempotency::claim(conn, &fp("alice", "h2"), ttl)
-            .await
-            .unwrap(),
-        Claim::Mismatch
-    );
+    assert_eq!(claim(&db, "alice", "h1", ttl).await, Claim::Fresh);
+    assert_eq!(claim(&db, "bob", "h2", ttl).await, Claim::Fresh);
+    assert_eq!(claim(&db, "alice", "h1", ttl).await, Claim::InFlight);
+    assert_eq!(claim(&db, "alice", "h2", ttl).await, Claim::Mismatch);
 }
 
 async fn complete_and_release(db: TestDb) {
-    Migrator::new(vec![custodian_ledger::migrations()])
-        .unwrap()
-        .up(&db.store)
-        .await
-        .unwrap();
+    migrate(&db).await;
     let ttl = Duration::from_secs(60);
     let conn = db.store.conn();
     let stored = Stored {
@@ -115,33 +74,13 @@ async fn complete_and_release(db: TestDb) {
         content_type: Some("application/json".into()),
         body: b"{\"id\":1}".to_vec(),
     };
-    assert_eq!(
-        idempotency::claim(conn, &fp("alice", "h"), ttl)
-            .await
-            .unwrap(),
-        Claim::Fresh
-    );
+    assert_eq!(claim(&db, "alice", "h", ttl).await, Claim::Fresh);
     idempotency::complete(conn, "alice", "k-1", &stored)
         .await
         .unwrap();
-    assert_eq!(
-        idempotency::claim(conn, &fp("alice", "h"), ttl)
-            .await
-            .unwrap(),
-        Claim::Replay(stored)
-    );
-    assert_eq!(
-        idempotency::claim(conn, &fp("bob", "h"), ttl)
-            .await
-            .unwrap(),
-        Claim::Fresh
-    );
+    assert_eq!(claim(&db, "alice", "h", ttl).await, Claim::Replay(stored));
+    assert_eq!(claim(&db, "bob", "h", ttl).await, Claim::Fresh);
     idempotency::release(conn, "bob", "k-1").await.unwrap();
-    assert_eq!(
-        idempotency::claim(conn, &fp("bob", "h"), ttl)
-            .await
-            .unwrap(),
-        Claim::Fresh
-    );
+    assert_eq!(claim(&db, "bob", "h", ttl).await, Claim::Fresh);
     assert_eq!(idempotency::prune_expired(conn).await.unwrap(), 0);
 }
