@@ -304,6 +304,21 @@ impl Verification {
 /// Entries read per query while verifying; memory stays constant.
 const BATCH: u64 = 5_000;
 
+/// The head's seq (0 for an empty chain): the chain's length when intact,
+/// read from the primary key's index rather than by counting rows.
+pub async fn head_seq(conn: &impl ConnectionTrait) -> Result<i64> {
+    use entity::Column as C;
+    let head = entity::Entity::find()
+        .select_only()
+        .column(C::Seq)
+        .order_by(C::Seq, sea_orm::Order::Desc)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(conn)
+        .await?;
+    Ok(head.unwrap_or(0))
+}
+
 /// Number of entries, for progress bars.
 pub async fn count(conn: &impl ConnectionTrait) -> Result<u64> {
     Ok(entity::Entity::find().count(conn).await?)

@@ -60,8 +60,8 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError>
 ))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     crate::metrics::record_pool(state.store.pool_stats());
-    match custodian_ledger::audit::count(state.store.conn()).await {
-        Ok(n) => crate::metrics::record_chain_length(n),
+    match custodian_ledger::audit::head_seq(state.store.conn()).await {
+        Ok(n) => crate::metrics::record_chain_length(u64::try_from(n).unwrap_or(0)),
         Err(e) => tracing::warn!(error = %e, "could not read the audit chain length"),
     }
     (

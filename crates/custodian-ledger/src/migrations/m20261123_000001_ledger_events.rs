@@ -18,9 +18,6 @@ enum Events {
     CreatedAt,
 }
 
-/// What both backends say when a ledger row is edited.
-pub(crate) const APPEND_ONLY: &str = "events is append-only: rows cannot be updated or deleted";
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -74,34 +71,19 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        let db = m.get_connection();
-        match m.get_database_backend() {
-            sea_orm::DbBackend::Postgres => {
-                db.execute_unprepared(&format!(
+        if m.get_database_backend() == sea_orm::DbBackend::Postgres {
+            // The trigger function every append-only ledger table shares.
+            m.get_connection()
+                .execute_unprepared(
                     "CREATE FUNCTION custodian_refuse_edit() RETURNS trigger LANGUAGE plpgsql AS $$
                      BEGIN
                        RAISE EXCEPTION '% is append-only: rows cannot be updated or deleted', TG_TABLE_NAME
                          USING ERRCODE = 'integrity_constraint_violation';
-                     END $$;
-                     CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
-                       FOR EACH ROW EXECUTE FUNCTION custodian_refuse_edit();
-                     CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
-                       FOR EACH STATEMENT EXECUTE FUNCTION custodian_refuse_edit();
-                     -- {APPEND_ONLY}"
-                ))
+                     END $$;",
+                )
                 .await?;
-            }
-            _ => {
-                for op in ["UPDATE", "DELETE"] {
-                    db.execute_unprepared(&format!(
-                        "CREATE TRIGGER events_no_{} BEFORE {op} ON events \
-                         BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
-                        op.to_lowercase()
-                    ))
-                    .await?;
-                }
-            }
         }
+        super::refuse_edits(m, "events").await?;
         Ok(())
     }
 

@@ -63,29 +63,7 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        let db = m.get_connection();
-        match m.get_database_backend() {
-            sea_orm::DbBackend::Postgres => {
-                // custodian_refuse_edit() comes with the events migration.
-                db.execute_unprepared(
-                    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
-                       FOR EACH ROW EXECUTE FUNCTION custodian_refuse_edit();
-                     CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
-                       FOR EACH STATEMENT EXECUTE FUNCTION custodian_refuse_edit();",
-                )
-                .await?;
-            }
-            _ => {
-                for op in ["UPDATE", "DELETE"] {
-                    db.execute_unprepared(&format!(
-                        "CREATE TRIGGER audit_log_no_{} BEFORE {op} ON audit_log BEGIN \
-                         SELECT RAISE(ABORT, 'audit_log is append-only: rows cannot be updated or deleted'); END",
-                        op.to_lowercase()
-                    ))
-                    .await?;
-                }
-            }
-        }
+        super::refuse_edits(m, "audit_log").await?;
         Ok(())
     }
 
