@@ -12,8 +12,9 @@ use custodian_ledger::audit::{self, AuditEntry, Verification, entity};
 use sea_orm::EntityTrait;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{
-    AppState, list,
+use crate::AppState;
+use custodian_http::{
+    list,
     problem::{ApiError, Problem},
 };
 
@@ -25,7 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_audit))
         .routes(routes!(verify_audit))
         .route_layer(axum::middleware::from_fn(|req, next| {
-            crate::auth::require(custodian_privacy::access::Module::Audit, req, next)
+            custodian_http::guard::require(custodian_privacy::access::Module::Audit, req, next)
         }))
 }
 

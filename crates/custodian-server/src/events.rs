@@ -18,10 +18,9 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::{
-    AppState,
-    caller::Caller,
-    list,
+use crate::AppState;
+use custodian_http::{
+    Caller, list,
     problem::{ApiError, Kind, Problem},
 };
 
@@ -33,7 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_event, list_events))
         .routes(routes!(get_event))
         .route_layer(axum::middleware::from_fn(|req, next| {
-            crate::auth::require(custodian_privacy::access::Module::Events, req, next)
+            custodian_http::guard::require(custodian_privacy::access::Module::Events, req, next)
         }))
 }
 

@@ -9,10 +9,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{
-    AppState,
-    problem::{ApiError, Problem},
-};
+use custodian_http::problem::{ApiError, Problem};
+
+use crate::AppState;
 
 /// The health routes.
 pub fn routes() -> OpenApiRouter<AppState> {

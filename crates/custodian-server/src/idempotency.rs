@@ -19,20 +19,17 @@ use axum::{
 use custodian_ledger::idempotency::{self as store, Claim, Fingerprint, MAX_KEY_LEN, Stored};
 use sha2::{Digest, Sha256};
 
-use crate::{
-    AppState,
+use custodian_http::{
+    PrincipalName,
     problem::{self, ApiError, Kind, Problem},
 };
+
+use crate::AppState;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
 /// Set on a replayed response.
 pub const REPLAYED: &str = "idempotent-replayed";
-
-/// The authenticated key's name, set by [`crate::auth::authenticate`] on `/v1`
-/// routes; it scopes `Idempotency-Key` records (`anonymous` elsewhere).
-#[derive(Debug, Clone)]
-pub struct PrincipalName(pub String);
 
 /// The middleware; pass-through for anything but a POST with the header.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {

@@ -10,13 +10,10 @@
 
 mod audit;
 pub mod auth;
-mod caller;
 mod events;
 mod health;
 pub mod idempotency;
-mod list;
 pub mod metrics;
-pub mod problem;
 
 use std::{future::Future, time::Duration};
 
@@ -31,7 +28,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::problem::{ApiError, Kind};
+pub use custodian_http::problem;
+use custodian_http::problem::{ApiError, Kind};
 
 /// What every handler can reach.
 #[derive(Clone)]

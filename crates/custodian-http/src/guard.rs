@@ -1,0 +1,83 @@
+//! The permission guard: a route layer that refuses a role the permission
+//! table does not allow, and records the refusal in the audit chain.
+
+use axum::{
+    extract::Request,
+    http::{HeaderValue, Method, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use custodian_core::Store;
+use custodian_ledger::audit::{self, Actor};
+use custodian_privacy::{
+    access::{self, Access, Module},
+    keys::Principal,
+};
+
+use crate::problem::{ApiError, Kind};
+
+/// A 401 with the `WWW-Authenticate: Bearer` challenge.
+pub fn unauthenticated(detail: &str) -> Response {
+    let mut res = ApiError::new(Kind::Unauthenticated, detail).into_response();
+    res.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    res
+}
+
+/// The access a method needs: reading for GET and HEAD, writing otherwise.
+pub fn access_for(method: &Method) -> Access {
+    if method == Method::GET || method == Method::HEAD {
+        Access::Read
+    } else {
+        Access::Write
+    }
+}
+
+/// Refuses the request unless the principal's role permits `module`; a
+/// refusal is recorded in the audit chain. Use as a route layer:
+/// `.route_layer(middleware::from_fn(|r, n| guard::require(Module::Events, r, n)))`.
+pub async fn require(module: Module, req: Request, next: Next) -> Response {
+    let access = access_for(req.method());
+    let principal = req.extensions().get::<Principal>().cloned();
+    let store = req.extensions().get::<Store>().cloned();
+    let (Some(principal), Some(store)) = (principal, store) else {
+        return unauthenticated("send Authorization: Bearer <key>");
+    };
+    if access::permits(principal.role, module, access) {
+        return next.run(req).await;
+    }
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let actor = Actor {
+        name: principal.name.clone(),
+        request_id,
+    };
+    let what = if access == Access::Read {
+        "read"
+    } else {
+        "write"
+    };
+    if let Err(e) = record_denial(&store, &actor, module.as_str(), what).await {
+        tracing::error!(error = %e, "could not record an access denial");
+    }
+    ApiError::new(
+        Kind::Forbidden,
+        format!("role {} may not {what} {}", principal.role, module.as_str()),
+    )
+    .into_response()
+}
+
+/// Appends an `access_denied` entry naming what was refused (never data).
+pub async fn record_denial(
+    store: &Store,
+    actor: &Actor,
+    entity: &str,
+    what: &str,
+) -> custodian_core::Result<()> {
+    audit::append(store, actor.change("access_denied", entity, what, &[]))
+        .await
+        .map(|_| ())
+}
