@@ -53,6 +53,30 @@ enum Command {
     /// Manage pseudonymous ids.
     #[command(subcommand)]
     Pseudonyms(PseudonymsCommand),
+    /// Load a module's demo data. Safe to repeat: existing demo data is left as is.
+    #[command(subcommand)]
+    Seed(SeedCommand),
+    /// Compute a module's reporting figures now and store them.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SeedCommand {
+    /// Claims: four teams, eight users and --cases cases (default 300),
+    /// some assigned and moved along the workflow. Every row is audited.
+    Claims {
+        /// How many cases to make.
+        #[arg(long, default_value_t = 300)]
+        cases: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SnapshotCommand {
+    /// Claims: cases by status, type and urgency, SLA breaches per team and
+    /// mean time to assignment. Prints the stored snapshot as JSON.
+    Claims,
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,6 +284,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(cmd) => audit(&config, cmd).await,
         Command::Keys(cmd) => keys(&config, cmd).await,
         Command::Pseudonyms(PseudonymsCommand::Rotate { to }) => rotate(&config, &to).await,
+        Command::Seed(SeedCommand::Claims { cases }) => {
+            let store = connect(&config, false).await?;
+            migrator_current(&store).await?;
+            seed_claims(&store, cases).await?;
+            store.close().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Snapshot(SnapshotCommand::Claims) => {
+            let store = connect(&config, false).await?;
+            migrator_current(&store).await?;
+            let snap = custodian_claims::snapshot::take_snapshot(
+                &store,
+                &custodian_ledger::audit::Actor::system(),
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&snap)?);
+            store.close().await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve(args) => {
             if args.demo && config.source_of("database.url") == "default" {
                 config.database.url = DatabaseUrl::parse(DEMO_DATABASE_URL)?;
@@ -374,8 +417,9 @@ async fn serve(
             &custodian_ledger::audit::Actor::system(),
         )
         .await?;
+        seed_claims(&store, 300).await?;
         println!("admin key ({name}): {key}");
-        println!("  try: curl -H 'Authorization: Bearer {key}' http://{addr}/v1/events");
+        println!("  try: curl -H 'Authorization: Bearer {key}' http://{addr}/v1/claims/cases");
     }
     tracing::info!(
         pepper_version = pseudonymizer.current_version(),
@@ -392,6 +436,23 @@ async fn serve(
     pruner.abort();
     store.close().await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Loads the claims demo data and says what it did.
+async fn seed_claims(store: &Store, cases: usize) -> Result<()> {
+    let actor = custodian_ledger::audit::Actor::system();
+    let r = custodian_claims::seed::seed(store, &actor, cases)
+        .await
+        .context("seeding claims")?;
+    if r.created {
+        println!(
+            "claims: seeded {} teams, {} users, {} cases",
+            r.teams, r.users, r.cases
+        );
+    } else {
+        println!("claims: demo data already present; nothing written");
+    }
     Ok(())
 }
 

@@ -42,12 +42,35 @@ pub enum Error {
     /// A list query parameter is invalid.
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// A request body's fields are invalid; every bad field is named, so a
+    /// client can fix them all at once.
+    #[error("{} invalid field(s)", .0.len())]
+    Invalid(Vec<FieldError>),
     /// Migrations cannot run, or the schema does not match this binary.
     #[error("migrations: {0}")]
     Migration(String),
     /// Any other database error: logged in full, shown to clients as 500.
     #[error("database error: {0}")]
     Database(DbErr),
+}
+
+/// One field's problem, for a 422 naming each bad field.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// The field's name in the request body.
+    pub name: &'static str,
+    /// What is wrong, written for the client.
+    pub reason: String,
+}
+
+impl FieldError {
+    /// `name` is wrong because `reason`.
+    pub fn new(name: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            name,
+            reason: reason.into(),
+        }
+    }
 }
 
 impl From<DbErr> for Error {

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod error;
 pub mod migrate;
+pub mod observe;
 pub mod query;
 pub mod store;
 pub mod time;
@@ -14,5 +15,5 @@ pub mod time;
 pub mod testing;
 
 pub use config::{Backend, Config, DatabaseConfig};
-pub use error::{Error, Result};
+pub use error::{Error, FieldError, Result};
 pub use store::Store;

@@ -65,6 +65,9 @@ pub enum FieldType {
     Uuid,
     /// RFC 3339 instant, or a `YYYY-MM-DD` date meaning midnight UTC.
     Timestamp,
+    /// Text limited to these values (an enum column); anything else is a
+    /// 400 naming the allowed values rather than an empty page.
+    OneOf(&'static [&'static str]),
 }
 
 /// Sort direction.
@@ -529,6 +532,8 @@ impl Scalar {
             FieldType::Timestamp => parse_instant(raw).map(Scalar::Timestamp).ok_or_else(|| {
                 "not an RFC 3339 time (2026-01-31T12:00:00Z) or a date (2026-01-31)".into()
             }),
+            FieldType::OneOf(allowed) if allowed.contains(&raw) => Ok(Scalar::Text(raw.to_owned())),
+            FieldType::OneOf(allowed) => Err(format!("not one of {}", allowed.join(", "))),
         }
     }
 
@@ -562,16 +567,19 @@ impl Scalar {
             (FieldType::Int, serde_json::Value::Number(n)) => n.as_i64().map(Scalar::Int),
             (FieldType::Float, serde_json::Value::Number(n)) => n.as_f64().map(Scalar::Float),
             (FieldType::Bool, serde_json::Value::Bool(b)) => Some(Scalar::Bool(b)),
-            (FieldType::Uuid | FieldType::Timestamp, serde_json::Value::String(s)) => {
-                Scalar::parse(ty, &s).ok()
-            }
+            (
+                FieldType::Uuid | FieldType::Timestamp | FieldType::OneOf(_),
+                serde_json::Value::String(s),
+            ) => Scalar::parse(ty, &s).ok(),
             _ => None,
         }
     }
 
     fn from_value(ty: FieldType, v: Value) -> Option<Self> {
         match ty {
-            FieldType::Text => <String as ValueType>::try_from(v).ok().map(Scalar::Text),
+            FieldType::Text | FieldType::OneOf(_) => {
+                <String as ValueType>::try_from(v).ok().map(Scalar::Text)
+            }
             FieldType::Int => match v {
                 Value::Int(Some(i)) => Some(Scalar::Int(i.into())),
                 Value::SmallInt(Some(i)) => Some(Scalar::Int(i.into())),
@@ -815,6 +823,22 @@ mod tests {
         assert_eq!(err_param("limit=-5"), "limit");
         assert_eq!(err_param("cursor=%%%"), "cursor");
         assert_eq!(err_param("cursor=eyJ2IjpbXSwicSI6IiJ9"), "cursor");
+    }
+
+    #[test]
+    fn an_enum_field_refuses_values_outside_its_set_and_names_them() {
+        use probe::Column as C;
+        let spec = ListSpec::<probe::Entity>::new("probes", "id", C::Id, FieldType::Uuid).filter(
+            "name",
+            C::Name,
+            FieldType::OneOf(&["open", "closed"]),
+        );
+        assert!(spec.parse(&pairs("name=in.(open,closed)"), false).is_ok());
+        let e = spec.parse(&pairs("name=eq.opne"), false).unwrap_err();
+        assert_eq!(e.param, "name");
+        assert!(e.reason.contains("not one of open, closed"), "{}", e.reason);
+        let e = spec.parse(&pairs("name=like.op*"), false).unwrap_err();
+        assert_eq!(e.param, "name");
     }
 
     #[test]

@@ -227,6 +227,14 @@ impl From<Error> for ApiError {
                 Problem::new(Kind::NotFound, Some(format!("{entity} {id} not found")))
             }
             Error::Conflict(msg) => Problem::new(Kind::Conflict, Some(msg)),
+            Error::Invalid(fields) => {
+                let detail = format!("{} invalid field(s)", fields.len());
+                fields
+                    .into_iter()
+                    .fold(Problem::new(Kind::Validation, Some(detail)), |p, f| {
+                        p.with_param(f.name, f.reason)
+                    })
+            }
             Error::Duplicate(msg) => {
                 tracing::info!(error = %msg, "unique constraint refused a write");
                 Problem::new(

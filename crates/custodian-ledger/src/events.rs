@@ -77,14 +77,7 @@ pub struct NewEvent {
     pub idempotency_key: Option<String>,
 }
 
-/// One field's problem, for a 422 naming each bad field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    /// The field's name in the request body.
-    pub name: &'static str,
-    /// What is wrong.
-    pub reason: String,
-}
+pub use custodian_core::FieldError;
 
 impl NewEvent {
     /// Every problem with the event at once, so a client fixes them in one go.

@@ -59,13 +59,7 @@ async fn create_event(
 ) -> Result<(StatusCode, Json<Recorded>), ApiError> {
     let errors = event.validate();
     if !errors.is_empty() {
-        let detail = format!("{} invalid field(s)", errors.len());
-        let p = errors
-            .into_iter()
-            .fold(Problem::new(Kind::Validation, Some(detail)), |p, e| {
-                p.with_param(e.name, e.reason)
-            });
-        return Err(p.into());
+        return Err(custodian_core::Error::Invalid(errors).into());
     }
     if let Some(id) = events::record_event(&state.store, &event, &actor).await? {
         return Ok((

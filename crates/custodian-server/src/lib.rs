@@ -80,6 +80,7 @@ pub fn migrator() -> custodian_core::Result<Migrator> {
     Migrator::new(vec![
         custodian_ledger::migrations(),
         custodian_privacy::migrations(),
+        custodian_claims::migrations(),
     ])
 }
 
@@ -101,6 +102,7 @@ pub fn pseudonym_columns() -> Vec<custodian_privacy::rotate::PseudonymColumn> {
         (name = "health", description = "Liveness, readiness, metrics"),
         (name = "events", description = "The idempotent event log"),
         (name = "audit", description = "The tamper-evident audit chain"),
+        (name = "claims", description = "Module claims: cases, teams, users, documents, triage results, snapshots"),
     ),
     components(schemas(problem::Problem, problem::InvalidParam)),
     modifiers(&BearerAuth),
@@ -135,6 +137,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(health::routes())
         .merge(events::routes())
         .merge(audit::routes())
+        .merge(custodian_claims::http::routes())
 }
 
 /// The whole application; `body_limit` is the largest accepted body in bytes.

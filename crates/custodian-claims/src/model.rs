@@ -1,0 +1,401 @@
+//! The claims tables and their enumerations.
+//!
+//! Enumerations are stored as short text with a CHECK constraint, so the
+//! database refuses a value the code does not know on both backends.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Declares a text enumeration stored in a column, with its list of values
+/// for filters and CHECK constraints.
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $value:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum,
+            Serialize, Deserialize, utoipa::ToSchema,
+        )]
+        #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(20))")]
+        #[serde(rename_all = "snake_case")]
+        #[schema(as = claims::$name)]
+        pub enum $name {
+            $($(#[$vdoc])* #[sea_orm(string_value = $value)] $variant,)+
+        }
+
+        impl $name {
+            /// Every value, as stored and as sent over HTTP.
+            pub const ALL: &'static [&'static str] = &[$($value),+];
+
+            /// The value as stored.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $value,)+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// What kind of claim a case is.
+    CaseType {
+        /// Motor vehicle.
+        Auto = "auto",
+        /// Home and property.
+        Property = "property",
+        /// Health.
+        Health = "health",
+        /// Life.
+        Life = "life",
+        /// Third-party liability.
+        Liability = "liability",
+    }
+);
+
+text_enum!(
+    /// Where a case is in its life. See [`CaseStatus::can_become`].
+    CaseStatus {
+        /// New, waiting for triage.
+        Pending = "pending",
+        /// Someone is working on it.
+        InProgress = "in_progress",
+        /// Waiting for information from the claimant.
+        PendingInfo = "pending_info",
+        /// Raised to a senior team.
+        Escalated = "escalated",
+        /// Decided; may still be reopened.
+        Resolved = "resolved",
+        /// Finished.
+        Closed = "closed",
+        /// Put away; leaves lists like a deleted case.
+        Archived = "archived",
+    }
+);
+
+text_enum!(
+    /// How soon a case needs attention.
+    UrgencyLevel {
+        /// Routine.
+        Low = "low",
+        /// Normal.
+        Medium = "medium",
+        /// Soon.
+        High = "high",
+        /// Now.
+        Critical = "critical",
+    }
+);
+
+text_enum!(
+    /// Assessed fraud or loss risk.
+    RiskLevel {
+        /// Low.
+        Low = "low",
+        /// Medium.
+        Medium = "medium",
+        /// High.
+        High = "high",
+        /// Critical.
+        Critical = "critical",
+    }
+);
+
+text_enum!(
+    /// What a staff user does.
+    UserRole {
+        /// Administers the system.
+        Admin = "admin",
+        /// Leads a team.
+        Supervisor = "supervisor",
+        /// Works cases.
+        Adjuster = "adjuster",
+        /// Reviews decisions.
+        Reviewer = "reviewer",
+        /// Reads only.
+        Viewer = "viewer",
+    }
+);
+
+text_enum!(
+    /// Where a document is in extraction.
+    ProcessingStatus {
+        /// Waiting.
+        Pending = "pending",
+        /// Being processed.
+        Processing = "processing",
+        /// Done.
+        Processed = "processed",
+        /// Failed; see the processing metadata.
+        Failed = "failed",
+    }
+);
+
+impl CaseStatus {
+    /// Statuses in which a case counts against its team's capacity and SLA.
+    pub const OPEN: &'static [CaseStatus] = &[
+        CaseStatus::Pending,
+        CaseStatus::InProgress,
+        CaseStatus::PendingInfo,
+        CaseStatus::Escalated,
+    ];
+
+    /// Whether a case in this status is still being worked.
+    pub fn is_open(self) -> bool {
+        Self::OPEN.contains(&self)
+    }
+
+    /// The transitions the triage workflow allows. Staying in the same
+    /// status is always allowed (a no-op).
+    pub fn can_become(self, to: CaseStatus) -> bool {
+        use CaseStatus::*;
+        self == to
+            || matches!(
+                (self, to),
+                (Pending, InProgress | PendingInfo | Escalated | Closed)
+                    | (InProgress, PendingInfo | Escalated | Resolved | Closed)
+                    | (PendingInfo, InProgress | Escalated | Closed)
+                    | (Escalated, InProgress | Resolved | Closed)
+                    | (Resolved, InProgress | Closed)
+                    | (Closed, Archived)
+            )
+    }
+}
+
+/// The `claims_cases` table.
+pub mod case {
+    use super::*;
+
+    /// One claim under triage.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
+    #[sea_orm(table_name = "claims_cases")]
+    #[schema(as = claims::CaseRow)]
+    pub struct Model {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The claim's number in the insurer's system; unique.
+        pub external_id: String,
+        /// Kind of claim.
+        pub case_type: CaseType,
+        /// Short summary.
+        pub title: String,
+        /// Free text; may hold personal details, so it is never audited.
+        pub description: Option<String>,
+        /// Workflow status.
+        pub status: CaseStatus,
+        /// How soon it needs attention.
+        pub urgency_level: UrgencyLevel,
+        /// Assessed risk.
+        pub risk_level: RiskLevel,
+        /// Model risk score, 0 to 1.
+        pub risk_score: f64,
+        /// Triage priority, 0 to 1; higher first.
+        pub priority_score: f64,
+        /// The team working it.
+        pub assigned_team_id: Option<Uuid>,
+        /// The user working it.
+        pub assigned_user_id: Option<Uuid>,
+        /// When a team or user was first assigned.
+        pub assigned_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// When the assigned team's SLA runs out (created + target hours).
+        pub sla_due_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// Free-form metadata from intake.
+        #[schema(value_type = Object)]
+        pub metadata: Json,
+        /// Received.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+        /// Last changed.
+        pub updated_at: chrono::DateTime<chrono::Utc>,
+        /// Set by a soft delete.
+        pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+
+    /// Cases refer to teams and users by id.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `claims_teams` table.
+pub mod team {
+    use super::*;
+
+    /// A team that works cases.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
+    #[sea_orm(table_name = "claims_teams")]
+    #[schema(as = claims::Team)]
+    pub struct Model {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// Unique name.
+        pub name: String,
+        /// What the team handles.
+        pub description: Option<String>,
+        /// Most open cases the team takes at once.
+        pub capacity: i32,
+        /// Hours within which an open case should be finished.
+        pub sla_target_hours: i32,
+        /// Created.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+        /// Last changed.
+        pub updated_at: chrono::DateTime<chrono::Utc>,
+        /// Set by a soft delete.
+        pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+
+    /// Teams are referred to by id.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `claims_users` table.
+pub mod user {
+    use super::*;
+
+    /// A member of staff.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
+    #[sea_orm(table_name = "claims_users")]
+    #[schema(as = claims::User)]
+    pub struct Model {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// Unique work e-mail.
+        pub email: String,
+        /// Display name.
+        pub full_name: String,
+        /// What they do.
+        pub role: UserRole,
+        /// Their team.
+        pub team_id: Option<Uuid>,
+        /// False once they leave; inactive users cannot be assigned.
+        pub is_active: bool,
+        /// Created.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+        /// Last changed.
+        pub updated_at: chrono::DateTime<chrono::Utc>,
+        /// Set by a soft delete.
+        pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+
+    /// Users refer to teams by id.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `claims_documents` table.
+pub mod document {
+    use super::*;
+
+    /// A file attached to a case; the file itself stays outside the database.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
+    #[sea_orm(table_name = "claims_documents")]
+    #[schema(as = claims::Document)]
+    pub struct Model {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The case it belongs to.
+        pub case_id: Uuid,
+        /// Where the file is (`s3://...`, `file:///...`).
+        pub file_uri: String,
+        /// SHA-256 of the file, lowercase hex.
+        pub sha256: String,
+        /// Size in bytes.
+        pub size_bytes: i64,
+        /// Media type.
+        pub mime_type: String,
+        /// Extraction progress.
+        pub processing_status: ProcessingStatus,
+        /// What extraction found or why it failed.
+        #[schema(value_type = Object)]
+        pub processing_metadata: Json,
+        /// Attached.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+        /// Last changed.
+        pub updated_at: chrono::DateTime<chrono::Utc>,
+        /// Set by a soft delete.
+        pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+
+    /// Documents refer to cases by id.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `claims_triage_results` table.
+pub mod triage_result {
+    use super::*;
+
+    /// What the triage agents concluded about a case, and how.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
+    #[sea_orm(table_name = "claims_triage_results")]
+    #[schema(as = claims::TriageResult)]
+    pub struct Model {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The case triaged.
+        pub case_id: Uuid,
+        /// Each agent's output, keyed by agent.
+        #[schema(value_type = Object)]
+        pub agent_outputs: Json,
+        /// How the run was orchestrated (order, retries, tools).
+        #[schema(value_type = Object)]
+        pub orchestration_metadata: Json,
+        /// The model that produced it.
+        pub model_version: String,
+        /// Wall time of the run in milliseconds.
+        pub processing_time_ms: i64,
+        /// Recorded.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+        /// Last changed.
+        pub updated_at: chrono::DateTime<chrono::Utc>,
+        /// Set by a soft delete.
+        pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+
+    /// Triage results refer to cases by id.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `claims_analytics_snapshots` table.
+pub mod snapshot {
+    use super::*;
+
+    /// Figures computed at one moment, kept for reporting over time.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
+    #[sea_orm(table_name = "claims_analytics_snapshots")]
+    #[schema(as = claims::Snapshot)]
+    pub struct Model {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The figures; see [`crate::snapshot::Figures`].
+        #[schema(value_type = crate::snapshot::Figures)]
+        pub figures: Json,
+        /// When they were computed.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+    }
+
+    /// Snapshots stand alone.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,349 @@
+//! The claims module over HTTP on both backends: a triage flow with every
+//! kind of refusal, as a client sees it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, StatusCode},
+};
+use custodian_core::testing::TestDb;
+use custodian_ledger::audit::Actor;
+use custodian_privacy::{access::Role, keys};
+use custodian_server::{AppState, router};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Client {
+    app: Router,
+    key: String,
+}
+
+impl Client {
+    async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {}", self.key));
+        let body = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        let res = self
+            .app
+            .clone()
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+async fn clients(db: &TestDb) -> (Client, Client, Client) {
+    custodian_server::migrator()
+        .unwrap()
+        .up(&db.store)
+        .await
+        .unwrap();
+    let app = router(AppState::new(db.store.clone()), 1 << 20);
+    let mut out = Vec::new();
+    for (name, role) in [
+        ("admin", Role::Admin),
+        ("coordinator", Role::Coordinator),
+        ("analyst", Role::Analyst),
+    ] {
+        let key = keys::create(&db.store, name, role, &Actor::system())
+            .await
+            .unwrap()
+            .1;
+        out.push(Client {
+            app: app.clone(),
+            key,
+        });
+    }
+    let analyst = out.pop().unwrap();
+    let coordinator = out.pop().unwrap();
+    let admin = out.pop().unwrap();
+    (admin, coordinator, analyst)
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+custodian_core::backend_tests! {
+    a_triage_flow_over_http_with_every_refusal => triage_flow,
+    include_deleted_is_an_admin_right_and_refusals_are_audited => include_deleted,
+}
+
+async fn triage_flow(db: TestDb) {
+    let (_, coord, analyst) = clients(&db).await;
+    let (s, team) = coord
+        .call(
+            "POST",
+            "/v1/claims/teams",
+            Some(json!({"name": "Auto", "capacity": 1, "sla_target_hours": 48})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{team}");
+    let team_id = team["id"].as_str().unwrap().to_owned();
+    let mut case_ids = Vec::new();
+    for (n, (ty, urgency)) in [
+        ("auto", "high"),
+        ("auto", "critical"),
+        ("auto", "low"),
+        ("property", "high"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (s, c) = coord
+            .call(
+                "POST",
+                "/v1/claims/cases",
+                Some(json!({
+                    "external_id": format!("CLAIM-{n}"), "case_type": ty, "title": "collision",
+                    "urgency_level": urgency, "risk_score": 0.7
+                })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        assert_eq!(c["status"], "pending");
+        assert_eq!(c["sla_breached"], false);
+        case_ids.push(c["id"].as_str().unwrap().to_owned());
+    }
+    // Urgent pending auto claims, newest first.
+    let (s, page) = analyst
+        .call(
+            "GET",
+            "/v1/claims/cases?status=eq.pending&case_type=eq.auto&urgency_level=in.(high,critical)",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert_eq!(ids(&page), vec![case_ids[1].clone(), case_ids[0].clone()]);
+    // An analyst reads but cannot write.
+    let (s, _) = analyst
+        .call(
+            "PATCH",
+            &format!("/v1/claims/cases/{}", case_ids[0]),
+            Some(json!({"priority_score": 1.0})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // A refused transition is a 409 naming both states.
+    let (s, p) = coord
+        .call(
+            "PATCH",
+            &format!("/v1/claims/cases/{}", case_ids[0]),
+            Some(json!({"status": "closed"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let (s, p) = coord
+        .call(
+            "PATCH",
+            &format!("/v1/claims/cases/{}", case_ids[0]),
+            Some(json!({"status": "pending"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("from closed to pending"),
+        "{p}"
+    );
+    // Capacity: the team takes one open case.
+    let (s, c) = coord
+        .call(
+            "PATCH",
+            &format!("/v1/claims/cases/{}", case_ids[1]),
+            Some(json!({"assigned_team_id": team_id, "status": "in_progress"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert!(
+        c["assigned_at"].is_string() && c["sla_due_at"].is_string(),
+        "{c}"
+    );
+    let (s, p) = coord
+        .call(
+            "PATCH",
+            &format!("/v1/claims/cases/{}", case_ids[2]),
+            Some(json!({"assigned_team_id": team_id})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(p["type"], "/problems/conflict");
+    assert!(p["detail"].as_str().unwrap().contains("capacity"), "{p}");
+    // Bad bodies and filters name what is wrong.
+    let (s, p) = coord
+        .call(
+            "POST",
+            "/v1/claims/cases",
+            Some(json!({"external_id": "", "case_type": "auto", "title": "t", "risk_score": 2})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let names: Vec<&str> = p["invalid_params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["external_id", "risk_score"]);
+    let (s, _) = coord
+        .call(
+            "POST",
+            "/v1/claims/cases",
+            Some(json!({"external_id": "X", "case_type": "boat", "title": "t"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, p) = coord
+        .call("GET", "/v1/claims/cases?urgency_level=eq.urgent", None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(p["invalid_params"][0]["name"], "urgency_level");
+    let (s, _) = coord
+        .call(
+            "POST",
+            "/v1/claims/cases",
+            Some(json!({"external_id": "CLAIM-0", "case_type": "auto", "title": "again"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "a duplicate external_id");
+    // Documents and triage results hang off a case.
+    let (s, d) = coord
+        .call(
+            "POST",
+            "/v1/claims/documents",
+            Some(json!({
+                "case_id": case_ids[1], "file_uri": "s3://claims/CLAIM-1/estimate.pdf",
+                "sha256": "ab".repeat(32), "size_bytes": 1234, "mime_type": "application/pdf"
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    let (s, page) = analyst
+        .call(
+            "GET",
+            &format!("/v1/claims/documents?case_id=eq.{}", case_ids[1]),
+            None,
+        )
+        .await;
+    assert_eq!((s, ids(&page).len()), (StatusCode::OK, 1));
+    let (s, r) = coord.call("POST", "/v1/claims/triage_results", Some(json!({
+        "case_id": case_ids[1], "agent_outputs": {"risk": 0.7}, "model_version": "m1", "processing_time_ms": 12
+    }))).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    // History from the audit chain, and a snapshot.
+    let (s, h) = analyst
+        .call(
+            "GET",
+            &format!("/v1/claims/cases/{}/history", case_ids[1]),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let actions: Vec<&str> = h["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["create", "update"]);
+    assert_eq!(h["items"][1]["actor"], "coordinator");
+    let (s, snap) = coord.call("POST", "/v1/claims/snapshots", None).await;
+    assert_eq!(s, StatusCode::CREATED, "{snap}");
+    assert_eq!(snap["figures"]["total_cases"], 4);
+    assert_eq!(snap["figures"]["by_status"]["closed"], 1);
+    let (s, page) = analyst.call("GET", "/v1/claims/snapshots", None).await;
+    assert_eq!((s, ids(&page).len()), (StatusCode::OK, 1));
+    // Per-operation metrics.
+    let res = coord
+        .app
+        .clone()
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let text =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(
+        text.contains("custodian_repository_duration_seconds")
+            && text.contains("operation=\"list_cases\""),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "custodian_repository_errors_total{operation=\"update_case\",kind=\"conflict\"}"
+        ),
+        "{text}"
+    );
+}
+
+async fn include_deleted(db: TestDb) {
+    let (admin, coord, _) = clients(&db).await;
+    let (_, c) = coord
+        .call(
+            "POST",
+            "/v1/claims/cases",
+            Some(json!({"external_id": "C-1", "case_type": "life", "title": "t"})),
+        )
+        .await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    let (s, _) = coord
+        .call("DELETE", &format!("/v1/claims/cases/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = coord
+        .call("GET", &format!("/v1/claims/cases/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, page) = coord.call("GET", "/v1/claims/cases", None).await;
+    assert!(ids(&page).is_empty());
+    for uri in [
+        "/v1/claims/cases?include_deleted=true".to_owned(),
+        format!("/v1/claims/cases/{id}?include_deleted=true"),
+    ] {
+        let (s, p) = coord.call("GET", &uri, None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{uri}: {p}");
+    }
+    let (s, page) = admin
+        .call("GET", "/v1/claims/cases?include_deleted=true", None)
+        .await;
+    assert_eq!((s, ids(&page)), (StatusCode::OK, vec![id.clone()]));
+    let (s, c) = admin
+        .call(
+            "GET",
+            &format!("/v1/claims/cases/{id}?include_deleted=true"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(c["deleted_at"].is_string());
+    let (_, denials) = admin
+        .call(
+            "GET",
+            "/v1/audit?action=eq.access_denied&actor=eq.coordinator",
+            None,
+        )
+        .await;
+    assert_eq!(denials["items"].as_array().unwrap().len(), 2, "{denials}");
+}
