@@ -914,7 +914,8 @@ pub fn case_spec() -> ListSpec<case::Entity> {
         .filter("assigned_user_id", C::AssignedUserId, FieldType::Uuid)
         .filter("title", C::Title, FieldType::Text)
         .filter("sla_due_at", C::SlaDueAt, FieldType::Timestamp)
-        .default_order(&[("created_at", Dir::Desc)])
+        // Both descending, so a page is one backward scan of claims_cases_list.
+        .default_order(&[("created_at", Dir::Desc), ("id", Dir::Desc)])
         .extra_params(&["include_deleted", "sla_breached"])
 }
 

@@ -2,7 +2,7 @@
 //! the repository (so every row is audited like any other write) from a
 //! fixed seed, so two runs make the same data.
 
-use custodian_core::{Result, Store};
+use custodian_core::{Result, Store, splitmix::SplitMix64};
 use custodian_ledger::audit::Actor;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
@@ -67,28 +67,11 @@ const USERS: &[(&str, &str, UserRole, usize)] = &[
     ("hana.sato@example.com", "Hana Sato", UserRole::Viewer, 3),
 ];
 
-/// splitmix64: a small fixed PRNG, so the demo is the same every time.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
-        let n = from.len() as u64;
-        from[usize::try_from(self.next() % n).unwrap_or(0)]
-    }
-
-    fn unit(&mut self) -> f64 {
-        #[allow(clippy::cast_precision_loss)] // two decimals of a score
-        let x = (self.next() % 101) as f64;
-        x / 100.0
-    }
+/// Two decimals in 0..=1, for scores.
+fn unit(rng: &mut SplitMix64) -> f64 {
+    #[allow(clippy::cast_precision_loss)] // two decimals of a score
+    let x = (rng.next_u64() % 101) as f64;
+    x / 100.0
 }
 
 /// Loads the demo data unless it is already there.
@@ -156,7 +139,7 @@ pub async fn seed(store: &Store, actor: &Actor, cases: usize) -> Result<SeedRepo
         RiskLevel::High,
         RiskLevel::Critical,
     ];
-    let mut rng = Rng(0x5EED_2004);
+    let mut rng = SplitMix64::new(0x5EED_2004);
     for i in 0..cases {
         let case_type = rng.pick(&types);
         let c = repo::create_case(
@@ -169,8 +152,8 @@ pub async fn seed(store: &Store, actor: &Actor, cases: usize) -> Result<SeedRepo
                 description: None,
                 urgency_level: Some(rng.pick(&urgencies)),
                 risk_level: Some(rng.pick(&risks)),
-                risk_score: Some(rng.unit()),
-                priority_score: Some(rng.unit()),
+                risk_score: Some(unit(&mut rng)),
+                priority_score: Some(unit(&mut rng)),
                 assigned_team_id: None,
                 assigned_user_id: None,
                 metadata: None,
@@ -179,7 +162,7 @@ pub async fn seed(store: &Store, actor: &Actor, cases: usize) -> Result<SeedRepo
         .await?;
         // About half stay pending and unassigned; the rest are assigned to
         // the team for their type and moved along the workflow.
-        let roll = rng.next() % 10;
+        let roll = rng.next_u64() % 10;
         if roll < 5 {
             continue;
         }

@@ -471,7 +471,7 @@ async fn capacity_race(db: TestDb) {
 async fn direct_ids(conn: &impl ConnectionTrait, where_sql: &str) -> Vec<Uuid> {
     let sql = format!(
         "SELECT id FROM claims_cases WHERE deleted_at IS NULL AND status <> 'archived' AND {where_sql} \
-         ORDER BY created_at DESC, id ASC"
+         ORDER BY created_at DESC, id DESC"
     );
     let rows = conn
         .query_all_raw(Statement::from_string(conn.get_database_backend(), sql))
@@ -564,10 +564,12 @@ async fn list_matches_sql(db: TestDb) {
                 .unwrap();
             let mut rows: Vec<_> = rows
                 .into_iter()
-                .map(|r| (std::cmp::Reverse(r.created_at), r.id))
+                .map(|r| std::cmp::Reverse((r.created_at, r.id)))
                 .collect();
             rows.sort();
-            rows.into_iter().map(|(_, id)| id).collect()
+            rows.into_iter()
+                .map(|std::cmp::Reverse((_, id))| id)
+                .collect()
         } else {
             direct_ids(store.conn(), &where_sql).await
         };

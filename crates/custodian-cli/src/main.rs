@@ -1,5 +1,7 @@
 //! `custodian`: set up, inspect, migrate and serve a Custodian database.
 
+mod bench;
+
 use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::{Context, Result, bail};
@@ -59,6 +61,11 @@ enum Command {
     /// Compute a module's reporting figures now and store them.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Run the standard workloads (W1 event ingest, W3 case listing, W4
+    /// audit chain) through Custodian's repository functions, each against
+    /// a scratch database created beside --database-url and dropped after.
+    /// Prints one JSON line per workload with a correctness check.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -289,6 +296,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             migrator_current(&store).await?;
             seed_claims(&store, cases).await?;
             store.close().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => {
+            bench::run(&config.database.url, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Snapshot(SnapshotCommand::Claims) => {

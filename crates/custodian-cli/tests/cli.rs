@@ -39,6 +39,7 @@ custodian_core::backend_tests! {
     no_pepper_and_no_key_reach_logs_error_bodies_or_metrics => secrets_stay_secret,
     a_server_killed_mid_load_loses_nothing_it_acknowledged => crash_loses_nothing,
     seed_claims_once_then_snapshot_what_it_made => seed_and_snapshot_claims,
+    bench_smoke_run_prints_every_workload_with_an_ok_check => bench_smoke,
 }
 
 /// A running `custodian serve` and everything it has printed.
@@ -640,4 +641,26 @@ async fn seed_and_snapshot_claims(db: TestDb) {
     );
     // Every seeded row was audited, and the chain holds.
     assert!(custodian(&db, &["audit", "verify"]).status.success());
+}
+
+/// `custodian bench --scale 0.01`: every workload runs and its check, computed
+/// from the database afterwards, is ok. No timing is asserted.
+async fn bench_smoke(db: TestDb) {
+    let o = custodian(&db, &["bench", "--scale", "0.01", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = lines
+        .iter()
+        .map(|l| l["workload"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["W1", "W3", "W4", "W4-verify"]);
+    for l in &lines {
+        assert_eq!(l["check"], "ok", "{l}");
+        assert_eq!(l["system"], "custodian");
+        assert!(l["ops"].as_u64().unwrap() > 0, "{l}");
+    }
+    assert_eq!(lines[0]["ops"], 500);
 }

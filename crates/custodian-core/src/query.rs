@@ -349,7 +349,22 @@ impl<E: EntityTrait> ListSpec<E> {
 
     /// Rows strictly after `after` in the query's order:
     /// `(a > x) OR (a = x AND b > y) OR ...`, with `<` for descending fields.
+    /// The implied `a >= x` is added as well: databases do not derive it
+    /// from the OR, and it lets an index on the first order field start the
+    /// scan at the cursor instead of skipping every earlier row.
     fn keyset(&self, q: &ListQuery, after: &[Scalar]) -> Condition {
+        let Some((first, dir)) = q.order.first() else {
+            return Condition::all();
+        };
+        let col = self.fields[*first].column;
+        let bound = match dir {
+            Dir::Asc => col.gte(after[0].to_value()),
+            Dir::Desc => col.lte(after[0].to_value()),
+        };
+        Condition::all().add(bound).add(self.keyset_any(q, after))
+    }
+
+    fn keyset_any(&self, q: &ListQuery, after: &[Scalar]) -> Condition {
         let mut any = Condition::any();
         for k in 0..q.order.len() {
             let mut all = Condition::all();
