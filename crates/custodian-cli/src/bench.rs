@@ -68,6 +68,20 @@ pub struct BenchArgs {
     /// Keep each scratch database afterwards and print its URL.
     #[arg(long)]
     pub keep: bool,
+    /// `lib` calls the repository functions in this process; `http` sends
+    /// the same work to a `custodian serve` (W1 and W3 only) that the bench
+    /// starts on a free loopback port over the scratch database.
+    #[arg(long, value_enum, default_value = "lib")]
+    pub via: Via,
+}
+
+/// How the workload reaches Custodian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Via {
+    /// The repository functions, in process.
+    Lib,
+    /// The HTTP API of a `custodian serve` child process.
+    Http,
 }
 
 /// One result line, as WORKLOADS.md defines it.
@@ -81,6 +95,9 @@ pub struct Line {
     p50_ms: f64,
     p99_ms: f64,
     check: String,
+    /// Peak resident memory of the server (VmHWM), for HTTP runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_peak_rss_mib: Option<f64>,
 }
 
 impl Line {
@@ -102,6 +119,7 @@ impl Line {
             p50_ms: round(run.percentile(50.0) * 1e3, 3),
             p99_ms: round(run.percentile(99.0) * 1e3, 3),
             check,
+            server_peak_rss_mib: None,
         }
     }
 }
@@ -139,23 +157,186 @@ pub async fn run(url: &DatabaseUrl, args: &BenchArgs) -> Result<()> {
         }),
     };
     for w in which {
+        if args.via == Via::Http && *w == Workload::W4 {
+            out.note("W4: skipped with --via http (the chain has no HTTP append route)");
+            continue;
+        }
         let workers = if *w == Workload::W4 { 8 } else { 16 };
         let scratch = Scratch::create(url, workers).await?;
         out.note(&format!(
             "{w:?}: scratch database on {} ({workers} connections)",
             scratch.store.backend()
         ));
-        let result = match w {
-            Workload::W1 => w1(&scratch.store, args.scale, &out).await,
-            Workload::W3 => w3(&scratch.store, args.scale, &out).await,
-            _ => w4(&scratch.store, args.scale, &out).await,
-        };
+        let result = bench_one(*w, &scratch, args, &out).await;
         scratch.finish(args.keep, &out).await?;
         for line in result? {
             println!("{}", serde_json::to_string(&line)?);
         }
     }
     Ok(())
+}
+
+async fn bench_one(
+    w: Workload,
+    scratch: &Scratch,
+    args: &BenchArgs,
+    out: &Output,
+) -> Result<Vec<Line>> {
+    let store = &scratch.store;
+    if w == Workload::W4 {
+        return w4(store, args.scale, out).await;
+    }
+    if w == Workload::W3 {
+        w3_load(store, scaled(1_000_000, args.scale), out).await?;
+    }
+    let (api, server) = match args.via {
+        Via::Lib => (Api::Lib, None),
+        Via::Http => {
+            let server = Server::start(scratch).await?;
+            let api = Api::Http(Arc::new(HttpTarget::new(&server)?));
+            (api, Some(server))
+        }
+    };
+    let result = match w {
+        Workload::W1 => w1(store, &api, args.scale, out).await,
+        _ => w3(store, &api, args.scale, out).await,
+    };
+    let peak = server.map(Server::stop).transpose()?.flatten();
+    let mut lines = result?;
+    for l in &mut lines {
+        if args.via == Via::Http {
+            l.system = "custodian-http";
+            l.server_peak_rss_mib = peak;
+        }
+    }
+    Ok(lines)
+}
+
+/// Where calls go.
+enum Api {
+    Lib,
+    Http(Arc<HttpTarget>),
+}
+
+/// A `custodian serve` the bench started, and the key it uses.
+struct Server {
+    child: std::process::Child,
+    base: String,
+    key: String,
+}
+
+impl Server {
+    /// Starts `custodian serve` over the scratch database on a free
+    /// loopback port, with a fresh service key and a throwaway pepper.
+    async fn start(scratch: &Scratch) -> Result<Self> {
+        use std::io::BufRead;
+        let (_, key) = custodian_privacy::keys::create(
+            &scratch.store,
+            &format!("bench-{}", Uuid::now_v7().simple()),
+            custodian_privacy::access::Role::Service,
+            &custodian_ledger::audit::Actor::system(),
+        )
+        .await?;
+        let mut pepper = [0u8; 32];
+        getrandom::fill(&mut pepper)
+            .map_err(|e| anyhow::anyhow!("no randomness for a pepper: {e}"))?;
+        let exe = std::env::current_exe().context("finding the custodian binary")?;
+        let mut child = std::process::Command::new(exe)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("CUSTODIAN_DATABASE_URL", &scratch.url)
+            .env("CUSTODIAN_DB_MAX_CONNECTIONS", "16")
+            .env("CUSTODIAN_PEPPER", hex_of(&pepper))
+            .env("CUSTODIAN_LOG", "warn")
+            .env_remove("CUSTODIAN_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .context("starting custodian serve")?;
+        let stdout = child.stdout.take().context("the server's stdout")?;
+        let line = tokio::task::spawn_blocking(move || {
+            std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(std::result::Result::ok)
+                .find(|l| l.starts_with("Custodian listening on "))
+        })
+        .await?;
+        let Some(line) = line else {
+            let _ = child.kill();
+            bail!("custodian serve exited before listening");
+        };
+        let base = line
+            .trim_start_matches("Custodian listening on ")
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Self { child, base, key })
+    }
+
+    /// Stops the server; returns its peak resident memory in MiB (Linux).
+    fn stop(mut self) -> Result<Option<f64>> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok();
+        let peak = status.as_deref().and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<f64>().ok())
+                .map(|kib| round(kib / 1024.0, 1))
+        });
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Ok(peak)
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A pooled HTTP client aimed at one server.
+struct HttpTarget {
+    client: reqwest::Client,
+    base: String,
+    auth: String,
+}
+
+impl HttpTarget {
+    fn new(server: &Server) -> Result<Self> {
+        Ok(Self {
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(32)
+                .build()
+                .context("building the HTTP client")?,
+            base: server.base.clone(),
+            auth: format!("Bearer {}", server.key),
+        })
+    }
+
+    async fn post(&self, path: &str, body: String) -> Result<(u16, serde_json::Value)> {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("authorization", &self.auth)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        let status = res.status().as_u16();
+        let bytes = res.bytes().await?;
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or_default()))
+    }
+
+    async fn get(&self, path_and_query: &str) -> Result<(u16, serde_json::Value)> {
+        let res = self
+            .client
+            .get(format!("{}{path_and_query}", self.base))
+            .header("authorization", &self.auth)
+            .send()
+            .await?;
+        let status = res.status().as_u16();
+        let bytes = res.bytes().await?;
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or_default()))
+    }
 }
 
 /// Where notes and progress go.
@@ -422,7 +603,7 @@ fn w1_calls(n: usize) -> (Vec<NewEvent>, usize) {
     (calls, sent.len())
 }
 
-async fn w1(store: &Store, scale: f64, out: &Output) -> Result<Vec<Line>> {
+async fn w1(store: &Store, api: &Api, scale: f64, out: &Output) -> Result<Vec<Line>> {
     let n = scaled(50_000, scale);
     let workers = 16;
     let (calls, distinct) = w1_calls(n);
@@ -431,12 +612,28 @@ async fn w1(store: &Store, scale: f64, out: &Output) -> Result<Vec<Line>> {
         Arc::new((0..n).map(|_| std::sync::OnceLock::new()).collect());
     warm(store, workers).await?;
     let bar = out.bar(n, "W1 log_event");
+    let http = match api {
+        Api::Lib => None,
+        Api::Http(h) => Some(h.clone()),
+    };
     let run = {
         let (store, calls, results) = (store.clone(), calls.clone(), results.clone());
         run_concurrent(n, workers, &bar, move |i| {
-            let (store, calls, results) = (store.clone(), calls.clone(), results.clone());
+            let (store, calls, results, http) =
+                (store.clone(), calls.clone(), results.clone(), http.clone());
             async move {
-                let id = events::log_event(store.conn(), &calls[i]).await?;
+                let id = match http {
+                    None => events::log_event(store.conn(), &calls[i]).await?,
+                    // POST /v1/events: 201 with the new id, 200 for a duplicate key.
+                    Some(h) => match h
+                        .post("/v1/events", serde_json::to_string(&calls[i])?)
+                        .await?
+                    {
+                        (201, body) => Some(body["id"].as_str().unwrap_or_default().parse()?),
+                        (200, _) => None,
+                        (status, body) => bail!("POST /v1/events answered {status}: {body}"),
+                    },
+                };
                 let _ = results[i].set(id);
                 Ok(())
             }
@@ -516,6 +713,7 @@ const W3_URGENCY: &[UrgencyLevel] = &[
 /// Loads `n` cases in batches (untimed), `created_at` rising with the row
 /// as in a table filled over time.
 async fn w3_load(store: &Store, n: usize, out: &Output) -> Result<()> {
+    let started = Instant::now();
     let mut rng = SplitMix64::new(SEED ^ 0x03);
     let base = Utc
         .with_ymd_and_hms(2023, 1, 1, 0, 0, 0)
@@ -575,6 +773,10 @@ async fn w3_load(store: &Store, n: usize, out: &Output) -> Result<()> {
         Backend::Sqlite => "ANALYZE",
     };
     store.conn().execute_unprepared(analyze).await?;
+    out.note(&format!(
+        "W3: loaded {n} cases in {:.1}s (not timed)",
+        started.elapsed().as_secs_f64()
+    ));
     Ok(())
 }
 
@@ -598,16 +800,9 @@ fn w3_pairs(
 
 type Combo = (CaseStatus, CaseType, UrgencyLevel);
 
-async fn w3(store: &Store, scale: f64, out: &Output) -> Result<Vec<Line>> {
-    let rows = scaled(1_000_000, scale);
+async fn w3(store: &Store, api: &Api, scale: f64, out: &Output) -> Result<Vec<Line>> {
     let n = scaled(4_000, scale);
     let workers = 16;
-    let t = Instant::now();
-    w3_load(store, rows, out).await?;
-    out.note(&format!(
-        "W3: loaded {rows} cases in {:.1}s (not timed)",
-        t.elapsed().as_secs_f64()
-    ));
     let mut rng = SplitMix64::new(SEED ^ 0x33);
     let calls: Vec<(Combo, usize)> = (0..n)
         .map(|_| {
@@ -651,13 +846,19 @@ async fn w3(store: &Store, scale: f64, out: &Output) -> Result<Vec<Line>> {
             }
         }
     }
-    let prepared: Vec<Option<ListQuery>> = calls
+    // Past the last page (`None`) the peer's OFFSET returns nothing too.
+    let prepared: Vec<Option<(ListQuery, String)>> = calls
         .iter()
-        .map(|(combo, page)| match cursors.get(&(*combo, *page)) {
-            Some(c) => spec
-                .parse(&w3_pairs(combo.0, combo.1, combo.2, c.as_deref()), false)
-                .ok(),
-            None => None, // past the last page: the peer's OFFSET returns nothing too
+        .map(|(combo, page)| {
+            let c = cursors.get(&(*combo, *page))?;
+            let pairs = w3_pairs(combo.0, combo.1, combo.2, c.as_deref());
+            let qs = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&pairs)
+                .finish();
+            Some((
+                spec.parse(&pairs, false).ok()?,
+                format!("/v1/claims/cases?{qs}"),
+            ))
         })
         .collect();
     let prepared = Arc::new(prepared);
@@ -666,6 +867,10 @@ async fn w3(store: &Store, scale: f64, out: &Output) -> Result<Vec<Line>> {
         Arc::new((0..n).map(|_| std::sync::OnceLock::new()).collect());
     warm(store, workers).await?;
     let bar = out.bar(n, "W3 list_cases");
+    let http = match api {
+        Api::Lib => None,
+        Api::Http(h) => Some(h.clone()),
+    };
     let run = {
         let (store, spec, prepared, sampled) = (
             store.clone(),
@@ -674,21 +879,34 @@ async fn w3(store: &Store, scale: f64, out: &Output) -> Result<Vec<Line>> {
             sampled.clone(),
         );
         run_concurrent(n, workers, &bar, move |i| {
-            let (store, spec, prepared, sampled) = (
+            let (store, spec, prepared, sampled, http) = (
                 store.clone(),
                 spec.clone(),
                 prepared.clone(),
                 sampled.clone(),
+                http.clone(),
             );
             async move {
-                let ids = match &prepared[i] {
-                    Some(q) => repo::list_cases(store.conn(), &spec, q, Utc::now())
+                let ids: Vec<Uuid> = match (&prepared[i], http) {
+                    (None, _) => Vec::new(),
+                    (Some((q, _)), None) => repo::list_cases(store.conn(), &spec, q, Utc::now())
                         .await?
                         .items
                         .into_iter()
                         .map(|c| c.case.id)
                         .collect(),
-                    None => Vec::new(),
+                    (Some((_, path)), Some(h)) => match h.get(path).await? {
+                        (200, body) => body["items"]
+                            .as_array()
+                            .map(|items| {
+                                items
+                                    .iter()
+                                    .filter_map(|c| c["id"].as_str()?.parse().ok())
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        (status, body) => bail!("GET {path} answered {status}: {body}"),
+                    },
                 };
                 if i % sample_every == 0 {
                     let _ = sampled[i].set(ids);
