@@ -415,7 +415,8 @@ impl<E: EntityTrait> ListSpec<E> {
         })
     }
 
-    fn cursor_after(&self, q: &ListQuery, row: &E::Model) -> Result<String, sea_orm::DbErr> {
+    /// The cursor of the page that follows `row` (what `next_cursor` holds).
+    pub fn cursor_after(&self, q: &ListQuery, row: &E::Model) -> Result<String, sea_orm::DbErr> {
         let values = q
             .order
             .iter()

@@ -126,40 +126,76 @@ impl Actor {
 }
 
 /// The hashed part of an entry: everything but the hashes themselves.
+///
+/// The fields are declared in lexicographic order, so serde_json writes the
+/// RFC 8785 canonical form directly: no other object is nested (`changed` is
+/// an array of names), integers print alike, and serde_json escapes strings
+/// exactly as RFC 8785 asks (short escapes, lowercase `\u00xx`, nothing else).
+/// `seq` is an integer below 2^53, which RFC 8785's double formatting prints
+/// the same way.
+/// A property test holds this against `serde_jcs`.
 #[derive(Serialize)]
 struct Hashed<'a> {
-    seq: i64,
-    at: String,
-    actor: &'a str,
     action: &'a str,
+    actor: &'a str,
+    at: &'a str,
+    changed: &'a serde_json::Value,
     entity: &'a str,
     entity_id: Option<&'a str>,
-    changed: &'a serde_json::Value,
     request_id: Option<&'a str>,
+    seq: i64,
 }
 
 fn format_at(at: &DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-/// The hash an entry must have, given the hash before it.
-pub fn entry_hash(prev_hash: &str, e: &AuditEntry) -> String {
+/// The canonical JSON of an entry's hashed part.
+fn canonical(e: &AuditEntry) -> Vec<u8> {
+    let at = format_at(&e.at);
     let hashed = Hashed {
-        seq: e.seq,
-        at: format_at(&e.at),
-        actor: &e.actor,
         action: &e.action,
+        actor: &e.actor,
+        at: &at,
+        changed: &e.changed,
         entity: &e.entity,
         entity_id: e.entity_id.as_deref(),
-        changed: &e.changed,
         request_id: e.request_id.as_deref(),
+        seq: e.seq,
     };
-    // Serializing strings, integers and a JSON value cannot fail.
-    let canonical = serde_jcs::to_vec(&hashed).unwrap_or_default();
+    // Serializing strings, an integer and a JSON array cannot fail.
+    let out = serde_json::to_vec(&hashed).unwrap_or_default();
+    debug_assert!(
+        !e.changed.is_object(),
+        "`changed` is a list of names; an object would need RFC 8785 key order"
+    );
+    out
+}
+
+/// SHA-256(prev_hash bytes || canonical JSON), the raw digest.
+fn digest(prev_hash: &str, e: &AuditEntry) -> [u8; 32] {
+    let mut prev = [0u8; 32];
     let mut h = Sha256::new();
-    h.update(hex::decode(prev_hash).unwrap_or_else(|_| prev_hash.as_bytes().to_vec()));
-    h.update(&canonical);
-    hex::encode(h.finalize())
+    if hex::decode_to_slice(prev_hash, &mut prev).is_ok() {
+        h.update(prev);
+    } else {
+        h.update(prev_hash.as_bytes());
+    }
+    h.update(canonical(e));
+    h.finalize().into()
+}
+
+/// The hash an entry must have, given the hash before it.
+pub fn entry_hash(prev_hash: &str, e: &AuditEntry) -> String {
+    hex::encode(digest(prev_hash, e))
+}
+
+/// Whether `e.hash` is the hash it must have; compares bytes, not strings.
+fn hash_matches(prev_hash: &str, e: &AuditEntry) -> bool {
+    let mut stored = [0u8; 32];
+    hex::decode_to_slice(&e.hash, &mut stored).is_ok()
+        && e.hash.bytes().all(|b| !b.is_ascii_uppercase())
+        && stored == digest(prev_hash, e)
 }
 
 /// Appends one entry inside the caller's transaction, so the change and its
@@ -352,7 +388,7 @@ pub async fn verify(
                 Some(Break::Gap { expected })
             } else if e.prev_hash != prev_hash {
                 Some(Break::BrokenLink)
-            } else if entry_hash(&prev_hash, e) != e.hash {
+            } else if !hash_matches(&prev_hash, e) {
                 Some(Break::HashMismatch)
             } else if checkpoint.is_some_and(|c| c.seq == e.seq && c.hash != e.hash) {
                 Some(Break::CheckpointMismatch)
@@ -502,4 +538,59 @@ pub fn list_spec() -> ListSpec<entity::Entity> {
         .filter("entity_id", C::EntityId, FieldType::Text)
         .filter("request_id", C::RequestId, FieldType::Text)
         .default_order(&[("seq", Dir::Asc)])
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn entry(texts: [String; 5], changed: Vec<String>, seq: i64) -> AuditEntry {
+        let [actor, action, entity, entity_id, request_id] = texts;
+        AuditEntry {
+            seq,
+            at: DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap_or_default(),
+            actor,
+            action,
+            entity,
+            entity_id: Some(entity_id),
+            changed: serde_json::json!(changed),
+            request_id: Some(request_id),
+            prev_hash: GENESIS.to_owned(),
+            hash: String::new(),
+        }
+    }
+
+    /// The old, general path: RFC 8785 through serde_jcs.
+    fn jcs(e: &AuditEntry) -> Vec<u8> {
+        serde_jcs::to_vec(&serde_json::json!({
+            "seq": e.seq, "at": format_at(&e.at), "actor": e.actor, "action": e.action,
+            "entity": e.entity, "entity_id": e.entity_id, "changed": e.changed,
+            "request_id": e.request_id,
+        }))
+        .unwrap_or_default()
+    }
+
+    proptest! {
+        #[test]
+        fn the_fast_canonical_form_is_rfc_8785(
+            texts in proptest::array::uniform5("\\PC*|[\\x00-\\x1f\\x7f\"\\\\/]{0,8}|é€😀"),
+            changed in proptest::collection::vec("\\PC{0,12}", 0..4),
+            // RFC 8785 writes numbers as IEEE doubles; a sequence number
+            // stays far below 2^53, where integers print exactly.
+            seq in 1..(1_i64 << 53),
+        ) {
+            let e = entry(texts, changed, seq);
+            prop_assert_eq!(canonical(&e), jcs(&e));
+        }
+    }
+
+    #[test]
+    fn a_stored_hash_in_upper_case_does_not_match() {
+        let mut e = entry(Default::default(), vec!["status".into()], 1);
+        e.hash = entry_hash(GENESIS, &e);
+        assert!(hash_matches(GENESIS, &e));
+        e.hash = e.hash.to_uppercase();
+        assert!(!hash_matches(GENESIS, &e));
+    }
 }
