@@ -10,7 +10,9 @@ use custodian_claims::{
 };
 use custodian_core::{Error, Store, migrate::Migrator, query::ListQuery, testing::TestDb};
 use custodian_ledger::audit::{self, Actor};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement, sea_query::Expr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Statement, sea_query::Expr,
+};
 use uuid::Uuid;
 
 custodian_core::backend_tests! {
@@ -244,6 +246,65 @@ async fn crud_round_trip(db: TestDb) {
             .unwrap(),
         r2
     );
+
+    // Each resource lists through its spec, filtered.
+    let pairs = |s: &str| -> Vec<(String, String)> {
+        s.split('&')
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap();
+                (k.to_owned(), v.to_owned())
+            })
+            .collect()
+    };
+    let vis = Visibility::default();
+    let teams = repo::list(
+        conn,
+        &repo::team_spec(),
+        &repo::team_spec()
+            .parse(&pairs("capacity=gte.12"), false)
+            .unwrap(),
+        vis,
+        Condition::all(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(teams.items, vec![t2.clone()]);
+    let users = repo::list(
+        conn,
+        &repo::user_spec(),
+        &repo::user_spec()
+            .parse(&pairs("role=eq.supervisor"), false)
+            .unwrap(),
+        vis,
+        Condition::all(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(users.items, vec![u2.clone()]);
+    let docs = repo::list(
+        conn,
+        &repo::document_spec(),
+        &repo::document_spec()
+            .parse(&pairs(&format!("case_id=eq.{c}")), false)
+            .unwrap(),
+        vis,
+        Condition::all(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(docs.items, vec![d2.clone()]);
+    let runs = repo::list(
+        conn,
+        &repo::triage_result_spec(),
+        &repo::triage_result_spec()
+            .parse(&pairs("processing_time_ms=gt.850"), false)
+            .unwrap(),
+        vis,
+        Condition::all(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(runs.items, vec![r2.clone()]);
 
     // A document for a case that does not exist is a named bad field.
     let err = repo::create_document(

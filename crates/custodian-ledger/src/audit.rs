@@ -146,8 +146,29 @@ struct Hashed<'a> {
     seq: i64,
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`. Written from the fields directly: chrono's
+/// `format` re-parses its pattern on every call, and verification formats
+/// one timestamp per entry.
 fn format_at(at: &DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    let year = at.year();
+    if !(0..=9999).contains(&year) {
+        return at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    }
+    let mut out = String::with_capacity(27);
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.nanosecond() % 1_000_000_000 / 1_000
+    );
+    out
 }
 
 /// The canonical JSON of an entry's hashed part.
@@ -373,40 +394,50 @@ pub async fn verify(
     let mut expected = 1i64;
     let mut entries = 0u64;
     let mut brk: Option<ChainBreak> = None;
-    'outer: loop {
-        let batch = entity::Entity::find()
-            .filter(C::Seq.gte(expected))
+    let fetch = |from: i64| {
+        entity::Entity::find()
+            .filter(C::Seq.gte(from))
             .order_by_asc(C::Seq)
             .limit(BATCH)
             .all(conn)
-            .await?;
-        if batch.is_empty() {
+    };
+    let mut batch = fetch(expected).await?;
+    while !batch.is_empty() {
+        // The next batch is requested before this one is hashed, so the
+        // database works while we do.
+        let next_from = batch.last().map_or(expected, |e| e.seq + 1);
+        let check = async {
+            for e in &batch {
+                let reason = if e.seq != expected {
+                    Some(Break::Gap { expected })
+                } else if e.prev_hash != prev_hash {
+                    Some(Break::BrokenLink)
+                } else if !hash_matches(&prev_hash, e) {
+                    Some(Break::HashMismatch)
+                } else if checkpoint.is_some_and(|c| c.seq == e.seq && c.hash != e.hash) {
+                    Some(Break::CheckpointMismatch)
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    return Some(ChainBreak {
+                        seq: expected.min(e.seq),
+                        reason,
+                    });
+                }
+                entries += 1;
+                prev_hash.clone_from(&e.hash);
+                expected += 1;
+            }
+            None
+        };
+        let (next, found) = futures::join!(fetch(next_from), check);
+        if found.is_some() {
+            brk = found;
             break;
         }
-        for e in &batch {
-            let reason = if e.seq != expected {
-                Some(Break::Gap { expected })
-            } else if e.prev_hash != prev_hash {
-                Some(Break::BrokenLink)
-            } else if !hash_matches(&prev_hash, e) {
-                Some(Break::HashMismatch)
-            } else if checkpoint.is_some_and(|c| c.seq == e.seq && c.hash != e.hash) {
-                Some(Break::CheckpointMismatch)
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
-                brk = Some(ChainBreak {
-                    seq: expected.min(e.seq),
-                    reason,
-                });
-                break 'outer;
-            }
-            entries += 1;
-            prev_hash.clone_from(&e.hash);
-            expected += 1;
-        }
         progress(entries);
+        batch = next?;
     }
     let head_seq = (entries > 0).then_some(expected - 1);
     if brk.is_none()
@@ -582,6 +613,14 @@ mod canonical_tests {
         ) {
             let e = entry(texts, changed, seq);
             prop_assert_eq!(canonical(&e), jcs(&e));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn timestamps_format_as_chrono_does(micros in -62_000_000_000_000_000_i64..253_000_000_000_000_000) {
+            let at = DateTime::from_timestamp_micros(micros).unwrap_or_default();
+            prop_assert_eq!(format_at(&at), at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
         }
     }
 
