@@ -209,24 +209,29 @@ where
 pub async fn soft_delete<E: Record>(store: &Store, actor: &Actor, id: Uuid) -> Result<()> {
     let actor = actor.clone();
     store
-        .transaction(|tx| {
-            Box::pin(async move {
-                let now = time::now();
-                let res = E::update_many()
-                    .col_expr(E::deleted_column(), Expr::value(now))
-                    .col_expr(E::updated_column(), Expr::value(now))
-                    .filter(E::id_column().eq(id))
-                    .filter(E::deleted_column().is_null())
-                    .exec(tx)
-                    .await?;
-                if res.rows_affected == 0 {
-                    return Err(not_found::<E>(id));
-                }
-                audit::record(tx, &actor.change("delete", E::NAME, id, &["deleted_at"])).await?;
-                Ok(())
-            })
-        })
+        .transaction(|tx| Box::pin(async move { soft_delete_in::<E>(tx, &actor, id).await }))
         .await
+}
+
+/// [`soft_delete`] inside the caller's transaction.
+async fn soft_delete_in<E: Record>(
+    tx: &DatabaseTransaction,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<()> {
+    let now = time::now();
+    let res = E::update_many()
+        .col_expr(E::deleted_column(), Expr::value(now))
+        .col_expr(E::updated_column(), Expr::value(now))
+        .filter(E::id_column().eq(id))
+        .filter(E::deleted_column().is_null())
+        .exec(tx)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(not_found::<E>(id));
+    }
+    audit::record(tx, &actor.change("delete", E::NAME, id, &["deleted_at"])).await?;
+    Ok(())
 }
 
 async fn insert_audited<A>(
@@ -465,17 +470,25 @@ fn sla_due(created: DateTime<Utc>, hours: i32) -> DateTime<Utc> {
     created + Duration::hours(i64::from(hours))
 }
 
-/// Soft-deletes a team; refused while it has open cases.
+/// Soft-deletes a team; refused while it has open cases. The team's row is
+/// locked first, as assignments lock it, so no case is assigned in between.
 pub async fn delete_team(store: &Store, actor: &Actor, id: Uuid) -> Result<()> {
-    observe("delete_team", async {
-        let open = open_cases(store.conn(), id, None).await?;
-        if open > 0 {
-            return Err(Error::Conflict(format!(
-                "team {id} still has {open} open case(s); reassign or close them first"
-            )));
-        }
-        soft_delete::<team::Entity>(store, actor, id).await
-    })
+    let actor = actor.clone();
+    observe(
+        "delete_team",
+        store.transaction(|tx| {
+            Box::pin(async move {
+                lock_live::<team::Entity>(tx, id).await?;
+                let open = open_cases(tx, id, None).await?;
+                if open > 0 {
+                    return Err(Error::Conflict(format!(
+                        "team {id} still has {open} open case(s); reassign or close them first"
+                    )));
+                }
+                soft_delete_in::<team::Entity>(tx, &actor, id).await
+            })
+        }),
+    )
     .await
 }
 
