@@ -508,21 +508,25 @@ async fn open_cases(
     Ok(q.count(conn).await?)
 }
 
+/// The live team a case is being assigned to, locked; a missing or deleted
+/// team is a bad `assigned_team_id`.
+async fn live_team(tx: &DatabaseTransaction, team_id: Uuid) -> Result<team::Model> {
+    match lock_live::<team::Entity>(tx, team_id).await {
+        Err(Error::NotFound { .. }) => Err(Error::Invalid(vec![FieldError::new(
+            "assigned_team_id",
+            "no such team",
+        )])),
+        other => other,
+    }
+}
+
 /// Locks the team and checks it can take one more open case.
 async fn take_team_slot(
     tx: &DatabaseTransaction,
     team_id: Uuid,
     case_id: Option<Uuid>,
 ) -> Result<team::Model> {
-    let team = match lock_live::<team::Entity>(tx, team_id).await {
-        Err(Error::NotFound { .. }) => {
-            return Err(Error::Invalid(vec![FieldError::new(
-                "assigned_team_id",
-                "no such team",
-            )]));
-        }
-        other => other?,
-    };
+    let team = live_team(tx, team_id).await?;
     let open = open_cases(tx, team_id, case_id).await?;
     if open >= u64::try_from(team.capacity).unwrap_or(0) {
         return Err(Error::Conflict(format!(
@@ -1000,8 +1004,15 @@ pub async fn update_case(
                     am.sla_due_at = Set(Some(sla_due(cur.created_at, t.sla_target_hours)));
                 }
                 if team_changed {
-                    if team.is_none() {
-                        am.sla_due_at = Set(None);
+                    match team {
+                        None => am.sla_due_at = Set(None),
+                        // A case that is not open takes no capacity, but the
+                        // team must exist and its SLA still sets the due time.
+                        Some(t) if !status.is_open() => {
+                            let t = live_team(tx, t).await?;
+                            am.sla_due_at = Set(Some(sla_due(cur.created_at, t.sla_target_hours)));
+                        }
+                        Some(_) => {}
                     }
                     am.assigned_team_id = Set(team);
                     changed.push("assigned_team_id");

@@ -487,7 +487,27 @@ async fn capacity(db: TestDb) {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Conflict(_)));
-    // An unknown team is a bad field, not a conflict.
+    // A closed case takes no capacity: it may join the full team, and its
+    // due time follows that team's SLA.
+    let done = case_in(&store, 5).await;
+    repo::update_case(&store, &a, done, status(CaseStatus::Closed))
+        .await
+        .unwrap();
+    let v = repo::update_case(&store, &a, done, assign(t))
+        .await
+        .unwrap();
+    assert_eq!(
+        v.case.sla_due_at,
+        Some(v.case.created_at + Duration::hours(24))
+    );
+    // An unknown team is a bad field, not a conflict, whatever the status.
+    let err = repo::update_case(&store, &a, done, assign(Uuid::now_v7()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(f) if f[0].name == "assigned_team_id"),
+        "{err:?}"
+    );
     let err = repo::update_case(&store, &a, c3, assign(Uuid::now_v7()))
         .await
         .unwrap_err();
