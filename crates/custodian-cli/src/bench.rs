@@ -28,6 +28,7 @@ use custodian_core::{
     Backend, DatabaseConfig, Store,
     config::DatabaseUrl,
     query::{ListQuery, ListSpec},
+    scratch::ScratchDb,
     splitmix::SplitMix64,
 };
 use custodian_ledger::{
@@ -245,7 +246,7 @@ impl Server {
             .args(["serve", "--bind", "127.0.0.1:0"])
             .env("CUSTODIAN_DATABASE_URL", &scratch.url)
             .env("CUSTODIAN_DB_MAX_CONNECTIONS", "16")
-            .env("CUSTODIAN_PEPPER", hex_of(&pepper))
+            .env("CUSTODIAN_PEPPER", hex::encode(pepper))
             .env("CUSTODIAN_LOG", "warn")
             .env_remove("CUSTODIAN_CONFIG")
             .stdout(std::process::Stdio::piped())
@@ -287,10 +288,6 @@ impl Server {
         let _ = self.child.wait();
         Ok(peak)
     }
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A pooled HTTP client aimed at one server.
@@ -370,32 +367,17 @@ impl Output {
 /// A database made for one workload and dropped afterwards.
 struct Scratch {
     store: Store,
-    drop: Option<(String, String)>,
-    file: Option<std::path::PathBuf>,
+    db: ScratchDb,
     url: String,
 }
 
 impl Scratch {
     async fn create(url: &DatabaseUrl, workers: u32) -> Result<Self> {
-        let name = format!("custodian_bench_{}", Uuid::now_v7().simple());
-        let (target, drop, file) = if url.sqlite_path().is_some() {
-            let path = std::env::temp_dir().join(format!("{name}.db"));
-            (format!("sqlite://{}", path.display()), None, Some(path))
-        } else {
-            let admin = url.expose().to_owned();
-            let conn = sea_orm::Database::connect(admin.as_str())
-                .await
-                .context("connecting to make a scratch database")?;
-            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .context("CREATE DATABASE (the role needs CREATEDB)")?;
-            let _ = conn.close().await;
-            let mut u = url::Url::parse(&admin).context("parsing the database URL")?;
-            u.set_path(&format!("/{name}"));
-            (u.to_string(), Some((admin, name)), None)
-        };
+        let db = ScratchDb::create(url, "custodian_bench")
+            .await
+            .context("making a scratch database (on PostgreSQL the role needs CREATEDB)")?;
         let config = DatabaseConfig {
-            url: DatabaseUrl::parse(&target)?,
+            url: db.url.clone(),
             max_connections: workers,
             acquire_timeout: Duration::from_secs(120),
             ..DatabaseConfig::default()
@@ -404,31 +386,18 @@ impl Scratch {
         custodian_server::migrator()?.up(&store).await?;
         Ok(Self {
             store,
-            drop,
-            file,
-            url: target,
+            url: db.url.expose().to_owned(),
+            db,
         })
     }
 
     async fn finish(self, keep: bool, out: &Output) -> Result<()> {
         self.store.close().await?;
         if keep {
-            out.note(&format!("kept scratch database {}", self.url));
+            out.note(&format!("kept scratch database {}", self.db.url));
             return Ok(());
         }
-        if let Some((admin, name)) = self.drop {
-            let conn = sea_orm::Database::connect(admin.as_str()).await?;
-            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await?;
-            let _ = conn.close().await;
-        }
-        if let Some(path) = self.file {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut p = path.clone().into_os_string();
-                p.push(suffix);
-                let _ = std::fs::remove_file(p);
-            }
-        }
+        self.db.remove().await?;
         Ok(())
     }
 }

@@ -515,7 +515,7 @@ fn uuid_suffix() -> String {
             .map_or(0, |d| d.subsec_nanos())
             .to_be_bytes();
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 async fn keys(config: &Config, cmd: KeysCommand) -> Result<ExitCode> {

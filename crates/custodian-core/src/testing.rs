@@ -13,14 +13,14 @@
 //! async fn writes_then_reads_body(db: custodian_core::testing::TestDb) { ... }
 //! ```
 
-use std::{panic::AssertUnwindSafe, path::PathBuf};
+use std::panic::AssertUnwindSafe;
 
 use futures::FutureExt;
-use sea_orm::{ConnectionTrait, Database};
 
 use crate::{
     Store,
     config::{DatabaseConfig, DatabaseUrl},
+    scratch::ScratchDb,
 };
 
 /// The variable naming the PostgreSQL server tests may create databases on.
@@ -32,39 +32,37 @@ pub struct TestDb {
     pub store: Store,
     /// Its configuration, for tests that open a second pool or run the CLI.
     pub config: DatabaseConfig,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    File(PathBuf),
-    PgDatabase { admin_url: String, name: String },
+    scratch: Option<ScratchDb>,
 }
 
 fn keep() -> bool {
     std::env::var("CUSTODIAN_TEST_KEEP").is_ok_and(|v| v == "1")
 }
 
-fn test_config(url: String) -> DatabaseConfig {
-    DatabaseConfig {
-        url: DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("test database URL: {e}")),
+async fn open(base: &str) -> TestDb {
+    let base = DatabaseUrl::parse(base).unwrap_or_else(|e| panic!("test database URL: {e}"));
+    let scratch = ScratchDb::create(&base, "custodian_t")
+        .await
+        .unwrap_or_else(|e| panic!("create a test database beside {base}: {e}"));
+    let config = DatabaseConfig {
+        url: scratch.url.clone(),
         max_connections: 16,
         ..DatabaseConfig::default()
+    };
+    let store = Store::connect(&config)
+        .await
+        .unwrap_or_else(|e| panic!("open {}: {e}", config.url));
+    TestDb {
+        store,
+        config,
+        scratch: Some(scratch),
     }
 }
 
 impl TestDb {
     /// A new SQLite file.
     pub async fn sqlite() -> Self {
-        let path = std::env::temp_dir().join(format!("custodian-test-{}.db", uuid::Uuid::now_v7()));
-        let config = test_config(format!("sqlite://{}", path.display()));
-        let store = Store::connect(&config)
-            .await
-            .unwrap_or_else(|e| panic!("open {path:?}: {e}"));
-        Self {
-            store,
-            config,
-            cleanup: Cleanup::File(path),
-        }
+        open("sqlite://custodian-test.db").await
     }
 
     /// A new PostgreSQL database, or `None` (with a message) when no server
@@ -77,26 +75,7 @@ impl TestDb {
             eprintln!("SKIPPED {test} on PostgreSQL: set {PG_URL_VAR}=postgres://... to run it");
             return None;
         };
-        let name = format!("custodian_t_{}", uuid::Uuid::now_v7().simple());
-        let admin = Database::connect(admin_url.as_str())
-            .await
-            .unwrap_or_else(|e| panic!("connect to {PG_URL_VAR}: {e}"));
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap_or_else(|e| panic!("create test database: {e}"));
-        let _ = admin.close().await;
-        let mut url = url::Url::parse(&admin_url).unwrap_or_else(|e| panic!("{PG_URL_VAR}: {e}"));
-        url.set_path(&format!("/{name}"));
-        let config = test_config(url.to_string());
-        let store = Store::connect(&config)
-            .await
-            .unwrap_or_else(|e| panic!("open {name}: {e}"));
-        Some(Self {
-            store,
-            config,
-            cleanup: Cleanup::PgDatabase { admin_url, name },
-        })
+        Some(open(&admin_url).await)
     }
 
     /// Closes the pool and removes the database.
@@ -106,22 +85,10 @@ impl TestDb {
             eprintln!("kept test database: {}", self.config.url);
             return;
         }
-        match self.cleanup {
-            Cleanup::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut p = path.clone().into_os_string();
-                    p.push(suffix);
-                    let _ = std::fs::remove_file(p);
-                }
-            }
-            Cleanup::PgDatabase { admin_url, name } => {
-                if let Ok(admin) = Database::connect(admin_url.as_str()).await {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                    let _ = admin.close().await;
-                }
-            }
+        if let Some(scratch) = self.scratch
+            && let Err(e) = scratch.remove().await
+        {
+            eprintln!("could not remove test database {}: {e}", self.config.url);
         }
     }
 }
@@ -137,7 +104,7 @@ where
     let holder = TestDb {
         store,
         config,
-        cleanup: Cleanup::File(PathBuf::new()),
+        scratch: None,
     };
     let outcome = AssertUnwindSafe(body(holder)).catch_unwind().await;
     db.remove().await;
