@@ -4,43 +4,12 @@
 //! database refuses a value the code does not know on both backends.
 
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// Declares a text enumeration stored in a column, with its list of values
-/// for filters and CHECK constraints.
-macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $value:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum,
-            Serialize, Deserialize, utoipa::ToSchema,
-        )]
-        #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(20))")]
-        #[serde(rename_all = "snake_case")]
-        #[schema(as = claims::$name)]
-        pub enum $name {
-            $($(#[$vdoc])* #[sea_orm(string_value = $value)] $variant,)+
-        }
-
-        impl $name {
-            /// Every value, as stored and as sent over HTTP.
-            pub const ALL: &'static [&'static str] = &[$($value),+];
-
-            /// The value as stored.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $value,)+ }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
+use custodian_core::text_enum;
 
 text_enum!(
+    claims,
     /// What kind of claim a case is.
     CaseType {
         /// Motor vehicle.
@@ -57,6 +26,7 @@ text_enum!(
 );
 
 text_enum!(
+    claims,
     /// Where a case is in its life. See [`CaseStatus::can_become`].
     CaseStatus {
         /// New, waiting for triage.
@@ -77,6 +47,7 @@ text_enum!(
 );
 
 text_enum!(
+    claims,
     /// How soon a case needs attention.
     UrgencyLevel {
         /// Routine.
@@ -91,6 +62,7 @@ text_enum!(
 );
 
 text_enum!(
+    claims,
     /// Assessed fraud or loss risk.
     RiskLevel {
         /// Low.
@@ -105,6 +77,7 @@ text_enum!(
 );
 
 text_enum!(
+    claims,
     /// What a staff user does.
     UserRole {
         /// Administers the system.
@@ -121,6 +94,7 @@ text_enum!(
 );
 
 text_enum!(
+    claims,
     /// Where a document is in extraction.
     ProcessingStatus {
         /// Waiting.

@@ -10,16 +10,24 @@ use chrono::{DateTime, Duration, Utc};
 use custodian_core::{
     Error, FieldError, Result, Store,
     observe::observe,
-    query::{Dir, FieldType, ListQuery, ListSpec, Page, QueryError},
+    query::{Dir, FieldType, ListQuery, ListSpec, Page},
     time,
 };
-use custodian_ledger::audit::{self, Actor};
+pub use custodian_ledger::record::{Record, Visibility, get, list};
+use custodian_ledger::{
+    audit::{self, Actor},
+    change,
+    record::{
+        Check, audit_update, insert_audited, lock_live, nullable, parse_bool, save, soft_delete,
+        soft_delete_in,
+    },
+};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect,
     sea_query::Expr,
 };
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -28,289 +36,11 @@ use crate::model::{
     team, triage_result, user,
 };
 
-/// A table the generic reads and soft delete work on.
-pub trait Record: EntityTrait {
-    /// The record's name in audit entries and "not found" messages.
-    const NAME: &'static str;
-    /// The UUID primary key.
-    fn id_column() -> Self::Column;
-    /// `updated_at`.
-    fn updated_column() -> Self::Column;
-    /// `deleted_at`, set by a soft delete.
-    fn deleted_column() -> Self::Column;
-}
-
-macro_rules! record {
-    ($module:ident, $name:literal) => {
-        impl Record for $module::Entity {
-            const NAME: &'static str = $name;
-            fn id_column() -> Self::Column {
-                $module::Column::Id
-            }
-            fn updated_column() -> Self::Column {
-                $module::Column::UpdatedAt
-            }
-            fn deleted_column() -> Self::Column {
-                $module::Column::DeletedAt
-            }
-        }
-    };
-}
-record!(case, "case");
-record!(team, "team");
-record!(user, "user");
-record!(document, "document");
-record!(triage_result, "triage_result");
-
-/// Whether soft-deleted rows (and archived cases) are visible.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Visibility {
-    /// Show deleted and archived rows too.
-    pub include_deleted: bool,
-}
-
-impl Visibility {
-    /// Reads `include_deleted=true|false` from a parsed list query.
-    pub fn from_query(q: &ListQuery) -> std::result::Result<Self, QueryError> {
-        Ok(Self {
-            include_deleted: parse_bool("include_deleted", q.extra("include_deleted"))?
-                .unwrap_or(false),
-        })
-    }
-}
-
-/// `true`/`false`, also written `eq.true` or `is.true`, as the filters are.
-fn parse_bool(name: &str, raw: Option<&str>) -> std::result::Result<Option<bool>, QueryError> {
-    let Some(raw) = raw else { return Ok(None) };
-    let v = raw
-        .strip_prefix("is.")
-        .or_else(|| raw.strip_prefix("eq."))
-        .unwrap_or(raw);
-    match v {
-        "true" => Ok(Some(true)),
-        "false" => Ok(Some(false)),
-        _ => Err(QueryError {
-            param: name.to_owned(),
-            reason: format!("{raw:?} is not true or false"),
-        }),
-    }
-}
-
-/// Deserializes a field that may be absent (keep), `null` (clear) or a value (set).
-fn nullable<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// Collects field problems so one 422 names them all.
-#[derive(Default)]
-struct Check(Vec<FieldError>);
-
-impl Check {
-    fn text(&mut self, name: &'static str, v: Option<&str>, max: usize) -> &mut Self {
-        match v {
-            Some(s) if s.trim().is_empty() => {
-                self.0.push(FieldError::new(name, "must not be empty"))
-            }
-            Some(s) if s.chars().count() > max => self.0.push(FieldError::new(
-                name,
-                format!("is longer than {max} characters"),
-            )),
-            _ => {}
-        }
-        self
-    }
-
-    fn unit(&mut self, name: &'static str, v: Option<f64>) -> &mut Self {
-        if let Some(x) = v
-            && !(0.0..=1.0).contains(&x)
-        {
-            self.0
-                .push(FieldError::new(name, "must be between 0 and 1"));
-        }
-        self
-    }
-
-    fn positive(&mut self, name: &'static str, v: Option<i32>) -> &mut Self {
-        if v.is_some_and(|x| x <= 0) {
-            self.0.push(FieldError::new(name, "must be greater than 0"));
-        }
-        self
-    }
-
-    fn push(&mut self, name: &'static str, reason: &str) -> &mut Self {
-        self.0.push(FieldError::new(name, reason));
-        self
-    }
-
-    fn done(&mut self) -> Result<()> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Invalid(std::mem::take(&mut self.0)))
-        }
-    }
-}
-
-fn not_found<E: Record>(id: Uuid) -> Error {
-    Error::NotFound {
-        entity: E::NAME,
-        id: id.to_string(),
-    }
-}
-
-/// One row by id; deleted rows only when `vis` includes them.
-pub async fn get<E: Record>(
-    conn: &impl ConnectionTrait,
-    id: Uuid,
-    vis: Visibility,
-) -> Result<E::Model> {
-    let mut q = E::find().filter(E::id_column().eq(id));
-    if !vis.include_deleted {
-        q = q.filter(E::deleted_column().is_null());
-    }
-    q.one(conn).await?.ok_or_else(|| not_found::<E>(id))
-}
-
-/// The live row, locked for the rest of the transaction (PostgreSQL
-/// `FOR UPDATE`; SQLite transactions here already hold the write lock).
-async fn lock_live<E: Record>(tx: &DatabaseTransaction, id: Uuid) -> Result<E::Model> {
-    E::find()
-        .filter(E::id_column().eq(id))
-        .filter(E::deleted_column().is_null())
-        .lock_exclusive()
-        .one(tx)
-        .await?
-        .ok_or_else(|| not_found::<E>(id))
-}
-
-/// One page of `spec`'s query, hiding deleted rows unless `vis` shows them.
-pub async fn list<E: Record>(
-    conn: &impl ConnectionTrait,
-    spec: &ListSpec<E>,
-    q: &ListQuery,
-    vis: Visibility,
-    extra: Condition,
-) -> Result<Page<E::Model>>
-where
-    E::Model: Sync,
-{
-    let mut select = E::find().filter(extra);
-    if !vis.include_deleted {
-        select = select.filter(E::deleted_column().is_null());
-    }
-    Ok(spec.fetch(conn, q, select).await?)
-}
-
-/// Soft-deletes a live row and audits it.
-pub async fn soft_delete<E: Record>(store: &Store, actor: &Actor, id: Uuid) -> Result<()> {
-    let actor = actor.clone();
-    store
-        .transaction(|tx| Box::pin(async move { soft_delete_in::<E>(tx, &actor, id).await }))
-        .await
-}
-
-/// [`soft_delete`] inside the caller's transaction.
-async fn soft_delete_in<E: Record>(
-    tx: &DatabaseTransaction,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<()> {
-    let now = time::now();
-    let res = E::update_many()
-        .col_expr(E::deleted_column(), Expr::value(now))
-        .col_expr(E::updated_column(), Expr::value(now))
-        .filter(E::id_column().eq(id))
-        .filter(E::deleted_column().is_null())
-        .exec(tx)
-        .await?;
-    if res.rows_affected == 0 {
-        return Err(not_found::<E>(id));
-    }
-    audit::record(tx, &actor.change("delete", E::NAME, id, &["deleted_at"])).await?;
-    Ok(())
-}
-
-async fn insert_audited<A>(
-    tx: &DatabaseTransaction,
-    actor: &Actor,
-    name: &str,
-    id: Uuid,
-    am: A,
-    fields: &[&str],
-) -> Result<<A::Entity as EntityTrait>::Model>
-where
-    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
-    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
-{
-    let row = am.insert(tx).await?;
-    audit::record(tx, &actor.change("create", name, id, fields)).await?;
-    Ok(row)
-}
-
-/// `change!(am, cur, changed; field = new_value, ...)`: [`change`] for each
-/// field, named after it.
-macro_rules! change {
-    ($am:ident, $cur:ident, $changed:ident; $($field:ident = $new:expr),+ $(,)?) => {
-        $(change(&mut $am.$field, &$cur.$field, $new, stringify!($field), &mut $changed);)+
-    };
-}
-
-/// Sets `slot` to `new` when it differs from `current`, noting the field.
-fn change<T>(
-    slot: &mut sea_orm::ActiveValue<T>,
-    current: &T,
-    new: Option<T>,
-    name: &'static str,
-    changed: &mut Vec<&'static str>,
-) where
-    T: PartialEq + Into<sea_orm::Value>,
-{
-    if let Some(v) = new
-        && v != *current
-    {
-        *slot = Set(v);
-        changed.push(name);
-    }
-}
-
-/// Writes `am` and audits the changed field names; with nothing changed it
-/// writes nothing and returns `cur`.
-async fn save<A>(
-    tx: &DatabaseTransaction,
-    actor: &Actor,
-    name: &str,
-    id: Uuid,
-    cur: <A::Entity as EntityTrait>::Model,
-    am: A,
-    changed: &[&'static str],
-) -> Result<<A::Entity as EntityTrait>::Model>
-where
-    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
-    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
-{
-    if changed.is_empty() {
-        return Ok(cur);
-    }
-    let row = am.update(tx).await?;
-    audit_update(tx, actor, name, id, changed).await?;
-    Ok(row)
-}
-
-/// Records an update of `fields` (names only, never values).
-async fn audit_update(
-    tx: &DatabaseTransaction,
-    actor: &Actor,
-    name: &str,
-    id: Uuid,
-    fields: &[&'static str],
-) -> Result<()> {
-    audit::record(tx, &actor.change("update", name, id, fields)).await?;
-    Ok(())
-}
+custodian_ledger::record!(case, "case");
+custodian_ledger::record!(team, "team");
+custodian_ledger::record!(user, "user");
+custodian_ledger::record!(document, "document");
+custodian_ledger::record!(triage_result, "triage_result");
 
 // ---------------------------------------------------------------- teams
 

@@ -58,6 +58,11 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// How long a stored `Idempotency-Key` response is replayed.
     pub idempotency_ttl: Duration,
+    /// Where locally stored media (conversation audio) lives; stored paths
+    /// are relative to it.
+    pub media_dir: std::path::PathBuf,
+    /// How long a signed media URL stays valid.
+    pub media_url_ttl: Duration,
 }
 
 impl Default for DatabaseConfig {
@@ -80,6 +85,8 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 1024 * 1024,
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+            media_dir: std::path::PathBuf::from("media"),
+            media_url_ttl: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -211,6 +218,8 @@ struct FileServer {
     bind: Option<String>,
     body_limit: Option<usize>,
     idempotency_ttl: Option<String>,
+    media_dir: Option<String>,
+    media_url_ttl: Option<String>,
 }
 
 /// One setting: its environment variable, its key in the file, and how to apply it.
@@ -251,6 +260,18 @@ const SETTINGS: &[Setting] = &[
     Setting {
         env: "CUSTODIAN_BODY_LIMIT",
         file_key: "server.body_limit",
+    },
+    Setting {
+        env: "CUSTODIAN_IDEMPOTENCY_TTL",
+        file_key: "server.idempotency_ttl",
+    },
+    Setting {
+        env: "CUSTODIAN_MEDIA_DIR",
+        file_key: "server.media_dir",
+    },
+    Setting {
+        env: "CUSTODIAN_MEDIA_URL_TTL",
+        file_key: "server.media_url_ttl",
     },
 ];
 
@@ -336,6 +357,14 @@ impl Config {
                 "server.idempotency_ttl" => {
                     server.idempotency_ttl = parse_duration(&raw).map_err(bad)?
                 }
+                "server.media_dir" => server.media_dir = raw.clone().into(),
+                "server.media_url_ttl" => {
+                    let d = parse_duration(&raw).map_err(bad)?;
+                    if d.is_zero() {
+                        return Err(bad("a signed URL must live longer than 0s".into()));
+                    }
+                    server.media_url_ttl = d;
+                }
                 _ => continue,
             }
             sources.push((s.file_key.to_owned(), src));
@@ -385,6 +414,18 @@ impl Config {
                 "server.body_limit".into(),
                 self.server.body_limit.to_string(),
             ),
+            (
+                "server.idempotency_ttl".into(),
+                dur(self.server.idempotency_ttl),
+            ),
+            (
+                "server.media_dir".into(),
+                self.server.media_dir.display().to_string(),
+            ),
+            (
+                "server.media_url_ttl".into(),
+                dur(self.server.media_url_ttl),
+            ),
         ]
     }
 
@@ -415,6 +456,8 @@ fn file_value(f: &FileConfig, key: &str) -> Option<String> {
         "server.bind" => f.server.bind.clone(),
         "server.body_limit" => f.server.body_limit.map(|v| v.to_string()),
         "server.idempotency_ttl" => f.server.idempotency_ttl.clone(),
+        "server.media_dir" => f.server.media_dir.clone(),
+        "server.media_url_ttl" => f.server.media_url_ttl.clone(),
         _ => None,
     }
 }
@@ -494,6 +537,30 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.database.acquire_timeout, Duration::from_millis(250));
         assert_eq!(c.database.statement_timeout, None);
+    }
+
+    #[test]
+    fn every_server_setting_is_read_from_the_environment_and_the_file() {
+        let c = Config::from_toml(
+            "[server]\nmedia_dir = \"/srv/audio\"\nidempotency_ttl = \"1h\"\n",
+            env(&[
+                ("CUSTODIAN_IDEMPOTENCY_TTL", "90s"),
+                ("CUSTODIAN_MEDIA_URL_TTL", "2m"),
+            ]),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.server.idempotency_ttl, Duration::from_secs(90));
+        assert_eq!(c.server.media_url_ttl, Duration::from_secs(120));
+        assert_eq!(c.server.media_dir, std::path::PathBuf::from("/srv/audio"));
+        assert_eq!(
+            c.source_of("server.media_dir"),
+            "custodian.toml server.media_dir"
+        );
+        let err = Config::from_toml("", env(&[("CUSTODIAN_MEDIA_URL_TTL", "0")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("CUSTODIAN_MEDIA_URL_TTL"), "{err}");
     }
 
     #[test]

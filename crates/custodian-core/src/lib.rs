@@ -11,6 +11,7 @@ pub mod query;
 pub mod scratch;
 pub mod splitmix;
 pub mod store;
+pub mod text_enum;
 pub mod time;
 
 #[cfg(feature = "testing")]

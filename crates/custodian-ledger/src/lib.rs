@@ -11,6 +11,7 @@ pub mod audit;
 pub mod events;
 pub mod idempotency;
 mod migrations;
+pub mod record;
 #[cfg(feature = "testing")]
 pub mod testing;
 

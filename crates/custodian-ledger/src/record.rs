@@ -1,0 +1,342 @@
+//! Audited records: the reads and writes every module repository shares.
+//!
+//! A module's table implements [`Record`] (with [`record!`](crate::record!)),
+//! and its repository writes through [`insert_audited`] and [`save`], so a
+//! row and the audit entry naming its changed fields land in one transaction
+//! or not at all. Tables with a `deleted_at` column get soft delete and
+//! [`Visibility`]; the others are simply never deleted.
+
+use custodian_core::{
+    Error, FieldError, Result, Store,
+    query::{ListQuery, ListSpec, Page, QueryError},
+    time,
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, sea_query::Expr,
+};
+use serde::{Deserialize, Deserializer};
+use uuid::Uuid;
+
+use crate::audit::{self, Actor};
+
+/// A table the generic reads, writes and soft delete work on.
+pub trait Record: EntityTrait {
+    /// The record's name in audit entries and "not found" messages.
+    const NAME: &'static str;
+    /// The UUID primary key.
+    fn id_column() -> Self::Column;
+    /// `updated_at`.
+    fn updated_column() -> Self::Column;
+    /// `deleted_at`, set by a soft delete; `None` for tables whose rows are
+    /// never deleted.
+    fn deleted_column() -> Option<Self::Column>;
+}
+
+/// `record!(module, "name")` implements [`Record`] for `module::Entity`,
+/// whose table has `id`, `updated_at` and `deleted_at`;
+/// `record!(module, "name", kept)` for a table without `deleted_at`.
+#[macro_export]
+macro_rules! record {
+    ($module:ident, $name:literal) => {
+        $crate::record!(@impl $module, $name, Some($module::Column::DeletedAt));
+    };
+    ($module:ident, $name:literal, kept) => {
+        $crate::record!(@impl $module, $name, None);
+    };
+    (@impl $module:ident, $name:literal, $deleted:expr) => {
+        impl $crate::record::Record for $module::Entity {
+            const NAME: &'static str = $name;
+            fn id_column() -> Self::Column {
+                $module::Column::Id
+            }
+            fn updated_column() -> Self::Column {
+                $module::Column::UpdatedAt
+            }
+            fn deleted_column() -> Option<Self::Column> {
+                $deleted
+            }
+        }
+    };
+}
+
+/// Whether soft-deleted rows are visible.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Visibility {
+    /// Show deleted rows too.
+    pub include_deleted: bool,
+}
+
+impl Visibility {
+    /// Reads `include_deleted=true|false` from a parsed list query.
+    pub fn from_query(q: &ListQuery) -> std::result::Result<Self, QueryError> {
+        Ok(Self {
+            include_deleted: parse_bool("include_deleted", q.extra("include_deleted"))?
+                .unwrap_or(false),
+        })
+    }
+}
+
+/// `true`/`false`, also written `eq.true` or `is.true`, as the filters are.
+pub fn parse_bool(name: &str, raw: Option<&str>) -> std::result::Result<Option<bool>, QueryError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let v = raw
+        .strip_prefix("is.")
+        .or_else(|| raw.strip_prefix("eq."))
+        .unwrap_or(raw);
+    match v {
+        "true" => Ok(Some(true)),
+        "false" => Ok(Some(false)),
+        _ => Err(QueryError {
+            param: name.to_owned(),
+            reason: format!("{raw:?} is not true or false"),
+        }),
+    }
+}
+
+/// Deserializes a patch field that may be absent (keep), `null` (clear) or
+/// a value (set). Use with `#[serde(default, deserialize_with = "nullable")]`.
+pub fn nullable<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Collects field problems so that one 422 names them all.
+#[derive(Debug, Default)]
+pub struct Check(Vec<FieldError>);
+
+impl Check {
+    /// A text that, when present, is not blank and at most `max` characters.
+    pub fn text(&mut self, name: &'static str, v: Option<&str>, max: usize) -> &mut Self {
+        match v {
+            Some(s) if s.trim().is_empty() => {
+                self.0.push(FieldError::new(name, "must not be empty"))
+            }
+            Some(s) if s.chars().count() > max => self.0.push(FieldError::new(
+                name,
+                format!("is longer than {max} characters"),
+            )),
+            _ => {}
+        }
+        self
+    }
+
+    /// A number that, when present, is between 0 and 1.
+    pub fn unit(&mut self, name: &'static str, v: Option<f64>) -> &mut Self {
+        if let Some(x) = v
+            && !(0.0..=1.0).contains(&x)
+        {
+            self.0
+                .push(FieldError::new(name, "must be between 0 and 1"));
+        }
+        self
+    }
+
+    /// A number that, when present, is greater than 0.
+    pub fn positive(&mut self, name: &'static str, v: Option<i32>) -> &mut Self {
+        if v.is_some_and(|x| x <= 0) {
+            self.0.push(FieldError::new(name, "must be greater than 0"));
+        }
+        self
+    }
+
+    /// Any other problem with a field.
+    pub fn push(&mut self, name: &'static str, reason: &str) -> &mut Self {
+        self.0.push(FieldError::new(name, reason));
+        self
+    }
+
+    /// `Ok` when nothing was found, else one [`Error::Invalid`] naming every field.
+    pub fn done(&mut self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(std::mem::take(&mut self.0)))
+        }
+    }
+}
+
+/// The 404 for a record of kind `E`.
+pub fn not_found<E: Record>(id: Uuid) -> Error {
+    Error::NotFound {
+        entity: E::NAME,
+        id: id.to_string(),
+    }
+}
+
+/// A reference in a request body to a row that does not exist is a bad
+/// field (422), not a missing resource (404): maps one into the other.
+pub fn as_bad_ref<T>(r: Result<T>, field: &'static str, reason: &str) -> Result<T> {
+    match r {
+        Err(Error::NotFound { .. }) => Err(Error::Invalid(vec![FieldError::new(field, reason)])),
+        other => other,
+    }
+}
+
+fn live<E: Record>(mut q: sea_orm::Select<E>, vis: Visibility) -> sea_orm::Select<E> {
+    if let Some(deleted) = E::deleted_column()
+        && !vis.include_deleted
+    {
+        q = q.filter(deleted.is_null());
+    }
+    q
+}
+
+/// One row by id; deleted rows only when `vis` includes them.
+pub async fn get<E: Record>(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    vis: Visibility,
+) -> Result<E::Model> {
+    live(E::find().filter(E::id_column().eq(id)), vis)
+        .one(conn)
+        .await?
+        .ok_or_else(|| not_found::<E>(id))
+}
+
+/// The live row, locked for the rest of the transaction (PostgreSQL
+/// `FOR UPDATE`; SQLite transactions here already hold the write lock).
+pub async fn lock_live<E: Record>(tx: &DatabaseTransaction, id: Uuid) -> Result<E::Model> {
+    live(
+        E::find().filter(E::id_column().eq(id)),
+        Visibility::default(),
+    )
+    .lock_exclusive()
+    .one(tx)
+    .await?
+    .ok_or_else(|| not_found::<E>(id))
+}
+
+/// One page of `spec`'s query, hiding deleted rows unless `vis` shows them.
+pub async fn list<E: Record>(
+    conn: &impl ConnectionTrait,
+    spec: &ListSpec<E>,
+    q: &ListQuery,
+    vis: Visibility,
+    extra: Condition,
+) -> Result<Page<E::Model>>
+where
+    E::Model: Sync,
+{
+    let select = live(E::find().filter(extra), vis);
+    Ok(spec.fetch(conn, q, select).await?)
+}
+
+/// Soft-deletes a live row and audits it.
+pub async fn soft_delete<E: Record>(store: &Store, actor: &Actor, id: Uuid) -> Result<()> {
+    let actor = actor.clone();
+    store
+        .transaction(|tx| Box::pin(async move { soft_delete_in::<E>(tx, &actor, id).await }))
+        .await
+}
+
+/// [`soft_delete`] inside the caller's transaction. A table without
+/// `deleted_at` refuses with a conflict: its rows are kept.
+pub async fn soft_delete_in<E: Record>(
+    tx: &DatabaseTransaction,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<()> {
+    let Some(deleted) = E::deleted_column() else {
+        return Err(Error::Conflict(format!(
+            "{} records are never deleted",
+            E::NAME
+        )));
+    };
+    let now = time::now();
+    let res = E::update_many()
+        .col_expr(deleted, Expr::value(now))
+        .col_expr(E::updated_column(), Expr::value(now))
+        .filter(E::id_column().eq(id))
+        .filter(deleted.is_null())
+        .exec(tx)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(not_found::<E>(id));
+    }
+    audit::record(tx, &actor.change("delete", E::NAME, id, &["deleted_at"])).await?;
+    Ok(())
+}
+
+/// Inserts a row and audits its creation with the names of `fields`.
+pub async fn insert_audited<A>(
+    tx: &DatabaseTransaction,
+    actor: &Actor,
+    name: &str,
+    id: Uuid,
+    am: A,
+    fields: &[&str],
+) -> Result<<A::Entity as EntityTrait>::Model>
+where
+    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    let row = am.insert(tx).await?;
+    audit::record(tx, &actor.change("create", name, id, fields)).await?;
+    Ok(row)
+}
+
+/// `change!(am, cur, changed; field = new_value, ...)`: [`change`] for each
+/// field, named after it.
+#[macro_export]
+macro_rules! change {
+    ($am:ident, $cur:ident, $changed:ident; $($field:ident = $new:expr),+ $(,)?) => {
+        $($crate::record::change(&mut $am.$field, &$cur.$field, $new, stringify!($field), &mut $changed);)+
+    };
+}
+
+/// Sets `slot` to `new` when it differs from `current`, noting the field.
+pub fn change<T>(
+    slot: &mut sea_orm::ActiveValue<T>,
+    current: &T,
+    new: Option<T>,
+    name: &'static str,
+    changed: &mut Vec<&'static str>,
+) where
+    T: PartialEq + Into<sea_orm::Value>,
+{
+    if let Some(v) = new
+        && v != *current
+    {
+        *slot = Set(v);
+        changed.push(name);
+    }
+}
+
+/// Writes `am` and audits the changed field names; with nothing changed it
+/// writes nothing and returns `cur`.
+pub async fn save<A>(
+    tx: &DatabaseTransaction,
+    actor: &Actor,
+    name: &str,
+    id: Uuid,
+    cur: <A::Entity as EntityTrait>::Model,
+    am: A,
+    changed: &[&'static str],
+) -> Result<<A::Entity as EntityTrait>::Model>
+where
+    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    if changed.is_empty() {
+        return Ok(cur);
+    }
+    let row = am.update(tx).await?;
+    audit_update(tx, actor, name, id, changed).await?;
+    Ok(row)
+}
+
+/// Records an update of `fields` (names only, never values).
+pub async fn audit_update(
+    tx: &DatabaseTransaction,
+    actor: &Actor,
+    name: &str,
+    id: Uuid,
+    fields: &[&'static str],
+) -> Result<()> {
+    audit::record(tx, &actor.change("update", name, id, fields)).await?;
+    Ok(())
+}
