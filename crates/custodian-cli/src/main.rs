@@ -77,6 +77,11 @@ enum SeedCommand {
         #[arg(long, default_value_t = 300)]
         cases: usize,
     },
+    /// Trials: Diabetes Study A, three participants at different stages,
+    /// two appointments (one confirmed), a ride and a recorded call. Needs
+    /// the pepper (CUSTODIAN_PEPPER) that `serve` will use, since it makes
+    /// mary_ids. Writes the call's audio file into the media directory.
+    Trials,
 }
 
 #[derive(Debug, Subcommand)]
@@ -298,6 +303,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             store.close().await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Seed(SeedCommand::Trials) => {
+            let pseudonymizer =
+                custodian_privacy::pseudonym::Pseudonymizer::from_env(|k| std::env::var(k).ok())
+                    .context("trials participants get mary_ids, which need the pepper")?;
+            let store = connect(&config, false).await?;
+            migrator_current(&store).await?;
+            seed_trials(&store, &pseudonymizer, &config.server.media_dir).await?;
+            store.close().await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(args) => {
             bench::run(&config.database.url, &args).await?;
             Ok(ExitCode::SUCCESS)
@@ -429,6 +444,7 @@ async fn serve(
         )
         .await?;
         seed_claims(&store, 300).await?;
+        seed_trials(&store, &pseudonymizer, &config.server.media_dir).await?;
         println!("admin key ({name}): {key}");
         println!("  try: curl -H 'Authorization: Bearer {key}' http://{addr}/v1/claims/cases");
     }
@@ -441,6 +457,11 @@ async fn serve(
     tracing::info!(%addr, backend = %store.backend(), database = %config.database.url, "serving");
     let mut state = custodian_server::AppState::new(store.clone());
     state.idempotency.ttl = config.server.idempotency_ttl;
+    state.trials = Some(custodian_trials::Context::new(
+        pseudonymizer,
+        config.server.media_dir.clone(),
+        config.server.media_url_ttl,
+    ));
     let pruner = tokio::spawn(prune_idempotency_records(store.clone()));
     let app = custodian_server::router(state, config.server.body_limit);
     custodian_server::serve(listener, app, custodian_server::shutdown_signal()).await?;
@@ -463,6 +484,40 @@ async fn seed_claims(store: &Store, cases: usize) -> Result<()> {
         );
     } else {
         println!("claims: demo data already present; nothing written");
+    }
+    Ok(())
+}
+
+/// Loads the trials demo data, writes the demo call's audio file if it is
+/// missing, and says what it did.
+async fn seed_trials(
+    store: &Store,
+    pseudonymizer: &custodian_privacy::pseudonym::Pseudonymizer,
+    media_dir: &std::path::Path,
+) -> Result<()> {
+    let actor = custodian_ledger::audit::Actor::system();
+    let r = custodian_trials::seed::seed(store, &actor, pseudonymizer)
+        .await
+        .context("seeding trials")?;
+    let audio = media_dir.join(custodian_trials::seed::DEMO_AUDIO_PATH);
+    if !audio.exists() {
+        if let Some(dir) = audio.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(&audio, custodian_trials::seed::silent_wav())
+            .with_context(|| format!("writing {}", audio.display()))?;
+    }
+    if r.created {
+        println!(
+            "trials: seeded Diabetes Study A, {} participants, {} appointments, {} ride(s); \
+             demo audio in {}",
+            r.participants,
+            r.appointments,
+            r.rides,
+            media_dir.display()
+        );
+    } else {
+        println!("trials: demo data already present; nothing written");
     }
     Ok(())
 }

@@ -266,7 +266,7 @@ pub async fn insert_audited<A>(
     tx: &DatabaseTransaction,
     actor: &Actor,
     name: &str,
-    id: Uuid,
+    id: impl ToString,
     am: A,
     fields: &[&str],
 ) -> Result<<A::Entity as EntityTrait>::Model>

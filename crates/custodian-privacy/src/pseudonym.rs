@@ -158,6 +158,21 @@ impl Pseudonymizer {
         ))
     }
 
+    /// A 32-byte key for another purpose (signing media URLs), derived from
+    /// the current pepper and `purpose`, so no second secret has to be
+    /// configured and no two purposes share a key.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        if let Some((_, pepper)) = self.peppers.iter().find(|(v, _)| *v == self.current)
+            && let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&pepper.0)
+        {
+            mac.update(b"custodian derived key\0");
+            mac.update(purpose.as_bytes());
+            out.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        out
+    }
+
     /// The id under every configured version: what a lookup must try while
     /// a rotation is under way.
     pub fn candidates(&self, inputs: &[Input<'_>]) -> Vec<String> {
@@ -227,6 +242,20 @@ mod tests {
 
     fn p() -> Pseudonymizer {
         Pseudonymizer::from_env(env(&[("CUSTODIAN_PEPPER", PEPPER)])).unwrap()
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_pepper_and_never_equal_an_id() {
+        let a = p().derive_key("media");
+        assert_eq!(a, p().derive_key("media"));
+        assert_ne!(a, p().derive_key("other"));
+        let other = Pseudonymizer::from_env(env(&[(
+            "CUSTODIAN_PEPPER",
+            "another pepper of at least thirty-two bytes",
+        )]))
+        .unwrap();
+        assert_ne!(a, other.derive_key("media"));
+        assert_ne!(a, [0u8; 32]);
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct AppState {
     pub ready_timeout: Duration,
     /// `Idempotency-Key` behaviour.
     pub idempotency: IdempotencySettings,
+    /// The trials module's pepper and media store; without it, trials routes
+    /// that need them answer 503.
+    pub trials: Option<custodian_trials::Context>,
 }
 
 /// How long replays are kept, and how long a retry waits for the first try.
@@ -71,6 +74,7 @@ impl AppState {
             metrics: metrics::handle(),
             ready_timeout: Duration::from_secs(2),
             idempotency: IdempotencySettings::default(),
+            trials: None,
         }
     }
 }
@@ -81,13 +85,14 @@ pub fn migrator() -> custodian_core::Result<Migrator> {
         custodian_ledger::migrations(),
         custodian_privacy::migrations(),
         custodian_claims::migrations(),
+        custodian_trials::migrations(),
     ])
 }
 
 /// Every column of pseudonymous ids, for `custodian pseudonyms rotate`;
 /// each module that stores pseudonyms adds its columns here.
 pub fn pseudonym_columns() -> Vec<custodian_privacy::rotate::PseudonymColumn> {
-    Vec::new()
+    custodian_trials::pseudonym_columns()
 }
 
 #[derive(OpenApi)]
@@ -103,6 +108,7 @@ pub fn pseudonym_columns() -> Vec<custodian_privacy::rotate::PseudonymColumn> {
         (name = "events", description = "The idempotent event log"),
         (name = "audit", description = "The tamper-evident audit chain"),
         (name = "claims", description = "Module claims: cases, teams, users, documents, triage results, snapshots"),
+        (name = "trials", description = "Module trials: participants, enrollments, appointments, conversations, handoffs, rides, trials, agent reasoning"),
     ),
     components(schemas(problem::Problem, problem::InvalidParam)),
     modifiers(&BearerAuth),
@@ -138,12 +144,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(events::routes())
         .merge(audit::routes())
         .merge(custodian_claims::http::routes())
+        .merge(custodian_trials::http::routes())
 }
 
 /// The whole application; `body_limit` is the largest accepted body in bytes.
 pub fn router(state: AppState, body_limit: usize) -> Router {
     let (routes, openapi) = api_routes().split_for_parts();
-    let routes = routes.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi));
+    let routes = routes
+        .merge(custodian_trials::http::media_routes())
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi));
     with_layers(routes, state, body_limit)
 }
 
@@ -152,6 +161,10 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
 /// and `Idempotency-Key` on POST (scoped to the authenticated principal). An
 /// embedding application can add routes of its own the same way.
 pub fn with_layers(routes: Router<AppState>, state: AppState, body_limit: usize) -> Router {
+    let routes = match state.trials.clone() {
+        Some(ctx) => routes.layer(axum::Extension(ctx)),
+        None => routes,
+    };
     routes
         .fallback(|| async { ApiError::new(Kind::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))

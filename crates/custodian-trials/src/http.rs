@@ -1,0 +1,632 @@
+//! `/v1/trials/...`: every trials resource over HTTP, with the list-query
+//! language, and `/media/trials/...`, where signed recording URLs lead.
+//!
+//! The trials routes need the `trials` permission (coordinator, service,
+//! admin); `agent_reasoning` needs its own (service and admin only).
+//! Handlers reach the database through [`Db`] and the pepper and media
+//! store through [`Ctx`].
+
+use std::sync::LazyLock;
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{FromRequestParts, Path, Query, RawQuery, Request},
+    http::{HeaderMap, StatusCode, request::Parts},
+    response::{IntoResponse, Json, Response},
+    routing::get,
+};
+use custodian_core::query::{ListQuery, ListSpec, Page, QueryError};
+use custodian_http::{ApiError, Caller, Db, Kind, Problem, guard, list::list_params};
+use custodian_privacy::access::Module;
+use serde::Deserialize;
+use tower::ServiceExt;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    Context,
+    media::{MEDIA_PREFIX, Refused, SignedUrl},
+    model::{
+        agent_reasoning, appointment, conversation, handoff, participant, participant_trial, ride,
+        trial,
+    },
+    repo::{self, Criteria, Outbound},
+};
+
+static PARTICIPANTS: LazyLock<ListSpec<participant::Entity>> =
+    LazyLock::new(repo::participant_spec);
+static ENROLLMENTS: LazyLock<ListSpec<participant_trial::Entity>> =
+    LazyLock::new(repo::enrollment_spec);
+static APPOINTMENTS: LazyLock<ListSpec<appointment::Entity>> =
+    LazyLock::new(repo::appointment_spec);
+static CONVERSATIONS: LazyLock<ListSpec<conversation::Entity>> =
+    LazyLock::new(repo::conversation_spec);
+static HANDOFFS: LazyLock<ListSpec<handoff::Entity>> = LazyLock::new(repo::handoff_spec);
+static RIDES: LazyLock<ListSpec<ride::Entity>> = LazyLock::new(repo::ride_spec);
+static TRIALS: LazyLock<ListSpec<trial::Entity>> = LazyLock::new(repo::trial_spec);
+static REASONING: LazyLock<ListSpec<agent_reasoning::Entity>> =
+    LazyLock::new(repo::agent_reasoning_spec);
+
+/// The pepper and media store, as attached by the server.
+#[derive(Clone)]
+pub struct Ctx(pub Context);
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Context>()
+            .cloned()
+            .map(Ctx)
+            .ok_or_else(|| {
+                ApiError::new(
+                    Kind::Unavailable,
+                    "the trials module is not configured: it needs a pepper (CUSTODIAN_PEPPER)",
+                )
+            })
+    }
+}
+
+/// The `/v1/trials` routes, guarded by the `trials` and `agent_reasoning`
+/// permissions.
+pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
+    let trials = OpenApiRouter::new()
+        .routes(routes!(create_participant, list_participants))
+        .routes(routes!(get_participant, update_participant))
+        .routes(routes!(get_participant_by_mary_id))
+        .routes(routes!(lookup_participant))
+        .routes(routes!(log_outbound))
+        .routes(routes!(get_participant_trial))
+        .routes(routes!(enroll_in_trial, list_enrollments))
+        .routes(routes!(get_enrollment, update_enrollment))
+        .routes(routes!(create_appointment, list_appointments))
+        .routes(routes!(get_appointment, update_appointment))
+        .routes(routes!(send_reminder))
+        .routes(routes!(create_conversation, list_conversations))
+        .routes(routes!(get_conversation, update_conversation))
+        .routes(routes!(conversation_audio))
+        .routes(routes!(create_handoff, list_handoffs))
+        .routes(routes!(get_handoff))
+        .routes(routes!(claim_handoff))
+        .routes(routes!(resolve_handoff))
+        .routes(routes!(create_ride, list_rides))
+        .routes(routes!(get_ride, update_ride))
+        .routes(routes!(create_trial, list_trials))
+        .routes(routes!(get_trial, update_trial))
+        .routes(routes!(get_trial_criteria))
+        .route_layer(axum::middleware::from_fn(|req, next| {
+            guard::require(Module::Trials, req, next)
+        }));
+    let reasoning = OpenApiRouter::new()
+        .routes(routes!(create_agent_reasoning, list_agent_reasoning))
+        .routes(routes!(get_agent_reasoning))
+        .route_layer(axum::middleware::from_fn(|req, next| {
+            guard::require(Module::AgentReasoning, req, next)
+        }));
+    trials.merge(reasoning)
+}
+
+/// `GET /media/trials/{path}?expires=..&sig=..`: the file behind a signed
+/// URL. Outside `/v1`: the signature is the credential.
+pub fn media_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new().route(&format!("{MEDIA_PREFIX}{{*path}}"), get(serve_media))
+}
+
+#[derive(Debug, Deserialize)]
+struct Signature {
+    expires: i64,
+    sig: String,
+}
+
+async fn serve_media(
+    Ctx(ctx): Ctx,
+    Path(path): Path<String>,
+    Query(s): Query<Signature>,
+    req: Request,
+) -> Response {
+    let media = &ctx.media;
+    let checked = media
+        .verify(&path, s.expires, &s.sig, custodian_core::time::now())
+        .and_then(|()| media.file(&path));
+    let file = match checked {
+        Ok(f) => f,
+        Err(e @ (Refused::Expired(_) | Refused::BadSignature | Refused::BadPath(_))) => {
+            return ApiError::new(Kind::Forbidden, e.to_string()).into_response();
+        }
+    };
+    match tower_http::services::ServeFile::new(file)
+        .oneshot(req)
+        .await
+    {
+        Ok(res) => res.map(Body::new),
+        Err(never) => match never {},
+    }
+}
+
+type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
+
+fn parse<E: sea_orm::EntityTrait>(
+    spec: &ListSpec<E>,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<ListQuery, QueryError> {
+    let (pairs, count) = list_params(query, headers);
+    spec.parse(&pairs, count)
+}
+
+/// Declares the create/list/get/update handlers of one resource keyed by
+/// UUID; they differ only in types, names and paths.
+macro_rules! crud {
+    (
+        $path:literal, $item:literal,
+        model = $model:ty, spec = $spec:ident,
+        new = $new:ty, patch = $patch:ty,
+        create = $create:ident => $rcreate:path,
+        list = $list:ident => $rlist:path,
+        get = $get:ident => $rget:path,
+        update = $update:ident => $rupdate:path $(,)?
+    ) => {
+        #[doc = concat!("Creates a ", $item, ".")]
+        #[utoipa::path(post, path = $path, tag = "trials", request_body = $new, responses(
+            (status = 201, body = $model),
+            (status = 409, body = Problem, content_type = "application/problem+json"),
+            (status = 422, body = Problem, content_type = "application/problem+json"),
+        ))]
+        async fn $create(db: Db, Caller(actor): Caller, Json(new): Json<$new>) -> Created<$model> {
+            Ok((StatusCode::CREATED, Json($rcreate(&db.0, &actor, new).await?)))
+        }
+
+        #[doc = concat!("Lists ", $item, "s, with the list-query language.")]
+        #[utoipa::path(get, path = $path, tag = "trials", responses(
+            (status = 200, body = Page<$model>),
+            (status = 400, body = Problem, content_type = "application/problem+json"),
+        ))]
+        async fn $list(db: Db, RawQuery(query): RawQuery, headers: HeaderMap) -> Result<Json<Page<$model>>, ApiError> {
+            let q = parse(&$spec, query.as_deref(), &headers)?;
+            Ok(Json($rlist(db.0.conn(), &$spec, &q).await?))
+        }
+
+        #[doc = concat!("One ", $item, ".")]
+        #[utoipa::path(get, path = concat!($path, "/{id}"), tag = "trials", params(("id" = Uuid, Path)),
+            responses((status = 200, body = $model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+        async fn $get(db: Db, Path(id): Path<Uuid>) -> Result<Json<$model>, ApiError> {
+            Ok(Json($rget(db.0.conn(), id).await?))
+        }
+
+        #[doc = concat!("Changes a ", $item, ": only the fields given.")]
+        #[utoipa::path(patch, path = concat!($path, "/{id}"), tag = "trials", request_body = $patch, params(("id" = Uuid, Path)),
+            responses(
+                (status = 200, body = $model),
+                (status = 404, body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "A refused state transition", body = Problem, content_type = "application/problem+json"),
+                (status = 422, body = Problem, content_type = "application/problem+json"),
+            ))]
+        async fn $update(db: Db, Caller(actor): Caller, Path(id): Path<Uuid>, Json(patch): Json<$patch>) -> Result<Json<$model>, ApiError> {
+            Ok(Json($rupdate(&db.0, &actor, id, patch).await?))
+        }
+    };
+}
+
+crud!(
+    "/v1/trials/enrollments", "enrollment (a participant in a trial)",
+    model = participant_trial::Model, spec = ENROLLMENTS,
+    new = repo::NewEnrollment, patch = repo::EnrollmentPatch,
+    create = enroll_in_trial => repo::enroll_in_trial,
+    list = list_enrollments => repo::list_enrollments,
+    get = get_enrollment => repo::get_enrollment,
+    update = update_enrollment => repo::update_enrollment,
+);
+
+crud!(
+    "/v1/trials/appointments", "appointment",
+    model = appointment::Model, spec = APPOINTMENTS,
+    new = repo::NewAppointment, patch = repo::AppointmentPatch,
+    create = create_appointment => repo::create_appointment,
+    list = list_appointments => repo::list_appointments,
+    get = get_appointment => repo::get_appointment,
+    update = update_appointment => repo::update_appointment,
+);
+
+crud!(
+    "/v1/trials/conversations", "conversation",
+    model = conversation::Model, spec = CONVERSATIONS,
+    new = repo::NewConversation, patch = repo::ConversationPatch,
+    create = create_conversation => repo::create_conversation,
+    list = list_conversations => repo::list_conversations,
+    get = get_conversation => repo::get_conversation,
+    update = update_conversation => repo::update_conversation,
+);
+
+crud!(
+    "/v1/trials/rides", "ride",
+    model = ride::Model, spec = RIDES,
+    new = repo::NewRide, patch = repo::RidePatch,
+    create = create_ride => repo::create_ride,
+    list = list_rides => repo::list_rides,
+    get = get_ride => repo::get_ride,
+    update = update_ride => repo::update_ride,
+);
+
+// ---------------------------------------------------------------- participants
+
+/// Creates a participant and their `mary_id`. The same person (name and
+/// date of birth) again is a 409 naming the existing participant.
+#[utoipa::path(post, path = "/v1/trials/participants", tag = "trials", request_body = repo::NewParticipant,
+    responses(
+        (status = 201, body = participant::Model),
+        (status = 409, description = "The same person already exists; the detail names them", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No pepper configured", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_participant(
+    db: Db,
+    Ctx(ctx): Ctx,
+    Caller(actor): Caller,
+    Json(new): Json<repo::NewParticipant>,
+) -> Created<participant::Model> {
+    let p = repo::create_participant(&db.0, &actor, &ctx.pseudonymizer, new).await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+/// Lists participants. Filters: `identity_status`, `contact_consent`,
+/// `research_consent`, `preferred_channel`, `preferred_language`,
+/// `created_at`, `updated_at` (never names or contact details).
+#[utoipa::path(get, path = "/v1/trials/participants", tag = "trials", responses(
+    (status = 200, body = Page<participant::Model>),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+))]
+async fn list_participants(
+    db: Db,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<Page<participant::Model>>, ApiError> {
+    let q = parse(&PARTICIPANTS, query.as_deref(), &headers)?;
+    Ok(Json(
+        repo::list_participants(db.0.conn(), &PARTICIPANTS, &q).await?,
+    ))
+}
+
+/// One participant by UUID.
+#[utoipa::path(get, path = "/v1/trials/participants/{id}", tag = "trials", params(("id" = Uuid, Path)),
+    responses((status = 200, body = participant::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_participant(
+    db: Db,
+    Path(id): Path<Uuid>,
+) -> Result<Json<participant::Model>, ApiError> {
+    Ok(Json(repo::get_participant_by_id(db.0.conn(), id).await?))
+}
+
+/// Changes a participant: only the fields given. `contact_consent: false`
+/// stops outreach as a `STOP_CONTACT` does; a new name or date of birth
+/// recomputes the `mary_id`.
+#[utoipa::path(patch, path = "/v1/trials/participants/{id}", tag = "trials", request_body = repo::ParticipantPatch,
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = participant::Model),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The new details are another participant's", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn update_participant(
+    db: Db,
+    Ctx(ctx): Ctx,
+    Caller(actor): Caller,
+    Path(id): Path<Uuid>,
+    Json(patch): Json<repo::ParticipantPatch>,
+) -> Result<Json<participant::Model>, ApiError> {
+    Ok(Json(
+        repo::update_participant(&db.0, &actor, &ctx.pseudonymizer, id, patch).await?,
+    ))
+}
+
+/// One participant by their pseudonymous id.
+#[utoipa::path(get, path = "/v1/trials/participants/by_mary_id/{mary_id}", tag = "trials",
+    params(("mary_id" = String, Path)),
+    responses((status = 200, body = participant::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_participant_by_mary_id(
+    db: Db,
+    Path(mary_id): Path<String>,
+) -> Result<Json<participant::Model>, ApiError> {
+    Ok(Json(
+        repo::get_participant_by_mary_id(db.0.conn(), &mary_id).await?,
+    ))
+}
+
+/// Finds a participant by name and date of birth (in the body, so they
+/// stay out of URLs and access logs).
+#[utoipa::path(post, path = "/v1/trials/participants/lookup", tag = "trials", request_body = repo::Lookup,
+    responses((status = 200, body = participant::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn lookup_participant(
+    db: Db,
+    Ctx(ctx): Ctx,
+    Json(who): Json<repo::Lookup>,
+) -> Result<Json<participant::Model>, ApiError> {
+    Ok(Json(
+        repo::find_participant(db.0.conn(), &ctx.pseudonymizer, &who).await?,
+    ))
+}
+
+/// Records an outbound action (message, call) through the event log with
+/// its idempotency key, before it is made. A repeated key answers
+/// `duplicate: true` with the first event; without contact consent it is
+/// a 409.
+#[utoipa::path(post, path = "/v1/trials/participants/{id}/outbound", tag = "trials", request_body = repo::NewOutbound,
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 201, description = "Recorded: go ahead", body = Outbound),
+        (status = 200, description = "Already recorded under this key: do not act again", body = Outbound),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The participant has no contact consent (STOP_CONTACT)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn log_outbound(
+    db: Db,
+    Caller(actor): Caller,
+    Path(id): Path<Uuid>,
+    Json(new): Json<repo::NewOutbound>,
+) -> Created<Outbound> {
+    Ok(outbound(repo::log_outbound(&db.0, &actor, id, new).await?))
+}
+
+/// 201 for a new action, 200 for a repeated key.
+fn outbound(o: Outbound) -> (StatusCode, Json<Outbound>) {
+    let status = if o.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    (status, Json(o))
+}
+
+/// A participant's enrollment in one trial (the seed's composite key).
+#[utoipa::path(get, path = "/v1/trials/participants/{id}/trials/{trial_id}", tag = "trials",
+    params(("id" = Uuid, Path), ("trial_id" = String, Path)),
+    responses((status = 200, body = participant_trial::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_participant_trial(
+    db: Db,
+    Path((id, trial_id)): Path<(Uuid, String)>,
+) -> Result<Json<participant_trial::Model>, ApiError> {
+    Ok(Json(
+        repo::get_participant_trial(db.0.conn(), id, &trial_id).await?,
+    ))
+}
+
+// ---------------------------------------------------------------- appointments, conversations
+
+/// Records a reminder for an upcoming appointment through the event log
+/// with its idempotency key. A 409 for a visit that is not BOOKED or
+/// CONFIRMED, or when the participant has no contact consent.
+#[utoipa::path(post, path = "/v1/trials/appointments/{id}/reminders", tag = "trials", request_body = repo::NewReminder,
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 201, description = "Recorded: send it", body = Outbound),
+        (status = 200, description = "Already recorded under this key", body = Outbound),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not upcoming, or no contact consent", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn send_reminder(
+    db: Db,
+    Caller(actor): Caller,
+    Path(id): Path<Uuid>,
+    Json(new): Json<repo::NewReminder>,
+) -> Created<Outbound> {
+    Ok(outbound(repo::send_reminder(&db.0, &actor, id, new).await?))
+}
+
+/// A short-lived signed URL to the conversation's recording (default 5
+/// minutes). Fetch it without an API key; an expired or altered URL is a 403.
+#[utoipa::path(get, path = "/v1/trials/conversations/{id}/audio", tag = "trials", params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = SignedUrl),
+        (status = 404, description = "No such conversation, or it has no recording", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn conversation_audio(
+    db: Db,
+    Ctx(ctx): Ctx,
+    Path(id): Path<Uuid>,
+) -> Result<Json<SignedUrl>, ApiError> {
+    Ok(Json(repo::audio_url(db.0.conn(), &ctx.media, id).await?))
+}
+
+// ---------------------------------------------------------------- handoffs
+
+/// Opens a handoff ticket. `STOP_CONTACT` also revokes the participant's
+/// contact consent: later outbound actions and reminders are a 409.
+#[utoipa::path(post, path = "/v1/trials/handoffs", tag = "trials", request_body = repo::NewHandoff,
+    responses(
+        (status = 201, body = handoff::Model),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_handoff(
+    db: Db,
+    Caller(actor): Caller,
+    Json(new): Json<repo::NewHandoff>,
+) -> Created<handoff::Model> {
+    Ok((
+        StatusCode::CREATED,
+        Json(repo::create_handoff(&db.0, &actor, new).await?),
+    ))
+}
+
+/// The coordinators' queue: most urgent, oldest first by default. Filters:
+/// `status`, `handoff_type`, `participant_id`, `conversation_id`,
+/// `claimed_by`, `priority`, `created_at`.
+#[utoipa::path(get, path = "/v1/trials/handoffs", tag = "trials", responses(
+    (status = 200, body = Page<handoff::Model>),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+))]
+async fn list_handoffs(
+    db: Db,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<Page<handoff::Model>>, ApiError> {
+    let q = parse(&HANDOFFS, query.as_deref(), &headers)?;
+    Ok(Json(repo::list_handoffs(db.0.conn(), &HANDOFFS, &q).await?))
+}
+
+/// One ticket.
+#[utoipa::path(get, path = "/v1/trials/handoffs/{id}", tag = "trials", params(("id" = Uuid, Path)),
+    responses((status = 200, body = handoff::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_handoff(db: Db, Path(id): Path<Uuid>) -> Result<Json<handoff::Model>, ApiError> {
+    Ok(Json(repo::get_handoff(db.0.conn(), id).await?))
+}
+
+/// Takes an open ticket as the calling key; a claimed or resolved one is a
+/// 409 naming its state and who has it.
+#[utoipa::path(post, path = "/v1/trials/handoffs/{id}/claim", tag = "trials", params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = handoff::Model),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn claim_handoff(
+    db: Db,
+    Caller(actor): Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<handoff::Model>, ApiError> {
+    Ok(Json(repo::claim_handoff(&db.0, &actor, id).await?))
+}
+
+/// Resolves a claimed ticket, with a note; an open or resolved one is a 409.
+#[utoipa::path(post, path = "/v1/trials/handoffs/{id}/resolve", tag = "trials", params(("id" = Uuid, Path)),
+    request_body = repo::Resolution,
+    responses(
+        (status = 200, body = handoff::Model),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn resolve_handoff(
+    db: Db,
+    Caller(actor): Caller,
+    Path(id): Path<Uuid>,
+    Json(r): Json<repo::Resolution>,
+) -> Result<Json<handoff::Model>, ApiError> {
+    Ok(Json(repo::resolve_handoff(&db.0, &actor, id, r).await?))
+}
+
+// ---------------------------------------------------------------- trials
+
+/// Creates a trial; `trial_id` is made up when absent.
+#[utoipa::path(post, path = "/v1/trials/trials", tag = "trials", request_body = repo::NewTrial,
+    responses(
+        (status = 201, body = trial::Model),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_trial(
+    db: Db,
+    Caller(actor): Caller,
+    Json(new): Json<repo::NewTrial>,
+) -> Created<trial::Model> {
+    Ok((
+        StatusCode::CREATED,
+        Json(repo::create_trial(&db.0, &actor, new).await?),
+    ))
+}
+
+/// Lists trials by name; `active=eq.true` gives the recruiting ones.
+#[utoipa::path(get, path = "/v1/trials/trials", tag = "trials", responses(
+    (status = 200, body = Page<trial::Model>),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+))]
+async fn list_trials(
+    db: Db,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<Page<trial::Model>>, ApiError> {
+    let q = parse(&TRIALS, query.as_deref(), &headers)?;
+    Ok(Json(repo::list_trials(db.0.conn(), &TRIALS, &q).await?))
+}
+
+/// One trial by its string id.
+#[utoipa::path(get, path = "/v1/trials/trials/{trial_id}", tag = "trials", params(("trial_id" = String, Path)),
+    responses((status = 200, body = trial::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_trial(db: Db, Path(trial_id): Path<String>) -> Result<Json<trial::Model>, ApiError> {
+    Ok(Json(repo::get_trial(db.0.conn(), &trial_id).await?))
+}
+
+/// Changes a trial: only the fields given.
+#[utoipa::path(patch, path = "/v1/trials/trials/{trial_id}", tag = "trials", request_body = repo::TrialPatch,
+    params(("trial_id" = String, Path)),
+    responses(
+        (status = 200, body = trial::Model),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn update_trial(
+    db: Db,
+    Caller(actor): Caller,
+    Path(trial_id): Path<String>,
+    Json(patch): Json<repo::TrialPatch>,
+) -> Result<Json<trial::Model>, ApiError> {
+    Ok(Json(
+        repo::update_trial(&db.0, &actor, &trial_id, patch).await?,
+    ))
+}
+
+/// A trial's inclusion and exclusion criteria.
+#[utoipa::path(get, path = "/v1/trials/trials/{trial_id}/criteria", tag = "trials", params(("trial_id" = String, Path)),
+    responses((status = 200, body = Criteria), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_trial_criteria(
+    db: Db,
+    Path(trial_id): Path<String>,
+) -> Result<Json<Criteria>, ApiError> {
+    Ok(Json(
+        repo::get_trial_criteria(db.0.conn(), &trial_id).await?,
+    ))
+}
+
+// ---------------------------------------------------------------- agent reasoning
+
+/// Keeps an agent's reasoning trace (service and admin keys only).
+#[utoipa::path(post, path = "/v1/trials/agent_reasoning", tag = "trials", request_body = repo::NewAgentReasoning,
+    responses(
+        (status = 201, body = agent_reasoning::Model),
+        (status = 403, description = "Only service and admin keys", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_agent_reasoning(
+    db: Db,
+    Caller(actor): Caller,
+    Json(new): Json<repo::NewAgentReasoning>,
+) -> Created<agent_reasoning::Model> {
+    Ok((
+        StatusCode::CREATED,
+        Json(repo::create_agent_reasoning(&db.0, &actor, new).await?),
+    ))
+}
+
+/// Lists reasoning traces (service and admin keys only; a coordinator gets
+/// a 403, recorded in the audit chain).
+#[utoipa::path(get, path = "/v1/trials/agent_reasoning", tag = "trials", responses(
+    (status = 200, body = Page<agent_reasoning::Model>),
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "Only service and admin keys", body = Problem, content_type = "application/problem+json"),
+))]
+async fn list_agent_reasoning(
+    db: Db,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<Page<agent_reasoning::Model>>, ApiError> {
+    let q = parse(&REASONING, query.as_deref(), &headers)?;
+    Ok(Json(
+        repo::list_agent_reasoning(db.0.conn(), &REASONING, &q).await?,
+    ))
+}
+
+/// One reasoning trace (service and admin keys only).
+#[utoipa::path(get, path = "/v1/trials/agent_reasoning/{id}", tag = "trials", params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = agent_reasoning::Model),
+        (status = 403, description = "Only service and admin keys", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_agent_reasoning(
+    db: Db,
+    Path(id): Path<Uuid>,
+) -> Result<Json<agent_reasoning::Model>, ApiError> {
+    Ok(Json(repo::get_agent_reasoning(db.0.conn(), id).await?))
+}

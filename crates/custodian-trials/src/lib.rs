@@ -1,0 +1,79 @@
+//! Module trials: clinical-trial participant outreach (seed 000).
+//!
+//! Participants (with a pseudonymous `mary_id`), their enrollment in each
+//! trial, appointments, conversations (with recordings behind signed URLs),
+//! handoff tickets for coordinators, rides, the trials themselves and the
+//! agents' reasoning traces, kept apart and readable by admin and service
+//! keys only. The seed's event log is the ledger's: outbound actions go
+//! through `log_event` with idempotency keys, after a consent check.
+//!
+//! Tables are prefixed `trials_`. Rows are never deleted: appointments are
+//! cancelled, conversations ended, tickets resolved.
+#![deny(missing_docs)]
+
+pub mod http;
+pub mod media;
+mod migrations;
+pub mod model;
+pub mod repo;
+pub mod seed;
+
+use std::sync::Arc;
+
+use custodian_core::migrate::MigrationSet;
+use custodian_privacy::{
+    pseudonym::Pseudonymizer,
+    rotate::{InputKind, PseudonymColumn},
+};
+
+/// The module's migrations, oldest first.
+pub fn migrations() -> MigrationSet {
+    MigrationSet {
+        component: "trials",
+        migrations: migrations::all(),
+    }
+}
+
+/// The identifying inputs of `mary_id`, in the order they are hashed.
+pub const PSEUDONYM_INPUTS: &[(&str, InputKind)] = &[
+    ("first_name", InputKind::CaseInsensitive),
+    ("last_name", InputKind::CaseInsensitive),
+    ("date_of_birth", InputKind::Date),
+];
+
+/// The module's column of pseudonymous ids, for `custodian pseudonyms rotate`.
+pub fn pseudonym_columns() -> Vec<PseudonymColumn> {
+    vec![PseudonymColumn {
+        table: "trials_participants",
+        key: "id",
+        column: "mary_id",
+        inputs: PSEUDONYM_INPUTS,
+    }]
+}
+
+/// What the module needs beyond the database: the pepper for `mary_id`
+/// and the media store for recordings. The server attaches it to every
+/// request; without it, routes that need it answer 503.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// Makes `mary_id`s.
+    pub pseudonymizer: Arc<Pseudonymizer>,
+    /// Signs and serves recording URLs.
+    pub media: Arc<media::Media>,
+}
+
+impl Context {
+    /// The context for `pseudonymizer`, with media under `media_dir` and
+    /// URLs valid for `url_ttl`; the URL key is derived from the pepper.
+    pub fn new(
+        pseudonymizer: Pseudonymizer,
+        media_dir: impl Into<std::path::PathBuf>,
+        url_ttl: std::time::Duration,
+    ) -> Self {
+        let key = pseudonymizer.derive_key(media::KEY_PURPOSE);
+        Self {
+            pseudonymizer: Arc::new(pseudonymizer),
+            media: Arc::new(media::Media::new(media_dir, key, url_ttl)),
+        }
+    }
+}
