@@ -7,16 +7,27 @@ use custodian_core::testing::TestDb;
 use sea_orm::ConnectionTrait;
 
 fn custodian(db: &TestDb, args: &[&str]) -> Output {
+    custodian_with(db, args, &[])
+}
+
+/// [`custodian`] with more environment (`""` removes a variable).
+fn custodian_with(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = std::env::temp_dir();
-    Command::new(env!("CARGO_BIN_EXE_custodian"))
-        .args(args)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_custodian"));
+    cmd.args(args)
         .current_dir(dir)
         .env("CUSTODIAN_DATABASE_URL", db.config.url.expose())
         .env("CUSTODIAN_PEPPER", TEST_PEPPER)
         .env_remove("DATABASE_URL")
-        .env_remove("CUSTODIAN_CONFIG")
-        .output()
-        .expect("run custodian")
+        .env_remove("CUSTODIAN_CONFIG");
+    for (k, v) in env {
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    cmd.output().expect("run custodian")
 }
 
 const TEST_PEPPER: &str = "cli-test-pepper-0123456789abcdef0123456789";
@@ -39,6 +50,7 @@ custodian_core::backend_tests! {
     no_pepper_and_no_key_reach_logs_error_bodies_or_metrics => secrets_stay_secret,
     a_server_killed_mid_load_loses_nothing_it_acknowledged => crash_loses_nothing,
     seed_claims_once_then_snapshot_what_it_made => seed_and_snapshot_claims,
+    seed_trials_once_then_rotate_its_mary_ids => seed_trials_then_rotate,
     bench_smoke_run_prints_every_workload_with_an_ok_check => bench_smoke,
 }
 
@@ -641,6 +653,49 @@ async fn seed_and_snapshot_claims(db: TestDb) {
     );
     // Every seeded row was audited, and the chain holds.
     assert!(custodian(&db, &["audit", "verify"]).status.success());
+}
+
+async fn seed_trials_then_rotate(db: TestDb) {
+    assert!(custodian(&db, &["init"]).status.success());
+    let media = std::env::temp_dir().join(format!("custodian-cli-media-{}", uuid::Uuid::now_v7()));
+    let media_env = media.to_string_lossy().into_owned();
+    let env = [("CUSTODIAN_MEDIA_DIR", media_env.as_str())];
+    let o = custodian_with(
+        &db,
+        &["seed", "trials"],
+        &[env[0], ("CUSTODIAN_PEPPER", "")],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("CUSTODIAN_PEPPER"), "{}", text(&o));
+    let o = custodian_with(&db, &["seed", "trials"], &env);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("3 participants, 2 appointments, 1 ride(s)"),
+        "{}",
+        text(&o)
+    );
+    let wav = std::fs::read(media.join("demo/call-1.wav")).unwrap();
+    assert!(wav.starts_with(b"RIFF") && wav.len() > 44);
+    let o = custodian_with(&db, &["seed", "trials"], &env);
+    assert!(text(&o).contains("already present"), "{}", text(&o));
+    // The participants' mary_ids are registered for rotation.
+    let rotate_env = [
+        (
+            "CUSTODIAN_PEPPER",
+            "a brand new pepper for version two, long enough",
+        ),
+        ("CUSTODIAN_PEPPER_VERSION", "v2"),
+        ("CUSTODIAN_PEPPER_PREVIOUS", TEST_PEPPER),
+    ];
+    let o = custodian_with(&db, &["pseudonyms", "rotate", "--to", "v2"], &rotate_env);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("trials_participants: 3 id(s) re-keyed to v2"),
+        "{}",
+        text(&o)
+    );
+    assert!(custodian(&db, &["audit", "verify"]).status.success());
+    std::fs::remove_dir_all(&media).ok();
 }
 
 /// `custodian bench --scale 0.01`: every workload runs and its check, computed

@@ -85,7 +85,8 @@ text_enum!(
 
 text_enum!(
     trials,
-    /// An appointment's state. See [`AppointmentStatus::can_become`].
+    /// An appointment's state: `BOOKED → CONFIRMED → COMPLETED`; `BOOKED` or
+    /// `CONFIRMED` may become `CANCELLED` or `NO_SHOW`; the last three are final.
     AppointmentStatus {
         /// Made, not yet confirmed by the participant.
         Booked = "BOOKED",
@@ -139,7 +140,8 @@ text_enum!(
 
 text_enum!(
     trials,
-    /// A ride's state. See [`RideStatus::can_become`].
+    /// A ride's state: `REQUESTED → BOOKED → COMPLETED`; `REQUESTED` or
+    /// `BOOKED` may become `CANCELLED`; the last two are final.
     RideStatus {
         /// Asked of the transport provider.
         Requested = "REQUESTED",
