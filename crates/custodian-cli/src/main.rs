@@ -241,7 +241,7 @@ fn load_config(cli: &Cli) -> Result<Config> {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     let mut config = load_config(&cli)?;
-    custodian_privacy::splits::SplitConfig::from_section(config.splits.as_ref())
+    let splits = custodian_privacy::splits::SplitConfig::from_section(config.splits.as_ref())
         .context("custodian.toml [splits]")?;
     let migrator = custodian_server::migrator()?;
     match cli.command {
@@ -336,7 +336,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(bind) = args.bind {
                 config.server.bind = bind;
             }
-            serve(config, &migrator, args.demo || args.migrate, args.demo).await?;
+            serve(
+                config,
+                splits,
+                &migrator,
+                args.demo || args.migrate,
+                args.demo,
+            )
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -403,6 +410,7 @@ async fn check(config: &Config, migrator: &custodian_core::migrate::Migrator) ->
 
 async fn serve(
     config: Config,
+    splits: custodian_privacy::splits::SplitConfig,
     migrator: &custodian_core::migrate::Migrator,
     migrate: bool,
     demo: bool,
@@ -457,6 +465,7 @@ async fn serve(
     tracing::info!(%addr, backend = %store.backend(), database = %config.database.url, "serving");
     let mut state = custodian_server::AppState::new(store.clone());
     state.idempotency.ttl = config.server.idempotency_ttl;
+    state.splits = splits;
     state.trials = Some(custodian_trials::Context::new(
         pseudonymizer,
         config.server.media_dir.clone(),

@@ -29,6 +29,10 @@ pub enum Error {
     /// the message is written for clients.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The caller may not do this (e.g. read a split their role may not
+    /// see); the refusal has been recorded. The message is written for clients.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// A unique constraint refused the write. The database's message may
     /// quote the duplicate value, so it is for logs only.
     #[error("duplicate: {0}")]

@@ -33,6 +33,7 @@ pub fn kind(e: &Error) -> &'static str {
         Error::Config(_) => "config",
         Error::NotFound { .. } => "not_found",
         Error::Conflict(_) | Error::Duplicate(_) => "conflict",
+        Error::Forbidden(_) => "forbidden",
         Error::ForeignKey(_) | Error::Invalid(_) => "invalid",
         Error::Query(_) => "bad_query",
         Error::Unavailable(_) => "unavailable",

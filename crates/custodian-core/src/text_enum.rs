@@ -1,4 +1,4 @@
-//! Text enumerations stored in a column.
+//! Text enumerations stored in a column, and module tables.
 //!
 //! Modules store enumerations as short text with a CHECK constraint, so the
 //! database refuses a value the code does not know on both backends; the
@@ -37,6 +37,33 @@ macro_rules! text_enum {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
             }
+        }
+    };
+}
+
+/// Declares a sea-orm entity module for one module table: `table!(module,
+/// /// doc entity, "table_name", SchemaName, /// doc { fields })`. The model
+/// derives `Serialize` and `ToSchema` (named `module.SchemaName`); tables
+/// refer to each other by id, with foreign keys in the migration, so there
+/// are no relations. The calling crate needs `sea-orm`, `serde`, `utoipa`.
+#[macro_export]
+macro_rules! table {
+    ($prefix:ident, $(#[$doc:meta])* $module:ident, $table:tt, $schema:ident, $(#[$mdoc:meta])* { $($body:tt)* }) => {
+        $(#[$doc])*
+        pub mod $module {
+            use super::*;
+
+            $(#[$mdoc])*
+            #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, utoipa::ToSchema)]
+            #[sea_orm(table_name = $table)]
+            #[schema(as = $prefix::$schema)]
+            pub struct Model { $($body)* }
+
+            /// Rows refer to each other by id.
+            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+            pub enum Relation {}
+
+            impl ActiveModelBehavior for ActiveModel {}
         }
     };
 }

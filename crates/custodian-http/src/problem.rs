@@ -227,6 +227,7 @@ impl From<Error> for ApiError {
                 Problem::new(Kind::NotFound, Some(format!("{entity} {id} not found")))
             }
             Error::Conflict(msg) => Problem::new(Kind::Conflict, Some(msg)),
+            Error::Forbidden(msg) => Problem::new(Kind::Forbidden, Some(msg)),
             Error::Invalid(fields) => {
                 let detail = format!("{} invalid field(s)", fields.len());
                 fields

@@ -45,6 +45,8 @@ pub struct AppState {
     /// The trials module's pepper and media store; without it, trials routes
     /// that need them answer 503.
     pub trials: Option<custodian_trials::Context>,
+    /// The `[splits]` ratios new patient-keyed rows are assigned by.
+    pub splits: custodian_privacy::splits::SplitConfig,
 }
 
 /// How long replays are kept, and how long a retry waits for the first try.
@@ -75,6 +77,7 @@ impl AppState {
             ready_timeout: Duration::from_secs(2),
             idempotency: IdempotencySettings::default(),
             trials: None,
+            splits: custodian_privacy::splits::SplitConfig::default(),
         }
     }
 }
@@ -86,6 +89,7 @@ pub fn migrator() -> custodian_core::Result<Migrator> {
         custodian_privacy::migrations(),
         custodian_claims::migrations(),
         custodian_trials::migrations(),
+        custodian_analytics::migrations(),
     ])
 }
 
@@ -108,6 +112,7 @@ pub fn pseudonym_columns() -> Vec<custodian_privacy::rotate::PseudonymColumn> {
         (name = "events", description = "The idempotent event log"),
         (name = "audit", description = "The tamper-evident audit chain"),
         (name = "claims", description = "Module claims: cases, teams, users, documents, triage results, snapshots"),
+        (name = "analytics", description = "Module analytics: agent registry, split-aware patient data, KPI views"),
         (name = "trials", description = "Module trials: participants, enrollments, appointments, conversations, handoffs, rides, trials, agent reasoning"),
     ),
     components(schemas(problem::Problem, problem::InvalidParam)),
@@ -145,6 +150,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(audit::routes())
         .merge(custodian_claims::http::routes())
         .merge(custodian_trials::http::routes())
+        .merge(custodian_analytics::http::routes())
 }
 
 /// The whole application; `body_limit` is the largest accepted body in bytes.
@@ -164,7 +170,8 @@ pub fn with_layers(routes: Router<AppState>, state: AppState, body_limit: usize)
     let routes = match state.trials.clone() {
         Some(ctx) => routes.layer(axum::Extension(ctx)),
         None => routes,
-    };
+    }
+    .layer(axum::Extension(state.splits));
     routes
         .fallback(|| async { ApiError::new(Kind::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))

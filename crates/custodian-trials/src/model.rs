@@ -4,9 +4,8 @@
 //! values are the seed's own (`BOOKED`, `HANDOFF_NOW`); the handoff status
 //! and the channel are lower-case, as the seed writes them.
 
-use custodian_core::text_enum;
+use custodian_core::{table, text_enum};
 use sea_orm::entity::prelude::*;
-use serde::Serialize;
 
 text_enum!(
     trials,
@@ -188,31 +187,8 @@ impl RideStatus {
     }
 }
 
-/// Declares a sea-orm entity module for one trials table: the model's
-/// fields, and no relations (tables refer to each other by id, with
-/// foreign keys in the migration).
-macro_rules! table {
-    ($(#[$doc:meta])* $module:ident, $table:tt, $schema:ident, $(#[$mdoc:meta])* { $($body:tt)* }) => {
-        $(#[$doc])*
-        pub mod $module {
-            use super::*;
-
-            $(#[$mdoc])*
-            #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
-            #[sea_orm(table_name = $table)]
-            #[schema(as = trials::$schema)]
-            pub struct Model { $($body)* }
-
-            /// Rows refer to each other by id.
-            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-            pub enum Relation {}
-
-            impl ActiveModelBehavior for ActiveModel {}
-        }
-    };
-}
-
 table!(
+    trials,
     /// The `trials_trials` table.
     trial, "trials_trials", Trial,
     /// A clinical trial participants are recruited for.
@@ -246,6 +222,7 @@ table!(
 );
 
 table!(
+    trials,
     /// The `trials_participants` table.
     participant, "trials_participants", Participant,
     /// A person being recruited. `mary_id` is the pseudonymous id made from
@@ -292,6 +269,7 @@ table!(
 );
 
 table!(
+    trials,
     /// The `trials_participant_trials` table.
     participant_trial, "trials_participant_trials", ParticipantTrial,
     /// One participant in one trial; unique per pair.
@@ -320,6 +298,7 @@ table!(
 );
 
 table!(
+    trials,
     /// The `trials_appointments` table.
     appointment, "trials_appointments", Appointment,
     /// A scheduled visit.
@@ -361,6 +340,7 @@ table!(
 );
 
 table!(
+    trials,
     /// The `trials_conversations` table.
     conversation, "trials_conversations", Conversation,
     /// A voice or text conversation with a participant.
@@ -395,6 +375,7 @@ table!(
 );
 
 table!(
+    trials,
     /// The `trials_handoff_queue` table.
     handoff, "trials_handoff_queue", Handoff,
     /// A ticket for a human coordinator.
@@ -432,6 +413,7 @@ table!(
 );
 
 table!(
+    trials,
     /// The `trials_rides` table.
     ride, "trials_rides", Ride,
     /// Transport to an appointment; its participant is the appointment's
@@ -464,6 +446,7 @@ table!(
 );
 
 table!(
+    trials,
     /// The `trials_agent_reasoning` table.
     agent_reasoning, "trials_agent_reasoning", AgentReasoning,
     /// An agent's internal reasoning trace, kept apart from conversations;

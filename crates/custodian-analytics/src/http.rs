@@ -1,0 +1,384 @@
+//! `/v1/analytics/...`: the agent registry, the patient-keyed tables
+//! through the split guard, and the KPI views.
+//!
+//! Every route needs the `analytics` permission (analysts and evaluators
+//! read; service and admin keys write). Patient-keyed reads return only
+//! the splits the caller's role may see; `split=test` from an analyst is a
+//! 403 recorded in the audit chain.
+
+use std::sync::LazyLock;
+
+use axum::{
+    Extension,
+    extract::{Path, Query, RawQuery},
+    http::{HeaderMap, StatusCode},
+    response::Json,
+};
+use chrono::{DateTime, Utc};
+use custodian_core::query::{ListQuery, ListSpec, Page, QueryError};
+use custodian_http::{ApiError, Caller, Db, Problem, guard, list::list_params};
+use custodian_ledger::audit::Actor;
+use custodian_privacy::{access::Module, keys::Principal, splits::SplitConfig};
+use sea_orm::Condition;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    kpi::{self, ActiveUsers, CrossSourceMatch},
+    model::{agent_registry, ml_annotation, ml_prediction, patient_journey},
+    patient::{self, Reader},
+    registry,
+};
+
+static JOURNEYS: LazyLock<ListSpec<patient_journey::Entity>> = LazyLock::new(patient::journey_spec);
+static PREDICTIONS: LazyLock<ListSpec<ml_prediction::Entity>> =
+    LazyLock::new(patient::prediction_spec);
+static ANNOTATIONS: LazyLock<ListSpec<ml_annotation::Entity>> =
+    LazyLock::new(patient::annotation_spec);
+
+/// The `/v1/analytics` routes, guarded by the `analytics` permission.
+pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
+    OpenApiRouter::new()
+        .routes(routes!(list_agents))
+        .routes(routes!(route_intent))
+        .routes(routes!(create_patient_journey, list_patient_journeys))
+        .routes(routes!(
+            get_patient_journey,
+            update_patient_journey,
+            delete_patient_journey
+        ))
+        .routes(routes!(patient_journeys_training))
+        .routes(routes!(patient_journeys_validation))
+        .routes(routes!(patient_journeys_by_brand))
+        .routes(routes!(cross_source_matches))
+        .routes(routes!(create_ml_prediction, list_ml_predictions))
+        .routes(routes!(
+            get_ml_prediction,
+            update_ml_prediction,
+            delete_ml_prediction
+        ))
+        .routes(routes!(ml_predictions_training))
+        .routes(routes!(ml_predictions_validation))
+        .routes(routes!(create_ml_annotation, list_ml_annotations))
+        .routes(routes!(
+            get_ml_annotation,
+            update_ml_annotation,
+            delete_ml_annotation
+        ))
+        .routes(routes!(ml_annotations_training))
+        .routes(routes!(ml_annotations_validation))
+        .routes(routes!(active_users))
+        .routes(routes!(cross_source_match))
+        .route_layer(axum::middleware::from_fn(|req, next| {
+            guard::require(Module::Analytics, req, next)
+        }))
+}
+
+fn parse<E: sea_orm::EntityTrait>(
+    spec: &ListSpec<E>,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<ListQuery, QueryError> {
+    let (pairs, count) = list_params(query, headers);
+    spec.parse(&pairs, count)
+}
+
+fn reader<'a>(db: &'a Db, actor: &'a Actor, principal: &Principal) -> Reader<'a> {
+    Reader {
+        store: &db.0,
+        actor,
+        role: principal.role,
+    }
+}
+
+// ---------------------------------------------------------------- agents
+
+/// `?tier=` and `?intent=` on the agent list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AgentQuery {
+    /// Only this tier (1 to 5).
+    tier: Option<i32>,
+    /// Only agents that list this intent (the `*` fallback is not a listing).
+    intent: Option<String>,
+}
+
+/// The active agents, by tier then name; `tier` and `intent` narrow it.
+#[utoipa::path(get, path = "/v1/analytics/agents", tag = "analytics", params(AgentQuery),
+    responses((status = 200, body = Vec<agent_registry::Model>)))]
+async fn list_agents(
+    db: Db,
+    Query(q): Query<AgentQuery>,
+) -> Result<Json<Vec<agent_registry::Model>>, ApiError> {
+    let conn = db.0.conn();
+    let mut agents = match &q.intent {
+        Some(intent) => registry::get_by_intent(conn, intent).await?,
+        None => registry::list_agents(conn).await?,
+    };
+    if let Some(t) = q.tier {
+        agents.retain(|a| a.tier == t);
+    }
+    Ok(Json(agents))
+}
+
+/// `?intent=` for routing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct RouteQuery {
+    /// The intent type, e.g. `CAUSAL` (case does not matter).
+    intent: String,
+}
+
+/// The agent an intent goes to: the lowest tier that lists it, ties by
+/// name; an intent nobody lists goes to the orchestrator (`*`).
+#[utoipa::path(get, path = "/v1/analytics/agents/route", tag = "analytics", params(RouteQuery),
+    responses((status = 200, body = agent_registry::Model), (status = 400, body = Problem, content_type = "application/problem+json")))]
+async fn route_intent(
+    db: Db,
+    Query(q): Query<RouteQuery>,
+) -> Result<Json<agent_registry::Model>, ApiError> {
+    Ok(Json(
+        registry::route_intent_to_agent(db.0.conn(), &q.intent).await?,
+    ))
+}
+
+// ---------------------------------------------------------------- patient-keyed tables
+
+/// `?split=` on a single read.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SplitParam {
+    /// Only find the row in this split (refused, 403, if the role may not read it).
+    split: Option<custodian_privacy::splits::Split>,
+}
+
+/// `?cutoff=` for training data.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct CutoffParam {
+    /// The training cutoff; rows within `temporal_gap_days` before it are left out.
+    cutoff: DateTime<Utc>,
+}
+
+/// Declares the create/list/get/update/delete/training/validation handlers
+/// of one patient-keyed table.
+macro_rules! patient_routes {
+    (
+        $path:literal, $item:literal, $entity:ident, $spec:ident,
+        new = $new:ty => $rcreate:path, patch = $patch:ty => $rupdate:path,
+        $create:ident, $list:ident, $get:ident, $update:ident, $delete:ident,
+        $training:ident, $validation:ident $(,)?
+    ) => {
+        #[doc = concat!("Stores a ", $item, "; its split is assigned from `patient_id`.")]
+        #[utoipa::path(post, path = $path, tag = "analytics", request_body = $new, responses(
+            (status = 201, body = $entity::Model),
+            (status = 422, body = Problem, content_type = "application/problem+json"),
+        ))]
+        async fn $create(
+            db: Db,
+            Caller(actor): Caller,
+            Extension(splits): Extension<SplitConfig>,
+            Json(new): Json<$new>,
+        ) -> Result<(StatusCode, Json<$entity::Model>), ApiError> {
+            Ok((StatusCode::CREATED, Json($rcreate(&db.0, &actor, &splits, new).await?)))
+        }
+
+        #[doc = concat!("Lists ", $item, "s from the splits the caller may read; `split=` narrows to one (403 if not allowed, audited).")]
+        #[utoipa::path(get, path = $path, tag = "analytics", responses(
+            (status = 200, body = Page<$entity::Model>),
+            (status = 400, body = Problem, content_type = "application/problem+json"),
+            (status = 403, description = "A split the role may not read", body = Problem, content_type = "application/problem+json"),
+        ))]
+        async fn $list(
+            db: Db,
+            Caller(actor): Caller,
+            Extension(principal): Extension<Principal>,
+            RawQuery(query): RawQuery,
+            headers: HeaderMap,
+        ) -> Result<Json<Page<$entity::Model>>, ApiError> {
+            let q = parse(&$spec, query.as_deref(), &headers)?;
+            let r = reader(&db, &actor, &principal);
+            Ok(Json(patient::get_many(&r, &$spec, &q, Condition::all()).await?))
+        }
+
+        #[doc = concat!("One ", $item, ", if it is in a split the caller may read (else 404).")]
+        #[utoipa::path(get, path = concat!($path, "/{id}"), tag = "analytics", params(("id" = Uuid, Path), SplitParam),
+            responses(
+                (status = 200, body = $entity::Model),
+                (status = 403, body = Problem, content_type = "application/problem+json"),
+                (status = 404, body = Problem, content_type = "application/problem+json"),
+            ))]
+        async fn $get(
+            db: Db,
+            Caller(actor): Caller,
+            Extension(principal): Extension<Principal>,
+            Path(id): Path<Uuid>,
+            Query(p): Query<SplitParam>,
+        ) -> Result<Json<$entity::Model>, ApiError> {
+            let r = reader(&db, &actor, &principal);
+            Ok(Json(patient::get_by_id::<$entity::Entity>(&r, id, p.split).await?))
+        }
+
+        #[doc = concat!("Changes a ", $item, ": only the fields given; the patient and split are fixed.")]
+        #[utoipa::path(patch, path = concat!($path, "/{id}"), tag = "analytics", request_body = $patch, params(("id" = Uuid, Path)),
+            responses(
+                (status = 200, body = $entity::Model),
+                (status = 404, body = Problem, content_type = "application/problem+json"),
+                (status = 422, body = Problem, content_type = "application/problem+json"),
+            ))]
+        async fn $update(
+            db: Db,
+            Caller(actor): Caller,
+            Extension(principal): Extension<Principal>,
+            Path(id): Path<Uuid>,
+            Json(patch): Json<$patch>,
+        ) -> Result<Json<$entity::Model>, ApiError> {
+            let r = reader(&db, &actor, &principal);
+            Ok(Json($rupdate(&r, id, patch).await?))
+        }
+
+        #[doc = concat!("Deletes a ", $item, " (audited).")]
+        #[utoipa::path(delete, path = concat!($path, "/{id}"), tag = "analytics", params(("id" = Uuid, Path)),
+            responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+        async fn $delete(
+            db: Db,
+            Caller(actor): Caller,
+            Extension(principal): Extension<Principal>,
+            Path(id): Path<Uuid>,
+        ) -> Result<StatusCode, ApiError> {
+            let r = reader(&db, &actor, &principal);
+            patient::delete::<$entity::Entity>(&r, id).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+
+        #[doc = concat!("Training ", $item, "s for a model trained at `cutoff`: the train split, older than the temporal gap before it.")]
+        #[utoipa::path(get, path = concat!($path, "/training"), tag = "analytics", params(CutoffParam),
+            responses((status = 200, body = Page<$entity::Model>), (status = 400, body = Problem, content_type = "application/problem+json")))]
+        async fn $training(
+            db: Db,
+            Caller(actor): Caller,
+            Extension(principal): Extension<Principal>,
+            Extension(splits): Extension<SplitConfig>,
+            Query(c): Query<CutoffParam>,
+            RawQuery(query): RawQuery,
+            headers: HeaderMap,
+        ) -> Result<Json<Page<$entity::Model>>, ApiError> {
+            let pairs: Vec<(String, String)> = list_params(query.as_deref(), &headers)
+                .0
+                .into_iter()
+                .filter(|(k, _)| k != "cutoff")
+                .collect();
+            let q = $spec.parse(&pairs, false)?;
+            let r = reader(&db, &actor, &principal);
+            Ok(Json(patient::get_training_data(&r, &$spec, &q, c.cutoff, &splits).await?))
+        }
+
+        #[doc = concat!("Validation ", $item, "s only.")]
+        #[utoipa::path(get, path = concat!($path, "/validation"), tag = "analytics",
+            responses((status = 200, body = Page<$entity::Model>), (status = 400, body = Problem, content_type = "application/problem+json")))]
+        async fn $validation(
+            db: Db,
+            Caller(actor): Caller,
+            Extension(principal): Extension<Principal>,
+            RawQuery(query): RawQuery,
+            headers: HeaderMap,
+        ) -> Result<Json<Page<$entity::Model>>, ApiError> {
+            let q = parse(&$spec, query.as_deref(), &headers)?;
+            let r = reader(&db, &actor, &principal);
+            Ok(Json(patient::get_validation_data(&r, &$spec, &q).await?))
+        }
+    };
+}
+
+patient_routes!(
+    "/v1/analytics/patient_journeys", "patient journey", patient_journey, JOURNEYS,
+    new = patient::NewPatientJourney => patient::create_patient_journey,
+    patch = patient::PatientJourneyPatch => patient::update_patient_journey,
+    create_patient_journey, list_patient_journeys, get_patient_journey,
+    update_patient_journey, delete_patient_journey,
+    patient_journeys_training, patient_journeys_validation,
+);
+
+patient_routes!(
+    "/v1/analytics/ml_predictions", "prediction", ml_prediction, PREDICTIONS,
+    new = patient::NewMlPrediction => patient::create_ml_prediction,
+    patch = patient::MlPredictionPatch => patient::update_ml_prediction,
+    create_ml_prediction, list_ml_predictions, get_ml_prediction,
+    update_ml_prediction, delete_ml_prediction,
+    ml_predictions_training, ml_predictions_validation,
+);
+
+patient_routes!(
+    "/v1/analytics/ml_annotations", "label", ml_annotation, ANNOTATIONS,
+    new = patient::NewMlAnnotation => patient::create_ml_annotation,
+    patch = patient::MlAnnotationPatch => patient::update_ml_annotation,
+    create_ml_annotation, list_ml_annotations, get_ml_annotation,
+    update_ml_annotation, delete_ml_annotation,
+    ml_annotations_training, ml_annotations_validation,
+);
+
+/// A brand's journeys, from the splits the caller may read.
+#[utoipa::path(get, path = "/v1/analytics/patient_journeys/by_brand/{brand}", tag = "analytics",
+    params(("brand" = String, Path)),
+    responses((status = 200, body = Page<patient_journey::Model>), (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn patient_journeys_by_brand(
+    db: Db,
+    Caller(actor): Caller,
+    Extension(principal): Extension<Principal>,
+    Path(brand): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<Page<patient_journey::Model>>, ApiError> {
+    let q = parse(&JOURNEYS, query.as_deref(), &headers)?;
+    let r = reader(&db, &actor, &principal);
+    Ok(Json(
+        patient::get_by_brand(&r, &JOURNEYS, &q, &brand).await?,
+    ))
+}
+
+/// A brand's journeys matched in more than one source
+/// (`source_stacking_flag`), from the splits the caller may read.
+#[utoipa::path(get, path = "/v1/analytics/patient_journeys/cross_source_matches/{brand}", tag = "analytics",
+    params(("brand" = String, Path)),
+    responses((status = 200, body = Page<patient_journey::Model>), (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn cross_source_matches(
+    db: Db,
+    Caller(actor): Caller,
+    Extension(principal): Extension<Principal>,
+    Path(brand): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<Page<patient_journey::Model>>, ApiError> {
+    let q = parse(&JOURNEYS, query.as_deref(), &headers)?;
+    let r = reader(&db, &actor, &principal);
+    Ok(Json(
+        patient::get_cross_source_matches(&r, &JOURNEYS, &q, &brand).await?,
+    ))
+}
+
+// ---------------------------------------------------------------- KPIs
+
+/// `v_kpi_active_users`: MAU, WAU and DAU per month (UTC; weeks start on
+/// Monday), oldest first.
+#[utoipa::path(get, path = "/v1/analytics/kpis/active_users", tag = "analytics",
+    responses((status = 200, body = Vec<ActiveUsers>)))]
+async fn active_users(db: Db) -> Result<Json<Vec<ActiveUsers>>, ApiError> {
+    Ok(Json(kpi::active_users(db.0.conn()).await?))
+}
+
+/// `v_kpi_cross_source_match` per brand, over the splits the caller may
+/// read (`split=` narrows to one; 403 if not allowed, audited).
+#[utoipa::path(get, path = "/v1/analytics/kpis/cross_source_match", tag = "analytics", params(SplitParam),
+    responses((status = 200, body = Vec<CrossSourceMatch>), (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn cross_source_match(
+    db: Db,
+    Caller(actor): Caller,
+    Extension(principal): Extension<Principal>,
+    Query(p): Query<SplitParam>,
+) -> Result<Json<Vec<CrossSourceMatch>>, ApiError> {
+    let r = reader(&db, &actor, &principal);
+    let scope = r.scope::<patient_journey::Entity>(p.split).await?;
+    Ok(Json(kpi::cross_source_match(db.0.conn(), &scope).await?))
+}

@@ -1,0 +1,751 @@
+//! Split-aware repositories for the patient-keyed tables (the seed's
+//! `BaseRepository` / `SplitAwareRepository` contract: `get_by_id`,
+//! `get_many`, `create`, `update`, `delete`, `get_training_data`,
+//! `get_validation_data`, and for journeys `get_by_brand` and
+//! `get_cross_source_matches`).
+//!
+//! Every read takes a [`Reader`]: the caller's role decides the splits in
+//! scope (analysts: train and validation), a requested split outside it is
+//! refused and audited as `split_access_denied`, and rows of other splits
+//! are simply not there (a read by id answers 404, not 403, so a caller
+//! cannot probe which split an id is in). `split_assignment` is set at
+//! insert from the patient id and never changes.
+
+use chrono::{DateTime, Utc};
+use custodian_core::{
+    Error, Result, Store,
+    observe::observe,
+    query::{Dir, FieldType, ListQuery, ListSpec, Page},
+    time,
+};
+use custodian_ledger::{
+    audit::{self, Actor},
+    change,
+    record::{Check, insert_audited, save},
+};
+use custodian_privacy::{
+    access::Role,
+    guard::{self, SplitScope},
+    splits::{Split, SplitConfig},
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    QueryFilter, QuerySelect, Select,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::model::{ml_annotation, ml_prediction, patient_journey};
+
+/// A patient-keyed table: every row carries the patient's split.
+pub trait PatientKeyed: EntityTrait
+where
+    Self::Model: Sync,
+{
+    /// The record's name in audit entries and messages.
+    const NAME: &'static str;
+    /// The UUID key.
+    fn id_column() -> Self::Column;
+    /// `split_assignment`.
+    fn split_column() -> Self::Column;
+    /// `created_at`, which the training cutoff compares.
+    fn time_column() -> Self::Column;
+}
+
+macro_rules! patient_keyed {
+    ($module:ident, $name:literal) => {
+        impl PatientKeyed for $module::Entity {
+            const NAME: &'static str = $name;
+            fn id_column() -> Self::Column {
+                $module::Column::Id
+            }
+            fn split_column() -> Self::Column {
+                $module::Column::SplitAssignment
+            }
+            fn time_column() -> Self::Column {
+                $module::Column::CreatedAt
+            }
+        }
+    };
+}
+patient_keyed!(patient_journey, "patient_journey");
+patient_keyed!(ml_prediction, "ml_prediction");
+patient_keyed!(ml_annotation, "ml_annotation");
+
+/// Who is reading, for the split guard.
+#[derive(Debug, Clone)]
+pub struct Reader<'a> {
+    /// Where refusals are recorded.
+    pub store: &'a Store,
+    /// The caller, as the audit chain names them.
+    pub actor: &'a Actor,
+    /// The caller's role, which decides the splits in scope.
+    pub role: Role,
+}
+
+impl Reader<'_> {
+    /// The scope for a read of `E` asking for `split`; a split outside the
+    /// role's is refused (403) and audited.
+    pub async fn scope<E>(&self, split: Option<Split>) -> Result<SplitScope>
+    where
+        E: PatientKeyed,
+        E::Model: Sync,
+    {
+        guard::check(self.store, self.actor, self.role, E::NAME, split)
+            .await?
+            .map_err(|denied| {
+                Error::Forbidden(format!(
+                    "{denied}; it may read {}",
+                    self.role
+                        .allowed_splits()
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    }
+}
+
+/// `split=train|validation|test|holdout` from a list query.
+pub fn requested_split(q: &ListQuery) -> Result<Option<Split>> {
+    q.extra("split")
+        .map(|raw| {
+            let v = raw.strip_prefix("eq.").unwrap_or(raw);
+            v.parse::<Split>().map_err(|reason| {
+                Error::Query(custodian_core::query::QueryError {
+                    param: "split".into(),
+                    reason,
+                })
+            })
+        })
+        .transpose()
+}
+
+fn scoped<E>(scope: &SplitScope, select: Select<E>) -> Select<E>
+where
+    E: PatientKeyed,
+    E::Model: Sync,
+{
+    scope.restrict(select, E::split_column())
+}
+
+/// One row by id, if its split is in the reader's scope (else 404).
+pub async fn get_by_id<E>(reader: &Reader<'_>, id: Uuid, split: Option<Split>) -> Result<E::Model>
+where
+    E: PatientKeyed,
+    E::Model: Sync,
+{
+    let scope = reader.scope::<E>(split).await?;
+    observe("get_by_id", async {
+        scoped::<E>(&scope, E::find().filter(E::id_column().eq(id)))
+            .one(reader.store.conn())
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                entity: E::NAME,
+                id: id.to_string(),
+            })
+    })
+    .await
+}
+
+/// One page of rows matching `q`'s filters (`q`'s `split` narrows the
+/// scope; `limit` and `cursor` page), only from splits in scope.
+pub async fn get_many<E>(
+    reader: &Reader<'_>,
+    spec: &ListSpec<E>,
+    q: &ListQuery,
+    extra: Condition,
+) -> Result<Page<E::Model>>
+where
+    E: PatientKeyed,
+    E::Model: Sync,
+{
+    let scope = reader.scope::<E>(requested_split(q)?).await?;
+    observe("get_many", async {
+        let select = scoped::<E>(&scope, E::find().filter(extra));
+        Ok(spec.fetch(reader.store.conn(), q, select).await?)
+    })
+    .await
+}
+
+/// Training rows for a model trained at `cutoff`: the train split, older
+/// than `cutoff - temporal_gap_days`.
+pub async fn get_training_data<E>(
+    reader: &Reader<'_>,
+    spec: &ListSpec<E>,
+    q: &ListQuery,
+    cutoff: DateTime<Utc>,
+    config: &SplitConfig,
+) -> Result<Page<E::Model>>
+where
+    E: PatientKeyed,
+    E::Model: Sync,
+{
+    let scope = reader.scope::<E>(Some(Split::Train)).await?;
+    observe("get_training_data", async {
+        let select = guard::training_rows(
+            scoped::<E>(&scope, E::find()),
+            E::split_column(),
+            E::time_column(),
+            cutoff,
+            config,
+        );
+        Ok(spec.fetch(reader.store.conn(), q, select).await?)
+    })
+    .await
+}
+
+/// Validation rows only.
+pub async fn get_validation_data<E>(
+    reader: &Reader<'_>,
+    spec: &ListSpec<E>,
+    q: &ListQuery,
+) -> Result<Page<E::Model>>
+where
+    E: PatientKeyed,
+    E::Model: Sync,
+{
+    let scope = reader.scope::<E>(Some(Split::Validation)).await?;
+    observe("get_validation_data", async {
+        Ok(spec
+            .fetch(reader.store.conn(), q, scoped::<E>(&scope, E::find()))
+            .await?)
+    })
+    .await
+}
+
+/// The row, if its split is in `scope`, locked for the transaction.
+async fn lock_in_scope<E>(
+    tx: &DatabaseTransaction,
+    scope: &SplitScope,
+    id: Uuid,
+) -> Result<E::Model>
+where
+    E: PatientKeyed,
+    E::Model: Sync,
+{
+    scoped::<E>(scope, E::find().filter(E::id_column().eq(id)))
+        .lock_exclusive()
+        .one(tx)
+        .await?
+        .ok_or_else(|| Error::NotFound {
+            entity: E::NAME,
+            id: id.to_string(),
+        })
+}
+
+/// Deletes a row the reader can see, and audits it.
+pub async fn delete<E>(reader: &Reader<'_>, id: Uuid) -> Result<()>
+where
+    E: PatientKeyed,
+    E::Model: Sync,
+{
+    let scope = reader.scope::<E>(None).await?;
+    let actor = reader.actor.clone();
+    observe(
+        "delete",
+        reader.store.transaction(move |tx| {
+            Box::pin(async move {
+                let res = E::delete_many()
+                    .filter(E::id_column().eq(id))
+                    .filter(E::split_column().is_in(scope.splits().iter().map(|s| s.as_str())))
+                    .exec(tx)
+                    .await?;
+                if res.rows_affected == 0 {
+                    return Err(Error::NotFound {
+                        entity: E::NAME,
+                        id: id.to_string(),
+                    });
+                }
+                audit::record(tx, &actor.change("delete", E::NAME, id, &[])).await?;
+                Ok(())
+            })
+        }),
+    )
+    .await
+}
+
+// ---------------------------------------------------------------- patient journeys
+
+/// A journey record to store; its split comes from `patient_id`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = analytics::NewPatientJourney)]
+pub struct NewPatientJourney {
+    /// The patient (a pseudonymous id).
+    pub patient_id: String,
+    /// The brand.
+    pub brand: String,
+    /// Journey stage.
+    pub journey_stage: Option<String>,
+    /// Source system.
+    pub data_source: Option<String>,
+    /// Every source the record was matched in.
+    pub data_sources_matched: Option<Vec<String>>,
+    /// Seen in more than one source; defaults to whether
+    /// `data_sources_matched` has more than one entry.
+    pub source_stacking_flag: Option<bool>,
+    /// The source's timestamp.
+    pub source_timestamp: Option<DateTime<Utc>>,
+    /// When ingested; defaults to now.
+    pub ingestion_timestamp: Option<DateTime<Utc>>,
+    /// Staleness in hours; defaults to ingestion minus source time.
+    pub data_lag_hours: Option<i32>,
+}
+
+/// Changes to a journey record; the patient (and so the split) is fixed.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = analytics::PatientJourneyPatch)]
+pub struct PatientJourneyPatch {
+    /// New stage.
+    pub journey_stage: Option<String>,
+    /// New source.
+    pub data_source: Option<String>,
+    /// New matched sources.
+    pub data_sources_matched: Option<Vec<String>>,
+    /// New stacking flag.
+    pub source_stacking_flag: Option<bool>,
+    /// New staleness.
+    pub data_lag_hours: Option<i32>,
+}
+
+fn check_journey(
+    c: &mut Check,
+    patient: Option<&str>,
+    brand: Option<&str>,
+    stage: Option<&str>,
+    source: Option<&str>,
+) {
+    c.text("patient_id", patient, 255)
+        .text("brand", brand, 100)
+        .text("journey_stage", stage, 50)
+        .text("data_source", source, 100);
+}
+
+/// The row to insert for `new`, with its split; validated.
+pub fn journey_row(
+    new: NewPatientJourney,
+    config: &SplitConfig,
+    now: DateTime<Utc>,
+) -> Result<patient_journey::ActiveModel> {
+    let mut c = Check::default();
+    check_journey(
+        &mut c,
+        Some(&new.patient_id),
+        Some(&new.brand),
+        new.journey_stage.as_deref(),
+        new.data_source.as_deref(),
+    );
+    if new.data_lag_hours.is_some_and(|h| h < 0) {
+        c.push("data_lag_hours", "must not be negative");
+    }
+    c.done()?;
+    let matched = new.data_sources_matched.as_ref().map_or(0, Vec::len);
+    let ingested = new.ingestion_timestamp.unwrap_or(now);
+    let lag = new.data_lag_hours.or_else(|| {
+        new.source_timestamp
+            .and_then(|s| i32::try_from((ingested - s).num_hours()).ok())
+            .filter(|h| *h >= 0)
+    });
+    Ok(patient_journey::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        split_assignment: Set(config.assign(&new.patient_id).as_str().to_owned()),
+        patient_id: Set(new.patient_id),
+        brand: Set(new.brand),
+        journey_stage: Set(new.journey_stage),
+        data_source: Set(new.data_source),
+        source_stacking_flag: Set(Some(new.source_stacking_flag.unwrap_or(matched > 1))),
+        data_sources_matched: Set(new.data_sources_matched.map(|v| serde_json::json!(v))),
+        source_timestamp: Set(new.source_timestamp),
+        ingestion_timestamp: Set(Some(ingested)),
+        data_lag_hours: Set(lag),
+        created_at: Set(now),
+    })
+}
+
+/// The fields a journey's creation names in the audit chain.
+pub const JOURNEY_FIELDS: &[&str] = &[
+    "patient_id",
+    "brand",
+    "journey_stage",
+    "data_source",
+    "data_sources_matched",
+    "source_stacking_flag",
+    "source_timestamp",
+    "ingestion_timestamp",
+    "data_lag_hours",
+    "split_assignment",
+];
+
+/// Stores a journey record with its split.
+pub async fn create_patient_journey(
+    store: &Store,
+    actor: &Actor,
+    config: &SplitConfig,
+    new: NewPatientJourney,
+) -> Result<patient_journey::Model> {
+    let am = journey_row(new, config, time::now())?;
+    let actor = actor.clone();
+    observe(
+        "create_patient_journey",
+        store.transaction(move |tx| {
+            Box::pin(async move {
+                let id = *am.id.as_ref();
+                insert_audited(tx, &actor, "patient_journey", id, am, JOURNEY_FIELDS).await
+            })
+        }),
+    )
+    .await
+}
+
+/// Updates a journey record the reader can see.
+pub async fn update_patient_journey(
+    reader: &Reader<'_>,
+    id: Uuid,
+    patch: PatientJourneyPatch,
+) -> Result<patient_journey::Model> {
+    let mut c = Check::default();
+    check_journey(
+        &mut c,
+        None,
+        None,
+        patch.journey_stage.as_deref(),
+        patch.data_source.as_deref(),
+    );
+    c.done()?;
+    let scope = reader.scope::<patient_journey::Entity>(None).await?;
+    let actor = reader.actor.clone();
+    observe(
+        "update_patient_journey",
+        reader.store.transaction(move |tx| {
+            Box::pin(async move {
+                let cur = lock_in_scope::<patient_journey::Entity>(tx, &scope, id).await?;
+                let mut am = cur.clone().into_active_model();
+                let mut changed = Vec::new();
+                change!(am, cur, changed;
+                    journey_stage = patch.journey_stage.map(Some),
+                    data_source = patch.data_source.map(Some),
+                    data_sources_matched = patch.data_sources_matched.map(|v| Some(serde_json::json!(v))),
+                    source_stacking_flag = patch.source_stacking_flag.map(Some),
+                    data_lag_hours = patch.data_lag_hours.map(Some),
+                );
+                save(tx, &actor, "patient_journey", id, cur, am, &changed).await
+            })
+        }),
+    )
+    .await
+}
+
+/// What journey lists may filter and order by; `split` is the guard's.
+pub fn journey_spec() -> ListSpec<patient_journey::Entity> {
+    use patient_journey::Column as C;
+    ListSpec::new("patient_journeys", "id", C::Id, FieldType::Uuid)
+        .filter("patient_id", C::PatientId, FieldType::Text)
+        .filter("brand", C::Brand, FieldType::Text)
+        .filter("journey_stage", C::JourneyStage, FieldType::Text)
+        .filter("data_source", C::DataSource, FieldType::Text)
+        .filter(
+            "source_stacking_flag",
+            C::SourceStackingFlag,
+            FieldType::Bool,
+        )
+        .filter("data_lag_hours", C::DataLagHours, FieldType::Int)
+        .filter("split_assignment", C::SplitAssignment, FieldType::Text)
+        .sort("source_timestamp", C::SourceTimestamp, FieldType::Timestamp)
+        .sort("created_at", C::CreatedAt, FieldType::Timestamp)
+        .default_order(&[("created_at", Dir::Asc)])
+        .extra_params(&["split"])
+}
+
+/// A brand's journeys, from the splits in scope.
+pub async fn get_by_brand(
+    reader: &Reader<'_>,
+    spec: &ListSpec<patient_journey::Entity>,
+    q: &ListQuery,
+    brand: &str,
+) -> Result<Page<patient_journey::Model>> {
+    get_many(
+        reader,
+        spec,
+        q,
+        Condition::all().add(patient_journey::Column::Brand.eq(brand)),
+    )
+    .await
+}
+
+/// A brand's journeys seen in more than one source.
+pub async fn get_cross_source_matches(
+    reader: &Reader<'_>,
+    spec: &ListSpec<patient_journey::Entity>,
+    q: &ListQuery,
+    brand: &str,
+) -> Result<Page<patient_journey::Model>> {
+    get_many(
+        reader,
+        spec,
+        q,
+        Condition::all()
+            .add(patient_journey::Column::Brand.eq(brand))
+            .add(patient_journey::Column::SourceStackingFlag.eq(true)),
+    )
+    .await
+}
+
+// ---------------------------------------------------------------- predictions
+
+/// A prediction to store; its split comes from `patient_id`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = analytics::NewMlPrediction)]
+pub struct NewMlPrediction {
+    /// The patient.
+    pub patient_id: String,
+    /// The model.
+    pub model_id: String,
+    /// The score.
+    pub prediction_score: Option<f64>,
+    /// PR-AUC at prediction time.
+    pub model_pr_auc: Option<f64>,
+    /// Rank metrics.
+    #[schema(value_type = Option<Object>)]
+    pub rank_metrics: Option<serde_json::Value>,
+    /// Calibration.
+    pub brier_score: Option<f64>,
+}
+
+/// Corrections to a prediction's metrics.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = analytics::MlPredictionPatch)]
+pub struct MlPredictionPatch {
+    /// New PR-AUC.
+    pub model_pr_auc: Option<f64>,
+    /// New rank metrics.
+    #[schema(value_type = Option<Object>)]
+    pub rank_metrics: Option<serde_json::Value>,
+    /// New calibration.
+    pub brier_score: Option<f64>,
+}
+
+/// Stores a prediction with its split.
+pub async fn create_ml_prediction(
+    store: &Store,
+    actor: &Actor,
+    config: &SplitConfig,
+    new: NewMlPrediction,
+) -> Result<ml_prediction::Model> {
+    Check::default()
+        .text("patient_id", Some(&new.patient_id), 255)
+        .text("model_id", Some(&new.model_id), 100)
+        .unit("model_pr_auc", new.model_pr_auc)
+        .unit("brier_score", new.brier_score)
+        .done()?;
+    let actor = actor.clone();
+    let split = config.assign(&new.patient_id);
+    observe(
+        "create_ml_prediction",
+        store.transaction(move |tx| {
+            Box::pin(async move {
+                let id = Uuid::now_v7();
+                let am = ml_prediction::ActiveModel {
+                    id: Set(id),
+                    patient_id: Set(new.patient_id),
+                    model_id: Set(new.model_id),
+                    prediction_score: Set(new.prediction_score),
+                    model_pr_auc: Set(new.model_pr_auc),
+                    rank_metrics: Set(new.rank_metrics),
+                    brier_score: Set(new.brier_score),
+                    split_assignment: Set(split.as_str().to_owned()),
+                    created_at: Set(time::now()),
+                };
+                insert_audited(
+                    tx,
+                    &actor,
+                    "ml_prediction",
+                    id,
+                    am,
+                    &[
+                        "patient_id",
+                        "model_id",
+                        "prediction_score",
+                        "model_pr_auc",
+                        "rank_metrics",
+                        "brier_score",
+                        "split_assignment",
+                    ],
+                )
+                .await
+            })
+        }),
+    )
+    .await
+}
+
+/// Corrects a prediction the reader can see.
+pub async fn update_ml_prediction(
+    reader: &Reader<'_>,
+    id: Uuid,
+    patch: MlPredictionPatch,
+) -> Result<ml_prediction::Model> {
+    Check::default()
+        .unit("model_pr_auc", patch.model_pr_auc)
+        .unit("brier_score", patch.brier_score)
+        .done()?;
+    let scope = reader.scope::<ml_prediction::Entity>(None).await?;
+    let actor = reader.actor.clone();
+    observe(
+        "update_ml_prediction",
+        reader.store.transaction(move |tx| {
+            Box::pin(async move {
+                let cur = lock_in_scope::<ml_prediction::Entity>(tx, &scope, id).await?;
+                let mut am = cur.clone().into_active_model();
+                let mut changed = Vec::new();
+                change!(am, cur, changed;
+                    model_pr_auc = patch.model_pr_auc.map(Some),
+                    rank_metrics = patch.rank_metrics.map(Some),
+                    brier_score = patch.brier_score.map(Some),
+                );
+                save(tx, &actor, "ml_prediction", id, cur, am, &changed).await
+            })
+        }),
+    )
+    .await
+}
+
+/// What prediction lists may filter and order by.
+pub fn prediction_spec() -> ListSpec<ml_prediction::Entity> {
+    use ml_prediction::Column as C;
+    ListSpec::new("ml_predictions", "id", C::Id, FieldType::Uuid)
+        .filter("patient_id", C::PatientId, FieldType::Text)
+        .filter("model_id", C::ModelId, FieldType::Text)
+        .filter("split_assignment", C::SplitAssignment, FieldType::Text)
+        .sort("prediction_score", C::PredictionScore, FieldType::Float)
+        .sort("created_at", C::CreatedAt, FieldType::Timestamp)
+        .default_order(&[("created_at", Dir::Asc)])
+        .extra_params(&["split"])
+}
+
+// ---------------------------------------------------------------- annotations
+
+/// A label to store; its split comes from `patient_id`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = analytics::NewMlAnnotation)]
+pub struct NewMlAnnotation {
+    /// The patient whose record is labelled.
+    pub patient_id: String,
+    /// Who labelled it.
+    pub annotator_id: String,
+    /// The label.
+    pub label: String,
+    /// Inter-annotator agreement, 0 to 1.
+    pub agreement_score: Option<f64>,
+}
+
+/// Corrections to a label.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = analytics::MlAnnotationPatch)]
+pub struct MlAnnotationPatch {
+    /// New label.
+    pub label: Option<String>,
+    /// New agreement score.
+    pub agreement_score: Option<f64>,
+}
+
+/// Stores a label with its split.
+pub async fn create_ml_annotation(
+    store: &Store,
+    actor: &Actor,
+    config: &SplitConfig,
+    new: NewMlAnnotation,
+) -> Result<ml_annotation::Model> {
+    Check::default()
+        .text("patient_id", Some(&new.patient_id), 255)
+        .text("annotator_id", Some(&new.annotator_id), 255)
+        .text("label", Some(&new.label), 200)
+        .unit("agreement_score", new.agreement_score)
+        .done()?;
+    let actor = actor.clone();
+    let split = config.assign(&new.patient_id);
+    observe(
+        "create_ml_annotation",
+        store.transaction(move |tx| {
+            Box::pin(async move {
+                let id = Uuid::now_v7();
+                let am = ml_annotation::ActiveModel {
+                    id: Set(id),
+                    patient_id: Set(new.patient_id),
+                    annotator_id: Set(new.annotator_id),
+                    label: Set(new.label),
+                    agreement_score: Set(new.agreement_score),
+                    split_assignment: Set(split.as_str().to_owned()),
+                    created_at: Set(time::now()),
+                };
+                insert_audited(
+                    tx,
+                    &actor,
+                    "ml_annotation",
+                    id,
+                    am,
+                    &[
+                        "patient_id",
+                        "annotator_id",
+                        "label",
+                        "agreement_score",
+                        "split_assignment",
+                    ],
+                )
+                .await
+            })
+        }),
+    )
+    .await
+}
+
+/// Corrects a label the reader can see.
+pub async fn update_ml_annotation(
+    reader: &Reader<'_>,
+    id: Uuid,
+    patch: MlAnnotationPatch,
+) -> Result<ml_annotation::Model> {
+    Check::default()
+        .text("label", patch.label.as_deref(), 200)
+        .unit("agreement_score", patch.agreement_score)
+        .done()?;
+    let scope = reader.scope::<ml_annotation::Entity>(None).await?;
+    let actor = reader.actor.clone();
+    observe(
+        "update_ml_annotation",
+        reader.store.transaction(move |tx| {
+            Box::pin(async move {
+                let cur = lock_in_scope::<ml_annotation::Entity>(tx, &scope, id).await?;
+                let mut am = cur.clone().into_active_model();
+                let mut changed = Vec::new();
+                change!(am, cur, changed;
+                    label = patch.label,
+                    agreement_score = patch.agreement_score.map(Some),
+                );
+                save(tx, &actor, "ml_annotation", id, cur, am, &changed).await
+            })
+        }),
+    )
+    .await
+}
+
+/// What label lists may filter and order by.
+pub fn annotation_spec() -> ListSpec<ml_annotation::Entity> {
+    use ml_annotation::Column as C;
+    ListSpec::new("ml_annotations", "id", C::Id, FieldType::Uuid)
+        .filter("patient_id", C::PatientId, FieldType::Text)
+        .filter("annotator_id", C::AnnotatorId, FieldType::Text)
+        .filter("label", C::Label, FieldType::Text)
+        .filter("split_assignment", C::SplitAssignment, FieldType::Text)
+        .sort("agreement_score", C::AgreementScore, FieldType::Float)
+        .sort("created_at", C::CreatedAt, FieldType::Timestamp)
+        .default_order(&[("created_at", Dir::Asc)])
+        .extra_params(&["split"])
+}
