@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod http;
+pub mod import;
 pub mod kpi;
 mod migrations;
 pub mod model;

@@ -58,6 +58,10 @@ enum Command {
     /// Load a module's demo data. Safe to repeat: existing demo data is left as is.
     #[command(subcommand)]
     Seed(SeedCommand),
+    /// Load a file into a module's table: streamed in batches, each bad row
+    /// reported with its line and skipped, safe to run again.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Compute a module's reporting figures now and store them.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
@@ -82,6 +86,48 @@ enum SeedCommand {
     /// the pepper (CUSTODIAN_PEPPER) that `serve` will use, since it makes
     /// mary_ids. Writes the call's audio file into the media directory.
     Trials,
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Analytics: patient_journeys (split assigned on load) or user_sessions.
+    ///
+    /// CSV has a header row with the table's column names (lists such as
+    /// data_sources_matched are `;`-separated or a JSON array; times are
+    /// RFC 3339). NDJSON has one JSON object per line with the API's fields.
+    /// Bad rows are printed to stderr as `line N: reason` and skipped; the
+    /// exit status is 2 when any were. A row's id comes from its content,
+    /// so loading the same file again loads nothing twice.
+    Analytics(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("file").required(true).args(["csv", "ndjson"])))]
+struct ImportArgs {
+    /// The table: patient_journeys or user_sessions.
+    #[arg(long, value_parser = parse_import_table)]
+    table: custodian_analytics::import::Table,
+    /// A CSV file with a header row.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// A file of one JSON object per line.
+    #[arg(long, value_name = "FILE")]
+    ndjson: Option<PathBuf>,
+    /// Rows per transaction.
+    #[arg(long, default_value_t = custodian_analytics::import::DEFAULT_BATCH)]
+    batch: usize,
+}
+
+fn parse_import_table(s: &str) -> Result<custodian_analytics::import::Table, String> {
+    use custodian_analytics::import::Table;
+    Table::ALL
+        .iter()
+        .find(|(name, _)| *name == s)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Table::ALL.iter().map(|(n, _)| *n).collect();
+            format!("unknown table {s:?}; tables: {}", names.join(", "))
+        })
 }
 
 #[derive(Debug, Subcommand)]
@@ -313,6 +359,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             store.close().await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Import(ImportCommand::Analytics(args)) => {
+            let store = connect(&config, false).await?;
+            migrator_current(&store).await?;
+            let code = import_analytics(&store, &splits, &args).await?;
+            store.close().await?;
+            Ok(code)
+        }
         Command::Bench(args) => {
             bench::run(&config.database.url, &args).await?;
             Ok(ExitCode::SUCCESS)
@@ -495,6 +548,81 @@ async fn seed_claims(store: &Store, cases: usize) -> Result<()> {
         println!("claims: demo data already present; nothing written");
     }
     Ok(())
+}
+
+/// `custodian import analytics`: streams the file in, with a progress bar
+/// on a terminal, each bad row on stderr, and a summary on stdout.
+async fn import_analytics(
+    store: &Store,
+    splits: &custodian_privacy::splits::SplitConfig,
+    args: &ImportArgs,
+) -> Result<ExitCode> {
+    use custodian_analytics::import::{self, Format, Load};
+    use std::io::IsTerminal;
+    let (path, format) = match (&args.csv, &args.ndjson) {
+        (Some(p), _) => (p, Format::Csv),
+        (None, Some(p)) => (p, Format::Ndjson),
+        (None, None) => bail!("give --csv FILE or --ndjson FILE"),
+    };
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(size);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let source = path.display().to_string();
+    let load = Load {
+        table: args.table,
+        format,
+        source: &source,
+        batch: args.batch,
+    };
+    let actor = custodian_ledger::audit::Actor::system();
+    let report = import::import(
+        store,
+        &actor,
+        splits,
+        &load,
+        std::io::BufReader::with_capacity(1 << 16, file),
+        |bad| bar.suspend(|| eprintln!("{}: line {}: {}", source, bad.line, bad.reason)),
+        |bytes| bar.set_position(bytes),
+    )
+    .await;
+    bar.finish_and_clear();
+    let report = match report {
+        Ok(r) => r,
+        // A bad header: say what is wrong with it, not just how many things.
+        Err(custodian_core::Error::Invalid(fields)) => bail!(
+            "{source}: {}",
+            fields
+                .iter()
+                .map(|f| f.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("loading {source}"))),
+    };
+    println!(
+        "{}: read {} rows, loaded {}, already present {}, bad {}",
+        args.table.name(),
+        report.read,
+        report.loaded,
+        report.already_present,
+        report.bad
+    );
+    Ok(if report.bad > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Loads the trials demo data, writes the demo call's audio file if it is

@@ -1,0 +1,282 @@
+//! The analytics module over HTTP on both backends: intent routing, and
+//! the split guard on every patient-keyed route and on the KPI routes, as
+//! an analyst, an evaluator and a service key see them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+
+use axum::http::StatusCode;
+use custodian_core::testing::TestDb;
+use custodian_ledger::audit::Actor;
+use custodian_privacy::{
+    access::Role,
+    keys,
+    splits::{Split, SplitConfig},
+};
+use custodian_server::{AppState, router};
+use serde_json::{Value, json};
+
+mod common;
+use common::Client;
+
+custodian_core::backend_tests! {
+    intents_route_to_the_lowest_tier_and_unknown_ones_to_the_orchestrator => routing,
+    an_analyst_never_sees_test_or_holdout_rows_on_any_route => split_routes,
+}
+
+async fn clients(db: &TestDb) -> Vec<Client> {
+    custodian_server::migrator()
+        .unwrap()
+        .up(&db.store)
+        .await
+        .unwrap();
+    let app = router(AppState::new(db.store.clone()), 1 << 20);
+    let mut out = Vec::new();
+    for (name, role) in [
+        ("loader", Role::Service),
+        ("ana", Role::Analyst),
+        ("eva", Role::Evaluator),
+        ("coordinator", Role::Coordinator),
+    ] {
+        let key = keys::create(&db.store, name, role, &Actor::system())
+            .await
+            .unwrap()
+            .1;
+        out.push(Client {
+            app: app.clone(),
+            key,
+        });
+    }
+    out
+}
+
+async fn routing(db: TestDb) {
+    let c = clients(&db).await;
+    let ana = &c[1];
+    for (intent, agent) in [
+        ("CAUSAL", "causal_impact"),
+        ("what_if", "causal_impact"),
+        ("MONITORING", "drift_monitor"),
+        ("SOMETHING_NEW", "orchestrator"),
+    ] {
+        let a = ana
+            .ok(
+                "GET",
+                &format!("/v1/analytics/agents/route?intent={intent}"),
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        assert_eq!(a["agent_name"], agent, "{intent}");
+    }
+    let all = ana
+        .ok("GET", "/v1/analytics/agents", None, StatusCode::OK)
+        .await;
+    assert_eq!(all.as_array().unwrap().len(), 11);
+    let tier5 = ana
+        .ok("GET", "/v1/analytics/agents?tier=5", None, StatusCode::OK)
+        .await;
+    let names: Vec<&str> = tier5
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["agent_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["explainer", "feedback_learner"]);
+    // No intent is a 400; a coordinator has no analytics permission.
+    let (s, _) = ana.call("GET", "/v1/analytics/agents/route", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = c[3].call("GET", "/v1/analytics/agents", None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+fn splits_in(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["split_assignment"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn split_routes(db: TestDb) {
+    let c = clients(&db).await;
+    let (loader, ana, eva) = (&c[0], &c[1], &c[2]);
+    let config = SplitConfig::default();
+    let mut by_split: std::collections::BTreeMap<Split, Vec<String>> = Default::default();
+    for i in 0..40 {
+        let p = format!("p-{i:03}");
+        let j = loader
+            .ok(
+                "POST",
+                "/v1/analytics/patient_journeys",
+                Some(json!({
+                    "patient_id": p, "brand": "Kisqali", "data_sources_matched": ["claims", "emr"]
+                })),
+                StatusCode::CREATED,
+            )
+            .await;
+        assert_eq!(j["split_assignment"], config.assign(&p).as_str());
+        assert_eq!(j["source_stacking_flag"], true);
+        by_split
+            .entry(config.assign(&p))
+            .or_default()
+            .push(j["id"].as_str().unwrap().to_owned());
+        loader
+            .ok(
+                "POST",
+                "/v1/analytics/ml_predictions",
+                Some(json!({"patient_id": p, "model_id": "m"})),
+                StatusCode::CREATED,
+            )
+            .await;
+        loader
+            .ok(
+                "POST",
+                "/v1/analytics/ml_annotations",
+                Some(json!({"patient_id": p, "annotator_id": "a", "label": "x"})),
+                StatusCode::CREATED,
+            )
+            .await;
+    }
+    assert!(by_split.contains_key(&Split::Test) && by_split.contains_key(&Split::Train));
+    // An analyst may not write.
+    let (s, _) = ana
+        .call(
+            "POST",
+            "/v1/analytics/patient_journeys",
+            Some(json!({"patient_id": "p", "brand": "b"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let visible = ["train", "validation"];
+    for table in ["patient_journeys", "ml_predictions", "ml_annotations"] {
+        for query in [
+            "",
+            "?split_assignment=eq.test",
+            "?split_assignment=in.(test,holdout)&limit=1000",
+            "?order=created_at.desc",
+        ] {
+            let page = ana
+                .ok(
+                    "GET",
+                    &format!("/v1/analytics/{table}{query}"),
+                    None,
+                    StatusCode::OK,
+                )
+                .await;
+            assert!(
+                splits_in(&page)
+                    .iter()
+                    .all(|s| visible.contains(&s.as_str())),
+                "{table}{query}"
+            );
+        }
+        for route in ["validation", "training?cutoff=2100-01-01T00:00:00Z"] {
+            let page = ana
+                .ok(
+                    "GET",
+                    &format!("/v1/analytics/{table}/{route}"),
+                    None,
+                    StatusCode::OK,
+                )
+                .await;
+            let want = if route == "validation" {
+                "validation"
+            } else {
+                "train"
+            };
+            assert!(
+                splits_in(&page).iter().all(|s| s == want),
+                "{table}/{route}"
+            );
+            assert!(!splits_in(&page).is_empty(), "{table}/{route}");
+        }
+        let (s, p) = ana
+            .call("GET", &format!("/v1/analytics/{table}?split=test"), None)
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
+        assert!(p["detail"].as_str().unwrap().contains("test"), "{p}");
+        let page = eva
+            .ok(
+                "GET",
+                &format!("/v1/analytics/{table}?split=test"),
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        assert!(splits_in(&page).iter().all(|s| s == "test") && !splits_in(&page).is_empty());
+    }
+    // By id: a test row is not there for the analyst; the evaluator sees it.
+    let test_id = &by_split[&Split::Test][0];
+    let (s, _) = ana
+        .call(
+            "GET",
+            &format!("/v1/analytics/patient_journeys/{test_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    eva.ok(
+        "GET",
+        &format!("/v1/analytics/patient_journeys/{test_id}"),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let train_id = &by_split[&Split::Train][0];
+    ana.ok(
+        "GET",
+        &format!("/v1/analytics/patient_journeys/{train_id}"),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    // Brand reads and the KPI stay in scope too.
+    for route in ["by_brand/Kisqali", "cross_source_matches/Kisqali"] {
+        let page = ana
+            .ok(
+                "GET",
+                &format!("/v1/analytics/patient_journeys/{route}?limit=1000"),
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        assert!(
+            splits_in(&page)
+                .iter()
+                .all(|s| visible.contains(&s.as_str())),
+            "{route}"
+        );
+    }
+    let kpi = ana
+        .ok(
+            "GET",
+            "/v1/analytics/kpis/cross_source_match",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let visible_n: usize = by_split
+        .iter()
+        .filter(|(s, _)| matches!(s, Split::Train | Split::Validation))
+        .map(|(_, v)| v.len())
+        .sum();
+    assert_eq!(kpi[0]["total_patients"], visible_n as i64, "{kpi}");
+    assert_eq!(kpi[0]["match_rate_pct"], 100.0);
+    let (s, _) = ana
+        .call(
+            "GET",
+            "/v1/analytics/kpis/cross_source_match?split=holdout",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let kpi = loader
+        .ok(
+            "GET",
+            "/v1/analytics/kpis/active_users",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(kpi, json!([]));
+}
