@@ -93,7 +93,11 @@ async fn csv_bad_rows_and_rerun(db: TestDb) {
         }
     );
     let lines: Vec<u64> = bad.iter().map(|b| b.line).collect();
-    assert_eq!(lines, vec![4, 5, 6, 7, 10], "file lines, counting the header and the two-line field");
+    assert_eq!(
+        lines,
+        vec![4, 5, 6, 7, 10],
+        "file lines, counting the header and the two-line field"
+    );
     assert!(bad[0].reason.contains("patient_id"), "{bad:?}");
     assert!(bad[1].reason.contains("source_timestamp"), "{bad:?}");
     assert!(bad[2].reason.contains("source_stacking_flag"), "{bad:?}");

@@ -312,7 +312,7 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        let now = chrono::Utc::now();
+        let now = custodian_core::time::now();
         let mut insert = Query::insert();
         insert.into_table(n("analytics_agent_registry")).columns([
             n("id"),
