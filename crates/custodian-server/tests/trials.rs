@@ -96,6 +96,44 @@ custodian_core::backend_tests! {
     a_stop_contact_ticket_refuses_outbound_events_and_reminders => stop_contact,
     agent_reasoning_is_refused_to_a_coordinator => reasoning_access,
     recording_urls_are_signed_short_lived_and_tamper_evident => signed_audio,
+    without_a_pepper_the_routes_that_need_one_answer_503 => no_pepper,
+}
+
+async fn no_pepper(db: TestDb) {
+    custodian_server::migrator()
+        .unwrap()
+        .up(&db.store)
+        .await
+        .unwrap();
+    let app = router(AppState::new(db.store.clone()), 1 << 20);
+    let key = keys::create(&db.store, "c", Role::Coordinator, &Actor::system())
+        .await
+        .unwrap()
+        .1;
+    let c = Client {
+        app: app.clone(),
+        key,
+    };
+    let (s, p) = c
+        .call(
+            "POST",
+            "/v1/trials/participants",
+            Some(serde_json::from_str(ANA).unwrap()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("CUSTODIAN_PEPPER"),
+        "{p}"
+    );
+    let (s, _, _) = fetch(
+        &app,
+        "/media/trials/demo/call-1.wav?expires=9999999999&sig=00",
+    )
+    .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    // Routes that need no pepper still work.
+    c.ok("GET", "/v1/trials/trials", None, StatusCode::OK).await;
 }
 
 fn id(v: &Value) -> String {
