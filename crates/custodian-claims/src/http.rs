@@ -318,7 +318,11 @@ macro_rules! resource {
 
         #[doc = concat!("Soft-deletes a ", $item, ".")]
         #[utoipa::path(delete, path = concat!($path, "/{id}"), tag = $tag, params(("id" = Uuid, Path)),
-            responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+            responses(
+                (status = 204),
+                (status = 404, body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "It cannot go yet (a team with open cases)", body = Problem, content_type = "application/problem+json"),
+            ))]
         async fn $delete(db: Db, Caller(actor): Caller, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
             $rdelete(&db.0, &actor, id).await?;
             Ok(StatusCode::NO_CONTENT)

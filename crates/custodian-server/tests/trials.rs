@@ -404,6 +404,17 @@ async fn outreach_flow(db: TestDb) {
     ] {
         assert!(entities.contains(e), "no audit entry for {e}: {entities:?}");
     }
+    // Reading a participant (by id, by mary_id, by details) is recorded.
+    let reads = s
+        .admin
+        .ok(
+            "GET",
+            &format!("/v1/audit?action=eq.read&entity=eq.participant&entity_id=eq.{pid}"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(reads["items"].as_array().unwrap().len(), 3, "{reads}");
     std::fs::remove_dir_all(&s.media_dir).ok();
 }
 

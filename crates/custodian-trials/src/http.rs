@@ -148,6 +148,18 @@ async fn serve_media(
 
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 
+/// Records that `actor` read one PHI-bearing record (who, which, when; never
+/// the contents), as single reads of events are.
+async fn record_read(
+    db: &Db,
+    actor: &custodian_ledger::audit::Actor,
+    entity: &str,
+    id: impl ToString,
+) -> Result<(), ApiError> {
+    custodian_ledger::audit::append(&db.0, actor.change("read", entity, id, &[])).await?;
+    Ok(())
+}
+
 fn parse<E: sea_orm::EntityTrait>(
     spec: &ListSpec<E>,
     query: Option<&str>,
@@ -161,7 +173,7 @@ fn parse<E: sea_orm::EntityTrait>(
 /// UUID; they differ only in types, names and paths.
 macro_rules! crud {
     (
-        $path:literal, $item:literal,
+        $path:literal, $item:literal, $entity:literal,
         model = $model:ty, spec = $spec:ident,
         new = $new:ty, patch = $patch:ty,
         create = $create:ident => $rcreate:path,
@@ -189,11 +201,13 @@ macro_rules! crud {
             Ok(Json($rlist(db.0.conn(), &$spec, &q).await?))
         }
 
-        #[doc = concat!("One ", $item, ".")]
+        #[doc = concat!("One ", $item, "; the read is recorded in the audit chain.")]
         #[utoipa::path(get, path = concat!($path, "/{id}"), tag = "trials", params(("id" = Uuid, Path)),
             responses((status = 200, body = $model), (status = 404, body = Problem, content_type = "application/problem+json")))]
-        async fn $get(db: Db, Path(id): Path<Uuid>) -> Result<Json<$model>, ApiError> {
-            Ok(Json($rget(db.0.conn(), id).await?))
+        async fn $get(db: Db, Caller(actor): Caller, Path(id): Path<Uuid>) -> Result<Json<$model>, ApiError> {
+            let row = $rget(db.0.conn(), id).await?;
+            record_read(&db, &actor, $entity, id).await?;
+            Ok(Json(row))
         }
 
         #[doc = concat!("Changes a ", $item, ": only the fields given.")]
@@ -211,7 +225,7 @@ macro_rules! crud {
 }
 
 crud!(
-    "/v1/trials/enrollments", "enrollment (a participant in a trial)",
+    "/v1/trials/enrollments", "enrollment (a participant in a trial)", "participant_trial",
     model = participant_trial::Model, spec = ENROLLMENTS,
     new = repo::NewEnrollment, patch = repo::EnrollmentPatch,
     create = enroll_in_trial => repo::enroll_in_trial,
@@ -221,7 +235,7 @@ crud!(
 );
 
 crud!(
-    "/v1/trials/appointments", "appointment",
+    "/v1/trials/appointments", "appointment", "appointment",
     model = appointment::Model, spec = APPOINTMENTS,
     new = repo::NewAppointment, patch = repo::AppointmentPatch,
     create = create_appointment => repo::create_appointment,
@@ -231,7 +245,7 @@ crud!(
 );
 
 crud!(
-    "/v1/trials/conversations", "conversation",
+    "/v1/trials/conversations", "conversation", "conversation",
     model = conversation::Model, spec = CONVERSATIONS,
     new = repo::NewConversation, patch = repo::ConversationPatch,
     create = create_conversation => repo::create_conversation,
@@ -241,7 +255,7 @@ crud!(
 );
 
 crud!(
-    "/v1/trials/rides", "ride",
+    "/v1/trials/rides", "ride", "ride",
     model = ride::Model, spec = RIDES,
     new = repo::NewRide, patch = repo::RidePatch,
     create = create_ride => repo::create_ride,
@@ -289,14 +303,17 @@ async fn list_participants(
     ))
 }
 
-/// One participant by UUID.
+/// One participant by UUID; the read is recorded in the audit chain.
 #[utoipa::path(get, path = "/v1/trials/participants/{id}", tag = "trials", params(("id" = Uuid, Path)),
     responses((status = 200, body = participant::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn get_participant(
     db: Db,
+    Caller(actor): Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<participant::Model>, ApiError> {
-    Ok(Json(repo::get_participant_by_id(db.0.conn(), id).await?))
+    let p = repo::get_participant_by_id(db.0.conn(), id).await?;
+    record_read(&db, &actor, "participant", id).await?;
+    Ok(Json(p))
 }
 
 /// Changes a participant: only the fields given. `contact_consent: false`
@@ -322,31 +339,33 @@ async fn update_participant(
     ))
 }
 
-/// One participant by their pseudonymous id.
+/// One participant by their pseudonymous id; the read is recorded.
 #[utoipa::path(get, path = "/v1/trials/participants/by_mary_id/{mary_id}", tag = "trials",
     params(("mary_id" = String, Path)),
     responses((status = 200, body = participant::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn get_participant_by_mary_id(
     db: Db,
+    Caller(actor): Caller,
     Path(mary_id): Path<String>,
 ) -> Result<Json<participant::Model>, ApiError> {
-    Ok(Json(
-        repo::get_participant_by_mary_id(db.0.conn(), &mary_id).await?,
-    ))
+    let p = repo::get_participant_by_mary_id(db.0.conn(), &mary_id).await?;
+    record_read(&db, &actor, "participant", p.id).await?;
+    Ok(Json(p))
 }
 
 /// Finds a participant by name and date of birth (in the body, so they
-/// stay out of URLs and access logs).
+/// stay out of URLs and access logs); the read is recorded.
 #[utoipa::path(post, path = "/v1/trials/participants/lookup", tag = "trials", request_body = repo::Lookup,
     responses((status = 200, body = participant::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn lookup_participant(
     db: Db,
     Ctx(ctx): Ctx,
+    Caller(actor): Caller,
     Json(who): Json<repo::Lookup>,
 ) -> Result<Json<participant::Model>, ApiError> {
-    Ok(Json(
-        repo::find_participant(db.0.conn(), &ctx.pseudonymizer, &who).await?,
-    ))
+    let p = repo::find_participant(db.0.conn(), &ctx.pseudonymizer, &who).await?;
+    record_read(&db, &actor, "participant", p.id).await?;
+    Ok(Json(p))
 }
 
 /// Records an outbound action (message, call) through the event log with
@@ -426,9 +445,13 @@ async fn send_reminder(
 async fn conversation_audio(
     db: Db,
     Ctx(ctx): Ctx,
+    Caller(actor): Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<SignedUrl>, ApiError> {
-    Ok(Json(repo::audio_url(db.0.conn(), &ctx.media, id).await?))
+    let url = repo::audio_url(db.0.conn(), &ctx.media, id).await?;
+    // Handing out a link to the recording is a read of it.
+    record_read(&db, &actor, "conversation_audio", id).await?;
+    Ok(Json(url))
 }
 
 // ---------------------------------------------------------------- handoffs
@@ -626,7 +649,10 @@ async fn list_agent_reasoning(
     ))]
 async fn get_agent_reasoning(
     db: Db,
+    Caller(actor): Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<agent_reasoning::Model>, ApiError> {
-    Ok(Json(repo::get_agent_reasoning(db.0.conn(), id).await?))
+    let r = repo::get_agent_reasoning(db.0.conn(), id).await?;
+    record_read(&db, &actor, "agent_reasoning", id).await?;
+    Ok(Json(r))
 }
