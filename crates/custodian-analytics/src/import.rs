@@ -23,8 +23,11 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{
-    model::{patient_journey, user_session},
-    patient::{JOURNEY_FIELDS, NewPatientJourney, journey_row},
+    model::{ml_annotation, ml_prediction, patient_journey, user_session},
+    patient::{
+        ANNOTATION_FIELDS, JOURNEY_FIELDS, NewMlAnnotation, NewMlPrediction, NewPatientJourney,
+        PREDICTION_FIELDS, annotation_row, journey_row, prediction_row,
+    },
 };
 
 /// Rows per transaction.
@@ -35,6 +38,10 @@ pub const DEFAULT_BATCH: usize = 1000;
 pub enum Table {
     /// `analytics_patient_journeys` (patient-keyed: split assigned on load).
     PatientJourneys,
+    /// `analytics_ml_predictions` (patient-keyed).
+    MlPredictions,
+    /// `analytics_ml_annotations` (patient-keyed).
+    MlAnnotations,
     /// `analytics_user_sessions` (the active-users KPI's source).
     UserSessions,
 }
@@ -43,6 +50,8 @@ impl Table {
     /// Every table, by its name on the command line.
     pub const ALL: &'static [(&'static str, Table)] = &[
         ("patient_journeys", Table::PatientJourneys),
+        ("ml_predictions", Table::MlPredictions),
+        ("ml_annotations", Table::MlAnnotations),
         ("user_sessions", Table::UserSessions),
     ];
 
@@ -50,7 +59,19 @@ impl Table {
     pub fn name(self) -> &'static str {
         match self {
             Table::PatientJourneys => "patient_journeys",
+            Table::MlPredictions => "ml_predictions",
+            Table::MlAnnotations => "ml_annotations",
             Table::UserSessions => "user_sessions",
+        }
+    }
+
+    /// The record's name in the audit chain, and the fields a load writes.
+    fn audit(self) -> (&'static str, &'static [&'static str]) {
+        match self {
+            Table::PatientJourneys => ("patient_journey", JOURNEY_FIELDS),
+            Table::MlPredictions => ("ml_prediction", PREDICTION_FIELDS),
+            Table::MlAnnotations => ("ml_annotation", ANNOTATION_FIELDS),
+            Table::UserSessions => ("user_session", SESSION_FIELDS),
         }
     }
 
@@ -67,6 +88,19 @@ impl Table {
                     "ingestion_timestamp",
                     "data_lag_hours",
                 ],
+            ),
+            Table::MlPredictions => (
+                &["patient_id", "model_id"],
+                &[
+                    "prediction_score",
+                    "model_pr_auc",
+                    "rank_metrics",
+                    "brier_score",
+                ],
+            ),
+            Table::MlAnnotations => (
+                &["patient_id", "annotator_id", "label"],
+                &["agreement_score"],
             ),
             Table::UserSessions => (
                 &["user_id", "session_start"],
@@ -195,7 +229,52 @@ fn reason(e: &Error) -> String {
 /// A parsed row, ready to insert.
 enum Row {
     Journey(patient_journey::ActiveModel),
+    Prediction(ml_prediction::ActiveModel),
+    Annotation(ml_annotation::ActiveModel),
     Session(user_session::ActiveModel),
+}
+
+impl Row {
+    fn set_id(&mut self, id: Uuid) {
+        match self {
+            Row::Journey(r) => r.id = Set(id),
+            Row::Prediction(r) => r.id = Set(id),
+            Row::Annotation(r) => r.id = Set(id),
+            Row::Session(r) => r.id = Set(id),
+        }
+    }
+}
+
+/// Inserts `rows` of one entity, skipping ids already present; how many went in.
+async fn insert_new<A>(tx: &sea_orm::DatabaseTransaction, rows: Vec<A>) -> Result<u64>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    let res = <A::Entity as EntityTrait>::insert_many(rows)
+        .on_conflict_do_nothing()
+        .exec_without_returning(tx)
+        .await?;
+    Ok(match res {
+        TryInsertResult::Inserted(n) => n,
+        TryInsertResult::Empty | TryInsertResult::Conflicted => 0,
+    })
+}
+
+/// Splits a batch by kind (a load has one kind) and inserts each.
+async fn insert_rows(tx: &sea_orm::DatabaseTransaction, rows: Vec<Row>) -> Result<u64> {
+    let (mut j, mut p, mut a, mut s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in rows {
+        match r {
+            Row::Journey(x) => j.push(x),
+            Row::Prediction(x) => p.push(x),
+            Row::Annotation(x) => a.push(x),
+            Row::Session(x) => s.push(x),
+        }
+    }
+    Ok(insert_new(tx, j).await?
+        + insert_new(tx, p).await?
+        + insert_new(tx, a).await?
+        + insert_new(tx, s).await?)
 }
 
 /// Accumulates rows and writes a batch at a time.
@@ -205,8 +284,7 @@ struct Loader<'a> {
     table: Table,
     source: &'a str,
     batch: usize,
-    journeys: Vec<patient_journey::ActiveModel>,
-    sessions: Vec<user_session::ActiveModel>,
+    rows: Vec<Row>,
     first_line: u64,
     last_line: u64,
     report: Report,
@@ -214,7 +292,7 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn pending(&self) -> usize {
-        self.journeys.len() + self.sessions.len()
+        self.rows.len()
     }
 
     async fn push(&mut self, line: u64, row: Row) -> Result<()> {
@@ -222,10 +300,7 @@ impl Loader<'_> {
             self.first_line = line;
         }
         self.last_line = line;
-        match row {
-            Row::Journey(r) => self.journeys.push(r),
-            Row::Session(r) => self.sessions.push(r),
-        }
+        self.rows.push(row);
         if self.pending() >= self.batch {
             self.flush().await?;
         }
@@ -237,12 +312,8 @@ impl Loader<'_> {
         if n == 0 {
             return Ok(());
         }
-        let journeys = std::mem::take(&mut self.journeys);
-        let sessions = std::mem::take(&mut self.sessions);
-        let (entity, fields) = match self.table {
-            Table::PatientJourneys => ("patient_journey", JOURNEY_FIELDS),
-            Table::UserSessions => ("user_session", SESSION_FIELDS),
-        };
+        let rows = std::mem::take(&mut self.rows);
+        let (entity, fields) = self.table.audit();
         let change = self.actor.change(
             "import",
             entity,
@@ -253,21 +324,7 @@ impl Loader<'_> {
             .store
             .transaction(move |tx| {
                 Box::pin(async move {
-                    let res = if journeys.is_empty() {
-                        user_session::Entity::insert_many(sessions)
-                            .on_conflict_do_nothing()
-                            .exec_without_returning(tx)
-                            .await?
-                    } else {
-                        patient_journey::Entity::insert_many(journeys)
-                            .on_conflict_do_nothing()
-                            .exec_without_returning(tx)
-                            .await?
-                    };
-                    let inserted = match res {
-                        TryInsertResult::Inserted(k) => k,
-                        TryInsertResult::Empty | TryInsertResult::Conflicted => 0,
-                    };
+                    let inserted = insert_rows(tx, rows).await?;
                     if inserted > 0 {
                         audit::record(tx, &change).await?;
                     }
@@ -300,6 +357,17 @@ fn parse_int(name: &str, v: Option<&str>) -> std::result::Result<Option<i32>, St
         .map(|s| {
             s.parse::<i32>()
                 .map_err(|_| format!("{name}: {s:?} is not a whole number"))
+        })
+        .transpose()
+}
+
+fn parse_float(name: &str, v: Option<&str>) -> std::result::Result<Option<f64>, String> {
+    opt(v)
+        .map(|s| {
+            s.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| format!("{name}: {s:?} is not a number"))
         })
         .transpose()
 }
@@ -391,6 +459,30 @@ fn csv_row(
                 .map(Row::Journey)
                 .map_err(|e| reason(&e))
         }
+        Table::MlPredictions => {
+            let new = NewMlPrediction {
+                patient_id: f.required("patient_id")?,
+                model_id: f.required("model_id")?,
+                prediction_score: parse_float("prediction_score", f.get("prediction_score"))?,
+                model_pr_auc: parse_float("model_pr_auc", f.get("model_pr_auc"))?,
+                rank_metrics: parse_json("rank_metrics", f.get("rank_metrics"))?,
+                brier_score: parse_float("brier_score", f.get("brier_score"))?,
+            };
+            prediction_row(new, config, now)
+                .map(Row::Prediction)
+                .map_err(|e| reason(&e))
+        }
+        Table::MlAnnotations => {
+            let new = NewMlAnnotation {
+                patient_id: f.required("patient_id")?,
+                annotator_id: f.required("annotator_id")?,
+                label: f.required("label")?,
+                agreement_score: parse_float("agreement_score", f.get("agreement_score"))?,
+            };
+            annotation_row(new, config, now)
+                .map(Row::Annotation)
+                .map_err(|e| reason(&e))
+        }
         Table::UserSessions => {
             let new = NewUserSession {
                 user_id: f.required("user_id")?,
@@ -425,6 +517,20 @@ fn json_row(
                 .map(Row::Journey)
                 .map_err(|e| reason(&e))
         }
+        Table::MlPredictions => {
+            let new: NewMlPrediction = serde_json::from_str(line)
+                .map_err(|e| format!("not a prediction object: {}", json_err(&e)))?;
+            prediction_row(new, config, now)
+                .map(Row::Prediction)
+                .map_err(|e| reason(&e))
+        }
+        Table::MlAnnotations => {
+            let new: NewMlAnnotation = serde_json::from_str(line)
+                .map_err(|e| format!("not a label object: {}", json_err(&e)))?;
+            annotation_row(new, config, now)
+                .map(Row::Annotation)
+                .map_err(|e| reason(&e))
+        }
         Table::UserSessions => {
             let new: NewUserSession = serde_json::from_str(line)
                 .map_err(|e| format!("not a session object: {}", json_err(&e)))?;
@@ -446,17 +552,9 @@ fn json_err(e: &serde_json::Error) -> String {
     format!("{msg} (column {})", e.column())
 }
 
-fn with_id(row: Row, id: Uuid) -> Row {
-    match row {
-        Row::Journey(mut r) => {
-            r.id = Set(id);
-            Row::Journey(r)
-        }
-        Row::Session(mut r) => {
-            r.id = Set(id);
-            Row::Session(r)
-        }
-    }
+fn with_id(mut row: Row, id: Uuid) -> Row {
+    row.set_id(id);
+    row
 }
 
 /// What to load and how.
@@ -489,8 +587,7 @@ pub async fn import(
         table: load.table,
         source: load.source,
         batch: load.batch.max(1),
-        journeys: Vec::new(),
-        sessions: Vec::new(),
+        rows: Vec::new(),
         first_line: 0,
         last_line: 0,
         report: Report::default(),

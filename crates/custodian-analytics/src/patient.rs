@@ -388,17 +388,33 @@ pub async fn create_patient_journey(
     new: NewPatientJourney,
 ) -> Result<patient_journey::Model> {
     let am = journey_row(new, config, time::now())?;
-    let actor = actor.clone();
+    let id = *am.id.as_ref();
     observe(
         "create_patient_journey",
-        store.transaction(move |tx| {
-            Box::pin(async move {
-                let id = *am.id.as_ref();
-                insert_audited(tx, &actor, "patient_journey", id, am, JOURNEY_FIELDS).await
-            })
-        }),
+        create_audited(store, actor, "patient_journey", id, am, JOURNEY_FIELDS),
     )
     .await
+}
+
+/// Inserts a built row and its audit entry in one transaction.
+async fn create_audited<A>(
+    store: &Store,
+    actor: &Actor,
+    name: &'static str,
+    id: Uuid,
+    am: A,
+    fields: &'static [&'static str],
+) -> Result<<A::Entity as EntityTrait>::Model>
+where
+    A: sea_orm::ActiveModelTrait + sea_orm::ActiveModelBehavior + Send + 'static,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    let actor = actor.clone();
+    store
+        .transaction(move |tx| {
+            Box::pin(async move { insert_audited(tx, &actor, name, id, am, fields).await })
+        })
+        .await
 }
 
 /// Updates a journey record the reader can see.
@@ -530,6 +546,42 @@ pub struct MlPredictionPatch {
     pub brier_score: Option<f64>,
 }
 
+/// The fields a prediction's creation names in the audit chain.
+pub const PREDICTION_FIELDS: &[&str] = &[
+    "patient_id",
+    "model_id",
+    "prediction_score",
+    "model_pr_auc",
+    "rank_metrics",
+    "brier_score",
+    "split_assignment",
+];
+
+/// The row to insert for `new`, with its split; validated.
+pub fn prediction_row(
+    new: NewMlPrediction,
+    config: &SplitConfig,
+    now: DateTime<Utc>,
+) -> Result<ml_prediction::ActiveModel> {
+    Check::default()
+        .text("patient_id", Some(&new.patient_id), 255)
+        .text("model_id", Some(&new.model_id), 100)
+        .unit("model_pr_auc", new.model_pr_auc)
+        .unit("brier_score", new.brier_score)
+        .done()?;
+    Ok(ml_prediction::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        split_assignment: Set(config.assign(&new.patient_id).as_str().to_owned()),
+        patient_id: Set(new.patient_id),
+        model_id: Set(new.model_id),
+        prediction_score: Set(new.prediction_score),
+        model_pr_auc: Set(new.model_pr_auc),
+        rank_metrics: Set(new.rank_metrics),
+        brier_score: Set(new.brier_score),
+        created_at: Set(now),
+    })
+}
+
 /// Stores a prediction with its split.
 pub async fn create_ml_prediction(
     store: &Store,
@@ -537,49 +589,11 @@ pub async fn create_ml_prediction(
     config: &SplitConfig,
     new: NewMlPrediction,
 ) -> Result<ml_prediction::Model> {
-    Check::default()
-        .text("patient_id", Some(&new.patient_id), 255)
-        .text("model_id", Some(&new.model_id), 100)
-        .unit("model_pr_auc", new.model_pr_auc)
-        .unit("brier_score", new.brier_score)
-        .done()?;
-    let actor = actor.clone();
-    let split = config.assign(&new.patient_id);
+    let am = prediction_row(new, config, time::now())?;
+    let id = *am.id.as_ref();
     observe(
         "create_ml_prediction",
-        store.transaction(move |tx| {
-            Box::pin(async move {
-                let id = Uuid::now_v7();
-                let am = ml_prediction::ActiveModel {
-                    id: Set(id),
-                    patient_id: Set(new.patient_id),
-                    model_id: Set(new.model_id),
-                    prediction_score: Set(new.prediction_score),
-                    model_pr_auc: Set(new.model_pr_auc),
-                    rank_metrics: Set(new.rank_metrics),
-                    brier_score: Set(new.brier_score),
-                    split_assignment: Set(split.as_str().to_owned()),
-                    created_at: Set(time::now()),
-                };
-                insert_audited(
-                    tx,
-                    &actor,
-                    "ml_prediction",
-                    id,
-                    am,
-                    &[
-                        "patient_id",
-                        "model_id",
-                        "prediction_score",
-                        "model_pr_auc",
-                        "rank_metrics",
-                        "brier_score",
-                        "split_assignment",
-                    ],
-                )
-                .await
-            })
-        }),
+        create_audited(store, actor, "ml_prediction", id, am, PREDICTION_FIELDS),
     )
     .await
 }
@@ -656,6 +670,38 @@ pub struct MlAnnotationPatch {
     pub agreement_score: Option<f64>,
 }
 
+/// The fields a label's creation names in the audit chain.
+pub const ANNOTATION_FIELDS: &[&str] = &[
+    "patient_id",
+    "annotator_id",
+    "label",
+    "agreement_score",
+    "split_assignment",
+];
+
+/// The row to insert for `new`, with its split; validated.
+pub fn annotation_row(
+    new: NewMlAnnotation,
+    config: &SplitConfig,
+    now: DateTime<Utc>,
+) -> Result<ml_annotation::ActiveModel> {
+    Check::default()
+        .text("patient_id", Some(&new.patient_id), 255)
+        .text("annotator_id", Some(&new.annotator_id), 255)
+        .text("label", Some(&new.label), 200)
+        .unit("agreement_score", new.agreement_score)
+        .done()?;
+    Ok(ml_annotation::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        split_assignment: Set(config.assign(&new.patient_id).as_str().to_owned()),
+        patient_id: Set(new.patient_id),
+        annotator_id: Set(new.annotator_id),
+        label: Set(new.label),
+        agreement_score: Set(new.agreement_score),
+        created_at: Set(now),
+    })
+}
+
 /// Stores a label with its split.
 pub async fn create_ml_annotation(
     store: &Store,
@@ -663,45 +709,11 @@ pub async fn create_ml_annotation(
     config: &SplitConfig,
     new: NewMlAnnotation,
 ) -> Result<ml_annotation::Model> {
-    Check::default()
-        .text("patient_id", Some(&new.patient_id), 255)
-        .text("annotator_id", Some(&new.annotator_id), 255)
-        .text("label", Some(&new.label), 200)
-        .unit("agreement_score", new.agreement_score)
-        .done()?;
-    let actor = actor.clone();
-    let split = config.assign(&new.patient_id);
+    let am = annotation_row(new, config, time::now())?;
+    let id = *am.id.as_ref();
     observe(
         "create_ml_annotation",
-        store.transaction(move |tx| {
-            Box::pin(async move {
-                let id = Uuid::now_v7();
-                let am = ml_annotation::ActiveModel {
-                    id: Set(id),
-                    patient_id: Set(new.patient_id),
-                    annotator_id: Set(new.annotator_id),
-                    label: Set(new.label),
-                    agreement_score: Set(new.agreement_score),
-                    split_assignment: Set(split.as_str().to_owned()),
-                    created_at: Set(time::now()),
-                };
-                insert_audited(
-                    tx,
-                    &actor,
-                    "ml_annotation",
-                    id,
-                    am,
-                    &[
-                        "patient_id",
-                        "annotator_id",
-                        "label",
-                        "agreement_score",
-                        "split_assignment",
-                    ],
-                )
-                .await
-            })
-        }),
+        create_audited(store, actor, "ml_annotation", id, am, ANNOTATION_FIELDS),
     )
     .await
 }

@@ -21,6 +21,73 @@ custodian_core::backend_tests! {
     imported_rows_get_their_split_and_an_analyst_sees_only_train_and_validation => imported_splits,
     ndjson_sessions_load_and_feed_the_active_users_kpi => ndjson_sessions,
     a_large_file_streams_in_batches => many_batches,
+    predictions_and_labels_load_with_their_split => predictions_and_labels,
+}
+
+async fn predictions_and_labels(db: TestDb) {
+    let store = migrated(&db).await;
+    let config = SplitConfig::default();
+    let mut ndjson = String::new();
+    for i in 0..60 {
+        writeln!(
+            ndjson,
+            "{{\"patient_id\":\"pp-{i:03}\",\"model_id\":\"churn-v2\",\"prediction_score\":0.{i:02},\"rank_metrics\":{{\"recall_at_5\":0.4}}}}"
+        )
+        .unwrap();
+    }
+    ndjson.push_str("{\"patient_id\":\"pp-x\",\"model_id\":\"m\",\"brier_score\":2}\n");
+    let (report, bad) = load(&store, Table::MlPredictions, Format::Ndjson, &ndjson, 16).await;
+    assert_eq!((report.loaded, report.bad), (60, 1));
+    assert_eq!(bad[0].line, 61);
+    assert!(bad[0].reason.contains("brier_score"), "{bad:?}");
+    let csv = "patient_id,annotator_id,label,agreement_score\npp-001,ann-1,responder,0.9\npp-002,ann-1,responder,high\n";
+    let (report, bad) = load(&store, Table::MlAnnotations, Format::Csv, csv, 16).await;
+    assert_eq!((report.loaded, report.bad), (1, 1));
+    assert_eq!(bad[0].line, 3);
+    let preds = custodian_analytics::model::ml_prediction::Entity::find()
+        .all(store.conn())
+        .await
+        .unwrap();
+    assert!(
+        preds
+            .iter()
+            .all(|p| p.split_assignment == config.assign(&p.patient_id).as_str())
+    );
+    let visible = visible(preds.iter().map(|p| p.split_assignment.as_str()));
+    assert_eq!(
+        analyst_count(&store, &patient::prediction_spec()).await,
+        visible
+    );
+    assert!(visible < preds.len());
+}
+
+/// Rows in train or validation: what an analyst may see.
+fn visible<'a>(splits: impl Iterator<Item = &'a str>) -> usize {
+    splits
+        .filter(|s| *s == "train" || *s == "validation")
+        .count()
+}
+
+/// How many rows an analyst's unfiltered list returns.
+async fn analyst_count<E>(store: &Store, spec: &custodian_core::query::ListSpec<E>) -> usize
+where
+    E: patient::PatientKeyed,
+    E::Model: Sync,
+{
+    let actor = Actor::system();
+    let analyst = Reader {
+        store,
+        actor: &actor,
+        role: Role::Analyst,
+    };
+    let q = spec
+        .parse(&[("limit".into(), "1000".into())], false)
+        .unwrap();
+    patient::get_many(&analyst, spec, &q, sea_orm::Condition::all())
+        .await
+        .unwrap()
+        .items
+        .len()
 }
 
 async fn migrated(db: &TestDb) -> Store {
@@ -161,24 +228,11 @@ async fn imported_splits(db: TestDb) {
     for r in &rows {
         assert_eq!(r.split_assignment, config.assign(&r.patient_id).as_str());
     }
-    let actor = Actor::system();
-    let analyst = Reader {
-        store: &store,
-        actor: &actor,
-        role: Role::Analyst,
-    };
-    let spec = patient::journey_spec();
-    let q = spec
-        .parse(&[("limit".into(), "1000".into())], false)
-        .unwrap();
-    let seen = patient::get_many(&analyst, &spec, &q, sea_orm::Condition::all())
-        .await
-        .unwrap();
-    let visible = rows
-        .iter()
-        .filter(|r| r.split_assignment == "train" || r.split_assignment == "validation")
-        .count();
-    assert_eq!(seen.items.len(), visible);
+    let visible = visible(rows.iter().map(|r| r.split_assignment.as_str()));
+    assert_eq!(
+        analyst_count(&store, &patient::journey_spec()).await,
+        visible
+    );
     assert!(visible < rows.len(), "the fixture has test or holdout rows");
     let scope = custodian_privacy::guard::SplitScope::for_role(Role::Analyst, None).unwrap();
     let kpi = kpi::cross_source_match(store.conn(), &scope).await.unwrap();

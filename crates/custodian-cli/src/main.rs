@@ -90,7 +90,8 @@ enum SeedCommand {
 
 #[derive(Debug, Subcommand)]
 enum ImportCommand {
-    /// Analytics: patient_journeys (split assigned on load) or user_sessions.
+    /// Analytics: patient_journeys, ml_predictions, ml_annotations (split
+    /// assigned on load from patient_id) or user_sessions.
     ///
     /// CSV has a header row with the table's column names (lists such as
     /// data_sources_matched are `;`-separated or a JSON array; times are
@@ -104,7 +105,7 @@ enum ImportCommand {
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("file").required(true).args(["csv", "ndjson"])))]
 struct ImportArgs {
-    /// The table: patient_journeys or user_sessions.
+    /// The table: patient_journeys, ml_predictions, ml_annotations or user_sessions.
     #[arg(long, value_parser = parse_import_table)]
     table: custodian_analytics::import::Table,
     /// A CSV file with a header row.
