@@ -16,6 +16,7 @@ mod migrations;
 pub mod model;
 pub mod patient;
 pub mod registry;
+pub mod seed;
 
 use custodian_core::migrate::MigrationSet;
 

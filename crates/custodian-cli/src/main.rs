@@ -86,6 +86,9 @@ enum SeedCommand {
     /// the pepper (CUSTODIAN_PEPPER) that `serve` will use, since it makes
     /// mary_ids. Writes the call's audio file into the media directory.
     Trials,
+    /// Analytics: 400 patients' journeys across four brands, a prediction
+    /// each, some labels, and 60 days of user sessions (splits assigned on load).
+    Analytics,
 }
 
 #[derive(Debug, Subcommand)]
@@ -350,6 +353,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             store.close().await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Seed(SeedCommand::Analytics) => {
+            let store = connect(&config, false).await?;
+            migrator_current(&store).await?;
+            seed_analytics(&store, &splits).await?;
+            store.close().await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Seed(SeedCommand::Trials) => {
             let pseudonymizer =
                 custodian_privacy::pseudonym::Pseudonymizer::from_env(|k| std::env::var(k).ok())
@@ -507,6 +517,7 @@ async fn serve(
         .await?;
         seed_claims(&store, 300).await?;
         seed_trials(&store, &pseudonymizer, &config.server.media_dir).await?;
+        seed_analytics(&store, &splits).await?;
         println!("admin key ({name}): {key}");
         println!("  try: curl -H 'Authorization: Bearer {key}' http://{addr}/v1/claims/cases");
     }
@@ -624,6 +635,28 @@ async fn import_analytics(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Loads the analytics demo data and says what it did.
+async fn seed_analytics(
+    store: &Store,
+    splits: &custodian_privacy::splits::SplitConfig,
+) -> Result<()> {
+    let actor = custodian_ledger::audit::Actor::system();
+    let r = custodian_analytics::seed::seed(store, &actor, splits)
+        .await
+        .context("seeding analytics")?;
+    if r.created {
+        let parts: Vec<String> = r
+            .loaded
+            .iter()
+            .map(|(table, n)| format!("{n} {table}"))
+            .collect();
+        println!("analytics: seeded {}", parts.join(", "));
+    } else {
+        println!("analytics: demo data already present; nothing written");
+    }
+    Ok(())
 }
 
 /// Loads the trials demo data, writes the demo call's audio file if it is

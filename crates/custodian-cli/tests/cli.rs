@@ -51,6 +51,7 @@ custodian_core::backend_tests! {
     a_server_killed_mid_load_loses_nothing_it_acknowledged => crash_loses_nothing,
     seed_claims_once_then_snapshot_what_it_made => seed_and_snapshot_claims,
     seed_trials_once_then_rotate_its_mary_ids => seed_trials_then_rotate,
+    seed_analytics_once_then_never_again => seed_analytics_once,
     bench_smoke_run_prints_every_workload_with_an_ok_check => bench_smoke,
 }
 
@@ -696,6 +697,22 @@ async fn seed_trials_then_rotate(db: TestDb) {
     );
     assert!(custodian(&db, &["audit", "verify"]).status.success());
     std::fs::remove_dir_all(&media).ok();
+}
+
+async fn seed_analytics_once(db: TestDb) {
+    assert!(custodian(&db, &["init"]).status.success());
+    let o = custodian(&db, &["seed", "analytics"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "analytics: seeded 400 patient_journeys, 400 ml_predictions, 100 ml_annotations"
+        ),
+        "{}",
+        text(&o)
+    );
+    let o = custodian(&db, &["seed", "analytics"]);
+    assert!(text(&o).contains("already present"), "{}", text(&o));
+    assert!(custodian(&db, &["audit", "verify"]).status.success());
 }
 
 /// `custodian bench --scale 0.01`: every workload runs and its check, computed
