@@ -205,3 +205,246 @@ table!(
         pub created_at: chrono::DateTime<chrono::Utc>,
     }
 );
+
+// The tables below have no repository of their own yet; their entities let
+// Rust callers read and write them with the same types the migration made.
+
+table!(
+    analytics,
+    /// The `analytics_triggers` table.
+    trigger, "analytics_triggers", Trigger,
+    /// A trigger for an HCP, with what it changed from.
+    {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The healthcare professional.
+        pub hcp_id: String,
+        /// The brand.
+        pub brand: String,
+        /// What kind of trigger.
+        pub trigger_type: String,
+        /// Its value now.
+        pub trigger_value: Option<String>,
+        /// Its value before the change.
+        pub previous_value: Option<String>,
+        /// When it changed.
+        pub changed_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// Priority.
+        pub priority: Option<i32>,
+        /// Created.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+    }
+);
+
+table!(
+    analytics,
+    /// The `analytics_business_metrics` table.
+    business_metric, "analytics_business_metrics", BusinessMetric,
+    /// A KPI snapshot for a period.
+    {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The metric.
+        pub metric_name: String,
+        /// The brand, if brand-specific.
+        pub brand: Option<String>,
+        /// First day of the period.
+        pub period_start: chrono::NaiveDate,
+        /// Last day of the period.
+        pub period_end: chrono::NaiveDate,
+        /// The value.
+        pub value: f64,
+        /// The target.
+        pub target: Option<f64>,
+        /// Created.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+    }
+);
+
+table!(
+    analytics,
+    /// The `analytics_causal_paths` table.
+    causal_path, "analytics_causal_paths", CausalPath,
+    /// A discovered causal relationship.
+    {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The brand, if brand-specific.
+        pub brand: Option<String>,
+        /// The cause.
+        pub cause: String,
+        /// The effect.
+        pub effect: String,
+        /// The path from cause to effect (nodes and edges).
+        #[schema(value_type = Object)]
+        pub path: Json,
+        /// Estimated effect size.
+        pub effect_size: Option<f64>,
+        /// Confidence, 0 to 1.
+        pub confidence: Option<f64>,
+        /// The agent that found it.
+        pub discovered_by: Option<String>,
+        /// Created.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+    }
+);
+
+table!(
+    analytics,
+    /// The `analytics_agent_activities` table.
+    agent_activity, "analytics_agent_activities", AgentActivity,
+    /// One analysis an agent ran.
+    {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// One of the 11 agents.
+        pub agent_type: AgentType,
+        /// Its tier, 1 to 5.
+        pub tier: i32,
+        /// What it did.
+        pub activity_type: String,
+        /// What it was asked.
+        #[schema(value_type = Object)]
+        pub input: Json,
+        /// What it answered.
+        #[schema(value_type = Object)]
+        pub output: Json,
+        /// Its confidence.
+        pub confidence: Option<f64>,
+        /// How long it took.
+        pub duration_ms: Option<i32>,
+        /// Created.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+    }
+);
+
+table!(
+    analytics,
+    /// The `analytics_conversations` table.
+    conversation, "analytics_conversations", Conversation,
+    /// One chat message, kept for retrieval.
+    {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The chat session.
+        pub session_id: String,
+        /// The user.
+        pub user_id: String,
+        /// `user`, `assistant` or `system`.
+        pub role: String,
+        /// The message.
+        pub content: String,
+        /// Anything else about it.
+        #[schema(value_type = Option<Object>)]
+        pub metadata: Option<Json>,
+        /// Created.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+    }
+);
+
+table!(
+    analytics,
+    /// The `analytics_data_source_tracking` table.
+    data_source_tracking, "analytics_data_source_tracking", DataSourceTracking,
+    /// One source's records on one day, and how many matched other sources.
+    {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The source.
+        pub source_name: String,
+        /// The brand, if brand-specific.
+        pub brand: Option<String>,
+        /// The day.
+        pub period_date: chrono::NaiveDate,
+        /// Records seen.
+        pub records_total: i64,
+        /// Of those, matched in another source.
+        pub records_matched: i64,
+        /// Created.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+    }
+);
+
+table!(
+    analytics,
+    /// The `analytics_etl_pipeline_metrics` table.
+    etl_pipeline_metric, "analytics_etl_pipeline_metrics", EtlPipelineMetric,
+    /// One pipeline run, and how long its data took to be released.
+    {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The pipeline.
+        pub pipeline_name: String,
+        /// Started.
+        pub run_started_at: chrono::DateTime<chrono::Utc>,
+        /// Finished.
+        pub run_finished_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// Rows processed.
+        pub rows_processed: Option<i64>,
+        /// The last day of data it covered.
+        pub data_period_end: Option<chrono::NaiveDate>,
+        /// When its output was released.
+        pub released_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// Hours from the end of the data period to release.
+        pub time_to_release_hours: Option<f64>,
+        /// `running`, `succeeded`, `failed`.
+        pub status: String,
+        /// Created.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+    }
+);
+
+table!(
+    analytics,
+    /// The `analytics_hcp_intent_surveys` table.
+    hcp_intent_survey, "analytics_hcp_intent_surveys", HcpIntentSurvey,
+    /// An HCP's intent to prescribe, before and after.
+    {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The healthcare professional.
+        pub hcp_id: String,
+        /// The brand.
+        pub brand: String,
+        /// When surveyed.
+        pub survey_date: chrono::NaiveDate,
+        /// Intent before.
+        pub intent_before: Option<f64>,
+        /// Intent after.
+        pub intent_after: Option<f64>,
+        /// After minus before.
+        pub intent_delta: Option<f64>,
+        /// Created.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+    }
+);
+
+table!(
+    analytics,
+    /// The `analytics_reference_universe` table.
+    reference_universe, "analytics_reference_universe", ReferenceUniverse,
+    /// A coverage target for a brand and segment.
+    {
+        /// UUID v7.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The brand.
+        pub brand: String,
+        /// The segment.
+        pub segment: String,
+        /// How many to cover.
+        pub target_count: i64,
+        /// How many are covered.
+        pub covered_count: i64,
+        /// Created.
+        pub created_at: chrono::DateTime<chrono::Utc>,
+    }
+);
