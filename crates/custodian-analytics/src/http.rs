@@ -15,8 +15,11 @@ use axum::{
     response::Json,
 };
 use chrono::{DateTime, Utc};
-use custodian_core::query::{ListQuery, ListSpec, Page, QueryError};
-use custodian_http::{ApiError, Caller, Db, Problem, guard, list::list_params};
+use custodian_core::query::{ListSpec, Page};
+use custodian_http::{
+    ApiError, Caller, Db, Problem, guard,
+    list::{list_params, parse},
+};
 use custodian_ledger::audit::Actor;
 use custodian_privacy::{access::Module, keys::Principal, splits::SplitConfig};
 use sea_orm::Condition;
@@ -74,15 +77,6 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
         .route_layer(axum::middleware::from_fn(|req, next| {
             guard::require(Module::Analytics, req, next)
         }))
-}
-
-fn parse<E: sea_orm::EntityTrait>(
-    spec: &ListSpec<E>,
-    query: Option<&str>,
-    headers: &HeaderMap,
-) -> Result<ListQuery, QueryError> {
-    let (pairs, count) = list_params(query, headers);
-    spec.parse(&pairs, count)
 }
 
 fn reader<'a>(db: &'a Db, actor: &'a Actor, principal: &Principal) -> Reader<'a> {

@@ -21,7 +21,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::{self, Actor},
     change,
-    record::{Check, insert_audited, save},
+    record::{Check, create_audited, save},
 };
 use custodian_privacy::{
     access::Role,
@@ -236,6 +236,36 @@ where
         })
 }
 
+/// Locks a row the reader can see, lets `apply` change its fields (noting
+/// their names), and saves and audits the change in one transaction.
+async fn update_in_scope<E, F>(
+    reader: &Reader<'_>,
+    id: Uuid,
+    name: &'static str,
+    apply: F,
+) -> Result<E::Model>
+where
+    E: PatientKeyed,
+    E::Model: Sync + IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: sea_orm::ActiveModelTrait<Entity = E> + sea_orm::ActiveModelBehavior + Send,
+    F: FnOnce(&mut E::ActiveModel, &E::Model, &mut Vec<&'static str>) + Send + 'static,
+{
+    let scope = reader.scope::<E>(None).await?;
+    let actor = reader.actor.clone();
+    reader
+        .store
+        .transaction(move |tx| {
+            Box::pin(async move {
+                let cur = lock_in_scope::<E>(tx, &scope, id).await?;
+                let mut am = cur.clone().into_active_model();
+                let mut changed = Vec::new();
+                apply(&mut am, &cur, &mut changed);
+                save(tx, &actor, name, id, cur, am, &changed).await
+            })
+        })
+        .await
+}
+
 /// Deletes a row the reader can see, and audits it.
 pub async fn delete<E>(reader: &Reader<'_>, id: Uuid) -> Result<()>
 where
@@ -396,27 +426,6 @@ pub async fn create_patient_journey(
     .await
 }
 
-/// Inserts a built row and its audit entry in one transaction.
-async fn create_audited<A>(
-    store: &Store,
-    actor: &Actor,
-    name: &'static str,
-    id: Uuid,
-    am: A,
-    fields: &'static [&'static str],
-) -> Result<<A::Entity as EntityTrait>::Model>
-where
-    A: sea_orm::ActiveModelTrait + sea_orm::ActiveModelBehavior + Send + 'static,
-    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
-{
-    let actor = actor.clone();
-    store
-        .transaction(move |tx| {
-            Box::pin(async move { insert_audited(tx, &actor, name, id, am, fields).await })
-        })
-        .await
-}
-
 /// Updates a journey record the reader can see.
 pub async fn update_patient_journey(
     reader: &Reader<'_>,
@@ -432,24 +441,16 @@ pub async fn update_patient_journey(
         patch.data_source.as_deref(),
     );
     c.done()?;
-    let scope = reader.scope::<patient_journey::Entity>(None).await?;
-    let actor = reader.actor.clone();
     observe(
         "update_patient_journey",
-        reader.store.transaction(move |tx| {
-            Box::pin(async move {
-                let cur = lock_in_scope::<patient_journey::Entity>(tx, &scope, id).await?;
-                let mut am = cur.clone().into_active_model();
-                let mut changed = Vec::new();
-                change!(am, cur, changed;
-                    journey_stage = patch.journey_stage.map(Some),
-                    data_source = patch.data_source.map(Some),
-                    data_sources_matched = patch.data_sources_matched.map(|v| Some(serde_json::json!(v))),
-                    source_stacking_flag = patch.source_stacking_flag.map(Some),
-                    data_lag_hours = patch.data_lag_hours.map(Some),
-                );
-                save(tx, &actor, "patient_journey", id, cur, am, &changed).await
-            })
+        update_in_scope::<patient_journey::Entity, _>(reader, id, "patient_journey", move |am, cur, mut changed| {
+            change!(am, cur, changed;
+                journey_stage = patch.journey_stage.map(Some),
+                data_source = patch.data_source.map(Some),
+                data_sources_matched = patch.data_sources_matched.map(|v| Some(serde_json::json!(v))),
+                source_stacking_flag = patch.source_stacking_flag.map(Some),
+                data_lag_hours = patch.data_lag_hours.map(Some),
+            );
         }),
     )
     .await
@@ -608,23 +609,20 @@ pub async fn update_ml_prediction(
         .unit("model_pr_auc", patch.model_pr_auc)
         .unit("brier_score", patch.brier_score)
         .done()?;
-    let scope = reader.scope::<ml_prediction::Entity>(None).await?;
-    let actor = reader.actor.clone();
     observe(
         "update_ml_prediction",
-        reader.store.transaction(move |tx| {
-            Box::pin(async move {
-                let cur = lock_in_scope::<ml_prediction::Entity>(tx, &scope, id).await?;
-                let mut am = cur.clone().into_active_model();
-                let mut changed = Vec::new();
+        update_in_scope::<ml_prediction::Entity, _>(
+            reader,
+            id,
+            "ml_prediction",
+            move |am, cur, mut changed| {
                 change!(am, cur, changed;
                     model_pr_auc = patch.model_pr_auc.map(Some),
                     rank_metrics = patch.rank_metrics.map(Some),
                     brier_score = patch.brier_score.map(Some),
                 );
-                save(tx, &actor, "ml_prediction", id, cur, am, &changed).await
-            })
-        }),
+            },
+        ),
     )
     .await
 }
@@ -728,22 +726,19 @@ pub async fn update_ml_annotation(
         .text("label", patch.label.as_deref(), 200)
         .unit("agreement_score", patch.agreement_score)
         .done()?;
-    let scope = reader.scope::<ml_annotation::Entity>(None).await?;
-    let actor = reader.actor.clone();
     observe(
         "update_ml_annotation",
-        reader.store.transaction(move |tx| {
-            Box::pin(async move {
-                let cur = lock_in_scope::<ml_annotation::Entity>(tx, &scope, id).await?;
-                let mut am = cur.clone().into_active_model();
-                let mut changed = Vec::new();
+        update_in_scope::<ml_annotation::Entity, _>(
+            reader,
+            id,
+            "ml_annotation",
+            move |am, cur, mut changed| {
                 change!(am, cur, changed;
                     label = patch.label,
                     agreement_score = patch.agreement_score.map(Some),
                 );
-                save(tx, &actor, "ml_annotation", id, cur, am, &changed).await
-            })
-        }),
+            },
+        ),
     )
     .await
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod migrate;
 pub mod observe;
 pub mod query;
+pub mod schema;
 pub mod scratch;
 pub mod splitmix;
 pub mod store;

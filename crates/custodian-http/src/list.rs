@@ -4,7 +4,7 @@ use axum::{
     http::{HeaderMap, header::HeaderName},
     response::Json,
 };
-use custodian_core::query::{ListSpec, Page};
+use custodian_core::query::{ListQuery, ListSpec, Page, QueryError};
 use sea_orm::{ConnectionTrait, EntityTrait, Select};
 
 use crate::problem::ApiError;
@@ -25,6 +25,16 @@ pub fn list_params(query: Option<&str>, headers: &HeaderMap) -> (Vec<(String, St
     (pairs, count)
 }
 
+/// The request's list query, parsed against `spec`.
+pub fn parse<E: EntityTrait>(
+    spec: &ListSpec<E>,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<ListQuery, QueryError> {
+    let (pairs, count) = list_params(query, headers);
+    spec.parse(&pairs, count)
+}
+
 /// Parses the request against `spec` and answers one page of `select`.
 pub async fn page<E>(
     spec: &ListSpec<E>,
@@ -37,7 +47,6 @@ where
     E: EntityTrait,
     E::Model: Sync,
 {
-    let (pairs, count) = list_params(query, headers);
-    let q = spec.parse(&pairs, count)?;
+    let q = parse(spec, query, headers)?;
     Ok(Json(spec.fetch(conn, &q, select).await?))
 }

@@ -279,6 +279,27 @@ where
     Ok(row)
 }
 
+/// Inserts a built row and its audit entry in a transaction of their own.
+pub async fn create_audited<A>(
+    store: &Store,
+    actor: &Actor,
+    name: &'static str,
+    id: Uuid,
+    am: A,
+    fields: &'static [&'static str],
+) -> Result<<A::Entity as EntityTrait>::Model>
+where
+    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send + 'static,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    let actor = actor.clone();
+    store
+        .transaction(move |tx| {
+            Box::pin(async move { insert_audited(tx, &actor, name, id, am, fields).await })
+        })
+        .await
+}
+
 /// `change!(am, cur, changed; field = new_value, ...)`: [`change`] for each
 /// field, named after it.
 #[macro_export]

@@ -16,8 +16,8 @@ use axum::{
     response::{IntoResponse, Json, Response},
     routing::get,
 };
-use custodian_core::query::{ListQuery, ListSpec, Page, QueryError};
-use custodian_http::{ApiError, Caller, Db, Kind, Problem, guard, list::list_params};
+use custodian_core::query::{ListSpec, Page};
+use custodian_http::{ApiError, Caller, Db, Kind, Problem, guard, list::parse};
 use custodian_privacy::access::Module;
 use serde::Deserialize;
 use tower::ServiceExt;
@@ -158,15 +158,6 @@ async fn record_read(
 ) -> Result<(), ApiError> {
     custodian_ledger::audit::append(&db.0, actor.change("read", entity, id, &[])).await?;
     Ok(())
-}
-
-fn parse<E: sea_orm::EntityTrait>(
-    spec: &ListSpec<E>,
-    query: Option<&str>,
-    headers: &HeaderMap,
-) -> Result<ListQuery, QueryError> {
-    let (pairs, count) = list_params(query, headers);
-    spec.parse(&pairs, count)
 }
 
 /// Declares the create/list/get/update handlers of one resource keyed by

@@ -6,6 +6,7 @@
 //! (the seed groups by brand only), so a reader can sum the splits it may
 //! see and nothing else.
 
+use custodian_core::schema::{index, keyed_table as table, n, one_of, tstz, tstz_null};
 use sea_orm::DatabaseBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -14,39 +15,8 @@ use crate::model::{AgentType, SPLITS};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-fn n(name: &str) -> Alias {
-    Alias::new(name)
-}
-
-fn tstz(col: &str) -> ColumnDef {
-    timestamp_with_time_zone(n(col))
-}
-
-fn tstz_null(col: &str) -> ColumnDef {
-    timestamp_with_time_zone_null(n(col))
-}
-
 fn split_col() -> ColumnDef {
-    string_len(n("split_assignment"), 20)
-        .check(Expr::col(n("split_assignment")).is_in(SPLITS.iter().copied()))
-        .take()
-}
-
-fn table(name: &str) -> TableCreateStatement {
-    Table::create()
-        .table(n(name))
-        .col(pk_uuid(n("id")))
-        .col(tstz("created_at"))
-        .take()
-}
-
-fn index(name: &str, table: &str, cols: &[&str]) -> IndexCreateStatement {
-    let mut i = Index::create();
-    i.name(name).table(n(table));
-    for c in cols {
-        i.col(n(c));
-    }
-    i.take()
+    one_of("split_assignment", SPLITS)
 }
 
 // Times are taken in UTC whatever the session's TimeZone, as SQLite does.

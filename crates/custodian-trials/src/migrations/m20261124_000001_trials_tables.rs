@@ -6,6 +6,7 @@
 //! trial), one participant per `mary_id`, and a ride's participant is its
 //! appointment's (a composite foreign key onto `(id, participant_id)`).
 
+use custodian_core::schema::{fk, index, keyed_table, n, one_of, tstz, tstz_null};
 use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::model::{
@@ -16,54 +17,9 @@ use crate::model::{
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-fn n(name: &str) -> Alias {
-    Alias::new(name)
-}
-
-/// `col` may only hold one of `values`.
-fn one_of(col: &str, values: &[&str]) -> ColumnDef {
-    string_len(n(col), 20)
-        .check(Expr::col(n(col)).is_in(values.iter().copied()))
-        .take()
-}
-
-fn tstz(col: &str) -> ColumnDef {
-    timestamp_with_time_zone(n(col))
-}
-
-fn tstz_null(col: &str) -> ColumnDef {
-    timestamp_with_time_zone_null(n(col))
-}
-
 /// A table with a UUID key and created/updated times.
 fn table(name: &str) -> TableCreateStatement {
-    Table::create()
-        .table(n(name))
-        .col(pk_uuid(n("id")))
-        .col(tstz("created_at"))
-        .col(tstz("updated_at"))
-        .take()
-}
-
-fn fk(from: &str, cols: &[&str], to: &str, to_cols: &[&str]) -> ForeignKeyCreateStatement {
-    let mut f = ForeignKey::create();
-    f.from_tbl(n(from)).to_tbl(n(to));
-    for c in cols {
-        f.from_col(n(c));
-    }
-    for c in to_cols {
-        f.to_col(n(c));
-    }
-    f.take()
-}
-
-fn index(name: &str, table: &str, cols: &[&str]) -> IndexCreateStatement {
-    let mut i = Index::create();
-    i.name(name).table(n(table));
-    for c in cols {
-        i.col(n(c));
-    }
-    i.take()
+    keyed_table(name).col(tstz("updated_at")).take()
 }
 
 #[async_trait::async_trait]
