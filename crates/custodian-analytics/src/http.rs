@@ -21,7 +21,7 @@ use custodian_http::{
     list::{list_params, parse},
 };
 use custodian_ledger::audit::Actor;
-use custodian_privacy::{access::Module, keys::Principal, splits::SplitConfig};
+use custodian_privacy::{keys::Principal, splits::SplitConfig};
 use sea_orm::Condition;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -75,7 +75,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
         .routes(routes!(active_users))
         .routes(routes!(cross_source_match))
         .route_layer(axum::middleware::from_fn(|req, next| {
-            guard::require(Module::Analytics, req, next)
+            guard::require(crate::ANALYTICS, req, next)
         }))
 }
 

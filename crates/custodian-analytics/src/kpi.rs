@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 
 use custodian_core::{Result, observe::observe};
 use custodian_privacy::guard::SplitScope;
-use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, Statement, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, FromQueryResult, Statement,
+    sea_query::{Alias, Expr, ExprTrait, Query},
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -73,23 +76,26 @@ pub async fn cross_source_match(
     scope: &SplitScope,
 ) -> Result<Vec<CrossSourceMatch>> {
     observe("kpi_cross_source_match", async {
-        let backend = conn.get_database_backend();
-        let marks: Vec<String> = (1..=scope.splits().len())
-            .map(|i| match backend {
-                DatabaseBackend::Postgres => format!("${i}"),
-                _ => "?".to_owned(),
-            })
-            .collect();
-        let sql = format!(
-            "SELECT brand, CAST(total_patients AS BIGINT) AS total_patients, \
-             CAST(matched_patients AS BIGINT) AS matched_patients \
-             FROM v_kpi_cross_source_match WHERE split_assignment IN ({})",
-            marks.join(", ")
-        );
-        let values: Vec<Value> = scope.splits().iter().map(|s| s.as_str().into()).collect();
-        let rows = Row::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
-            .all(conn)
-            .await?;
+        let bigint = |col: &str| {
+            (
+                Expr::col(Alias::new(col)).cast_as(Alias::new("BIGINT")),
+                Alias::new(col),
+            )
+        };
+        let (total, total_as) = bigint("total_patients");
+        let (matched, matched_as) = bigint("matched_patients");
+        let query = Query::select()
+            .column(Alias::new("brand"))
+            .expr_as(total, total_as)
+            .expr_as(matched, matched_as)
+            .from(Alias::new("v_kpi_cross_source_match"))
+            .and_where(
+                Expr::col(Alias::new("split_assignment"))
+                    .is_in(scope.splits().iter().map(|s| s.as_str())),
+            )
+            .to_owned();
+        let stmt = conn.get_database_backend().build(&query);
+        let rows = Row::find_by_statement(stmt).all(conn).await?;
         let mut by_brand: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         for r in rows {
             let e = by_brand.entry(r.brand).or_default();

@@ -14,9 +14,12 @@ pub mod import;
 pub mod kpi;
 mod migrations;
 pub mod model;
+mod module;
 pub mod patient;
 pub mod registry;
 pub mod seed;
+
+pub use module::{ANALYTICS, MODULE};
 
 use custodian_core::migrate::MigrationSet;
 

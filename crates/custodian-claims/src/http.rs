@@ -16,10 +16,7 @@ use axum::{
 use custodian_core::query::{ListQuery, ListSpec, Page};
 use custodian_http::{ApiError, Caller, Db, Kind, Problem, guard, list::list_params};
 use custodian_ledger::audit::{Actor, AuditEntry};
-use custodian_privacy::{
-    access::{Module, Role},
-    keys::Principal,
-};
+use custodian_privacy::{access::Role, keys::Principal};
 use sea_orm::Condition;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -60,7 +57,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
         .routes(routes!(take_snapshot, list_snapshots))
         .routes(routes!(get_snapshot))
         .route_layer(axum::middleware::from_fn(|req, next| {
-            guard::require(Module::Claims, req, next)
+            guard::require(crate::CLAIMS, req, next)
         }))
 }
 
@@ -184,9 +181,11 @@ async fn list_cases(
         query: query.as_deref(),
         headers: &headers,
     };
-    let (q, _) = req.parse(&CASES).await?;
+    let (q, vis) = req.parse(&CASES).await?;
     let now = custodian_core::time::now();
-    Ok(Json(repo::list_cases(db.0.conn(), &CASES, &q, now).await?))
+    Ok(Json(
+        repo::list_cases_with(db.0.conn(), &CASES, &q, vis, now).await?,
+    ))
 }
 
 /// One case, with `sla_breached` as of now.

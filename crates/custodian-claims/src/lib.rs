@@ -13,9 +13,12 @@
 pub mod http;
 mod migrations;
 pub mod model;
+mod module;
 pub mod repo;
 pub mod seed;
 pub mod snapshot;
+
+pub use module::{CLAIMS, MODULE};
 
 use custodian_core::migrate::MigrationSet;
 

@@ -3,10 +3,8 @@
 //! Enumerations are stored as short text with a CHECK constraint, so the
 //! database refuses a value the code does not know on both backends.
 
+use custodian_core::{table, text_enum};
 use sea_orm::entity::prelude::*;
-use serde::Serialize;
-
-use custodian_core::text_enum;
 
 text_enum!(
     claims,
@@ -139,15 +137,12 @@ impl CaseStatus {
     }
 }
 
-/// The `claims_cases` table.
-pub mod case {
-    use super::*;
-
+table!(
+    claims,
+    /// The `claims_cases` table.
+    case, "claims_cases", CaseRow,
     /// One claim under triage.
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
-    #[sea_orm(table_name = "claims_cases")]
-    #[schema(as = claims::CaseRow)]
-    pub struct Model {
+    {
         /// UUID v7.
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
@@ -187,23 +182,14 @@ pub mod case {
         /// Set by a soft delete.
         pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
     }
+);
 
-    /// Cases refer to teams and users by id.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// The `claims_teams` table.
-pub mod team {
-    use super::*;
-
+table!(
+    claims,
+    /// The `claims_teams` table.
+    team, "claims_teams", Team,
     /// A team that works cases.
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
-    #[sea_orm(table_name = "claims_teams")]
-    #[schema(as = claims::Team)]
-    pub struct Model {
+    {
         /// UUID v7.
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
@@ -222,23 +208,14 @@ pub mod team {
         /// Set by a soft delete.
         pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
     }
+);
 
-    /// Teams are referred to by id.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// The `claims_users` table.
-pub mod user {
-    use super::*;
-
+table!(
+    claims,
+    /// The `claims_users` table.
+    user, "claims_users", User,
     /// A member of staff.
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
-    #[sea_orm(table_name = "claims_users")]
-    #[schema(as = claims::User)]
-    pub struct Model {
+    {
         /// UUID v7.
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
@@ -259,23 +236,14 @@ pub mod user {
         /// Set by a soft delete.
         pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
     }
+);
 
-    /// Users refer to teams by id.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// The `claims_documents` table.
-pub mod document {
-    use super::*;
-
+table!(
+    claims,
+    /// The `claims_documents` table.
+    document, "claims_documents", Document,
     /// A file attached to a case; the file itself stays outside the database.
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
-    #[sea_orm(table_name = "claims_documents")]
-    #[schema(as = claims::Document)]
-    pub struct Model {
+    {
         /// UUID v7.
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
@@ -301,23 +269,14 @@ pub mod document {
         /// Set by a soft delete.
         pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
     }
+);
 
-    /// Documents refer to cases by id.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// The `claims_triage_results` table.
-pub mod triage_result {
-    use super::*;
-
+table!(
+    claims,
+    /// The `claims_triage_results` table.
+    triage_result, "claims_triage_results", TriageResult,
     /// What the triage agents concluded about a case, and how.
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
-    #[sea_orm(table_name = "claims_triage_results")]
-    #[schema(as = claims::TriageResult)]
-    pub struct Model {
+    {
         /// UUID v7.
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
@@ -340,23 +299,14 @@ pub mod triage_result {
         /// Set by a soft delete.
         pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
     }
+);
 
-    /// Triage results refer to cases by id.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// The `claims_analytics_snapshots` table.
-pub mod snapshot {
-    use super::*;
-
+table!(
+    claims,
+    /// The `claims_analytics_snapshots` table.
+    snapshot, "claims_analytics_snapshots", Snapshot,
     /// Figures computed at one moment, kept for reporting over time.
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, utoipa::ToSchema)]
-    #[sea_orm(table_name = "claims_analytics_snapshots")]
-    #[schema(as = claims::Snapshot)]
-    pub struct Model {
+    {
         /// UUID v7.
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
@@ -366,10 +316,4 @@ pub mod snapshot {
         /// When they were computed.
         pub created_at: chrono::DateTime<chrono::Utc>,
     }
-
-    /// Snapshots stand alone.
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
+);

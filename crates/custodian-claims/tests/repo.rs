@@ -8,7 +8,7 @@ use custodian_claims::{
     repo::{self, CasePatch, NewCase, NewDocument, NewTeam, NewTriageResult, NewUser, Visibility},
     snapshot,
 };
-use custodian_core::{Error, Store, migrate::Migrator, query::ListQuery, testing::TestDb};
+use custodian_core::{Backend, Error, Store, migrate::Migrator, query::ListQuery, testing::TestDb};
 use custodian_ledger::audit::{self, Actor};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Statement, sea_query::Expr,
@@ -26,6 +26,7 @@ custodian_core::backend_tests! {
     snapshot_figures_match_hand_computed_values => snapshot_figures,
     a_cases_history_is_read_from_the_audit_chain => history,
     bad_input_names_every_bad_field => bad_input,
+    only_a_missing_team_is_a_bad_team_reference => team_ref_errors,
 }
 
 async fn migrated(db: &TestDb) -> Store {
@@ -981,4 +982,33 @@ async fn bad_input(db: TestDb) {
     // The database refuses an unknown enum value even from raw SQL.
     let sql = "UPDATE claims_cases SET status = 'lost'";
     assert!(store.conn().execute_unprepared(sql).await.is_err());
+}
+
+async fn team_ref_errors(db: TestDb) {
+    let store = migrated(&db).await;
+    let new = || NewUser {
+        email: "ref@example.com".into(),
+        full_name: "Ref".into(),
+        role: UserRole::Adjuster,
+        team_id: Some(Uuid::now_v7()),
+        is_active: None,
+    };
+    // A team that does not exist is a bad field...
+    let err = repo::create_user(&store, &actor(), new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(f) if f[0].name == "team_id"),
+        "{err:?}"
+    );
+    // ...but a lookup that fails for any other reason is that failure.
+    let drop = match store.backend() {
+        Backend::Postgres => "DROP TABLE claims_teams CASCADE",
+        Backend::Sqlite => "DROP TABLE claims_teams",
+    };
+    store.conn().execute_unprepared(drop).await.unwrap();
+    let err = repo::create_user(&store, &actor(), new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Database(_)), "{err:?}");
 }

@@ -53,6 +53,7 @@ custodian_core::backend_tests! {
     seed_trials_once_then_rotate_its_mary_ids => seed_trials_then_rotate,
     seed_analytics_once_then_never_again => seed_analytics_once,
     bench_smoke_run_prints_every_workload_with_an_ok_check => bench_smoke,
+    a_disabled_module_has_no_migrations_commands_or_permission_rows => disabled_module,
 }
 
 /// A running `custodian serve` and everything it has printed.
@@ -735,4 +736,81 @@ async fn bench_smoke(db: TestDb) {
         assert!(l["ops"].as_u64().unwrap() > 0, "{l}");
     }
     assert_eq!(lines[0]["ops"], 500);
+}
+
+async fn disabled_module(db: TestDb) {
+    let only_claims = [("CUSTODIAN_MODULES", "claims")];
+    let o = custodian_with(&db, &["init"], &only_claims);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("trials"), "{}", text(&o));
+    let o = custodian_with(&db, &["modules"], &only_claims);
+    let listed = text(&o);
+    assert!(o.status.success(), "{listed}");
+    let line = |name: &str| {
+        listed
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no line for {name}: {listed}"))
+            .to_owned()
+    };
+    assert!(line("claims").contains(" yes ") && line("claims").contains("claims_cases"));
+    assert!(line("trials").contains(" no ") && line("trials").contains("trials_participants"));
+    assert!(line("analytics").contains(" no "), "{listed}");
+    let o = custodian_with(&db, &["seed", "trials"], &only_claims);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("module trials is not enabled"),
+        "{}",
+        text(&o)
+    );
+    let o = custodian_with(&db, &["keys", "roles"], &only_claims);
+    let roles = text(&o);
+    assert!(
+        roles.contains("claims") && !roles.contains("trials"),
+        "{roles}"
+    );
+    assert!(
+        !roles.contains("agent_reasoning") && !roles.contains("analytics"),
+        "{roles}"
+    );
+    // Enabling every module later applies the rest; disabling again still serves.
+    assert!(custodian(&db, &["init"]).status.success());
+    let o = custodian_with(&db, &["check"], &only_claims);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("module not enabled"), "{}", text(&o));
+}
+
+#[test]
+fn an_unknown_module_stops_every_command_naming_the_known_ones() {
+    let out = Command::new(env!("CARGO_BIN_EXE_custodian"))
+        .arg("check")
+        .env("CUSTODIAN_DATABASE_URL", "sqlite://x.db")
+        .env("CUSTODIAN_MODULES", "claims,billing")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(said.contains("\"billing\""), "{said}");
+    assert!(said.contains("claims, trials, analytics"), "{said}");
+    assert!(said.contains("CUSTODIAN_MODULES"), "{said}");
+}
+
+#[test]
+fn modules_lists_every_built_module_with_its_routes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_custodian"))
+        .arg("modules")
+        .env("CUSTODIAN_DATABASE_URL", "sqlite://x.db")
+        .env_remove("CUSTODIAN_MODULES")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let listed = text(&out);
+    for name in ["claims", "trials", "analytics"] {
+        let line = listed
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing: {listed}"));
+        let routes: usize = line.split_whitespace().nth(2).unwrap().parse().unwrap();
+        assert!(line.contains(" yes ") && routes > 0, "{line}");
+    }
 }

@@ -16,7 +16,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://custodian.db";
 pub const DEFAULT_CONFIG_FILE: &str = "custodian.toml";
 
 /// The effective configuration of a Custodian process.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
     /// Where the data lives and how the pool behaves.
     pub database: DatabaseConfig,
@@ -25,6 +25,10 @@ pub struct Config {
     /// The `[splits]` section as written, parsed and validated by the
     /// privacy crate (which owns the split rule).
     pub splits: Option<toml::Table>,
+    /// The modules to enable by name (`[modules] enabled`, `CUSTODIAN_MODULES`);
+    /// `None` enables every module the binary has. Names are checked
+    /// against the binary's modules where the list of them is known.
+    pub modules: Option<Vec<String>>,
     /// Where each value came from, for `custodian check`.
     pub sources: Vec<(String, String)>,
 }
@@ -198,6 +202,14 @@ struct FileConfig {
     #[serde(default)]
     server: FileServer,
     splits: Option<toml::Table>,
+    #[serde(default)]
+    modules: FileModules,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileModules {
+    enabled: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -369,6 +381,19 @@ impl Config {
             }
             sources.push((s.file_key.to_owned(), src));
         }
+        let modules = match env("CUSTODIAN_MODULES") {
+            Some(list) => {
+                sources.push(("modules.enabled".to_owned(), "CUSTODIAN_MODULES".to_owned()));
+                Some(parse_module_list(&list))
+            }
+            None => file.modules.enabled.clone().map(|list| {
+                sources.push((
+                    "modules.enabled".to_owned(),
+                    format!("{file_src} modules.enabled"),
+                ));
+                list.iter().map(|m| m.trim().to_owned()).collect()
+            }),
+        };
         if db.max_connections == 0 {
             return Err(Error::Config(
                 "database.max_connections must be at least 1".into(),
@@ -384,6 +409,7 @@ impl Config {
             database: db,
             server,
             splits: file.splits,
+            modules,
             sources,
         })
     }
@@ -426,6 +452,12 @@ impl Config {
                 "server.media_url_ttl".into(),
                 dur(self.server.media_url_ttl),
             ),
+            (
+                "modules.enabled".into(),
+                self.modules
+                    .as_ref()
+                    .map_or_else(|| "all".to_owned(), |m| m.join(",")),
+            ),
         ]
     }
 
@@ -436,6 +468,15 @@ impl Config {
             .find(|(k, _)| k == key)
             .map_or("default", |(_, s)| s.as_str())
     }
+}
+
+/// `claims, trials` or `claims,trials`: names, blanks dropped.
+fn parse_module_list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn read_file(path: &Path) -> Result<FileConfig> {
@@ -561,6 +602,28 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("CUSTODIAN_MEDIA_URL_TTL"), "{err}");
+    }
+
+    #[test]
+    fn modules_come_from_the_file_or_the_environment() {
+        let c = Config::from_toml("[modules]\nenabled = [\"claims\"]\n", |_| None).unwrap();
+        assert_eq!(c.modules, Some(vec!["claims".to_owned()]));
+        assert_eq!(
+            c.source_of("modules.enabled"),
+            "custodian.toml modules.enabled"
+        );
+        let c = Config::from_toml("[modules]\nenabled = [\"claims\"]\n", |k| {
+            (k == "CUSTODIAN_MODULES").then(|| " claims, trials ,".to_owned())
+        })
+        .unwrap();
+        assert_eq!(
+            c.modules,
+            Some(vec!["claims".to_owned(), "trials".to_owned()])
+        );
+        assert_eq!(c.source_of("modules.enabled"), "CUSTODIAN_MODULES");
+        let c = Config::from_toml("", |_| None).unwrap();
+        assert_eq!(c.modules, None);
+        assert!(Config::from_toml("[modules]\nenable = []\n", |_| None).is_err());
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub struct SchemaReport {
     pub known: Vec<MigrationStatus>,
     /// Applied migrations this binary does not know: a newer schema.
     pub unknown: Vec<MigrationStatus>,
+    /// Applied migrations of modules this binary has but does not enable:
+    /// left as they are, neither applied further nor refused.
+    pub disabled: Vec<MigrationStatus>,
 }
 
 impl SchemaReport {
@@ -64,6 +67,7 @@ impl SchemaReport {
 /// Applies and reverts the migrations of every registered crate.
 pub struct Migrator {
     sets: Vec<MigrationSet>,
+    disabled: Vec<&'static str>,
 }
 
 impl Migrator {
@@ -80,7 +84,18 @@ impl Migrator {
                 }
             }
         }
-        Ok(Self { sets })
+        Ok(Self {
+            sets,
+            disabled: Vec::new(),
+        })
+    }
+
+    /// Names components this binary knows but does not enable: their applied
+    /// migrations are reported as disabled, not as a newer schema, so a
+    /// database that holds a disabled module's tables is still served.
+    pub fn with_disabled(mut self, components: impl IntoIterator<Item = &'static str>) -> Self {
+        self.disabled.extend(components);
+        self
     }
 
     fn all(&self) -> impl DoubleEndedIterator<Item = (&'static str, &dyn MigrationTrait)> {
@@ -103,7 +118,7 @@ impl Migrator {
                 .collect();
             return Ok(SchemaReport {
                 known,
-                unknown: Vec::new(),
+                ..SchemaReport::default()
             });
         }
         let applied = read_applied(conn).await?;
@@ -127,9 +142,13 @@ impl Migrator {
             })
             .collect();
         applied.sort_by(|a, b| a.name.cmp(&b.name));
+        let (disabled, unknown) = applied
+            .into_iter()
+            .partition(|a| self.disabled.contains(&a.component.as_str()));
         SchemaReport {
             known,
-            unknown: applied,
+            unknown,
+            disabled,
         }
     }
 

@@ -10,7 +10,7 @@ use axum::{
 use custodian_core::Store;
 use custodian_ledger::audit::{self, Actor};
 use custodian_privacy::{
-    access::{self, Access, Module},
+    access::{Access, Area},
     keys::Principal,
 };
 
@@ -33,17 +33,17 @@ pub fn access_for(method: &Method) -> Access {
     }
 }
 
-/// Refuses the request unless the principal's role permits `module`; a
-/// refusal is recorded in the audit chain. Use as a route layer:
-/// `.route_layer(middleware::from_fn(|r, n| guard::require(Module::Events, r, n)))`.
-pub async fn require(module: Module, req: Request, next: Next) -> Response {
+/// Refuses the request unless the principal's role is permitted in `area`;
+/// a refusal is recorded in the audit chain. Use as a route layer:
+/// `.route_layer(middleware::from_fn(|r, n| guard::require(access::EVENTS, r, n)))`.
+pub async fn require(area: Area, req: Request, next: Next) -> Response {
     let access = access_for(req.method());
     let principal = req.extensions().get::<Principal>().cloned();
     let store = req.extensions().get::<Store>().cloned();
     let (Some(principal), Some(store)) = (principal, store) else {
         return unauthenticated("send Authorization: Bearer <key>");
     };
-    if access::permits(principal.role, module, access) {
+    if area.permits(principal.role, access) {
         return next.run(req).await;
     }
     let request_id = req
@@ -60,12 +60,12 @@ pub async fn require(module: Module, req: Request, next: Next) -> Response {
     } else {
         "write"
     };
-    if let Err(e) = record_denial(&store, &actor, module.as_str(), what).await {
+    if let Err(e) = record_denial(&store, &actor, area.name, what).await {
         tracing::error!(error = %e, "could not record an access denial");
     }
     ApiError::new(
         Kind::Forbidden,
-        format!("role {} may not {what} {}", principal.role, module.as_str()),
+        format!("role {} may not {what} {}", principal.role, area.name),
     )
     .into_response()
 }

@@ -1,8 +1,9 @@
 //! Roles and what they may do: the one permission table.
 //!
-//! A principal holds one [`Role`]. Each route belongs to a [`Module`] and
+//! A principal holds one [`Role`]. Each route belongs to an [`Area`] and
 //! needs [`Access::Read`] (GET) or [`Access::Write`] (anything else).
-//! [`permits`] is the whole policy; `custodian keys roles` prints it.
+//! [`Area::permits`] is the whole policy; the core declares its areas here
+//! and each module its own; `custodian keys roles` prints them all.
 
 use serde::{Deserialize, Serialize};
 
@@ -77,54 +78,35 @@ impl std::str::FromStr for Role {
     }
 }
 
-/// The areas permissions are granted on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Module {
-    /// `/v1/events`
-    Events,
-    /// `/v1/audit`
-    Audit,
-    /// `/v1/trials`
-    Trials,
-    /// `/v1/trials/.../agent_reasoning`: internal prompts, kept apart.
-    AgentReasoning,
-    /// `/v1/acoustics`
-    Acoustics,
-    /// `/v1/analytics`
-    Analytics,
-    /// `/v1/therapy`
-    Therapy,
-    /// `/v1/claims`
-    Claims,
+/// One row of the permission table: an area of the API and the roles that
+/// may read and write it. The core declares [`EVENTS`] and [`AUDIT`]; each
+/// module declares its own, so this crate names no domain module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Area {
+    /// The area's name in messages, the audit chain and `keys roles`.
+    pub name: &'static str,
+    /// Roles that may read (GET). Admin may always.
+    pub readers: &'static [Role],
+    /// Roles that may change (POST, PUT, PATCH, DELETE). Admin may always.
+    pub writers: &'static [Role],
 }
 
-impl Module {
-    /// Every module, in the order `keys roles` prints them.
-    pub const ALL: [Module; 8] = [
-        Module::Events,
-        Module::Audit,
-        Module::Trials,
-        Module::AgentReasoning,
-        Module::Acoustics,
-        Module::Analytics,
-        Module::Therapy,
-        Module::Claims,
-    ];
+/// `/v1/events`: every role reads; coordinators and services write.
+pub const EVENTS: Area = Area {
+    name: "events",
+    readers: &Role::ALL,
+    writers: &[Role::Coordinator, Role::Service],
+};
 
-    /// The module's name in messages and the table.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Module::Events => "events",
-            Module::Audit => "audit",
-            Module::Trials => "trials",
-            Module::AgentReasoning => "agent_reasoning",
-            Module::Acoustics => "acoustics",
-            Module::Analytics => "analytics",
-            Module::Therapy => "therapy",
-            Module::Claims => "claims",
-        }
-    }
-}
+/// `/v1/audit`: auditors read; nobody but an admin does anything else.
+pub const AUDIT: Area = Area {
+    name: "audit",
+    readers: &[Role::Auditor],
+    writers: &[],
+};
+
+/// The areas every build has, before any module's.
+pub const CORE_AREAS: [Area; 2] = [EVENTS, AUDIT];
 
 /// Reading or changing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -135,31 +117,27 @@ pub enum Access {
     Write,
 }
 
-/// The permission table: may `role` have `access` to `module`?
-pub fn permits(role: Role, module: Module, access: Access) -> bool {
-    use Access::*;
-    use Module::*;
-    match role {
-        Role::Admin => true,
-        Role::Auditor => access == Read && module != AgentReasoning,
-        Role::Coordinator => matches!(module, Events | Trials | Claims | Therapy | Acoustics),
-        Role::Analyst | Role::Evaluator => {
-            access == Read && matches!(module, Events | Analytics | Claims | Acoustics)
-        }
-        Role::Service => module != Audit,
+impl Area {
+    /// The permission table's rule: may `role` have `access` to this area?
+    pub fn permits(&self, role: Role, access: Access) -> bool {
+        role == Role::Admin
+            || match access {
+                Access::Read => self.readers.contains(&role),
+                Access::Write => self.writers.contains(&role),
+            }
     }
-}
 
-/// `rw`, `r`, or `-` for one cell of the table.
-pub fn cell(role: Role, module: Module) -> &'static str {
-    match (
-        permits(role, module, Access::Read),
-        permits(role, module, Access::Write),
-    ) {
-        (true, true) => "rw",
-        (true, false) => "r",
-        (false, true) => "w",
-        (false, false) => "-",
+    /// `rw`, `r`, `w` or `-` for one cell of the table.
+    pub fn cell(&self, role: Role) -> &'static str {
+        match (
+            self.permits(role, Access::Read),
+            self.permits(role, Access::Write),
+        ) {
+            (true, true) => "rw",
+            (true, false) => "r",
+            (false, true) => "w",
+            (false, false) => "-",
+        }
     }
 }
 
@@ -168,23 +146,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_admin_and_service_read_agent_reasoning() {
-        let readers: Vec<Role> = Role::ALL
-            .into_iter()
-            .filter(|r| permits(*r, Module::AgentReasoning, Access::Read))
-            .collect();
-        assert_eq!(readers, [Role::Admin, Role::Service]);
+    fn auditors_write_nothing_and_only_admins_write_the_audit_area() {
+        for area in CORE_AREAS {
+            assert!(!area.permits(Role::Auditor, Access::Write));
+            assert!(!area.permits(Role::Analyst, Access::Write));
+            assert!(!area.permits(Role::Evaluator, Access::Write));
+        }
+        assert!(AUDIT.permits(Role::Auditor, Access::Read));
+        assert!(!AUDIT.permits(Role::Coordinator, Access::Read));
+        assert!(!AUDIT.permits(Role::Service, Access::Read));
+        assert!(AUDIT.permits(Role::Admin, Access::Write));
     }
 
     #[test]
-    fn auditors_write_nothing_and_analysts_write_nothing() {
-        for m in Module::ALL {
-            assert!(!permits(Role::Auditor, m, Access::Write));
-            assert!(!permits(Role::Analyst, m, Access::Write));
-            assert!(!permits(Role::Evaluator, m, Access::Write));
-        }
-        assert!(permits(Role::Auditor, Module::Audit, Access::Read));
-        assert!(!permits(Role::Coordinator, Module::Audit, Access::Read));
+    fn admin_may_do_anything_even_where_no_list_names_it() {
+        let locked = Area {
+            name: "locked",
+            readers: &[],
+            writers: &[],
+        };
+        assert_eq!(locked.cell(Role::Admin), "rw");
+        assert_eq!(locked.cell(Role::Service), "-");
+        assert_eq!(EVENTS.cell(Role::Analyst), "r");
+        assert_eq!(EVENTS.cell(Role::Service), "rw");
     }
 
     #[test]

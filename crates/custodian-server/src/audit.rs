@@ -26,7 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_audit))
         .routes(routes!(verify_audit))
         .route_layer(axum::middleware::from_fn(|req, next| {
-            custodian_http::guard::require(custodian_privacy::access::Module::Audit, req, next)
+            custodian_http::guard::require(custodian_privacy::access::AUDIT, req, next)
         }))
 }
 

@@ -32,7 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_event, list_events))
         .routes(routes!(get_event))
         .route_layer(axum::middleware::from_fn(|req, next| {
-            custodian_http::guard::require(custodian_privacy::access::Module::Events, req, next)
+            custodian_http::guard::require(custodian_privacy::access::EVENTS, req, next)
         }))
 }
 

@@ -1,8 +1,8 @@
 //! The Custodian HTTP service.
 //!
-//! [`router`] builds the whole application: every module's routes with
-//! their OpenAPI entries declared once, beside the handler; health and
-//! metrics; the OpenAPI document and a docs page served from the binary;
+//! [`router`] builds the whole application: the core routes and each
+//! enabled module's, with their OpenAPI entries declared once, beside the
+//! handler; health and metrics; the OpenAPI document and a docs page served from the binary;
 //! request ids, a body limit and problem+json for every error. [`serve`]
 //! takes a bound listener and a shutdown future, so tests bind port 0 and
 //! stop the server when they choose.
@@ -14,11 +14,14 @@ mod events;
 mod health;
 pub mod idempotency;
 pub mod metrics;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::{future::Future, time::Duration};
 
 use axum::{Router, extract::DefaultBodyLimit, middleware};
-use custodian_core::{Store, migrate::Migrator};
+use custodian_core::Store;
+use custodian_module::{Env, Modules};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::{
     limit::RequestBodyLimitLayer,
@@ -42,11 +45,6 @@ pub struct AppState {
     pub ready_timeout: Duration,
     /// `Idempotency-Key` behaviour.
     pub idempotency: IdempotencySettings,
-    /// The trials module's pepper and media store; without it, trials routes
-    /// that need them answer 503.
-    pub trials: Option<custodian_trials::Context>,
-    /// The `[splits]` ratios new patient-keyed rows are assigned by.
-    pub splits: custodian_privacy::splits::SplitConfig,
 }
 
 /// How long replays are kept, and how long a retry waits for the first try.
@@ -76,27 +74,8 @@ impl AppState {
             metrics: metrics::handle(),
             ready_timeout: Duration::from_secs(2),
             idempotency: IdempotencySettings::default(),
-            trials: None,
-            splits: custodian_privacy::splits::SplitConfig::default(),
         }
     }
-}
-
-/// Every crate's migrations, in dependency order; what `custodian migrate` runs.
-pub fn migrator() -> custodian_core::Result<Migrator> {
-    Migrator::new(vec![
-        custodian_ledger::migrations(),
-        custodian_privacy::migrations(),
-        custodian_claims::migrations(),
-        custodian_trials::migrations(),
-        custodian_analytics::migrations(),
-    ])
-}
-
-/// Every column of pseudonymous ids, for `custodian pseudonyms rotate`;
-/// each module that stores pseudonyms adds its columns here.
-pub fn pseudonym_columns() -> Vec<custodian_privacy::rotate::PseudonymColumn> {
-    custodian_trials::pseudonym_columns()
 }
 
 #[derive(OpenApi)]
@@ -111,9 +90,6 @@ pub fn pseudonym_columns() -> Vec<custodian_privacy::rotate::PseudonymColumn> {
         (name = "health", description = "Liveness, readiness, metrics"),
         (name = "events", description = "The idempotent event log"),
         (name = "audit", description = "The tamper-evident audit chain"),
-        (name = "claims", description = "Module claims: cases, teams, users, documents, triage results, snapshots"),
-        (name = "analytics", description = "Module analytics: agent registry, split-aware patient data, KPI views"),
-        (name = "trials", description = "Module trials: participants, enrollments, appointments, conversations, handoffs, rides, trials, agent reasoning"),
     ),
     components(schemas(problem::Problem, problem::InvalidParam)),
     modifiers(&BearerAuth),
@@ -138,27 +114,44 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The OpenAPI document, as served at `/openapi.json`.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().into_openapi()
+/// The OpenAPI document of the core and the enabled `modules`, as served
+/// at `/openapi.json`.
+pub fn openapi(modules: &Modules) -> utoipa::openapi::OpenApi {
+    assemble(modules, &Env::default()).1
 }
 
-fn api_routes() -> OpenApiRouter<AppState> {
+fn core_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::routes())
         .merge(events::routes())
         .merge(audit::routes())
-        .merge(custodian_claims::http::routes())
-        .merge(custodian_trials::http::routes())
-        .merge(custodian_analytics::http::routes())
 }
 
-/// The whole application; `body_limit` is the largest accepted body in bytes.
-pub fn router(state: AppState, body_limit: usize) -> Router {
-    let (routes, openapi) = api_routes().split_for_parts();
-    let routes = routes
-        .merge(custodian_trials::http::media_routes())
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi));
+/// The core's routes and each enabled module's, and the OpenAPI document
+/// that describes them, each module under a tag of its name.
+fn assemble(modules: &Modules, env: &Env) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (mut routes, mut doc) = core_routes().split_for_parts();
+    for m in modules.enabled() {
+        let (module_routes, module_doc) = m.routes(env).split_for_parts();
+        routes = routes
+            .merge(module_routes.with_state(()))
+            .merge(m.public_routes(env).with_state(()));
+        doc.merge(module_doc);
+        doc.tags.get_or_insert_with(Vec::new).push(
+            utoipa::openapi::tag::TagBuilder::new()
+                .name(m.name())
+                .description(Some(m.description()))
+                .build(),
+        );
+    }
+    (routes, doc)
+}
+
+/// The whole application over the enabled `modules`, each given `env` to
+/// build its context from; `body_limit` is the largest accepted body in bytes.
+pub fn router(state: AppState, modules: &Modules, env: &Env, body_limit: usize) -> Router {
+    let (routes, doc) = assemble(modules, env);
+    let routes = routes.merge(SwaggerUi::new("/docs").url("/openapi.json", doc));
     with_layers(routes, state, body_limit)
 }
 
@@ -167,11 +160,6 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
 /// and `Idempotency-Key` on POST (scoped to the authenticated principal). An
 /// embedding application can add routes of its own the same way.
 pub fn with_layers(routes: Router<AppState>, state: AppState, body_limit: usize) -> Router {
-    let routes = match state.trials.clone() {
-        Some(ctx) => routes.layer(axum::Extension(ctx)),
-        None => routes,
-    }
-    .layer(axum::Extension(state.splits));
     routes
         .fallback(|| async { ApiError::new(Kind::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))

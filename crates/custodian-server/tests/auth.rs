@@ -8,19 +8,15 @@ use axum::{
 };
 use custodian_core::testing::TestDb;
 use custodian_ledger::audit::Actor;
+use custodian_module::Modules;
 use custodian_privacy::{access::Role, keys};
-use custodian_server::{AppState, router};
+use custodian_server::testing::TestApp;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 async fn setup(db: &TestDb) -> Router {
-    custodian_server::migrator()
-        .unwrap()
-        .up(&db.store)
-        .await
-        .unwrap();
-    router(AppState::new(db.store.clone()), 1 << 20)
+    TestApp::spawn(db, &Modules::none()).await.app
 }
 
 async fn key(db: &TestDb, name: &str, role: Role) -> String {

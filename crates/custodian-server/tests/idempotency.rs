@@ -17,19 +17,21 @@ use axum::{
 };
 use custodian_core::testing::TestDb;
 use custodian_ledger::events;
-use custodian_server::{AppState, IdempotencySettings, router, with_layers};
+use custodian_module::{Env, Modules};
+use custodian_server::{AppState, IdempotencySettings, testing::TestApp, with_layers};
 use http_body_util::BodyExt;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 async fn state(db: &TestDb) -> AppState {
-    custodian_server::migrator()
-        .unwrap()
-        .up(&db.store)
-        .await
-        .unwrap();
+    TestApp::migrate(db, &Modules::none()).await;
     AppState::new(db.store.clone())
+}
+
+/// The core application (no module) over `state`.
+fn router(state: AppState, body_limit: usize) -> Router {
+    custodian_server::router(state, &Modules::none(), &Env::default(), body_limit)
 }
 
 /// The application with an admin key sent on every request that has none.

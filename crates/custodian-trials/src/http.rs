@@ -18,7 +18,6 @@ use axum::{
 };
 use custodian_core::query::{ListSpec, Page};
 use custodian_http::{ApiError, Caller, Db, Kind, Problem, guard, list::parse};
-use custodian_privacy::access::Module;
 use serde::Deserialize;
 use tower::ServiceExt;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -48,7 +47,7 @@ static TRIALS: LazyLock<ListSpec<trial::Entity>> = LazyLock::new(repo::trial_spe
 static REASONING: LazyLock<ListSpec<agent_reasoning::Entity>> =
     LazyLock::new(repo::agent_reasoning_spec);
 
-/// The pepper and media store, as attached by the server.
+/// The pepper and media store, as the module attached them.
 #[derive(Clone)]
 pub struct Ctx(pub Context);
 
@@ -98,13 +97,13 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
         .routes(routes!(get_trial, update_trial))
         .routes(routes!(get_trial_criteria))
         .route_layer(axum::middleware::from_fn(|req, next| {
-            guard::require(Module::Trials, req, next)
+            guard::require(crate::TRIALS, req, next)
         }));
     let reasoning = OpenApiRouter::new()
         .routes(routes!(create_agent_reasoning, list_agent_reasoning))
         .routes(routes!(get_agent_reasoning))
         .route_layer(axum::middleware::from_fn(|req, next| {
-            guard::require(Module::AgentReasoning, req, next)
+            guard::require(crate::AGENT_REASONING, req, next)
         }));
     trials.merge(reasoning)
 }

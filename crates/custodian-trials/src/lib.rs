@@ -15,8 +15,11 @@ pub mod http;
 pub mod media;
 mod migrations;
 pub mod model;
+mod module;
 pub mod repo;
 pub mod seed;
+
+pub use module::{AGENT_REASONING, MODULE, TRIALS};
 
 use std::sync::Arc;
 
@@ -52,8 +55,9 @@ pub fn pseudonym_columns() -> Vec<PseudonymColumn> {
 }
 
 /// What the module needs beyond the database: the pepper for `mary_id`
-/// and the media store for recordings. The server attaches it to every
-/// request; without it, routes that need it answer 503.
+/// and the media store for recordings. The module attaches it to its
+/// routes when a pepper is configured; without it, routes that need it
+/// answer 503.
 #[derive(Clone, Debug)]
 pub struct Context {
     /// Makes `mary_id`s.
@@ -66,13 +70,13 @@ impl Context {
     /// The context for `pseudonymizer`, with media under `media_dir` and
     /// URLs valid for `url_ttl`; the URL key is derived from the pepper.
     pub fn new(
-        pseudonymizer: Pseudonymizer,
+        pseudonymizer: Arc<Pseudonymizer>,
         media_dir: impl Into<std::path::PathBuf>,
         url_ttl: std::time::Duration,
     ) -> Self {
         let key = pseudonymizer.derive_key(media::KEY_PURPOSE);
         Self {
-            pseudonymizer: Arc::new(pseudonymizer),
+            pseudonymizer,
             media: Arc::new(media::Media::new(media_dir, key, url_ttl)),
         }
     }

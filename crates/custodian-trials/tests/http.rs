@@ -3,25 +3,19 @@
 //! reasoning, and signed recording URLs (valid, expired, altered).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
-use std::time::Duration;
-
 use axum::{
     Router,
     body::Body,
     http::{Request, StatusCode},
 };
 use custodian_core::testing::TestDb;
-use custodian_ledger::audit::{self, Actor};
-use custodian_privacy::{access::Role, keys, pseudonym::Pseudonymizer};
-use custodian_server::{AppState, router};
+use custodian_ledger::audit;
+use custodian_module::Modules;
+use custodian_privacy::access::Role;
+use custodian_server::testing::{Client, Options, TestApp};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-mod common;
-use common::Client;
-
-const PEPPER: &str = "a test pepper that is long enough to be a secret";
 
 /// A GET without an API key, as a browser or audio player makes it.
 async fn fetch(app: &Router, uri: &str) -> (StatusCode, Vec<u8>, Option<String>) {
@@ -49,45 +43,21 @@ struct Setup {
     service: Client,
 }
 
+fn modules() -> Modules {
+    Modules::all(&[custodian_trials::MODULE])
+}
+
 async fn setup(db: &TestDb) -> Setup {
-    custodian_server::migrator()
-        .unwrap()
-        .up(&db.store)
-        .await
-        .unwrap();
-    let media_dir = std::env::temp_dir().join(format!("custodian-media-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(media_dir.join("calls")).unwrap();
-    let pz =
-        Pseudonymizer::from_env(|k| (k == "CUSTODIAN_PEPPER").then(|| PEPPER.to_owned())).unwrap();
-    let ctx = custodian_trials::Context::new(pz, media_dir.clone(), Duration::from_secs(300));
-    let mut state = AppState::new(db.store.clone());
-    state.trials = Some(ctx.clone());
-    let app = router(state, 1 << 20);
-    let mut clients = Vec::new();
-    for (name, role) in [
-        ("admin", Role::Admin),
-        ("coordinator", Role::Coordinator),
-        ("outreach-agent", Role::Service),
-    ] {
-        let key = keys::create(&db.store, name, role, &Actor::system())
-            .await
-            .unwrap()
-            .1;
-        clients.push(Client {
-            app: app.clone(),
-            key,
-        });
-    }
-    let service = clients.pop().unwrap();
-    let coordinator = clients.pop().unwrap();
-    let admin = clients.pop().unwrap();
+    let t = TestApp::spawn(db, &modules()).await;
+    std::fs::create_dir_all(t.media_dir.join("calls")).unwrap();
+    let ctx = custodian_trials::Context::from_env(&t.env).unwrap();
     Setup {
-        app,
+        admin: t.client("admin", Role::Admin).await,
+        coordinator: t.client("coordinator", Role::Coordinator).await,
+        service: t.client("outreach-agent", Role::Service).await,
+        app: t.app,
         ctx,
-        media_dir,
-        admin,
-        coordinator,
-        service,
+        media_dir: t.media_dir,
     }
 }
 
@@ -100,20 +70,13 @@ custodian_core::backend_tests! {
 }
 
 async fn no_pepper(db: TestDb) {
-    custodian_server::migrator()
-        .unwrap()
-        .up(&db.store)
-        .await
-        .unwrap();
-    let app = router(AppState::new(db.store.clone()), 1 << 20);
-    let key = keys::create(&db.store, "c", Role::Coordinator, &Actor::system())
-        .await
-        .unwrap()
-        .1;
-    let c = Client {
-        app: app.clone(),
-        key,
+    let options = Options {
+        pepper: false,
+        ..Options::default()
     };
+    let t = TestApp::spawn_with(&db, &modules(), options).await;
+    let c = t.client("c", Role::Coordinator).await;
+    let app = t.app.clone();
     let (s, p) = c
         .call(
             "POST",

@@ -5,17 +5,13 @@
 
 use axum::http::StatusCode;
 use custodian_core::testing::TestDb;
-use custodian_ledger::audit::Actor;
+use custodian_module::Modules;
 use custodian_privacy::{
     access::Role,
-    keys,
     splits::{Split, SplitConfig},
 };
-use custodian_server::{AppState, router};
+use custodian_server::testing::{Client, TestApp};
 use serde_json::{Value, json};
-
-mod common;
-use common::Client;
 
 custodian_core::backend_tests! {
     intents_route_to_the_lowest_tier_and_unknown_ones_to_the_orchestrator => routing,
@@ -23,29 +19,13 @@ custodian_core::backend_tests! {
 }
 
 async fn clients(db: &TestDb) -> Vec<Client> {
-    custodian_server::migrator()
-        .unwrap()
-        .up(&db.store)
-        .await
-        .unwrap();
-    let app = router(AppState::new(db.store.clone()), 1 << 20);
-    let mut out = Vec::new();
-    for (name, role) in [
-        ("loader", Role::Service),
-        ("ana", Role::Analyst),
-        ("eva", Role::Evaluator),
-        ("coordinator", Role::Coordinator),
-    ] {
-        let key = keys::create(&db.store, name, role, &Actor::system())
-            .await
-            .unwrap()
-            .1;
-        out.push(Client {
-            app: app.clone(),
-            key,
-        });
-    }
-    out
+    let t = TestApp::spawn(db, &Modules::all(&[custodian_analytics::MODULE])).await;
+    vec![
+        t.client("loader", Role::Service).await,
+        t.client("ana", Role::Analyst).await,
+        t.client("eva", Role::Evaluator).await,
+        t.client("coordinator", Role::Coordinator).await,
+    ]
 }
 
 async fn routing(db: TestDb) {

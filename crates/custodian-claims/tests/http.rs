@@ -7,42 +7,20 @@ use axum::{
     http::{Request, StatusCode},
 };
 use custodian_core::testing::TestDb;
-use custodian_ledger::audit::Actor;
-use custodian_privacy::{access::Role, keys};
-use custodian_server::{AppState, router};
+use custodian_module::Modules;
+use custodian_privacy::access::Role;
+use custodian_server::testing::{Client, TestApp};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-mod common;
-use common::Client;
-
 async fn clients(db: &TestDb) -> (Client, Client, Client) {
-    custodian_server::migrator()
-        .unwrap()
-        .up(&db.store)
-        .await
-        .unwrap();
-    let app = router(AppState::new(db.store.clone()), 1 << 20);
-    let mut out = Vec::new();
-    for (name, role) in [
-        ("admin", Role::Admin),
-        ("coordinator", Role::Coordinator),
-        ("analyst", Role::Analyst),
-    ] {
-        let key = keys::create(&db.store, name, role, &Actor::system())
-            .await
-            .unwrap()
-            .1;
-        out.push(Client {
-            app: app.clone(),
-            key,
-        });
-    }
-    let analyst = out.pop().unwrap();
-    let coordinator = out.pop().unwrap();
-    let admin = out.pop().unwrap();
-    (admin, coordinator, analyst)
+    let t = TestApp::spawn(db, &Modules::all(&[custodian_claims::MODULE])).await;
+    (
+        t.client("admin", Role::Admin).await,
+        t.client("coordinator", Role::Coordinator).await,
+        t.client("analyst", Role::Analyst).await,
+    )
 }
 
 fn ids(page: &Value) -> Vec<String> {

@@ -1,0 +1,455 @@
+//! Cases: the triage workflow, team capacity and SLA, lists as of a moment,
+//! and a case's history.
+
+use chrono::{DateTime, Utc};
+use custodian_core::{
+    Error, FieldError, Result, Store,
+    observe::observe,
+    query::{Dir, FieldType, ListQuery, ListSpec, Page},
+    time,
+};
+use custodian_ledger::{
+    audit::{self, Actor},
+    change,
+    record::{
+        Check, Visibility, audit_update, get, insert_audited, list, lock_live, nullable,
+        parse_bool, soft_delete,
+    },
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{open_cases, sla_due};
+use crate::model::{CaseStatus, CaseType, RiskLevel, UrgencyLevel, case, team, user};
+
+/// A case as every read returns it: the row plus its SLA state now.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = claims::Case)]
+pub struct CaseView {
+    /// The stored case.
+    #[serde(flatten)]
+    pub case: case::Model,
+    /// Open for longer than its team's `sla_target_hours`.
+    pub sla_breached: bool,
+}
+
+impl CaseView {
+    /// The case as seen at `now`.
+    pub fn at(case: case::Model, now: DateTime<Utc>) -> Self {
+        let sla_breached = is_breached(&case, now);
+        Self { case, sla_breached }
+    }
+}
+
+/// Open (and not deleted) past its SLA due time. At exactly the due time it
+/// is not yet breached.
+pub fn is_breached(c: &case::Model, now: DateTime<Utc>) -> bool {
+    c.deleted_at.is_none() && c.status.is_open() && c.sla_due_at.is_some_and(|due| now > due)
+}
+
+/// The same rule as [`is_breached`], as a filter.
+fn breached_condition(breached: bool, now: DateTime<Utc>) -> Condition {
+    use case::Column as C;
+    let open = C::Status.is_in(CaseStatus::OPEN.iter().copied());
+    if breached {
+        Condition::all().add(open).add(C::SlaDueAt.lt(now))
+    } else {
+        Condition::any()
+            .add(C::Status.is_not_in(CaseStatus::OPEN.iter().copied()))
+            .add(C::SlaDueAt.is_null())
+            .add(C::SlaDueAt.gte(now))
+    }
+}
+
+/// A case to create; it starts `pending`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = claims::NewCase)]
+pub struct NewCase {
+    /// The claim number; unique.
+    pub external_id: String,
+    /// Kind of claim.
+    pub case_type: CaseType,
+    /// Short summary.
+    pub title: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Defaults to `medium`.
+    pub urgency_level: Option<UrgencyLevel>,
+    /// Defaults to `low`.
+    pub risk_level: Option<RiskLevel>,
+    /// 0 to 1; defaults to 0.
+    pub risk_score: Option<f64>,
+    /// 0 to 1; defaults to 0.
+    pub priority_score: Option<f64>,
+    /// Assign to a team now (refused if it is at capacity).
+    pub assigned_team_id: Option<Uuid>,
+    /// Assign to a user now.
+    pub assigned_user_id: Option<Uuid>,
+    /// Intake metadata; `{}` when absent.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Changes to a case; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = claims::CasePatch)]
+pub struct CasePatch {
+    /// New title.
+    pub title: Option<String>,
+    /// New description; `null` clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// Next status; see the allowed transitions.
+    pub status: Option<CaseStatus>,
+    /// New urgency.
+    pub urgency_level: Option<UrgencyLevel>,
+    /// New risk level.
+    pub risk_level: Option<RiskLevel>,
+    /// New risk score.
+    pub risk_score: Option<f64>,
+    /// New priority.
+    pub priority_score: Option<f64>,
+    /// New team; `null` unassigns. A team at capacity is a 409.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub assigned_team_id: Option<Option<Uuid>>,
+    /// New user; `null` unassigns.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub assigned_user_id: Option<Option<Uuid>>,
+    /// Replaces the metadata.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+async fn check_assignee(conn: &impl ConnectionTrait, user_id: Option<Uuid>) -> Result<()> {
+    let Some(u) = user_id else { return Ok(()) };
+    match get::<user::Entity>(conn, u, Visibility::default()).await {
+        Ok(user) if user.is_active => Ok(()),
+        Ok(_) => Err(Error::Invalid(vec![FieldError::new(
+            "assigned_user_id",
+            "the user is inactive",
+        )])),
+        Err(Error::NotFound { .. }) => Err(Error::Invalid(vec![FieldError::new(
+            "assigned_user_id",
+            "no such user",
+        )])),
+        Err(e) => Err(e),
+    }
+}
+
+/// The live team a case is being assigned to, locked; a missing or deleted
+/// team is a bad `assigned_team_id`.
+async fn live_team(tx: &DatabaseTransaction, team_id: Uuid) -> Result<team::Model> {
+    match lock_live::<team::Entity>(tx, team_id).await {
+        Err(Error::NotFound { .. }) => Err(Error::Invalid(vec![FieldError::new(
+            "assigned_team_id",
+            "no such team",
+        )])),
+        other => other,
+    }
+}
+
+/// Locks the team and checks it can take one more open case.
+async fn take_team_slot(
+    tx: &DatabaseTransaction,
+    team_id: Uuid,
+    case_id: Option<Uuid>,
+) -> Result<team::Model> {
+    let team = live_team(tx, team_id).await?;
+    let open = open_cases(tx, team_id, case_id).await?;
+    if open >= u64::try_from(team.capacity).unwrap_or(0) {
+        return Err(Error::Conflict(format!(
+            "team {:?} is at capacity: {open} open case(s) of {}",
+            team.name, team.capacity
+        )));
+    }
+    Ok(team)
+}
+
+/// Creates a case in `pending`. Assigning a team at capacity is a 409.
+pub async fn create_case(store: &Store, actor: &Actor, new: NewCase) -> Result<CaseView> {
+    Check::default()
+        .text("external_id", Some(&new.external_id), 100)
+        .text("title", Some(&new.title), 300)
+        .unit("risk_score", new.risk_score)
+        .unit("priority_score", new.priority_score)
+        .done()?;
+    let actor = actor.clone();
+    observe(
+        "create_case",
+        store.transaction(|tx| {
+            Box::pin(async move {
+                let now = time::now();
+                let id = Uuid::now_v7();
+                let sla_due_at = match new.assigned_team_id {
+                    Some(t) => Some(sla_due(
+                        now,
+                        take_team_slot(tx, t, None).await?.sla_target_hours,
+                    )),
+                    None => None,
+                };
+                check_assignee(tx, new.assigned_user_id).await?;
+                let assigned = new.assigned_team_id.is_some() || new.assigned_user_id.is_some();
+                let am = case::ActiveModel {
+                    id: Set(id),
+                    external_id: Set(new.external_id.trim().to_owned()),
+                    case_type: Set(new.case_type),
+                    title: Set(new.title),
+                    description: Set(new.description),
+                    status: Set(CaseStatus::Pending),
+                    urgency_level: Set(new.urgency_level.unwrap_or(UrgencyLevel::Medium)),
+                    risk_level: Set(new.risk_level.unwrap_or(RiskLevel::Low)),
+                    risk_score: Set(new.risk_score.unwrap_or(0.0)),
+                    priority_score: Set(new.priority_score.unwrap_or(0.0)),
+                    assigned_team_id: Set(new.assigned_team_id),
+                    assigned_user_id: Set(new.assigned_user_id),
+                    assigned_at: Set(assigned.then_some(now)),
+                    sla_due_at: Set(sla_due_at),
+                    metadata: Set(new.metadata.unwrap_or_else(|| serde_json::json!({}))),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    deleted_at: Set(None),
+                };
+                let row = insert_audited(
+                    tx,
+                    &actor,
+                    "case",
+                    id,
+                    am,
+                    &[
+                        "external_id",
+                        "case_type",
+                        "title",
+                        "description",
+                        "status",
+                        "urgency_level",
+                        "risk_level",
+                        "risk_score",
+                        "priority_score",
+                        "assigned_team_id",
+                        "assigned_user_id",
+                        "metadata",
+                    ],
+                )
+                .await?;
+                Ok(CaseView::at(row, now))
+            })
+        }),
+    )
+    .await
+}
+
+/// One case as of now; deleted cases only when `vis` includes them.
+pub async fn get_case(conn: &impl ConnectionTrait, id: Uuid, vis: Visibility) -> Result<CaseView> {
+    observe("get_case", async {
+        let row = get::<case::Entity>(conn, id, vis).await?;
+        Ok(CaseView::at(row, time::now()))
+    })
+    .await
+}
+
+/// What case lists may filter and order by. `sla_breached` and
+/// `include_deleted` are the resource's own parameters.
+pub fn case_spec() -> ListSpec<case::Entity> {
+    use case::Column as C;
+    ListSpec::new("cases", "id", C::Id, FieldType::Uuid)
+        .sort("created_at", C::CreatedAt, FieldType::Timestamp)
+        .sort("updated_at", C::UpdatedAt, FieldType::Timestamp)
+        .sort("priority_score", C::PriorityScore, FieldType::Float)
+        .sort("risk_score", C::RiskScore, FieldType::Float)
+        .sort("external_id", C::ExternalId, FieldType::Text)
+        .filter("status", C::Status, FieldType::OneOf(CaseStatus::ALL))
+        .filter("case_type", C::CaseType, FieldType::OneOf(CaseType::ALL))
+        .filter(
+            "urgency_level",
+            C::UrgencyLevel,
+            FieldType::OneOf(UrgencyLevel::ALL),
+        )
+        .filter("risk_level", C::RiskLevel, FieldType::OneOf(RiskLevel::ALL))
+        .filter("assigned_team_id", C::AssignedTeamId, FieldType::Uuid)
+        .filter("assigned_user_id", C::AssignedUserId, FieldType::Uuid)
+        .filter("title", C::Title, FieldType::Text)
+        .filter("sla_due_at", C::SlaDueAt, FieldType::Timestamp)
+        // Both descending, so a page is one backward scan of claims_cases_list.
+        .default_order(&[("created_at", Dir::Desc), ("id", Dir::Desc)])
+        .extra_params(&["include_deleted", "sla_breached"])
+}
+
+/// Lists cases newest first by default, as of `now` (which decides
+/// `sla_breached`). Archived and deleted cases are left out unless `q` has
+/// `include_deleted=true`.
+pub async fn list_cases(
+    conn: &impl ConnectionTrait,
+    spec: &ListSpec<case::Entity>,
+    q: &ListQuery,
+    now: DateTime<Utc>,
+) -> Result<Page<CaseView>> {
+    observe("list_cases", async {
+        let vis = Visibility::from_query(q)?;
+        case_page(conn, spec, q, vis, now).await
+    })
+    .await
+}
+
+/// [`list_cases`] with the visibility the caller has already read from `q`
+/// (and, over HTTP, allowed), so it is not parsed again.
+pub async fn list_cases_with(
+    conn: &impl ConnectionTrait,
+    spec: &ListSpec<case::Entity>,
+    q: &ListQuery,
+    vis: Visibility,
+    now: DateTime<Utc>,
+) -> Result<Page<CaseView>> {
+    observe("list_cases", case_page(conn, spec, q, vis, now)).await
+}
+
+async fn case_page(
+    conn: &impl ConnectionTrait,
+    spec: &ListSpec<case::Entity>,
+    q: &ListQuery,
+    vis: Visibility,
+    now: DateTime<Utc>,
+) -> Result<Page<CaseView>> {
+    let mut extra = Condition::all();
+    if !vis.include_deleted {
+        extra = extra.add(case::Column::Status.ne(CaseStatus::Archived));
+    }
+    if let Some(b) = parse_bool("sla_breached", q.extra("sla_breached"))? {
+        extra = extra.add(breached_condition(b, now));
+    }
+    let page = list(conn, spec, q, vis, extra).await?;
+    Ok(page.map(|c| CaseView::at(c, now)))
+}
+
+/// Applies a partial update: status transitions are validated (409 naming
+/// both states), a team at capacity is a 409, and only changed fields are
+/// written and audited.
+pub async fn update_case(
+    store: &Store,
+    actor: &Actor,
+    id: Uuid,
+    patch: CasePatch,
+) -> Result<CaseView> {
+    Check::default()
+        .text("title", patch.title.as_deref(), 300)
+        .unit("risk_score", patch.risk_score)
+        .unit("priority_score", patch.priority_score)
+        .done()?;
+    let actor = actor.clone();
+    observe(
+        "update_case",
+        store.transaction(|tx| {
+            Box::pin(async move {
+                let cur = lock_live::<case::Entity>(tx, id).await?;
+                let now = time::now();
+                let mut am = cur.clone().into_active_model();
+                let mut changed = Vec::new();
+                let status = patch.status.unwrap_or(cur.status);
+                if !cur.status.can_become(status) {
+                    return Err(Error::Conflict(format!(
+                        "a case cannot go from {} to {}",
+                        cur.status, status
+                    )));
+                }
+                if status != cur.status {
+                    am.status = Set(status);
+                    changed.push("status");
+                }
+                let team = patch.assigned_team_id.unwrap_or(cur.assigned_team_id);
+                let team_changed = team != cur.assigned_team_id;
+                if let Some(t) = team
+                    && status.is_open()
+                    && (team_changed || !cur.status.is_open())
+                {
+                    let t = take_team_slot(tx, t, Some(id)).await?;
+                    am.sla_due_at = Set(Some(sla_due(cur.created_at, t.sla_target_hours)));
+                }
+                if team_changed {
+                    match team {
+                        None => am.sla_due_at = Set(None),
+                        // A case that is not open takes no capacity, but the
+                        // team must exist and its SLA still sets the due time.
+                        Some(t) if !status.is_open() => {
+                            let t = live_team(tx, t).await?;
+                            am.sla_due_at = Set(Some(sla_due(cur.created_at, t.sla_target_hours)));
+                        }
+                        Some(_) => {}
+                    }
+                    am.assigned_team_id = Set(team);
+                    changed.push("assigned_team_id");
+                }
+                if let Some(u) = patch.assigned_user_id
+                    && u != cur.assigned_user_id
+                {
+                    check_assignee(tx, u).await?;
+                    am.assigned_user_id = Set(u);
+                    changed.push("assigned_user_id");
+                }
+                let assigned_now = matches!(am.assigned_team_id, Set(Some(_)))
+                    || matches!(am.assigned_user_id, Set(Some(_)));
+                if cur.assigned_at.is_none()
+                    && (team.is_some() || assigned_now)
+                    && changed.iter().any(|f| f.starts_with("assigned_"))
+                {
+                    am.assigned_at = Set(Some(now));
+                }
+                change!(am, cur, changed;
+                    title = patch.title,
+                    description = patch.description,
+                    urgency_level = patch.urgency_level,
+                    risk_level = patch.risk_level,
+                    risk_score = patch.risk_score,
+                    priority_score = patch.priority_score,
+                    metadata = patch.metadata,
+                );
+                if changed.is_empty() {
+                    return Ok(CaseView::at(cur, now));
+                }
+                am.updated_at = Set(now);
+                let row = am.update(tx).await?;
+                audit_update(tx, &actor, "case", id, &changed).await?;
+                Ok(CaseView::at(row, now))
+            })
+        }),
+    )
+    .await
+}
+
+/// Soft-deletes a case; it leaves lists and reads but stays in the audit chain.
+pub async fn delete_case(store: &Store, actor: &Actor, id: Uuid) -> Result<()> {
+    observe("delete_case", soft_delete::<case::Entity>(store, actor, id)).await
+}
+
+/// A case's history: its entries in the audit chain (who, what, which
+/// fields, when), oldest first. Deleted cases keep their history.
+pub async fn case_history(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    q: &ListQuery,
+) -> Result<Page<audit::AuditEntry>> {
+    observe("case_history", async {
+        get::<case::Entity>(
+            conn,
+            id,
+            Visibility {
+                include_deleted: true,
+            },
+        )
+        .await?;
+        let spec = audit::list_spec();
+        let select = audit::entity::Entity::find()
+            .filter(audit::entity::Column::Entity.eq("case"))
+            .filter(audit::entity::Column::EntityId.eq(id.to_string()));
+        Ok(spec.fetch(conn, q, select).await?)
+    })
+    .await
+}

@@ -1,0 +1,73 @@
+//! Module commands: `custodian seed|import|snapshot <module> [args]`.
+
+use custodian_core::Store;
+use futures::future::BoxFuture;
+
+use crate::{Env, Error};
+
+/// The verbs a module can put a command under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// Load demo data; safe to repeat. `serve --demo` runs it with defaults.
+    Seed,
+    /// Load a file into the module's tables.
+    Import,
+    /// Compute and store reporting figures now.
+    Snapshot,
+}
+
+impl Verb {
+    /// Every verb, in the order `--help` lists them.
+    pub const ALL: [Verb; 3] = [Verb::Seed, Verb::Import, Verb::Snapshot];
+
+    /// The CLI word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Seed => "seed",
+            Verb::Import => "import",
+            Verb::Snapshot => "snapshot",
+        }
+    }
+}
+
+/// How a command ended when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything was done.
+    Done,
+    /// Done, but some input was skipped and reported (the CLI exits 2).
+    Partial,
+}
+
+/// Runs a command against an up-to-date database; prints its own report.
+pub type RunFn =
+    for<'a> fn(&'a Env, &'a Store, &'a clap::ArgMatches) -> BoxFuture<'a, Result<Outcome, Error>>;
+
+/// One module command: a clap subcommand named after the module under a
+/// verb, and what runs it.
+#[derive(Clone, Copy)]
+pub struct Command {
+    /// Which verb it sits under.
+    pub verb: Verb,
+    /// Adds the command's about text and arguments to the subcommand named
+    /// after the module.
+    pub args: fn(clap::Command) -> clap::Command,
+    /// Runs it.
+    pub run: RunFn,
+}
+
+impl Command {
+    /// The clap subcommand `name` with this command's arguments.
+    pub fn clap(&self, name: &'static str) -> clap::Command {
+        (self.args)(clap::Command::new(name))
+    }
+}
+
+/// The matches of `command` given no arguments (every default), or why it
+/// needs some: how `serve --demo` runs a module's seed.
+pub fn default_matches(command: &Command, name: &'static str) -> Result<clap::ArgMatches, Error> {
+    command
+        .clap(name)
+        .try_get_matches_from([name])
+        .map_err(|e| Error::Usage(e.to_string()))
+}

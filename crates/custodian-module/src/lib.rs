@@ -1,0 +1,65 @@
+//! The contract between a domain module and the system that mounts it.
+//!
+//! A module crate exports one `&'static dyn` [`Module`]: its name (which is
+//! at once its URL segment `/v1/<name>/`, OpenAPI tag, CLI name and
+//! permission area), its migrations, tables, routes, permission rows,
+//! pseudonym columns and commands. The server, the CLI and the migrator
+//! iterate a [`Modules`] selection and never name a module.
+#![deny(missing_docs)]
+
+mod command;
+mod env;
+mod select;
+
+use axum::Router;
+use custodian_core::migrate::MigrationSet;
+use custodian_privacy::{access::Area, rotate::PseudonymColumn};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use clap;
+pub use command::{Command, Outcome, RunFn, Verb, default_matches};
+pub use env::{Env, Error};
+pub use select::{Modules, UnknownModule};
+
+/// Everything the rest of the system needs to know about one domain module.
+pub trait Module: Send + Sync {
+    /// The module's one name: `/v1/<name>/`, its OpenAPI tag, its CLI name
+    /// and the name of its main permission area. Lowercase ASCII.
+    fn name(&self) -> &'static str;
+
+    /// One line: what the module holds, for `custodian modules` and the
+    /// OpenAPI tag.
+    fn description(&self) -> &'static str;
+
+    /// The module's migrations, oldest first.
+    fn migrations(&self) -> MigrationSet;
+
+    /// The tables its migrations create, for `custodian modules`.
+    fn tables(&self) -> &'static [&'static str];
+
+    /// The module's rows of the permission table; the first is named after
+    /// the module, others (such as trials' `agent_reasoning`) cover routes
+    /// kept apart.
+    fn areas(&self) -> &'static [Area];
+
+    /// Columns of pseudonymous ids, for `custodian pseudonyms rotate`.
+    fn pseudonym_columns(&self) -> Vec<PseudonymColumn> {
+        Vec::new()
+    }
+
+    /// The guarded `/v1/<name>/...` routes with their OpenAPI entries. The
+    /// server adds authentication; the module adds its own permission
+    /// guard and attaches whatever context it builds from `env`.
+    fn routes(&self, env: &Env) -> OpenApiRouter;
+
+    /// Routes outside `/v1` that carry their own credential (trials'
+    /// signed recording URLs); absent from the OpenAPI document.
+    fn public_routes(&self, _env: &Env) -> Router {
+        Router::new()
+    }
+
+    /// The module's commands: its demo seed, importers, snapshot.
+    fn commands(&self) -> Vec<Command> {
+        Vec::new()
+    }
+}

@@ -1,0 +1,160 @@
+//! The trials module as the rest of the system sees it: name, tables,
+//! permission rows, routes, pseudonym columns and the demo seed.
+
+use std::sync::Arc;
+
+use custodian_core::{Store, migrate::MigrationSet};
+use custodian_ledger::audit::Actor;
+use custodian_module::{Command, Env, Error, Module, Outcome, Verb, clap};
+use custodian_privacy::{
+    access::{Area, Role},
+    rotate::PseudonymColumn,
+};
+use futures::future::BoxFuture;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::Context;
+
+/// The module, for the one list of modules.
+pub const MODULE: &dyn Module = &Trials;
+
+/// `/v1/trials/...`: coordinators and services work outreach; auditors read.
+pub const TRIALS: Area = Area {
+    name: "trials",
+    readers: &[Role::Coordinator, Role::Auditor, Role::Service],
+    writers: &[Role::Coordinator, Role::Service],
+};
+
+/// `/v1/trials/agent_reasoning`: internal prompts, kept from everyone but
+/// the agents (service keys) and admins.
+pub const AGENT_REASONING: Area = Area {
+    name: "agent_reasoning",
+    readers: &[Role::Service],
+    writers: &[Role::Service],
+};
+
+struct Trials;
+
+impl Module for Trials {
+    fn name(&self) -> &'static str {
+        "trials"
+    }
+
+    fn description(&self) -> &'static str {
+        "Module trials: participants, enrollments, appointments, conversations, handoffs, rides, trials, agent reasoning"
+    }
+
+    fn migrations(&self) -> MigrationSet {
+        crate::migrations()
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "trials_participants",
+            "trials_trials",
+            "trials_participant_trials",
+            "trials_appointments",
+            "trials_conversations",
+            "trials_handoff_queue",
+            "trials_rides",
+            "trials_agent_reasoning",
+        ]
+    }
+
+    fn areas(&self) -> &'static [Area] {
+        &[TRIALS, AGENT_REASONING]
+    }
+
+    fn pseudonym_columns(&self) -> Vec<PseudonymColumn> {
+        crate::pseudonym_columns()
+    }
+
+    fn routes(&self, env: &Env) -> OpenApiRouter {
+        let routes = crate::http::routes();
+        match Context::from_env(env) {
+            Some(ctx) => routes.layer(axum::Extension(ctx)),
+            None => routes,
+        }
+    }
+
+    fn public_routes(&self, env: &Env) -> axum::Router {
+        let routes = crate::http::media_routes();
+        match Context::from_env(env) {
+            Some(ctx) => routes.layer(axum::Extension(ctx)),
+            None => routes,
+        }
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        vec![Command {
+            verb: Verb::Seed,
+            args: |c| {
+                c.about(
+                    "Trials: Diabetes Study A, three participants at different stages, two \
+                     appointments (one confirmed), a ride and a recorded call. Needs the pepper \
+                     (CUSTODIAN_PEPPER) that `serve` will use, since it makes mary_ids. Writes \
+                     the call's audio file into the media directory",
+                )
+            },
+            run: seed,
+        }]
+    }
+}
+
+impl Context {
+    /// The context `env` allows: `None` without a pepper, so routes that
+    /// need one answer 503 and the rest still work.
+    pub fn from_env(env: &Env) -> Option<Self> {
+        let pz = env.pseudonymizer().ok()?;
+        let server = &env.config().server;
+        Some(Self::new(
+            Arc::clone(pz),
+            server.media_dir.clone(),
+            server.media_url_ttl,
+        ))
+    }
+}
+
+/// Loads the demo data, writes the demo call's audio file if it is
+/// missing, and says what it did.
+fn seed<'a>(
+    env: &'a Env,
+    store: &'a Store,
+    _: &'a clap::ArgMatches,
+) -> BoxFuture<'a, Result<Outcome, Error>> {
+    Box::pin(async move {
+        let pz = env.pseudonymizer().map_err(|e| {
+            Error::Unavailable(format!(
+                "trials participants get mary_ids, which need the pepper: {e}"
+            ))
+        })?;
+        let r = crate::seed::seed(store, &Actor::system(), pz).await?;
+        let media_dir = &env.config().server.media_dir;
+        let audio = media_dir.join(crate::seed::DEMO_AUDIO_PATH);
+        if !audio.exists() {
+            if let Some(dir) = audio.parent() {
+                std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                    what: format!("creating {}", dir.display()),
+                    source,
+                })?;
+            }
+            std::fs::write(&audio, crate::seed::silent_wav()).map_err(|source| Error::Io {
+                what: format!("writing {}", audio.display()),
+                source,
+            })?;
+        }
+        if r.created {
+            println!(
+                "trials: seeded Diabetes Study A, {} participants, {} appointments, {} ride(s); \
+                 demo audio in {}",
+                r.participants,
+                r.appointments,
+                r.rides,
+                media_dir.display()
+            );
+        } else {
+            println!("trials: demo data already present; nothing written");
+        }
+        Ok(Outcome::Done)
+    })
+}

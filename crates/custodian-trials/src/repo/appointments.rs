@@ -1,0 +1,307 @@
+//! Appointments: booking visits and moving them through their states
+//! (cancelling one cancels its rides still to come).
+
+use chrono::{DateTime, Duration, Utc};
+use custodian_core::{
+    Error, FieldError, Result, Store,
+    observe::observe,
+    query::{Dir, FieldType, ListQuery, ListSpec, Page},
+    time,
+};
+use custodian_ledger::{
+    audit::Actor,
+    change,
+    record::{Check, as_bad_ref, audit_update, insert_audited, lock_live, nullable, save},
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, QueryFilter, QuerySelect, sea_query::Expr,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::model::{AppointmentStatus, RideStatus, appointment, ride};
+
+use super::{by_id, conflict_state, enrollments::enrollment_of, page, trials::get_trial};
+
+custodian_ledger::record!(appointment, "appointment", kept);
+
+/// A visit to book; it starts `BOOKED`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = trials::NewAppointment)]
+pub struct NewAppointment {
+    /// Who; they must be in the trial.
+    pub participant_id: Uuid,
+    /// Which trial.
+    pub trial_id: String,
+    /// One of the trial's visit templates, when it has any.
+    pub visit_type: String,
+    /// When.
+    pub scheduled_at: DateTime<Utc>,
+    /// Where, if not the site.
+    pub location: Option<String>,
+    /// Confirmation is asked for until then; defaults to 24 hours before
+    /// the visit.
+    pub confirmation_due_at: Option<DateTime<Utc>>,
+}
+
+/// Changes to an appointment. Status changes follow
+/// `BOOKED → CONFIRMED → COMPLETED | CANCELLED | NO_SHOW`; others are a 409.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = trials::AppointmentPatch)]
+pub struct AppointmentPatch {
+    /// Next status.
+    pub status: Option<AppointmentStatus>,
+    /// Moves an upcoming visit; it must be confirmed again.
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// New place; `null` means the site.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub location: Option<Option<String>>,
+    /// A teach-back check: `true` passed, `false` not yet. Each one counts
+    /// as an attempt.
+    pub teach_back: Option<bool>,
+    /// Why it is cancelled (with `status: CANCELLED`).
+    pub cancellation_reason: Option<String>,
+}
+
+/// Books a visit for an enrolled participant.
+pub async fn create_appointment(
+    store: &Store,
+    actor: &Actor,
+    new: NewAppointment,
+) -> Result<appointment::Model> {
+    let mut c = Check::default();
+    c.text("visit_type", Some(&new.visit_type), 64)
+        .text("location", new.location.as_deref(), 500);
+    if new
+        .confirmation_due_at
+        .is_some_and(|d| d > new.scheduled_at)
+    {
+        c.push("confirmation_due_at", "must not be after scheduled_at");
+    }
+    c.done()?;
+    let actor = actor.clone();
+    observe(
+        "create_appointment",
+        store.transaction(|tx| {
+            Box::pin(async move {
+                let t = as_bad_ref(
+                    get_trial(tx, &new.trial_id).await,
+                    "trial_id",
+                    "no such trial",
+                )?;
+                if enrollment_of(tx, new.participant_id, &new.trial_id)
+                    .await?
+                    .is_none()
+                {
+                    return Err(Error::Invalid(vec![FieldError::new(
+                        "participant_id",
+                        format!(
+                            "the participant is not in trial {}; enroll them first",
+                            t.trial_id
+                        ),
+                    )]));
+                }
+                let visits: Vec<&str> = t
+                    .visit_templates
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.get("visit_type").and_then(|s| s.as_str()))
+                    .collect();
+                if !visits.is_empty() && !visits.contains(&new.visit_type.as_str()) {
+                    return Err(Error::Invalid(vec![FieldError::new(
+                        "visit_type",
+                        format!("trial {} has visits {}", t.trial_id, visits.join(", ")),
+                    )]));
+                }
+                let now = time::now();
+                let id = Uuid::now_v7();
+                let due = new
+                    .confirmation_due_at
+                    .unwrap_or(new.scheduled_at - Duration::hours(24));
+                let am = appointment::ActiveModel {
+                    id: Set(id),
+                    participant_id: Set(new.participant_id),
+                    trial_id: Set(new.trial_id),
+                    visit_type: Set(new.visit_type),
+                    scheduled_at: Set(new.scheduled_at),
+                    location: Set(new.location),
+                    status: Set(AppointmentStatus::Booked),
+                    confirmation_due_at: Set(Some(due)),
+                    confirmed_at: Set(None),
+                    teach_back_passed: Set(false),
+                    teach_back_attempts: Set(0),
+                    cancelled_at: Set(None),
+                    cancellation_reason: Set(None),
+                    no_show_at: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                };
+                insert_audited(
+                    tx,
+                    &actor,
+                    "appointment",
+                    id,
+                    am,
+                    &[
+                        "participant_id",
+                        "trial_id",
+                        "visit_type",
+                        "scheduled_at",
+                        "location",
+                        "status",
+                        "confirmation_due_at",
+                    ],
+                )
+                .await
+            })
+        }),
+    )
+    .await
+}
+
+/// Looks an appointment up by UUID.
+pub async fn get_appointment(conn: &impl ConnectionTrait, id: Uuid) -> Result<appointment::Model> {
+    by_id::<appointment::Entity>(conn, "get_appointment", id).await
+}
+
+/// What appointment lists may filter and order by.
+pub fn appointment_spec() -> ListSpec<appointment::Entity> {
+    use appointment::Column as C;
+    ListSpec::new("appointments", "id", C::Id, FieldType::Uuid)
+        .filter("participant_id", C::ParticipantId, FieldType::Uuid)
+        .filter("trial_id", C::TrialId, FieldType::Text)
+        .filter(
+            "status",
+            C::Status,
+            FieldType::OneOf(AppointmentStatus::ALL),
+        )
+        .filter("visit_type", C::VisitType, FieldType::Text)
+        .filter("teach_back_passed", C::TeachBackPassed, FieldType::Bool)
+        .sort("scheduled_at", C::ScheduledAt, FieldType::Timestamp)
+        .sort(
+            "confirmation_due_at",
+            C::ConfirmationDueAt,
+            FieldType::Timestamp,
+        )
+        .sort("created_at", C::CreatedAt, FieldType::Timestamp)
+        .default_order(&[("scheduled_at", Dir::Asc)])
+}
+
+/// Lists appointments, soonest first.
+pub async fn list_appointments(
+    conn: &impl ConnectionTrait,
+    spec: &ListSpec<appointment::Entity>,
+    q: &ListQuery,
+) -> Result<Page<appointment::Model>> {
+    page(conn, "list_appointments", spec, q).await
+}
+
+/// Changes an appointment: a refused transition is a 409 naming both
+/// states. Cancelling also cancels its rides that are still to come.
+pub async fn update_appointment(
+    store: &Store,
+    actor: &Actor,
+    id: Uuid,
+    patch: AppointmentPatch,
+) -> Result<appointment::Model> {
+    let mut c = Check::default();
+    c.text(
+        "location",
+        patch.location.as_ref().and_then(Option::as_deref),
+        500,
+    )
+    .text(
+        "cancellation_reason",
+        patch.cancellation_reason.as_deref(),
+        2000,
+    );
+    if patch.cancellation_reason.is_some() && patch.status != Some(AppointmentStatus::Cancelled) {
+        c.push("cancellation_reason", "goes with status CANCELLED");
+    }
+    c.done()?;
+    let actor = actor.clone();
+    observe(
+        "update_appointment",
+        store.transaction(|tx| {
+            Box::pin(async move {
+                let cur = lock_live::<appointment::Entity>(tx, id).await?;
+                let now = time::now();
+                let mut am = cur.clone().into_active_model();
+                let mut changed = Vec::new();
+                let mut status = patch.status.unwrap_or(cur.status);
+                if !cur.status.can_become(status) {
+                    return Err(conflict_state("an appointment", cur.status, status));
+                }
+                if patch.scheduled_at.is_some_and(|t| t != cur.scheduled_at) {
+                    if !status.is_upcoming() {
+                        return Err(Error::Conflict(format!(
+                            "appointment {id} is {status}; only a BOOKED or CONFIRMED visit can be moved"
+                        )));
+                    }
+                    // A moved visit must be confirmed again.
+                    if status == AppointmentStatus::Confirmed && patch.status.is_none() {
+                        status = AppointmentStatus::Booked;
+                        am.confirmed_at = Set(None);
+                    }
+                    change!(am, cur, changed; scheduled_at = patch.scheduled_at);
+                    am.confirmation_due_at =
+                        Set(patch.scheduled_at.map(|t| t - Duration::hours(24)));
+                }
+                if status != cur.status {
+                    am.status = Set(status);
+                    changed.push("status");
+                    match status {
+                        AppointmentStatus::Confirmed => am.confirmed_at = Set(Some(now)),
+                        AppointmentStatus::Cancelled => {
+                            am.cancelled_at = Set(Some(now));
+                            am.cancellation_reason = Set(patch.cancellation_reason);
+                            cancel_rides(tx, &actor, id).await?;
+                        }
+                        AppointmentStatus::NoShow => am.no_show_at = Set(Some(now)),
+                        AppointmentStatus::Booked | AppointmentStatus::Completed => {}
+                    }
+                }
+                change!(am, cur, changed; location = patch.location);
+                if let Some(passed) = patch.teach_back {
+                    am.teach_back_passed = Set(passed);
+                    am.teach_back_attempts = Set(cur.teach_back_attempts.saturating_add(1));
+                    changed.push("teach_back_passed");
+                    changed.push("teach_back_attempts");
+                }
+                am.updated_at = Set(now);
+                save(tx, &actor, "appointment", id, cur, am, &changed).await
+            })
+        }),
+    )
+    .await
+}
+
+async fn cancel_rides(tx: &DatabaseTransaction, actor: &Actor, appointment_id: Uuid) -> Result<()> {
+    let ids: Vec<Uuid> = ride::Entity::find()
+        .select_only()
+        .column(ride::Column::Id)
+        .filter(ride::Column::AppointmentId.eq(appointment_id))
+        .filter(ride::Column::Status.is_in([RideStatus::Requested, RideStatus::Booked]))
+        .into_tuple()
+        .all(tx)
+        .await?;
+    for rid in ids {
+        ride::Entity::update_many()
+            .col_expr(
+                ride::Column::Status,
+                Expr::value(RideStatus::Cancelled.as_str()),
+            )
+            .col_expr(ride::Column::UpdatedAt, Expr::value(time::now()))
+            .filter(ride::Column::Id.eq(rid))
+            .exec(tx)
+            .await?;
+        audit_update(tx, actor, "ride", rid, &["status"]).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Outbound actions (messages, calls, reminders): a consent check under the
+//! participant's lock, then `log_event` with an idempotency key.
+
+use custodian_core::{Error, Result, Store, observe::observe};
+use custodian_ledger::{
+    audit::{self, Actor},
+    events::{self, NewEvent},
+    record::lock_live,
+};
+use sea_orm::DatabaseTransaction;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::model::{Channel, appointment, participant};
+
+/// Locks the participant and refuses if they may not be contacted.
+async fn may_contact(tx: &DatabaseTransaction, participant_id: Uuid) -> Result<participant::Model> {
+    let p = lock_live::<participant::Entity>(tx, participant_id).await?;
+    if !p.contact_consent {
+        let since = p
+            .contact_consent_revoked_at
+            .map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M UTC")))
+            .unwrap_or_default();
+        return Err(Error::Conflict(format!(
+            "participant {participant_id} has no contact consent{since} (STOP_CONTACT); \
+             no outbound contact may be made"
+        )));
+    }
+    Ok(p)
+}
+
+/// An outbound action (message, call) to record before it is made.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = trials::NewOutbound)]
+pub struct NewOutbound {
+    /// What is being done, e.g. `sms_sent`, `call_placed`.
+    pub event_type: String,
+    /// Voice or text.
+    pub channel: Channel,
+    /// Required: a retry with the same key is recorded once.
+    pub idempotency_key: String,
+    /// Which system or agent acts.
+    pub provenance: Option<String>,
+    /// Details; `{}` when absent.
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<serde_json::Value>,
+}
+
+/// What recording an outbound action did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = trials::Outbound)]
+pub struct Outbound {
+    /// The event in the ledger.
+    pub event_id: Uuid,
+    /// True when the key was already recorded: do not act again.
+    pub duplicate: bool,
+}
+
+/// Checks consent under the participant's lock and logs the event with its
+/// idempotency key, in one transaction.
+async fn log_outbound_in(
+    tx: &DatabaseTransaction,
+    actor: &Actor,
+    participant_id: Uuid,
+    event: NewEvent,
+) -> Result<Outbound> {
+    may_contact(tx, participant_id).await?;
+    match events::log_event(tx, &event).await? {
+        Some(id) => {
+            audit::record(
+                tx,
+                &actor.change(
+                    "create",
+                    "event",
+                    id,
+                    &[
+                        "event_type",
+                        "subject_type",
+                        "subject_id",
+                        "payload",
+                        "idempotency_key",
+                    ],
+                ),
+            )
+            .await?;
+            Ok(Outbound {
+                event_id: id,
+                duplicate: false,
+            })
+        }
+        None => {
+            let key = event.idempotency_key.as_deref().unwrap_or_default();
+            let prior = events::find_by_key(tx, key).await?.ok_or_else(|| {
+                Error::Conflict(format!("idempotency key {key:?} is being recorded"))
+            })?;
+            Ok(Outbound {
+                event_id: prior.id,
+                duplicate: true,
+            })
+        }
+    }
+}
+
+fn outbound_event(
+    event_type: String,
+    subject_type: &str,
+    subject_id: Uuid,
+    key: String,
+    provenance: Option<String>,
+    payload: serde_json::Value,
+) -> Result<NewEvent> {
+    let e = NewEvent {
+        event_type,
+        subject_type: Some(subject_type.into()),
+        subject_id: Some(subject_id),
+        payload: Some(payload),
+        provenance: Some(provenance.unwrap_or_else(|| "trials".into())),
+        idempotency_key: Some(key),
+    };
+    let errs = e.validate();
+    if errs.is_empty() {
+        Ok(e)
+    } else {
+        Err(Error::Invalid(errs))
+    }
+}
+
+/// Records an outbound action for a participant through `log_event`.
+/// Refused (409) once their contact consent is revoked.
+pub async fn log_outbound(
+    store: &Store,
+    actor: &Actor,
+    participant_id: Uuid,
+    new: NewOutbound,
+) -> Result<Outbound> {
+    let mut payload = new.payload.unwrap_or_else(|| serde_json::json!({}));
+    if let Some(obj) = payload.as_object_mut() {
+        obj.insert("channel".into(), new.channel.as_str().into());
+    }
+    let event = outbound_event(
+        new.event_type,
+        "participant",
+        participant_id,
+        new.idempotency_key,
+        new.provenance,
+        payload,
+    )?;
+    let actor = actor.clone();
+    observe(
+        "log_outbound",
+        store.transaction(|tx| {
+            Box::pin(async move { log_outbound_in(tx, &actor, participant_id, event).await })
+        }),
+    )
+    .await
+}
+
+/// A reminder to send for an upcoming appointment.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = trials::NewReminder)]
+pub struct NewReminder {
+    /// Required: a retry with the same key is recorded once.
+    pub idempotency_key: String,
+    /// Defaults to the participant's preferred channel.
+    pub channel: Option<Channel>,
+}
+
+/// Records an `appointment_reminder` through `log_event`. Refused (409)
+/// for an appointment that is no longer upcoming, or once the participant's
+/// contact consent is revoked.
+pub async fn send_reminder(
+    store: &Store,
+    actor: &Actor,
+    appointment_id: Uuid,
+    new: NewReminder,
+) -> Result<Outbound> {
+    let actor = actor.clone();
+    observe(
+        "send_reminder",
+        store.transaction(|tx| {
+            Box::pin(async move {
+                let a = lock_live::<appointment::Entity>(tx, appointment_id).await?;
+                if !a.status.is_upcoming() {
+                    return Err(Error::Conflict(format!(
+                        "appointment {appointment_id} is {}; reminders are for BOOKED or CONFIRMED visits",
+                        a.status
+                    )));
+                }
+                let p = may_contact(tx, a.participant_id).await?;
+                let channel = new.channel.unwrap_or(p.preferred_channel);
+                let event = outbound_event(
+                    "appointment_reminder".into(),
+                    "appointment",
+                    appointment_id,
+                    new.idempotency_key,
+                    None,
+                    serde_json::json!({
+                        "channel": channel.as_str(),
+                        "participant_id": a.participant_id,
+                        "scheduled_at": a.scheduled_at,
+                    }),
+                )?;
+                log_outbound_in(tx, &actor, a.participant_id, event).await
+            })
+        }),
+    )
+    .await
+}
