@@ -6,6 +6,7 @@
 //! the splits the caller's role may see; `split=test` from an analyst is a
 //! 403 recorded in the audit chain.
 
+use custodian_http::responses::{BadQuery, Forbidden, Invalid, NotFound};
 use std::sync::LazyLock;
 
 use axum::{
@@ -128,7 +129,7 @@ struct RouteQuery {
 /// The agent an intent goes to: the lowest tier that lists it, ties by
 /// name; an intent nobody lists goes to the orchestrator (`*`).
 #[utoipa::path(get, path = "/v1/analytics/agents/route", tag = "analytics", params(RouteQuery),
-    responses((status = 200, body = agent_registry::Model), (status = 400, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = agent_registry::Model), BadQuery))]
 async fn route_intent(
     db: Db,
     Query(q): Query<RouteQuery>,
@@ -168,7 +169,7 @@ macro_rules! patient_routes {
         #[doc = concat!("Stores a ", $item, "; its split is assigned from `patient_id`.")]
         #[utoipa::path(post, path = $path, tag = "analytics", request_body = $new, responses(
             (status = 201, body = $entity::Model),
-            (status = 422, body = Problem, content_type = "application/problem+json"),
+            Invalid,
         ))]
         async fn $create(
             db: Db,
@@ -182,7 +183,7 @@ macro_rules! patient_routes {
         #[doc = concat!("Lists ", $item, "s from the splits the caller may read; `split=` narrows to one (403 if not allowed, audited).")]
         #[utoipa::path(get, path = $path, tag = "analytics", responses(
             (status = 200, body = Page<$entity::Model>),
-            (status = 400, body = Problem, content_type = "application/problem+json"),
+            BadQuery,
             (status = 403, description = "A split the role may not read", body = Problem, content_type = "application/problem+json"),
         ))]
         async fn $list(
@@ -201,8 +202,8 @@ macro_rules! patient_routes {
         #[utoipa::path(get, path = concat!($path, "/{id}"), tag = "analytics", params(("id" = Uuid, Path), SplitParam),
             responses(
                 (status = 200, body = $entity::Model),
-                (status = 403, body = Problem, content_type = "application/problem+json"),
-                (status = 404, body = Problem, content_type = "application/problem+json"),
+                Forbidden,
+                NotFound,
             ))]
         async fn $get(
             db: Db,
@@ -219,8 +220,8 @@ macro_rules! patient_routes {
         #[utoipa::path(patch, path = concat!($path, "/{id}"), tag = "analytics", request_body = $patch, params(("id" = Uuid, Path)),
             responses(
                 (status = 200, body = $entity::Model),
-                (status = 404, body = Problem, content_type = "application/problem+json"),
-                (status = 422, body = Problem, content_type = "application/problem+json"),
+                NotFound,
+                Invalid,
             ))]
         async fn $update(
             db: Db,
@@ -235,7 +236,7 @@ macro_rules! patient_routes {
 
         #[doc = concat!("Deletes a ", $item, " (audited).")]
         #[utoipa::path(delete, path = concat!($path, "/{id}"), tag = "analytics", params(("id" = Uuid, Path)),
-            responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+            responses((status = 204), NotFound))]
         async fn $delete(
             db: Db,
             Caller(actor): Caller,
@@ -249,7 +250,7 @@ macro_rules! patient_routes {
 
         #[doc = concat!("Training ", $item, "s for a model trained at `cutoff`: the train split, older than the temporal gap before it.")]
         #[utoipa::path(get, path = concat!($path, "/training"), tag = "analytics", params(CutoffParam),
-            responses((status = 200, body = Page<$entity::Model>), (status = 400, body = Problem, content_type = "application/problem+json")))]
+            responses((status = 200, body = Page<$entity::Model>), BadQuery))]
         async fn $training(
             db: Db,
             Caller(actor): Caller,
@@ -271,7 +272,7 @@ macro_rules! patient_routes {
 
         #[doc = concat!("Validation ", $item, "s only.")]
         #[utoipa::path(get, path = concat!($path, "/validation"), tag = "analytics",
-            responses((status = 200, body = Page<$entity::Model>), (status = 400, body = Problem, content_type = "application/problem+json")))]
+            responses((status = 200, body = Page<$entity::Model>), BadQuery))]
         async fn $validation(
             db: Db,
             Caller(actor): Caller,
@@ -316,7 +317,7 @@ patient_routes!(
 /// A brand's journeys, from the splits the caller may read.
 #[utoipa::path(get, path = "/v1/analytics/patient_journeys/by_brand/{brand}", tag = "analytics",
     params(("brand" = String, Path)),
-    responses((status = 200, body = Page<patient_journey::Model>), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<patient_journey::Model>), Forbidden))]
 async fn patient_journeys_by_brand(
     db: Db,
     Caller(actor): Caller,
@@ -336,7 +337,7 @@ async fn patient_journeys_by_brand(
 /// (`source_stacking_flag`), from the splits the caller may read.
 #[utoipa::path(get, path = "/v1/analytics/patient_journeys/cross_source_matches/{brand}", tag = "analytics",
     params(("brand" = String, Path)),
-    responses((status = 200, body = Page<patient_journey::Model>), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<patient_journey::Model>), Forbidden))]
 async fn cross_source_matches(
     db: Db,
     Caller(actor): Caller,
@@ -365,7 +366,7 @@ async fn active_users(db: Db) -> Result<Json<Vec<ActiveUsers>>, ApiError> {
 /// `v_kpi_cross_source_match` per brand, over the splits the caller may
 /// read (`split=` narrows to one; 403 if not allowed, audited).
 #[utoipa::path(get, path = "/v1/analytics/kpis/cross_source_match", tag = "analytics", params(SplitParam),
-    responses((status = 200, body = Vec<CrossSourceMatch>), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Vec<CrossSourceMatch>), Forbidden))]
 async fn cross_source_match(
     db: Db,
     Caller(actor): Caller,

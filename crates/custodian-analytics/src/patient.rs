@@ -21,7 +21,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::{self, Actor},
     change,
-    record::{Check, create_audited, save},
+    record::{Check, Named, create_audited, save},
 };
 use custodian_privacy::{
     access::Role,
@@ -29,8 +29,8 @@ use custodian_privacy::{
     splits::{Split, SplitConfig},
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect, Select,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, IntoActiveModel, QueryFilter,
+    QuerySelect, Select,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -39,12 +39,10 @@ use uuid::Uuid;
 use crate::model::{ml_annotation, ml_prediction, patient_journey};
 
 /// A patient-keyed table: every row carries the patient's split.
-pub trait PatientKeyed: EntityTrait
+pub trait PatientKeyed: Named
 where
     Self::Model: Sync,
 {
-    /// The record's name in audit entries and messages.
-    const NAME: &'static str;
     /// The UUID key.
     fn id_column() -> Self::Column;
     /// `split_assignment`.
@@ -55,8 +53,10 @@ where
 
 macro_rules! patient_keyed {
     ($module:ident, $name:literal) => {
-        impl PatientKeyed for $module::Entity {
+        impl Named for $module::Entity {
             const NAME: &'static str = $name;
+        }
+        impl PatientKeyed for $module::Entity {
             fn id_column() -> Self::Column {
                 $module::Column::Id
             }
@@ -238,12 +238,7 @@ where
 
 /// Locks a row the reader can see, lets `apply` change its fields (noting
 /// their names), and saves and audits the change in one transaction.
-async fn update_in_scope<E, F>(
-    reader: &Reader<'_>,
-    id: Uuid,
-    name: &'static str,
-    apply: F,
-) -> Result<E::Model>
+async fn update_in_scope<E, F>(reader: &Reader<'_>, id: Uuid, apply: F) -> Result<E::Model>
 where
     E: PatientKeyed,
     E::Model: Sync + IntoActiveModel<E::ActiveModel>,
@@ -260,7 +255,7 @@ where
                 let mut am = cur.clone().into_active_model();
                 let mut changed = Vec::new();
                 apply(&mut am, &cur, &mut changed);
-                save(tx, &actor, name, id, cur, am, &changed).await
+                save(tx, &actor, id, cur, am, &changed).await
             })
         })
         .await
@@ -421,7 +416,7 @@ pub async fn create_patient_journey(
     let id = *am.id.as_ref();
     observe(
         "create_patient_journey",
-        create_audited(store, actor, "patient_journey", id, am, JOURNEY_FIELDS),
+        create_audited(store, actor, id, am, JOURNEY_FIELDS),
     )
     .await
 }
@@ -443,7 +438,7 @@ pub async fn update_patient_journey(
     c.done()?;
     observe(
         "update_patient_journey",
-        update_in_scope::<patient_journey::Entity, _>(reader, id, "patient_journey", move |am, cur, mut changed| {
+        update_in_scope::<patient_journey::Entity, _>(reader, id, move |am, cur, mut changed| {
             change!(am, cur, changed;
                 journey_stage = patch.journey_stage.map(Some),
                 data_source = patch.data_source.map(Some),
@@ -594,7 +589,7 @@ pub async fn create_ml_prediction(
     let id = *am.id.as_ref();
     observe(
         "create_ml_prediction",
-        create_audited(store, actor, "ml_prediction", id, am, PREDICTION_FIELDS),
+        create_audited(store, actor, id, am, PREDICTION_FIELDS),
     )
     .await
 }
@@ -611,18 +606,13 @@ pub async fn update_ml_prediction(
         .done()?;
     observe(
         "update_ml_prediction",
-        update_in_scope::<ml_prediction::Entity, _>(
-            reader,
-            id,
-            "ml_prediction",
-            move |am, cur, mut changed| {
-                change!(am, cur, changed;
-                    model_pr_auc = patch.model_pr_auc.map(Some),
-                    rank_metrics = patch.rank_metrics.map(Some),
-                    brier_score = patch.brier_score.map(Some),
-                );
-            },
-        ),
+        update_in_scope::<ml_prediction::Entity, _>(reader, id, move |am, cur, mut changed| {
+            change!(am, cur, changed;
+                model_pr_auc = patch.model_pr_auc.map(Some),
+                rank_metrics = patch.rank_metrics.map(Some),
+                brier_score = patch.brier_score.map(Some),
+            );
+        }),
     )
     .await
 }
@@ -711,7 +701,7 @@ pub async fn create_ml_annotation(
     let id = *am.id.as_ref();
     observe(
         "create_ml_annotation",
-        create_audited(store, actor, "ml_annotation", id, am, ANNOTATION_FIELDS),
+        create_audited(store, actor, id, am, ANNOTATION_FIELDS),
     )
     .await
 }
@@ -728,17 +718,12 @@ pub async fn update_ml_annotation(
         .done()?;
     observe(
         "update_ml_annotation",
-        update_in_scope::<ml_annotation::Entity, _>(
-            reader,
-            id,
-            "ml_annotation",
-            move |am, cur, mut changed| {
-                change!(am, cur, changed;
-                    label = patch.label,
-                    agreement_score = patch.agreement_score.map(Some),
-                );
-            },
-        ),
+        update_in_scope::<ml_annotation::Entity, _>(reader, id, move |am, cur, mut changed| {
+            change!(am, cur, changed;
+                label = patch.label,
+                agreement_score = patch.agreement_score.map(Some),
+            );
+        }),
     )
     .await
 }

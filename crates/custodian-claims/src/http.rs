@@ -5,6 +5,7 @@
 //! `include_deleted=true` (on lists and single reads) is an admin right;
 //! anyone else gets a 403 that is recorded in the audit chain.
 
+use custodian_http::responses::{BadQuery, Conflict, Invalid, NotFound};
 use std::sync::LazyLock;
 
 use axum::{
@@ -143,7 +144,7 @@ type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
     responses(
         (status = 201, body = CaseView),
         (status = 409, description = "Duplicate external_id, or the team is at capacity", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Invalid,
     ))]
 async fn create_case(
     db: Db,
@@ -164,7 +165,7 @@ async fn create_case(
 /// `created_at`, `updated_at`, `priority_score`, `risk_score` or `external_id`.
 #[utoipa::path(get, path = "/v1/claims/cases", tag = "claims", responses(
     (status = 200, body = Page<CaseView>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
+    BadQuery,
     (status = 403, description = "include_deleted without the admin role", body = Problem, content_type = "application/problem+json"),
 ))]
 async fn list_cases(
@@ -191,7 +192,7 @@ async fn list_cases(
 /// One case, with `sla_breached` as of now.
 #[utoipa::path(get, path = "/v1/claims/cases/{id}", tag = "claims",
     params(("id" = Uuid, Path), ReadParams),
-    responses((status = 200, body = CaseView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = CaseView), NotFound))]
 async fn get_case(
     db: Db,
     Caller(actor): Caller,
@@ -209,9 +210,9 @@ async fn get_case(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = CaseView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        NotFound,
         (status = 409, description = "Refused transition, or team at capacity", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Invalid,
     ))]
 async fn update_case(
     db: Db,
@@ -224,7 +225,7 @@ async fn update_case(
 
 /// Soft-deletes a case.
 #[utoipa::path(delete, path = "/v1/claims/cases/{id}", tag = "claims", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204), NotFound))]
 async fn delete_case(
     db: Db,
     Caller(actor): Caller,
@@ -238,7 +239,7 @@ async fn delete_case(
 /// fields, and when (never the values). Oldest first; takes `order`,
 /// `limit`, `cursor` and the audit filters.
 #[utoipa::path(get, path = "/v1/claims/cases/{id}/history", tag = "claims", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Page<AuditEntry>), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<AuditEntry>), NotFound))]
 async fn case_history(
     db: Db,
     Path(id): Path<Uuid>,
@@ -266,8 +267,8 @@ macro_rules! resource {
         #[doc = concat!("Creates a ", $item, ".")]
         #[utoipa::path(post, path = $path, tag = $tag, request_body = $new, responses(
             (status = 201, body = $model),
-            (status = 409, body = Problem, content_type = "application/problem+json"),
-            (status = 422, body = Problem, content_type = "application/problem+json"),
+            Conflict,
+            Invalid,
         ))]
         async fn $create(db: Db, Caller(actor): Caller, Json(new): Json<$new>) -> Created<$model> {
             Ok((StatusCode::CREATED, Json($rcreate(&db.0, &actor, new).await?)))
@@ -276,7 +277,7 @@ macro_rules! resource {
         #[doc = concat!("Lists ", $item, "s; deleted ones only with `include_deleted=true` (admin).")]
         #[utoipa::path(get, path = $path, tag = $tag, responses(
             (status = 200, body = Page<$model>),
-            (status = 400, body = Problem, content_type = "application/problem+json"),
+            BadQuery,
         ))]
         async fn $list(
             db: Db,
@@ -292,7 +293,7 @@ macro_rules! resource {
 
         #[doc = concat!("One ", $item, ".")]
         #[utoipa::path(get, path = concat!($path, "/{id}"), tag = $tag, params(("id" = Uuid, Path), ReadParams),
-            responses((status = 200, body = $model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+            responses((status = 200, body = $model), NotFound))]
         async fn $get(
             db: Db,
             Caller(actor): Caller,
@@ -308,8 +309,8 @@ macro_rules! resource {
         #[utoipa::path(patch, path = concat!($path, "/{id}"), tag = $tag, request_body = $patch, params(("id" = Uuid, Path)),
             responses(
                 (status = 200, body = $model),
-                (status = 404, body = Problem, content_type = "application/problem+json"),
-                (status = 422, body = Problem, content_type = "application/problem+json"),
+                NotFound,
+                Invalid,
             ))]
         async fn $update(db: Db, Caller(actor): Caller, Path(id): Path<Uuid>, Json(patch): Json<$patch>) -> Result<Json<$model>, ApiError> {
             Ok(Json($rupdate(&db.0, &actor, id, patch).await?))
@@ -319,7 +320,7 @@ macro_rules! resource {
         #[utoipa::path(delete, path = concat!($path, "/{id}"), tag = $tag, params(("id" = Uuid, Path)),
             responses(
                 (status = 204),
-                (status = 404, body = Problem, content_type = "application/problem+json"),
+                NotFound,
                 (status = 409, description = "It cannot go yet (a team with open cases)", body = Problem, content_type = "application/problem+json"),
             ))]
         async fn $delete(db: Db, Caller(actor): Caller, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
@@ -388,7 +389,7 @@ async fn take_snapshot(db: Db, Caller(actor): Caller) -> Created<snapshot::Model
 /// Lists stored snapshots, newest first.
 #[utoipa::path(get, path = "/v1/claims/snapshots", tag = "claims", responses(
     (status = 200, body = Page<snapshot::Model>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
+    BadQuery,
 ))]
 async fn list_snapshots(
     db: Db,
@@ -407,7 +408,7 @@ async fn list_snapshots(
 
 /// One stored snapshot.
 #[utoipa::path(get, path = "/v1/claims/snapshots/{id}", tag = "claims", params(("id" = Uuid, Path)),
-    responses((status = 200, body = snapshot::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = snapshot::Model), NotFound))]
 async fn get_snapshot(db: Db, Path(id): Path<Uuid>) -> Result<Json<snapshot::Model>, ApiError> {
     use sea_orm::EntityTrait;
     snapshot::Entity::find_by_id(id)

@@ -20,10 +20,15 @@ use uuid::Uuid;
 
 use crate::audit::{self, Actor};
 
-/// A table the generic reads, writes and soft delete work on.
-pub trait Record: EntityTrait {
-    /// The record's name in audit entries and "not found" messages.
+/// A table whose rows are named in audit entries and "not found" messages,
+/// so the name is written once, beside the table, never at a call site.
+pub trait Named: EntityTrait {
+    /// The record's name, e.g. `case`.
     const NAME: &'static str;
+}
+
+/// A table the generic reads, writes and soft delete work on.
+pub trait Record: Named {
     /// The UUID primary key.
     fn id_column() -> Self::Column;
     /// `updated_at`.
@@ -45,8 +50,10 @@ macro_rules! record {
         $crate::record!(@impl $module, $name, None);
     };
     (@impl $module:ident, $name:literal, $deleted:expr) => {
-        impl $crate::record::Record for $module::Entity {
+        impl $crate::record::Named for $module::Entity {
             const NAME: &'static str = $name;
+        }
+        impl $crate::record::Record for $module::Entity {
             fn id_column() -> Self::Column {
                 $module::Column::Id
             }
@@ -261,21 +268,26 @@ pub async fn soft_delete_in<E: Record>(
     Ok(())
 }
 
-/// Inserts a row and audits its creation with the names of `fields`.
+/// Inserts a row and audits its creation (under the record's
+/// [`Named::NAME`]) with the names of `fields`.
 pub async fn insert_audited<A>(
     tx: &DatabaseTransaction,
     actor: &Actor,
-    name: &str,
     id: impl ToString,
     am: A,
     fields: &[&str],
 ) -> Result<<A::Entity as EntityTrait>::Model>
 where
     A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    A::Entity: Named,
     <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
 {
     let row = am.insert(tx).await?;
-    audit::record(tx, &actor.change("create", name, id, fields)).await?;
+    audit::record(
+        tx,
+        &actor.change("create", <A::Entity as Named>::NAME, id, fields),
+    )
+    .await?;
     Ok(row)
 }
 
@@ -283,19 +295,19 @@ where
 pub async fn create_audited<A>(
     store: &Store,
     actor: &Actor,
-    name: &'static str,
     id: Uuid,
     am: A,
     fields: &'static [&'static str],
 ) -> Result<<A::Entity as EntityTrait>::Model>
 where
     A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send + 'static,
+    A::Entity: Named,
     <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
 {
     let actor = actor.clone();
     store
         .transaction(move |tx| {
-            Box::pin(async move { insert_audited(tx, &actor, name, id, am, fields).await })
+            Box::pin(async move { insert_audited(tx, &actor, id, am, fields).await })
         })
         .await
 }
@@ -332,7 +344,6 @@ pub fn change<T>(
 pub async fn save<A>(
     tx: &DatabaseTransaction,
     actor: &Actor,
-    name: &str,
     id: Uuid,
     cur: <A::Entity as EntityTrait>::Model,
     am: A,
@@ -340,24 +351,24 @@ pub async fn save<A>(
 ) -> Result<<A::Entity as EntityTrait>::Model>
 where
     A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    A::Entity: Named,
     <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
 {
     if changed.is_empty() {
         return Ok(cur);
     }
     let row = am.update(tx).await?;
-    audit_update(tx, actor, name, id, changed).await?;
+    audit_update::<A::Entity>(tx, actor, id, changed).await?;
     Ok(row)
 }
 
-/// Records an update of `fields` (names only, never values).
-pub async fn audit_update(
+/// Records an update of `fields` of one `E` (names only, never values).
+pub async fn audit_update<E: Named>(
     tx: &DatabaseTransaction,
     actor: &Actor,
-    name: &str,
     id: Uuid,
     fields: &[&'static str],
 ) -> Result<()> {
-    audit::record(tx, &actor.change("update", name, id, fields)).await?;
+    audit::record(tx, &actor.change("update", E::NAME, id, fields)).await?;
     Ok(())
 }

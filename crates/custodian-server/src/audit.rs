@@ -1,5 +1,6 @@
 //! `/v1/audit`: read the chain and verify it.
 
+use custodian_http::responses::BadQuery;
 use std::sync::LazyLock;
 
 use axum::{
@@ -13,10 +14,7 @@ use sea_orm::EntityTrait;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
-use custodian_http::{
-    list,
-    problem::{ApiError, Problem},
-};
+use custodian_http::{list, problem::ApiError};
 
 static SPEC: LazyLock<ListSpec<entity::Entity>> = LazyLock::new(audit::list_spec);
 
@@ -37,7 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// is that record's history.
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", responses(
     (status = 200, body = Page<AuditEntry>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
+    BadQuery,
 ))]
 async fn list_audit(
     State(state): State<AppState>,

@@ -1,5 +1,6 @@
 //! `/v1/events`: record events idempotently and list them.
 
+use custodian_http::responses::{BadQuery, NotFound};
 use std::sync::LazyLock;
 
 use axum::{
@@ -21,7 +22,7 @@ use uuid::Uuid;
 use crate::AppState;
 use custodian_http::{
     Caller, list,
-    problem::{ApiError, Kind, Problem},
+    problem::{ApiError, Kind},
 };
 
 static SPEC: LazyLock<ListSpec<entity::Entity>> = LazyLock::new(events::list_spec);
@@ -50,7 +51,7 @@ pub struct Recorded {
 #[utoipa::path(post, path = "/v1/events", tag = "events", request_body = NewEvent, responses(
     (status = 201, description = "Recorded", body = Recorded),
     (status = 200, description = "Duplicate key: already recorded", body = Recorded),
-    (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+    custodian_http::responses::Invalid,
 ))]
 async fn create_event(
     State(state): State<AppState>,
@@ -91,7 +92,7 @@ async fn create_event(
 /// `created_at` or `id`. `Prefer: count=exact` adds `total`.
 #[utoipa::path(get, path = "/v1/events", tag = "events", responses(
     (status = 200, body = Page<Event>),
-    (status = 400, description = "A query parameter is invalid", body = Problem, content_type = "application/problem+json"),
+    BadQuery,
 ))]
 async fn list_events(
     State(state): State<AppState>,
@@ -114,7 +115,7 @@ async fn list_events(
     params(("id" = Uuid, Path, description = "The event id")),
     responses(
         (status = 200, body = Event),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        NotFound,
     ))]
 async fn get_event(
     State(state): State<AppState>,

@@ -10,6 +10,7 @@
 
 mod audit;
 pub mod auth;
+mod contract;
 mod events;
 mod health;
 pub mod idempotency;
@@ -144,6 +145,7 @@ fn assemble(modules: &Modules, env: &Env) -> (Router<AppState>, utoipa::openapi:
                 .build(),
         );
     }
+    contract::declare_shared_problems(&mut doc);
     (routes, doc)
 }
 

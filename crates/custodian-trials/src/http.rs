@@ -6,6 +6,7 @@
 //! Handlers reach the database through [`Db`] and the pepper and media
 //! store through [`Ctx`].
 
+use custodian_http::responses::{BadQuery, Conflict, Invalid, NotFound};
 use std::sync::LazyLock;
 
 use axum::{
@@ -174,8 +175,8 @@ macro_rules! crud {
         #[doc = concat!("Creates a ", $item, ".")]
         #[utoipa::path(post, path = $path, tag = "trials", request_body = $new, responses(
             (status = 201, body = $model),
-            (status = 409, body = Problem, content_type = "application/problem+json"),
-            (status = 422, body = Problem, content_type = "application/problem+json"),
+            Conflict,
+            Invalid,
         ))]
         async fn $create(db: Db, Caller(actor): Caller, Json(new): Json<$new>) -> Created<$model> {
             Ok((StatusCode::CREATED, Json($rcreate(&db.0, &actor, new).await?)))
@@ -184,7 +185,7 @@ macro_rules! crud {
         #[doc = concat!("Lists ", $item, "s, with the list-query language.")]
         #[utoipa::path(get, path = $path, tag = "trials", responses(
             (status = 200, body = Page<$model>),
-            (status = 400, body = Problem, content_type = "application/problem+json"),
+            BadQuery,
         ))]
         async fn $list(db: Db, RawQuery(query): RawQuery, headers: HeaderMap) -> Result<Json<Page<$model>>, ApiError> {
             let q = parse(&$spec, query.as_deref(), &headers)?;
@@ -193,7 +194,7 @@ macro_rules! crud {
 
         #[doc = concat!("One ", $item, "; the read is recorded in the audit chain.")]
         #[utoipa::path(get, path = concat!($path, "/{id}"), tag = "trials", params(("id" = Uuid, Path)),
-            responses((status = 200, body = $model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+            responses((status = 200, body = $model), NotFound))]
         async fn $get(db: Db, Caller(actor): Caller, Path(id): Path<Uuid>) -> Result<Json<$model>, ApiError> {
             let row = $rget(db.0.conn(), id).await?;
             record_read(&db, &actor, $entity, id).await?;
@@ -204,9 +205,9 @@ macro_rules! crud {
         #[utoipa::path(patch, path = concat!($path, "/{id}"), tag = "trials", request_body = $patch, params(("id" = Uuid, Path)),
             responses(
                 (status = 200, body = $model),
-                (status = 404, body = Problem, content_type = "application/problem+json"),
+                NotFound,
                 (status = 409, description = "A refused state transition", body = Problem, content_type = "application/problem+json"),
-                (status = 422, body = Problem, content_type = "application/problem+json"),
+                Invalid,
             ))]
         async fn $update(db: Db, Caller(actor): Caller, Path(id): Path<Uuid>, Json(patch): Json<$patch>) -> Result<Json<$model>, ApiError> {
             Ok(Json($rupdate(&db.0, &actor, id, patch).await?))
@@ -262,7 +263,7 @@ crud!(
     responses(
         (status = 201, body = participant::Model),
         (status = 409, description = "The same person already exists; the detail names them", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Invalid,
         (status = 503, description = "No pepper configured", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_participant(
@@ -280,7 +281,7 @@ async fn create_participant(
 /// `created_at`, `updated_at` (never names or contact details).
 #[utoipa::path(get, path = "/v1/trials/participants", tag = "trials", responses(
     (status = 200, body = Page<participant::Model>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
+    BadQuery,
 ))]
 async fn list_participants(
     db: Db,
@@ -295,7 +296,7 @@ async fn list_participants(
 
 /// One participant by UUID; the read is recorded in the audit chain.
 #[utoipa::path(get, path = "/v1/trials/participants/{id}", tag = "trials", params(("id" = Uuid, Path)),
-    responses((status = 200, body = participant::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = participant::Model), NotFound))]
 async fn get_participant(
     db: Db,
     Caller(actor): Caller,
@@ -313,9 +314,9 @@ async fn get_participant(
     params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = participant::Model),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        NotFound,
         (status = 409, description = "The new details are another participant's", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Invalid,
     ))]
 async fn update_participant(
     db: Db,
@@ -332,7 +333,7 @@ async fn update_participant(
 /// One participant by their pseudonymous id; the read is recorded.
 #[utoipa::path(get, path = "/v1/trials/participants/by_mary_id/{mary_id}", tag = "trials",
     params(("mary_id" = String, Path)),
-    responses((status = 200, body = participant::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = participant::Model), NotFound))]
 async fn get_participant_by_mary_id(
     db: Db,
     Caller(actor): Caller,
@@ -346,7 +347,7 @@ async fn get_participant_by_mary_id(
 /// Finds a participant by name and date of birth (in the body, so they
 /// stay out of URLs and access logs); the read is recorded.
 #[utoipa::path(post, path = "/v1/trials/participants/lookup", tag = "trials", request_body = repo::Lookup,
-    responses((status = 200, body = participant::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = participant::Model), NotFound))]
 async fn lookup_participant(
     db: Db,
     Ctx(ctx): Ctx,
@@ -367,9 +368,9 @@ async fn lookup_participant(
     responses(
         (status = 201, description = "Recorded: go ahead", body = Outbound),
         (status = 200, description = "Already recorded under this key: do not act again", body = Outbound),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        NotFound,
         (status = 409, description = "The participant has no contact consent (STOP_CONTACT)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Invalid,
     ))]
 async fn log_outbound(
     db: Db,
@@ -393,7 +394,7 @@ fn outbound(o: Outbound) -> (StatusCode, Json<Outbound>) {
 /// A participant's enrollment in one trial (the seed's composite key).
 #[utoipa::path(get, path = "/v1/trials/participants/{id}/trials/{trial_id}", tag = "trials",
     params(("id" = Uuid, Path), ("trial_id" = String, Path)),
-    responses((status = 200, body = participant_trial::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = participant_trial::Model), NotFound))]
 async fn get_participant_trial(
     db: Db,
     Path((id, trial_id)): Path<(Uuid, String)>,
@@ -413,7 +414,7 @@ async fn get_participant_trial(
     responses(
         (status = 201, description = "Recorded: send it", body = Outbound),
         (status = 200, description = "Already recorded under this key", body = Outbound),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        NotFound,
         (status = 409, description = "Not upcoming, or no contact consent", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn send_reminder(
@@ -451,7 +452,7 @@ async fn conversation_audio(
 #[utoipa::path(post, path = "/v1/trials/handoffs", tag = "trials", request_body = repo::NewHandoff,
     responses(
         (status = 201, body = handoff::Model),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Invalid,
     ))]
 async fn create_handoff(
     db: Db,
@@ -469,7 +470,7 @@ async fn create_handoff(
 /// `claimed_by`, `priority`, `created_at`.
 #[utoipa::path(get, path = "/v1/trials/handoffs", tag = "trials", responses(
     (status = 200, body = Page<handoff::Model>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
+    BadQuery,
 ))]
 async fn list_handoffs(
     db: Db,
@@ -482,7 +483,7 @@ async fn list_handoffs(
 
 /// One ticket.
 #[utoipa::path(get, path = "/v1/trials/handoffs/{id}", tag = "trials", params(("id" = Uuid, Path)),
-    responses((status = 200, body = handoff::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = handoff::Model), NotFound))]
 async fn get_handoff(db: Db, Path(id): Path<Uuid>) -> Result<Json<handoff::Model>, ApiError> {
     Ok(Json(repo::get_handoff(db.0.conn(), id).await?))
 }
@@ -492,8 +493,8 @@ async fn get_handoff(db: Db, Path(id): Path<Uuid>) -> Result<Json<handoff::Model
 #[utoipa::path(post, path = "/v1/trials/handoffs/{id}/claim", tag = "trials", params(("id" = Uuid, Path)),
     responses(
         (status = 200, body = handoff::Model),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        NotFound,
+        Conflict,
     ))]
 async fn claim_handoff(
     db: Db,
@@ -508,8 +509,8 @@ async fn claim_handoff(
     request_body = repo::Resolution,
     responses(
         (status = 200, body = handoff::Model),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        NotFound,
+        Conflict,
     ))]
 async fn resolve_handoff(
     db: Db,
@@ -526,8 +527,8 @@ async fn resolve_handoff(
 #[utoipa::path(post, path = "/v1/trials/trials", tag = "trials", request_body = repo::NewTrial,
     responses(
         (status = 201, body = trial::Model),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Conflict,
+        Invalid,
     ))]
 async fn create_trial(
     db: Db,
@@ -543,7 +544,7 @@ async fn create_trial(
 /// Lists trials by name; `active=eq.true` gives the recruiting ones.
 #[utoipa::path(get, path = "/v1/trials/trials", tag = "trials", responses(
     (status = 200, body = Page<trial::Model>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
+    BadQuery,
 ))]
 async fn list_trials(
     db: Db,
@@ -556,7 +557,7 @@ async fn list_trials(
 
 /// One trial by its string id.
 #[utoipa::path(get, path = "/v1/trials/trials/{trial_id}", tag = "trials", params(("trial_id" = String, Path)),
-    responses((status = 200, body = trial::Model), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = trial::Model), NotFound))]
 async fn get_trial(db: Db, Path(trial_id): Path<String>) -> Result<Json<trial::Model>, ApiError> {
     Ok(Json(repo::get_trial(db.0.conn(), &trial_id).await?))
 }
@@ -566,8 +567,8 @@ async fn get_trial(db: Db, Path(trial_id): Path<String>) -> Result<Json<trial::M
     params(("trial_id" = String, Path)),
     responses(
         (status = 200, body = trial::Model),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        NotFound,
+        Invalid,
     ))]
 async fn update_trial(
     db: Db,
@@ -582,7 +583,7 @@ async fn update_trial(
 
 /// A trial's inclusion and exclusion criteria.
 #[utoipa::path(get, path = "/v1/trials/trials/{trial_id}/criteria", tag = "trials", params(("trial_id" = String, Path)),
-    responses((status = 200, body = Criteria), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Criteria), NotFound))]
 async fn get_trial_criteria(
     db: Db,
     Path(trial_id): Path<String>,
@@ -599,7 +600,7 @@ async fn get_trial_criteria(
     responses(
         (status = 201, body = agent_reasoning::Model),
         (status = 403, description = "Only service and admin keys", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Invalid,
     ))]
 async fn create_agent_reasoning(
     db: Db,
@@ -616,7 +617,7 @@ async fn create_agent_reasoning(
 /// a 403, recorded in the audit chain).
 #[utoipa::path(get, path = "/v1/trials/agent_reasoning", tag = "trials", responses(
     (status = 200, body = Page<agent_reasoning::Model>),
-    (status = 400, body = Problem, content_type = "application/problem+json"),
+    BadQuery,
     (status = 403, description = "Only service and admin keys", body = Problem, content_type = "application/problem+json"),
 ))]
 async fn list_agent_reasoning(
@@ -635,7 +636,7 @@ async fn list_agent_reasoning(
     responses(
         (status = 200, body = agent_reasoning::Model),
         (status = 403, description = "Only service and admin keys", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        NotFound,
     ))]
 async fn get_agent_reasoning(
     db: Db,

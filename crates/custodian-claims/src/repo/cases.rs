@@ -222,7 +222,6 @@ pub async fn create_case(store: &Store, actor: &Actor, new: NewCase) -> Result<C
                 let row = insert_audited(
                     tx,
                     &actor,
-                    "case",
                     id,
                     am,
                     &[
@@ -416,7 +415,7 @@ pub async fn update_case(
                 }
                 am.updated_at = Set(now);
                 let row = am.update(tx).await?;
-                audit_update(tx, &actor, "case", id, &changed).await?;
+                audit_update::<case::Entity>(tx, &actor, id, &changed).await?;
                 Ok(CaseView::at(row, now))
             })
         }),

@@ -104,7 +104,6 @@ pub async fn create_document(
                 insert_audited(
                     tx,
                     &actor,
-                    "document",
                     id,
                     am,
                     &[
@@ -175,7 +174,7 @@ pub async fn update_document(
                     mime_type = patch.mime_type,
                 );
                 am.updated_at = Set(time::now());
-                save(tx, &actor, "document", id, cur, am, &changed).await
+                save(tx, &actor, id, cur, am, &changed).await
             })
         }),
     )

@@ -83,7 +83,6 @@ pub async fn create_team(store: &Store, actor: &Actor, new: NewTeam) -> Result<t
                 insert_audited(
                     tx,
                     &actor,
-                    "team",
                     id,
                     am,
                     &["name", "description", "capacity", "sla_target_hours"],
@@ -149,7 +148,7 @@ pub async fn update_team(
                     move_sla(tx, id, v).await?;
                 }
                 am.updated_at = Set(time::now());
-                save(tx, &actor, "team", id, cur, am, &changed).await
+                save(tx, &actor, id, cur, am, &changed).await
             })
         }),
     )

@@ -95,7 +95,6 @@ pub async fn create_triage_result(
                 insert_audited(
                     tx,
                     &actor,
-                    "triage_result",
                     id,
                     am,
                     &[
@@ -164,7 +163,7 @@ pub async fn update_triage_result(
                     processing_time_ms = patch.processing_time_ms,
                 );
                 am.updated_at = Set(time::now());
-                save(tx, &actor, "triage_result", id, cur, am, &changed).await
+                save(tx, &actor, id, cur, am, &changed).await
             })
         }),
     )

@@ -103,7 +103,6 @@ pub async fn create_user(store: &Store, actor: &Actor, new: NewUser) -> Result<u
                 insert_audited(
                     tx,
                     &actor,
-                    "user",
                     id,
                     am,
                     &["email", "full_name", "role", "team_id", "is_active"],
@@ -173,7 +172,7 @@ pub async fn update_user(
                     is_active = patch.is_active,
                 );
                 am.updated_at = Set(time::now());
-                save(tx, &actor, "user", id, cur, am, &changed).await
+                save(tx, &actor, id, cur, am, &changed).await
             })
         }),
     )

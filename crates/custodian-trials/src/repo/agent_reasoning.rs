@@ -83,7 +83,6 @@ pub async fn create_agent_reasoning(
                 insert_audited(
                     tx,
                     &actor,
-                    "agent_reasoning",
                     id,
                     am,
                     &[

@@ -145,7 +145,6 @@ pub async fn create_appointment(
                 insert_audited(
                     tx,
                     &actor,
-                    "appointment",
                     id,
                     am,
                     &[
@@ -275,7 +274,7 @@ pub async fn update_appointment(
                     changed.push("teach_back_attempts");
                 }
                 am.updated_at = Set(now);
-                save(tx, &actor, "appointment", id, cur, am, &changed).await
+                save(tx, &actor, id, cur, am, &changed).await
             })
         }),
     )
@@ -301,7 +300,7 @@ async fn cancel_rides(tx: &DatabaseTransaction, actor: &Actor, appointment_id: U
             .filter(ride::Column::Id.eq(rid))
             .exec(tx)
             .await?;
-        audit_update(tx, actor, "ride", rid, &["status"]).await?;
+        audit_update::<ride::Entity>(tx, actor, rid, &["status"]).await?;
     }
     Ok(())
 }

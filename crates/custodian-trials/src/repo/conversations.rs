@@ -107,7 +107,6 @@ pub async fn create_conversation(
                 insert_audited(
                     tx,
                     &actor,
-                    "conversation",
                     id,
                     am,
                     &[
@@ -195,7 +194,7 @@ pub async fn update_conversation(
                     handoff_reason = patch.handoff_reason.map(Some),
                 );
                 am.updated_at = Set(time::now());
-                save(tx, &actor, "conversation", id, cur, am, &changed).await
+                save(tx, &actor, id, cur, am, &changed).await
             })
         }),
     )

@@ -124,7 +124,6 @@ pub async fn enroll_in_trial(
                 insert_audited(
                     tx,
                     &actor,
-                    "participant_trial",
                     id,
                     am,
                     &[
@@ -233,7 +232,7 @@ pub async fn update_enrollment(
                     am.enrolled_at = Set(Some(time::now()));
                 }
                 am.updated_at = Set(time::now());
-                save(tx, &actor, "participant_trial", id, cur, am, &changed).await
+                save(tx, &actor, id, cur, am, &changed).await
             })
         }),
     )

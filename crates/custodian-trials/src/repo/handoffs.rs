@@ -90,16 +90,7 @@ pub async fn create_handoff(
                         let mut am = conv.clone().into_active_model();
                         am.handoff_reason = Set(Some(new.reason.clone()));
                         am.updated_at = Set(now);
-                        save(
-                            tx,
-                            &actor,
-                            "conversation",
-                            cid,
-                            conv,
-                            am,
-                            &["handoff_reason"],
-                        )
-                        .await?;
+                        save(tx, &actor, cid, conv, am, &["handoff_reason"]).await?;
                     }
                 }
                 if new.handoff_type == HandoffType::StopContact && p.contact_consent {
@@ -107,7 +98,7 @@ pub async fn create_handoff(
                     am.contact_consent = Set(false);
                     am.contact_consent_revoked_at = Set(Some(now));
                     am.updated_at = Set(now);
-                    save(tx, &actor, "participant", p.id, p, am, &["contact_consent"]).await?;
+                    save(tx, &actor, p.id, p, am, &["contact_consent"]).await?;
                 }
                 let id = Uuid::now_v7();
                 let priority = new.priority.unwrap_or(match new.handoff_type {
@@ -134,7 +125,6 @@ pub async fn create_handoff(
                 insert_audited(
                     tx,
                     &actor,
-                    "handoff",
                     id,
                     am,
                     &[
@@ -224,7 +214,7 @@ async fn move_handoff(
                     am.resolution_note = Set(note);
                     &["status", "resolved_by", "resolved_at", "resolution_note"]
                 };
-                save(tx, &actor, "handoff", id, cur, am, fields).await
+                save(tx, &actor, id, cur, am, fields).await
             })
         })
         .await

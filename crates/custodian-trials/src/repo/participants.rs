@@ -195,7 +195,6 @@ pub async fn create_participant(
                 insert_audited(
                     tx,
                     &actor,
-                    "participant",
                     id,
                     am,
                     &[
@@ -414,7 +413,7 @@ pub async fn update_participant(
                     changed.push("research_consent");
                 }
                 am.updated_at = Set(now);
-                save(tx, &actor, "participant", id, cur, am, &changed).await
+                save(tx, &actor, id, cur, am, &changed).await
             })
         }),
     )

@@ -120,7 +120,6 @@ pub async fn create_ride(store: &Store, actor: &Actor, new: NewRide) -> Result<r
                 insert_audited(
                     tx,
                     &actor,
-                    "ride",
                     id,
                     am,
                     &[
@@ -209,7 +208,7 @@ pub async fn update_ride(
                     )]));
                 }
                 am.updated_at = Set(time::now());
-                save(tx, &actor, "ride", id, cur, am, &changed).await
+                save(tx, &actor, id, cur, am, &changed).await
             })
         }),
     )

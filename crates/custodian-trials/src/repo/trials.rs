@@ -10,7 +10,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::{self, Actor},
     change,
-    record::{Check, insert_audited, nullable},
+    record::{Check, Named, insert_audited, nullable},
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
@@ -21,6 +21,12 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::model::trial;
+
+/// Trials are keyed by their own `trial_id`, so they are named but not a
+/// generic [`custodian_ledger::record::Record`].
+impl Named for trial::Entity {
+    const NAME: &'static str = "trial";
+}
 
 /// A trial to create.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -170,7 +176,6 @@ pub async fn create_trial(store: &Store, actor: &Actor, new: NewTrial) -> Result
                 insert_audited(
                     tx,
                     &actor,
-                    "trial",
                     &trial_id,
                     am,
                     &[
@@ -199,7 +204,7 @@ pub async fn create_trial(store: &Store, actor: &Actor, new: NewTrial) -> Result
 
 fn trial_not_found(trial_id: &str) -> Error {
     Error::NotFound {
-        entity: "trial",
+        entity: trial::Entity::NAME,
         id: trial_id.to_owned(),
     }
 }
@@ -304,7 +309,11 @@ pub async fn update_trial(
                 }
                 am.updated_at = Set(time::now());
                 let row = am.update(tx).await?;
-                audit::record(tx, &actor.change("update", "trial", &trial_id, &changed)).await?;
+                audit::record(
+                    tx,
+                    &actor.change("update", trial::Entity::NAME, &trial_id, &changed),
+                )
+                .await?;
                 Ok(row)
             })
         }),
