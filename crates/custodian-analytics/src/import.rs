@@ -15,7 +15,10 @@ use std::io::{BufRead, Read};
 
 use chrono::{DateTime, Utc};
 use custodian_core::{Error, Result, Store, time};
-use custodian_ledger::audit::{self, Actor};
+use custodian_ledger::{
+    audit::{self, Actor},
+    record::Named,
+};
 use custodian_privacy::splits::SplitConfig;
 use sea_orm::{ActiveValue::Set, EntityTrait, TryInsertResult};
 use serde::Deserialize;
@@ -29,6 +32,11 @@ use crate::{
         PREDICTION_FIELDS, annotation_row, journey_row, prediction_row,
     },
 };
+
+/// Sessions are written only by the import; this names them in the chain.
+impl Named for user_session::Entity {
+    const NAME: &'static str = "user_session";
+}
 
 /// Rows per transaction.
 pub const DEFAULT_BATCH: usize = 1000;
@@ -68,10 +76,10 @@ impl Table {
     /// The record's name in the audit chain, and the fields a load writes.
     fn audit(self) -> (&'static str, &'static [&'static str]) {
         match self {
-            Table::PatientJourneys => ("patient_journey", JOURNEY_FIELDS),
-            Table::MlPredictions => ("ml_prediction", PREDICTION_FIELDS),
-            Table::MlAnnotations => ("ml_annotation", ANNOTATION_FIELDS),
-            Table::UserSessions => ("user_session", SESSION_FIELDS),
+            Table::PatientJourneys => (patient_journey::Entity::NAME, JOURNEY_FIELDS),
+            Table::MlPredictions => (ml_prediction::Entity::NAME, PREDICTION_FIELDS),
+            Table::MlAnnotations => (ml_annotation::Entity::NAME, ANNOTATION_FIELDS),
+            Table::UserSessions => (user_session::Entity::NAME, SESSION_FIELDS),
         }
     }
 

@@ -21,7 +21,10 @@ pub fn declare_shared_problems(doc: &mut OpenApi) {
         for op in operations(item) {
             let mut shared = vec![
                 ("401", "No API key, or an unknown or revoked one"),
-                ("403", "The role may not do this (recorded in the audit chain)"),
+                (
+                    "403",
+                    "The role may not do this (recorded in the audit chain)",
+                ),
                 ("500", "An internal error; the request id is in the answer"),
                 ("503", "The database is unavailable or busy; retry"),
             ];

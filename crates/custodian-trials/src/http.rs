@@ -19,6 +19,7 @@ use axum::{
 };
 use custodian_core::query::{ListSpec, Page};
 use custodian_http::{ApiError, Caller, Db, Kind, Problem, guard, list::parse};
+use custodian_ledger::record::Named;
 use serde::Deserialize;
 use tower::ServiceExt;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -150,13 +151,22 @@ type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 
 /// Records that `actor` read one PHI-bearing record (who, which, when; never
 /// the contents), as single reads of events are.
-async fn record_read(
+async fn record_read<E: Named>(
     db: &Db,
     actor: &custodian_ledger::audit::Actor,
-    entity: &str,
     id: impl ToString,
 ) -> Result<(), ApiError> {
-    custodian_ledger::audit::append(&db.0, actor.change("read", entity, id, &[])).await?;
+    append_read(db, actor, E::NAME, id).await
+}
+
+/// The read entry itself, for reads that are not of one table's row.
+async fn append_read(
+    db: &Db,
+    actor: &custodian_ledger::audit::Actor,
+    name: &str,
+    id: impl ToString,
+) -> Result<(), ApiError> {
+    custodian_ledger::audit::append(&db.0, actor.change("read", name, id, &[])).await?;
     Ok(())
 }
 
@@ -164,7 +174,7 @@ async fn record_read(
 /// UUID; they differ only in types, names and paths.
 macro_rules! crud {
     (
-        $path:literal, $item:literal, $entity:literal,
+        $path:literal, $item:literal, $entity:ty,
         model = $model:ty, spec = $spec:ident,
         new = $new:ty, patch = $patch:ty,
         create = $create:ident => $rcreate:path,
@@ -197,7 +207,7 @@ macro_rules! crud {
             responses((status = 200, body = $model), NotFound))]
         async fn $get(db: Db, Caller(actor): Caller, Path(id): Path<Uuid>) -> Result<Json<$model>, ApiError> {
             let row = $rget(db.0.conn(), id).await?;
-            record_read(&db, &actor, $entity, id).await?;
+            record_read::<$entity>(&db, &actor, id).await?;
             Ok(Json(row))
         }
 
@@ -216,7 +226,7 @@ macro_rules! crud {
 }
 
 crud!(
-    "/v1/trials/enrollments", "enrollment (a participant in a trial)", "participant_trial",
+    "/v1/trials/enrollments", "enrollment (a participant in a trial)", participant_trial::Entity,
     model = participant_trial::Model, spec = ENROLLMENTS,
     new = repo::NewEnrollment, patch = repo::EnrollmentPatch,
     create = enroll_in_trial => repo::enroll_in_trial,
@@ -226,7 +236,7 @@ crud!(
 );
 
 crud!(
-    "/v1/trials/appointments", "appointment", "appointment",
+    "/v1/trials/appointments", "appointment", appointment::Entity,
     model = appointment::Model, spec = APPOINTMENTS,
     new = repo::NewAppointment, patch = repo::AppointmentPatch,
     create = create_appointment => repo::create_appointment,
@@ -236,7 +246,7 @@ crud!(
 );
 
 crud!(
-    "/v1/trials/conversations", "conversation", "conversation",
+    "/v1/trials/conversations", "conversation", conversation::Entity,
     model = conversation::Model, spec = CONVERSATIONS,
     new = repo::NewConversation, patch = repo::ConversationPatch,
     create = create_conversation => repo::create_conversation,
@@ -246,7 +256,7 @@ crud!(
 );
 
 crud!(
-    "/v1/trials/rides", "ride", "ride",
+    "/v1/trials/rides", "ride", ride::Entity,
     model = ride::Model, spec = RIDES,
     new = repo::NewRide, patch = repo::RidePatch,
     create = create_ride => repo::create_ride,
@@ -303,7 +313,7 @@ async fn get_participant(
     Path(id): Path<Uuid>,
 ) -> Result<Json<participant::Model>, ApiError> {
     let p = repo::get_participant_by_id(db.0.conn(), id).await?;
-    record_read(&db, &actor, "participant", id).await?;
+    record_read::<participant::Entity>(&db, &actor, id).await?;
     Ok(Json(p))
 }
 
@@ -340,7 +350,7 @@ async fn get_participant_by_mary_id(
     Path(mary_id): Path<String>,
 ) -> Result<Json<participant::Model>, ApiError> {
     let p = repo::get_participant_by_mary_id(db.0.conn(), &mary_id).await?;
-    record_read(&db, &actor, "participant", p.id).await?;
+    record_read::<participant::Entity>(&db, &actor, p.id).await?;
     Ok(Json(p))
 }
 
@@ -355,7 +365,7 @@ async fn lookup_participant(
     Json(who): Json<repo::Lookup>,
 ) -> Result<Json<participant::Model>, ApiError> {
     let p = repo::find_participant(db.0.conn(), &ctx.pseudonymizer, &who).await?;
-    record_read(&db, &actor, "participant", p.id).await?;
+    record_read::<participant::Entity>(&db, &actor, p.id).await?;
     Ok(Json(p))
 }
 
@@ -441,7 +451,7 @@ async fn conversation_audio(
 ) -> Result<Json<SignedUrl>, ApiError> {
     let url = repo::audio_url(db.0.conn(), &ctx.media, id).await?;
     // Handing out a link to the recording is a read of it.
-    record_read(&db, &actor, "conversation_audio", id).await?;
+    append_read(&db, &actor, "conversation_audio", id).await?;
     Ok(Json(url))
 }
 
@@ -644,6 +654,6 @@ async fn get_agent_reasoning(
     Path(id): Path<Uuid>,
 ) -> Result<Json<agent_reasoning::Model>, ApiError> {
     let r = repo::get_agent_reasoning(db.0.conn(), id).await?;
-    record_read(&db, &actor, "agent_reasoning", id).await?;
+    record_read::<agent_reasoning::Entity>(&db, &actor, id).await?;
     Ok(Json(r))
 }

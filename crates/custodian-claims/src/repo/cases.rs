@@ -12,8 +12,8 @@ use custodian_ledger::{
     audit::{self, Actor},
     change,
     record::{
-        Check, Visibility, audit_update, get, insert_audited, list, lock_live, nullable,
-        parse_bool, soft_delete,
+        Check, Named, Visibility, as_bad_ref, audit_update, get, insert_audited, list, lock_live,
+        nullable, parse_bool, soft_delete,
     },
 };
 use sea_orm::{
@@ -132,30 +132,25 @@ pub struct CasePatch {
 
 async fn check_assignee(conn: &impl ConnectionTrait, user_id: Option<Uuid>) -> Result<()> {
     let Some(u) = user_id else { return Ok(()) };
-    match get::<user::Entity>(conn, u, Visibility::default()).await {
-        Ok(user) if user.is_active => Ok(()),
-        Ok(_) => Err(Error::Invalid(vec![FieldError::new(
+    let found = get::<user::Entity>(conn, u, Visibility::default()).await;
+    let user = as_bad_ref(found, "assigned_user_id", "no such user")?;
+    if !user.is_active {
+        return Err(Error::Invalid(vec![FieldError::new(
             "assigned_user_id",
             "the user is inactive",
-        )])),
-        Err(Error::NotFound { .. }) => Err(Error::Invalid(vec![FieldError::new(
-            "assigned_user_id",
-            "no such user",
-        )])),
-        Err(e) => Err(e),
+        )]));
     }
+    Ok(())
 }
 
 /// The live team a case is being assigned to, locked; a missing or deleted
 /// team is a bad `assigned_team_id`.
 async fn live_team(tx: &DatabaseTransaction, team_id: Uuid) -> Result<team::Model> {
-    match lock_live::<team::Entity>(tx, team_id).await {
-        Err(Error::NotFound { .. }) => Err(Error::Invalid(vec![FieldError::new(
-            "assigned_team_id",
-            "no such team",
-        )])),
-        other => other,
-    }
+    as_bad_ref(
+        lock_live::<team::Entity>(tx, team_id).await,
+        "assigned_team_id",
+        "no such team",
+    )
 }
 
 /// Locks the team and checks it can take one more open case.
@@ -446,7 +441,7 @@ pub async fn case_history(
         .await?;
         let spec = audit::list_spec();
         let select = audit::entity::Entity::find()
-            .filter(audit::entity::Column::Entity.eq("case"))
+            .filter(audit::entity::Column::Entity.eq(case::Entity::NAME))
             .filter(audit::entity::Column::EntityId.eq(id.to_string()));
         Ok(spec.fetch(conn, q, select).await?)
     })

@@ -10,7 +10,8 @@
 //! the helpers more than one of them needs are here.
 
 use chrono::{DateTime, Duration, Utc};
-use custodian_core::{Error, FieldError, Result};
+use custodian_core::Result;
+use custodian_ledger::record::as_bad_ref;
 pub use custodian_ledger::record::{Record, Visibility, get, list};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
@@ -68,12 +69,10 @@ async fn open_cases(
 
 /// A missing or deleted case named in a request body is a bad `case_id`.
 async fn check_case_ref(conn: &impl ConnectionTrait, case_id: Uuid) -> Result<()> {
-    match get::<case::Entity>(conn, case_id, Visibility::default()).await {
-        Ok(_) => Ok(()),
-        Err(Error::NotFound { .. }) => Err(Error::Invalid(vec![FieldError::new(
-            "case_id",
-            "no such case",
-        )])),
-        Err(e) => Err(e),
-    }
+    as_bad_ref(
+        get::<case::Entity>(conn, case_id, Visibility::default()).await,
+        "case_id",
+        "no such case",
+    )
+    .map(|_| ())
 }

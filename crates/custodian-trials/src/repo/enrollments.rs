@@ -9,7 +9,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::Actor,
     change,
-    record::{as_bad_ref, get, insert_audited, lock_live, save},
+    record::{Named, as_bad_ref, get, insert_audited, lock_live, save},
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -161,7 +161,7 @@ pub async fn get_participant_trial(
         enrollment_of(conn, participant_id, trial_id)
             .await?
             .ok_or_else(|| Error::NotFound {
-                entity: "participant_trial",
+                entity: participant_trial::Entity::NAME,
                 id: format!("{participant_id} in {trial_id}"),
             })
     })

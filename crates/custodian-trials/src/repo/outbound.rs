@@ -5,7 +5,7 @@ use custodian_core::{Error, Result, Store, observe::observe};
 use custodian_ledger::{
     audit::{self, Actor},
     events::{self, NewEvent},
-    record::lock_live,
+    record::{Named, lock_live},
 };
 use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
@@ -141,7 +141,7 @@ pub async fn log_outbound(
     }
     let event = outbound_event(
         new.event_type,
-        "participant",
+        participant::Entity::NAME,
         participant_id,
         new.idempotency_key,
         new.provenance,
@@ -193,7 +193,7 @@ pub async fn send_reminder(
                 let channel = new.channel.unwrap_or(p.preferred_channel);
                 let event = outbound_event(
                     "appointment_reminder".into(),
-                    "appointment",
+                    appointment::Entity::NAME,
                     appointment_id,
                     new.idempotency_key,
                     None,

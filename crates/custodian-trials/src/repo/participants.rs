@@ -11,7 +11,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::Actor,
     change,
-    record::{Check, insert_audited, lock_live, nullable, save},
+    record::{Check, Named, insert_audited, lock_live, nullable, save},
 };
 use custodian_privacy::pseudonym::{Input, Pseudonymizer};
 use sea_orm::{
@@ -239,7 +239,7 @@ pub async fn get_participant_by_mary_id(
             .one(conn)
             .await?
             .ok_or_else(|| Error::NotFound {
-                entity: "participant",
+                entity: participant::Entity::NAME,
                 id: format!("mary_id {mary_id}"),
             })
     })
@@ -274,7 +274,7 @@ pub async fn find_participant(
             who.date_of_birth,
         ));
         holder_of(conn, ids).await?.ok_or_else(|| Error::NotFound {
-            entity: "participant",
+            entity: participant::Entity::NAME,
             id: "with these details".into(),
         })
     })
