@@ -34,7 +34,8 @@ pub fn access_for(method: &Method) -> Access {
 }
 
 /// Refuses the request unless the principal's role is permitted in `area`;
-/// a refusal is recorded in the audit chain. Use as a route layer:
+/// a refusal is recorded in the audit chain (and if it cannot be, the
+/// answer is that error, never a silent 403). Use as a route layer:
 /// `.route_layer(middleware::from_fn(|r, n| guard::require(access::EVENTS, r, n)))`.
 pub async fn require(area: Area, req: Request, next: Next) -> Response {
     let access = access_for(req.method());
@@ -60,8 +61,11 @@ pub async fn require(area: Area, req: Request, next: Next) -> Response {
     } else {
         "write"
     };
+    // A refusal that cannot be recorded is not answered as a plain 403: the
+    // chain must hold every denial, so the failure is the answer.
     if let Err(e) = record_denial(&store, &actor, area.name, what).await {
         tracing::error!(error = %e, "could not record an access denial");
+        return ApiError::from(e).into_response();
     }
     ApiError::new(
         Kind::Forbidden,

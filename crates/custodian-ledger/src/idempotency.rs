@@ -62,6 +62,10 @@ pub mod entity {
 /// Longest key accepted; longer is a 400.
 pub const MAX_KEY_LEN: usize = 255;
 
+/// Longest path and query stored with a key (the column's width); a longer
+/// request with a key is a 400.
+pub const MAX_PATH_LEN: usize = 2048;
+
 /// The request a key is being used for.
 #[derive(Debug, Clone)]
 pub struct Fingerprint<'a> {

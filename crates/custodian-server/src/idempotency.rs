@@ -1,5 +1,9 @@
-//! `Idempotency-Key` on every POST: a retried request gets the first
-//! response, byte for byte, and writes nothing.
+//! `Idempotency-Key` on authenticated `/v1` POSTs: a retried request gets
+//! the first response, byte for byte, and writes nothing.
+//!
+//! Only a request that authenticated and matched a route is recorded: the
+//! header on anything else (no key, a path outside `/v1`, an unknown route)
+//! is ignored, so an anonymous caller cannot make the server store anything.
 //!
 //! The first request with a key claims it in the database; concurrent
 //! retries wait (up to `in_flight_wait`) for it to finish and then replay
@@ -11,12 +15,14 @@ use std::time::{Duration, Instant};
 
 use axum::{
     body::{Body, to_bytes},
-    extract::{Request, State},
+    extract::{MatchedPath, Request, State},
     http::{HeaderValue, Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use custodian_ledger::idempotency::{self as store, Claim, Fingerprint, MAX_KEY_LEN, Stored};
+use custodian_ledger::idempotency::{
+    self as store, Claim, Fingerprint, MAX_KEY_LEN, MAX_PATH_LEN, Stored,
+};
 use sha2::{Digest, Sha256};
 
 use custodian_http::{
@@ -31,9 +37,16 @@ pub const HEADER: &str = "idempotency-key";
 /// Set on a replayed response.
 pub const REPLAYED: &str = "idempotent-replayed";
 
-/// The middleware; pass-through for anything but a POST with the header.
+/// The middleware; pass-through for anything but an authenticated POST to
+/// a route, with the header.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST || !req.headers().contains_key(HEADER) {
+    let authenticated = req.extensions().get::<PrincipalName>().is_some();
+    let routed = req.extensions().get::<MatchedPath>().is_some();
+    if req.method() != Method::POST
+        || !req.headers().contains_key(HEADER)
+        || !authenticated
+        || !routed
+    {
         return next.run(req).await;
     }
     let (path, request_id) = problem::request_identity(&req);
@@ -67,15 +80,26 @@ async fn handle(
         )
         .into_response());
     }
-    let principal = req
-        .extensions()
-        .get::<PrincipalName>()
-        .map_or_else(|| "anonymous".to_owned(), |p| p.0.clone());
+    let Some(principal) = req.extensions().get::<PrincipalName>().map(|p| p.0.clone()) else {
+        return Err(
+            ApiError::new(Kind::Internal, "idempotency without a principal").into_response(),
+        );
+    };
     let method = req.method().as_str().to_owned();
     let path = req
         .uri()
         .path_and_query()
         .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    if path.len() > MAX_PATH_LEN {
+        let reason = format!(
+            "with Idempotency-Key, the path and query must be at most {MAX_PATH_LEN} bytes"
+        );
+        return Err(ApiError(
+            Problem::new(Kind::BadRequest, Some(reason.clone()))
+                .with_param("Idempotency-Key", reason),
+        )
+        .into_response());
+    }
     let (parts, body) = req.into_parts();
     let bytes = to_bytes(body, usize::MAX).await.map_err(|_| {
         ApiError::new(Kind::PayloadTooLarge, "request body too large").into_response()

@@ -15,6 +15,7 @@ mod events;
 mod health;
 pub mod idempotency;
 pub mod metrics;
+pub mod request_id;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -157,7 +158,8 @@ pub fn router(state: AppState, modules: &Modules, env: &Env, body_limit: usize) 
     with_layers(routes, state, body_limit)
 }
 
-/// Wraps routes in what every route gets: request ids, metrics,
+/// Wraps routes in what every route gets: request ids (a client's kept
+/// only when well formed, else a new UUID), metrics,
 /// problem+json errors, the body limit, API-key authentication on `/v1`
 /// and `Idempotency-Key` on POST (scoped to the authenticated principal). An
 /// embedding application can add routes of its own the same way.
@@ -178,6 +180,7 @@ pub fn with_layers(routes: Router<AppState>, state: AppState, body_limit: usize)
         .layer(middleware::from_fn(metrics::track))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn(request_id::sanitize))
         .with_state(state)
 }
 

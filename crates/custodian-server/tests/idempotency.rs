@@ -84,12 +84,20 @@ async fn post(
     )
 }
 
-/// A POST route that counts its runs, optionally slowly, optionally failing.
-fn counting(state: AppState, delay: Duration, status: StatusCode) -> (Router, Arc<AtomicUsize>) {
+/// A POST route under `/v1` (idempotency applies only to authenticated
+/// `/v1` routes) that counts its runs, optionally slowly, optionally
+/// failing; called with an admin key.
+async fn counting(
+    db: &TestDb,
+    state: AppState,
+    delay: Duration,
+    status: StatusCode,
+) -> (Router, Arc<AtomicUsize>) {
+    let key = admin_key(db, "counter").await;
     let runs = Arc::new(AtomicUsize::new(0));
     let r = runs.clone();
     let routes = Router::new().route(
-        "/count",
+        "/v1/count",
         routing::post(move || {
             let r = r.clone();
             async move {
@@ -99,7 +107,7 @@ fn counting(state: AppState, delay: Duration, status: StatusCode) -> (Router, Ar
             }
         }),
     );
-    (with_layers(routes, state, 1 << 20), runs)
+    (with_key(with_layers(routes, state, 1 << 20), &key), runs)
 }
 
 custodian_core::backend_tests! {
@@ -222,17 +230,17 @@ async fn in_flight(db: TestDb) {
         in_flight_wait: Duration::from_millis(50),
         ..IdempotencySettings::default()
     };
-    let (app, runs) = counting(st, Duration::from_millis(600), StatusCode::OK);
+    let (app, runs) = counting(&db, st, Duration::from_millis(600), StatusCode::OK).await;
     let first = {
         let app = app.clone();
-        tokio::spawn(async move { post(&app, "/count", "slow", &json!({})).await })
+        tokio::spawn(async move { post(&app, "/v1/count", "slow", &json!({})).await })
     };
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let (s, _, text) = post(&app, "/count", "slow", &json!({})).await;
+    let (s, _, text) = post(&app, "/v1/count", "slow", &json!({})).await;
     assert_eq!(s, StatusCode::CONFLICT, "{text}");
     assert!(text.contains("/problems/conflict"), "{text}");
     assert_eq!(first.await.unwrap().0, StatusCode::OK);
-    let (s, replayed, text) = post(&app, "/count", "slow", &json!({})).await;
+    let (s, replayed, text) = post(&app, "/v1/count", "slow", &json!({})).await;
     assert_eq!(
         (s, replayed.as_deref(), text.as_str()),
         (StatusCode::OK, Some("true"), "run 1")
@@ -242,16 +250,18 @@ async fn in_flight(db: TestDb) {
 
 async fn server_error_released(db: TestDb) {
     let (app, runs) = counting(
+        &db,
         state(&db).await,
         Duration::ZERO,
         StatusCode::SERVICE_UNAVAILABLE,
-    );
+    )
+    .await;
     assert_eq!(
-        post(&app, "/count", "k", &json!({})).await.0,
+        post(&app, "/v1/count", "k", &json!({})).await.0,
         StatusCode::SERVICE_UNAVAILABLE
     );
     assert_eq!(
-        post(&app, "/count", "k", &json!({})).await.0,
+        post(&app, "/v1/count", "k", &json!({})).await.0,
         StatusCode::SERVICE_UNAVAILABLE
     );
     assert_eq!(runs.load(Ordering::SeqCst), 2);
@@ -260,9 +270,9 @@ async fn server_error_released(db: TestDb) {
 async fn expired(db: TestDb) {
     let mut st = state(&db).await;
     st.idempotency.ttl = Duration::ZERO;
-    let (app, runs) = counting(st, Duration::ZERO, StatusCode::OK);
-    assert_eq!(post(&app, "/count", "k", &json!({})).await.2, "run 1");
-    assert_eq!(post(&app, "/count", "k", &json!({})).await.2, "run 2");
+    let (app, runs) = counting(&db, st, Duration::ZERO, StatusCode::OK).await;
+    assert_eq!(post(&app, "/v1/count", "k", &json!({})).await.2, "run 1");
+    assert_eq!(post(&app, "/v1/count", "k", &json!({})).await.2, "run 2");
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }
 
@@ -284,9 +294,9 @@ async fn replayed_problem(db: TestDb) {
 }
 
 async fn no_key_no_effect(db: TestDb) {
-    let (app, runs) = counting(state(&db).await, Duration::ZERO, StatusCode::OK);
+    let (app, runs) = counting(&db, state(&db).await, Duration::ZERO, StatusCode::OK).await;
     for _ in 0..2 {
-        let req = Request::post("/count").body(Body::empty()).unwrap();
+        let req = Request::post("/v1/count").body(Body::empty()).unwrap();
         assert_eq!(
             app.clone().oneshot(req).await.unwrap().status(),
             StatusCode::OK
@@ -295,10 +305,10 @@ async fn no_key_no_effect(db: TestDb) {
     assert_eq!(runs.load(Ordering::SeqCst), 2);
     // The same key on another path is another request: 422, not a replay.
     assert_eq!(
-        post(&app, "/count", "shared", &json!({})).await.0,
+        post(&app, "/v1/count", "shared", &json!({})).await.0,
         StatusCode::OK
     );
-    let (s, _, text) = post(&app, "/elsewhere", "shared", &json!({})).await;
+    let (s, _, text) = post(&app, "/v1/count?elsewhere", "shared", &json!({})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
     assert_eq!(runs.load(Ordering::SeqCst), 3);
 }
