@@ -15,8 +15,8 @@ const W1_TYPES: &[&str] = &[
 ];
 const W1_CHANNELS: &[&str] = &["sms", "email", "call", "portal"];
 
-/// `n` calls, exactly 20% of which resend a key already sent; and the
-/// number of distinct keys.
+/// `n` calls, exactly 20% of which resend a call already sent (a retry:
+/// the same key with the same event); and the number of distinct keys.
 fn w1_calls(n: usize) -> (Vec<NewEvent>, usize) {
     let mut rng = SplitMix64::new(SEED ^ 0x01);
     let n_retry = n / 5;
@@ -26,16 +26,16 @@ fn w1_calls(n: usize) -> (Vec<NewEvent>, usize) {
         pos.swap(j, k);
     }
     let retry: std::collections::HashSet<usize> = pos.into_iter().take(n_retry).collect();
-    let mut sent: Vec<String> = Vec::new();
-    let mut calls = Vec::with_capacity(n);
+    let mut sent: Vec<usize> = Vec::new();
+    let mut calls: Vec<NewEvent> = Vec::with_capacity(n);
     for i in 0..n {
-        let key = if retry.contains(&i) {
-            sent[rng.below(sent.len())].clone()
-        } else {
-            let k = format!("idem-{:016x}-{i}", rng.next_u64());
-            sent.push(k.clone());
-            k
-        };
+        if retry.contains(&i) {
+            let again = calls[sent[rng.below(sent.len())]].clone();
+            calls.push(again);
+            continue;
+        }
+        sent.push(i);
+        let key = format!("idem-{:016x}-{i}", rng.next_u64());
         let participant =
             (rng.below(10) != 0).then(|| Uuid::from_u64_pair(rng.next_u64(), rng.next_u64()));
         calls.push(NewEvent {
@@ -75,7 +75,10 @@ pub(super) async fn w1(store: &Store, api: &Api, scale: f64, out: &Output) -> Re
                 (store.clone(), calls.clone(), results.clone(), http.clone());
             async move {
                 let id = match http {
-                    None => events::log_event(store.conn(), &calls[i]).await?,
+                    None => match events::log_event(store.conn(), "bench", &calls[i]).await? {
+                        events::Logged::New(id) => Some(id),
+                        events::Logged::Duplicate(_) => None,
+                    },
                     // POST /v1/events: 201 with the new id, 200 for a duplicate key.
                     Some(h) => match h
                         .post("/v1/events", serde_json::to_string(&calls[i])?)

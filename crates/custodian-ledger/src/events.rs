@@ -37,8 +37,12 @@ pub mod entity {
         pub payload: Json,
         /// Which system or agent produced the event.
         pub provenance: Option<String>,
-        /// The caller's retry key; unique when present.
+        /// The caller's retry key; unique per scope when present.
         pub idempotency_key: Option<String>,
+        /// Whose keys this event's key is unique among: the recording
+        /// principal's name (`''` for events recorded before keys were scoped).
+        #[serde(skip)]
+        pub key_scope: String,
         /// When it was recorded (UTC, microseconds).
         pub created_at: chrono::DateTime<chrono::Utc>,
     }
@@ -73,8 +77,28 @@ pub struct NewEvent {
     pub payload: Option<serde_json::Value>,
     /// Who or what produced it.
     pub provenance: Option<String>,
-    /// The caller's retry key: the same key is recorded once.
+    /// The caller's retry key: the same key from the same caller is
+    /// recorded once; reused for a different event it is refused.
     pub idempotency_key: Option<String>,
+}
+
+/// What logging an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logged {
+    /// Recorded now, with this id.
+    New(Uuid),
+    /// The scope's key was already recorded for the same event: nothing was
+    /// written; this is the first one's id.
+    Duplicate(Uuid),
+}
+
+impl Logged {
+    /// The event's id, new or first.
+    pub fn id(self) -> Uuid {
+        match self {
+            Logged::New(id) | Logged::Duplicate(id) => id,
+        }
+    }
 }
 
 pub use custodian_core::FieldError;
@@ -122,18 +146,22 @@ impl NewEvent {
     }
 }
 
-/// Records an event; `None` when its idempotency key was already recorded.
+/// Records an event for `scope` (the recording principal's name).
 ///
-/// One statement decides: `INSERT ... ON CONFLICT (idempotency_key) DO
-/// NOTHING RETURNING id`. Call [`NewEvent::validate`] first; this function
-/// trusts its input.
-pub async fn log_event(conn: &impl ConnectionTrait, event: &NewEvent) -> Result<Option<Uuid>> {
+/// One statement decides: `INSERT ... ON CONFLICT (key_scope,
+/// idempotency_key) DO NOTHING RETURNING id`. A conflict is a duplicate
+/// when the stored event has the same type, subject and payload; with any
+/// of them different the key was reused for another event, which is a 422
+/// (acting on it as "already done" would skip a real action). Call
+/// [`NewEvent::validate`] first; this function trusts its input.
+pub async fn log_event(
+    conn: &impl ConnectionTrait,
+    scope: &str,
+    event: &NewEvent,
+) -> Result<Logged> {
     use entity::Column as C;
     let id = Uuid::now_v7();
-    let payload = event
-        .payload
-        .clone()
-        .unwrap_or_else(|| serde_json::json!({}));
+    let payload = event.payload_or_empty();
     let stmt = Query::insert()
         .into_table(entity::Entity)
         .columns([
@@ -144,6 +172,7 @@ pub async fn log_event(conn: &impl ConnectionTrait, event: &NewEvent) -> Result<
             C::Payload,
             C::Provenance,
             C::IdempotencyKey,
+            C::KeyScope,
             C::CreatedAt,
         ])
         .values_panic([
@@ -154,45 +183,74 @@ pub async fn log_event(conn: &impl ConnectionTrait, event: &NewEvent) -> Result<
             payload.into(),
             event.provenance.clone().into(),
             event.idempotency_key.clone().into(),
+            scope.into(),
             custodian_core::time::now().into(),
         ])
         .on_conflict(
-            OnConflict::column(C::IdempotencyKey)
+            OnConflict::columns([C::KeyScope, C::IdempotencyKey])
                 .do_nothing()
                 .to_owned(),
         )
         .returning_col(C::Id)
         .to_owned();
-    let row = conn.query_one(&stmt).await?;
-    match row {
-        Some(r) => Ok(Some(r.try_get("", "id")?)),
-        None => Ok(None),
+    if let Some(row) = conn.query_one(&stmt).await? {
+        return Ok(Logged::New(row.try_get("", "id")?));
+    }
+    // Only a keyed event can conflict, and the row it met is committed.
+    let key = event.idempotency_key.as_deref().unwrap_or_default();
+    let prior = find_by_key(conn, scope, key).await?.ok_or_else(|| {
+        Error::Conflict(format!("idempotency key {key:?} is being recorded; retry"))
+    })?;
+    if event.same_as(&prior) {
+        Ok(Logged::Duplicate(prior.id))
+    } else {
+        Err(Error::Invalid(vec![FieldError {
+            name: "idempotency_key",
+            reason: "was already used for a different event (type, subject or payload differ)"
+                .into(),
+        }]))
     }
 }
 
 /// Records an event and its audit entry in one transaction: both land or
-/// neither does. `None` for a duplicate key, which writes nothing at all.
-pub async fn record_event(store: &Store, event: &NewEvent, actor: &Actor) -> Result<Option<Uuid>> {
+/// neither does. A duplicate writes nothing at all. The key's scope is the
+/// actor's name.
+pub async fn record_event(store: &Store, event: &NewEvent, actor: &Actor) -> Result<Logged> {
     let event = event.clone();
     let actor = actor.clone();
     store
         .transaction(|tx| {
             Box::pin(async move {
-                let Some(id) = log_event(tx, &event).await? else {
-                    return Ok(None);
-                };
-                audit::record(
-                    tx,
-                    &actor.change("create", "event", id, &event.present_fields()),
-                )
-                .await?;
-                Ok(Some(id))
+                let logged = log_event(tx, &actor.name, &event).await?;
+                if let Logged::New(id) = logged {
+                    audit::record(
+                        tx,
+                        &actor.change("create", "event", id, &event.present_fields()),
+                    )
+                    .await?;
+                }
+                Ok(logged)
             })
         })
         .await
 }
 
 impl NewEvent {
+    /// The payload as stored: `{}` when absent.
+    fn payload_or_empty(&self) -> serde_json::Value {
+        self.payload
+            .clone()
+            .unwrap_or_else(|| serde_json::json!({}))
+    }
+
+    /// Whether `stored` records this same event (type, subject, payload).
+    pub fn same_as(&self, stored: &Event) -> bool {
+        self.event_type == stored.event_type
+            && self.subject_type == stored.subject_type
+            && self.subject_id == stored.subject_id
+            && self.payload_or_empty() == stored.payload
+    }
+
     /// Names of the fields the caller set: what the audit entry records.
     fn present_fields(&self) -> Vec<&'static str> {
         let optional = [
@@ -213,9 +271,14 @@ impl NewEvent {
     }
 }
 
-/// The event recorded under `key`, for answering a duplicate with its id.
-pub async fn find_by_key(conn: &impl ConnectionTrait, key: &str) -> Result<Option<Event>> {
+/// The event `scope` recorded under `key`.
+pub async fn find_by_key(
+    conn: &impl ConnectionTrait,
+    scope: &str,
+    key: &str,
+) -> Result<Option<Event>> {
     Ok(entity::Entity::find()
+        .filter(entity::Column::KeyScope.eq(scope))
         .filter(entity::Column::IdempotencyKey.eq(key))
         .one(conn)
         .await?)

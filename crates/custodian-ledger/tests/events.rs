@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
 use custodian_core::{Store, migrate::Migrator, testing::TestDb};
-use custodian_ledger::events::{self, NewEvent};
+use custodian_ledger::events::{self, Logged, NewEvent};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 
 async fn migrated(db: &TestDb) -> Store {
@@ -28,6 +28,50 @@ custodian_core::backend_tests! {
     events_without_a_key_never_collide => keyless_events,
     the_database_refuses_update_and_delete_of_events => append_only,
     a_recorded_event_and_its_audit_entry_land_together_once => recorded_with_audit,
+    keys_are_scoped_per_caller_and_a_key_reused_for_another_event_is_refused => scoped_keys,
+}
+
+async fn scoped_keys(db: TestDb) {
+    let store = migrated(&db).await;
+    let conn = store.conn();
+    let about = |subject: u128| NewEvent {
+        subject_type: Some("participant".into()),
+        subject_id: Some(uuid::Uuid::from_u128(subject)),
+        ..event(Some("call-1"))
+    };
+    let first = events::log_event(conn, "agent-a", &about(1)).await.unwrap();
+    let Logged::New(first_id) = first else {
+        panic!("{first:?}")
+    };
+    // Another caller's same key is its own event, not A's duplicate.
+    let other = events::log_event(conn, "agent-b", &about(2)).await.unwrap();
+    assert!(
+        matches!(other, Logged::New(id) if id != first_id),
+        "{other:?}"
+    );
+    // A's key again for another subject: refused, naming the key.
+    let err = events::log_event(conn, "agent-a", &about(2))
+        .await
+        .unwrap_err();
+    match err {
+        custodian_core::Error::Invalid(fields) => {
+            assert_eq!(fields[0].name, "idempotency_key");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut changed_payload = about(1);
+    changed_payload.payload = Some(serde_json::json!({"template": "other"}));
+    assert!(
+        events::log_event(conn, "agent-a", &changed_payload)
+            .await
+            .is_err()
+    );
+    // The same event again is the duplicate it always was.
+    assert_eq!(
+        events::log_event(conn, "agent-a", &about(1)).await.unwrap(),
+        Logged::Duplicate(first_id)
+    );
+    assert_eq!(events::entity::Entity::find().count(conn).await.unwrap(), 2);
 }
 
 async fn recorded_with_audit(db: TestDb) {
@@ -48,7 +92,9 @@ async fn recorded_with_audit(db: TestDb) {
     }
     let mut ids = Vec::new();
     for t in tasks {
-        ids.extend(t.await.unwrap());
+        if let Logged::New(id) = t.await.unwrap() {
+            ids.push(id);
+        }
     }
     assert_eq!(ids.len(), 1);
     assert_eq!(audit::count(store.conn()).await.unwrap(), 1);
@@ -70,7 +116,7 @@ async fn one_key_many_callers(db: TestDb) {
     for _ in 0..64 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            events::log_event(store.conn(), &event(Some("retry-1")))
+            events::log_event(store.conn(), "caller", &event(Some("retry-1")))
                 .await
                 .unwrap()
         }));
@@ -79,9 +125,20 @@ async fn one_key_many_callers(db: TestDb) {
     for t in tasks {
         ids.push(t.await.unwrap());
     }
-    let written: Vec<_> = ids.iter().flatten().collect();
+    let written: Vec<_> = ids
+        .iter()
+        .filter_map(|l| match l {
+            Logged::New(id) => Some(id),
+            Logged::Duplicate(_) => None,
+        })
+        .collect();
     assert_eq!(written.len(), 1, "exactly one call writes");
-    assert_eq!(ids.iter().filter(|i| i.is_none()).count(), 63);
+    assert_eq!(
+        ids.iter()
+            .filter(|l| matches!(l, Logged::Duplicate(id) if id == written[0]))
+            .count(),
+        63
+    );
     assert_eq!(
         events::entity::Entity::find()
             .count(store.conn())
@@ -89,7 +146,7 @@ async fn one_key_many_callers(db: TestDb) {
             .unwrap(),
         1
     );
-    let stored = events::find_by_key(store.conn(), "retry-1")
+    let stored = events::find_by_key(store.conn(), "caller", "retry-1")
         .await
         .unwrap()
         .unwrap();
@@ -99,12 +156,12 @@ async fn one_key_many_callers(db: TestDb) {
 async fn keyless_events(db: TestDb) {
     let store = migrated(&db).await;
     for _ in 0..3 {
-        assert!(
-            events::log_event(store.conn(), &event(None))
+        assert!(matches!(
+            events::log_event(store.conn(), "caller", &event(None))
                 .await
-                .unwrap()
-                .is_some()
-        );
+                .unwrap(),
+            Logged::New(_)
+        ));
     }
     assert_eq!(
         events::entity::Entity::find()
@@ -117,7 +174,7 @@ async fn keyless_events(db: TestDb) {
 
 async fn append_only(db: TestDb) {
     let store = migrated(&db).await;
-    events::log_event(store.conn(), &event(Some("k")))
+    events::log_event(store.conn(), "caller", &event(Some("k")))
         .await
         .unwrap();
     for sql in [
@@ -132,7 +189,7 @@ async fn append_only(db: TestDb) {
             .to_string();
         assert!(err.contains("append-only"), "{sql}: {err}");
     }
-    let e = events::find_by_key(store.conn(), "k")
+    let e = events::find_by_key(store.conn(), "caller", "k")
         .await
         .unwrap()
         .unwrap();

@@ -11,7 +11,7 @@ use axum::{
 use custodian_core::query::{ListSpec, Page};
 use custodian_ledger::{
     audit,
-    events::{self, Event, NewEvent, entity},
+    events::{self, Event, Logged, NewEvent, entity},
 };
 use sea_orm::EntityTrait;
 use serde::Serialize;
@@ -20,10 +20,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::AppState;
-use custodian_http::{
-    Caller, list,
-    problem::{ApiError, Kind},
-};
+use custodian_http::{Caller, list, problem::ApiError};
 
 static SPEC: LazyLock<ListSpec<entity::Entity>> = LazyLock::new(events::list_spec);
 
@@ -46,8 +43,10 @@ pub struct Recorded {
     pub duplicate: bool,
 }
 
-/// Records an event, and its audit entry in the same transaction; a repeated
-/// `idempotency_key` writes nothing and answers 200 with the first id.
+/// Records an event, and its audit entry in the same transaction. The
+/// `idempotency_key` belongs to the calling API key: the same key with the
+/// same event writes nothing and answers 200 with the first id; the same
+/// key with another type, subject or payload is a 422.
 #[utoipa::path(post, path = "/v1/events", tag = "events", request_body = NewEvent, responses(
     (status = 201, description = "Recorded", body = Recorded),
     (status = 200, description = "Duplicate key: already recorded", body = Recorded),
@@ -62,25 +61,16 @@ async fn create_event(
     if !errors.is_empty() {
         return Err(custodian_core::Error::Invalid(errors).into());
     }
-    if let Some(id) = events::record_event(&state.store, &event, &actor).await? {
-        return Ok((
-            StatusCode::CREATED,
-            Json(Recorded {
-                id,
-                duplicate: false,
-            }),
-        ));
-    }
-    // Only a keyed event can be a duplicate, and its row is committed.
-    let key = event.idempotency_key.as_deref().unwrap_or_default();
-    let existing = events::find_by_key(state.store.conn(), key)
-        .await?
-        .ok_or_else(|| ApiError::new(Kind::Internal, "duplicate key without a stored event"))?;
+    let logged = events::record_event(&state.store, &event, &actor).await?;
+    let status = match logged {
+        Logged::New(_) => StatusCode::CREATED,
+        Logged::Duplicate(_) => StatusCode::OK,
+    };
     Ok((
-        StatusCode::OK,
+        status,
         Json(Recorded {
-            id: existing.id,
-            duplicate: true,
+            id: logged.id(),
+            duplicate: status == StatusCode::OK,
         }),
     ))
 }

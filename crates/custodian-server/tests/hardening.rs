@@ -22,6 +22,40 @@ custodian_core::backend_tests! {
     idempotency_keys_are_stored_only_for_authenticated_routed_v1_posts => idempotency_needs_a_principal,
     an_ill_formed_request_id_never_reaches_the_audit_chain => request_ids,
     a_denial_that_cannot_be_recorded_is_an_error_not_a_silent_403 => unrecorded_denial,
+    event_keys_belong_to_their_caller_and_cannot_be_reused_for_another_event => event_keys,
+}
+
+async fn event_keys(db: TestDb) {
+    let t = TestApp::spawn(&db, &Modules::none()).await;
+    let a = t.client("agent-a", Role::Service).await;
+    let b = t.client("agent-b", Role::Service).await;
+    let call = |subject: u128| {
+        serde_json::json!({
+            "event_type": "call_placed",
+            "subject_type": "participant",
+            "subject_id": uuid::Uuid::from_u128(subject),
+            "idempotency_key": "call-1",
+        })
+    };
+    let first = a
+        .ok("POST", "/v1/events", Some(call(1)), StatusCode::CREATED)
+        .await;
+    // B's call-1 is B's own: recorded, and A's event id is not revealed.
+    let other = b
+        .ok("POST", "/v1/events", Some(call(2)), StatusCode::CREATED)
+        .await;
+    assert_ne!(first["id"], other["id"]);
+    assert_eq!(other["duplicate"], false);
+    // A reusing call-1 for someone else is refused, not "already done".
+    let (s, p) = a.call("POST", "/v1/events", Some(call(2))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["invalid_params"][0]["name"], "idempotency_key", "{p}");
+    // A's true retry is the duplicate it always was.
+    let again = a
+        .ok("POST", "/v1/events", Some(call(1)), StatusCode::OK)
+        .await;
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["duplicate"], true);
 }
 
 /// Sends `method uri` with the given headers and a small JSON body.

@@ -4,7 +4,7 @@
 use custodian_core::{Error, Result, Store, observe::observe};
 use custodian_ledger::{
     audit::{self, Actor},
-    events::{self, NewEvent},
+    events::{self, Logged, NewEvent},
     record::{Named, lock_live},
 };
 use sea_orm::DatabaseTransaction;
@@ -67,8 +67,8 @@ async fn log_outbound_in(
     event: NewEvent,
 ) -> Result<Outbound> {
     may_contact(tx, participant_id).await?;
-    match events::log_event(tx, &event).await? {
-        Some(id) => {
+    match events::log_event(tx, &actor.name, &event).await? {
+        Logged::New(id) => {
             audit::record(
                 tx,
                 &actor.change(
@@ -90,16 +90,10 @@ async fn log_outbound_in(
                 duplicate: false,
             })
         }
-        None => {
-            let key = event.idempotency_key.as_deref().unwrap_or_default();
-            let prior = events::find_by_key(tx, key).await?.ok_or_else(|| {
-                Error::Conflict(format!("idempotency key {key:?} is being recorded"))
-            })?;
-            Ok(Outbound {
-                event_id: prior.id,
-                duplicate: true,
-            })
-        }
+        Logged::Duplicate(id) => Ok(Outbound {
+            event_id: id,
+            duplicate: true,
+        }),
     }
 }
 
