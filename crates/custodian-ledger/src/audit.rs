@@ -401,7 +401,9 @@ pub async fn verify(
             .limit(BATCH)
             .all(conn)
     };
-    let mut batch = fetch(expected).await?;
+    // From the lowest seq there is, not from 1: a row slipped in at seq 0
+    // or below is a break, not invisible.
+    let mut batch = fetch(i64::MIN).await?;
     while !batch.is_empty() {
         // The next batch is requested before this one is hashed, so the
         // database works while we do.
@@ -481,6 +483,10 @@ pub enum CheckpointError {
     /// The chain has no entries to sign.
     #[error("the audit chain is empty: there is no head to sign")]
     Empty,
+    /// The chain does not verify: signing its head would vouch for a
+    /// tampered history.
+    #[error("the audit chain is broken at seq {}: {}; not signing its head", .0.seq, .0.reason)]
+    Broken(ChainBreak),
     /// A key file is not a 32-byte hex key.
     #[error("not an Ed25519 key (expected 64 hex characters): {0}")]
     BadKey(String),
@@ -518,13 +524,18 @@ fn key_bytes(hex_key: &str) -> std::result::Result<[u8; 32], CheckpointError> {
         .ok_or_else(|| CheckpointError::BadKey("wrong length or not hex".into()))
 }
 
-/// Signs the current head with `secret_hex`.
+/// Verifies the whole chain, then signs its head with `secret_hex`; a
+/// broken chain is refused, since a checkpoint vouches for all before it.
 pub async fn checkpoint(
     conn: &impl ConnectionTrait,
     secret_hex: &str,
 ) -> std::result::Result<Checkpoint, CheckpointError> {
     use entity::Column as C;
     let key = SigningKey::from_bytes(&key_bytes(secret_hex)?);
+    let v = verify(conn, None, |_| {}).await?;
+    if let Some(b) = v.first_break {
+        return Err(CheckpointError::Broken(b));
+    }
     let head = entity::Entity::find()
         .order_by_desc(C::Seq)
         .one(conn)

@@ -40,6 +40,42 @@ custodian_core::backend_tests! {
     the_database_refuses_update_and_delete_of_audit_entries => append_only,
     an_entry_rolls_back_with_its_write => rolls_back_together,
     an_empty_chain_verifies_and_cannot_be_checkpointed => empty_chain,
+    a_row_slipped_in_below_seq_one_is_a_break => row_below_one,
+    a_broken_chain_is_not_checkpointed => no_checkpoint_of_a_broken_chain,
+}
+
+async fn row_below_one(db: TestDb) {
+    let store = migrated(&db).await;
+    append(&store, 5).await;
+    drop_triggers(&store).await;
+    // A copy of entry 1 at seq 0 (its hash column must differ to be stored).
+    store
+        .conn()
+        .execute_unprepared(
+            "INSERT INTO audit_log (seq, at, actor, action, entity, entity_id, changed, \
+             request_id, prev_hash, hash) SELECT 0, at, actor, action, entity, entity_id, \
+             changed, request_id, prev_hash, 'f' || substr(hash, 2) FROM audit_log WHERE seq = 1",
+        )
+        .await
+        .unwrap();
+    let (seq, reason) = broken_at(&verify(&store, None).await);
+    assert_eq!((seq, reason), (0, Break::Gap { expected: 1 }));
+}
+
+async fn no_checkpoint_of_a_broken_chain(db: TestDb) {
+    let store = migrated(&db).await;
+    append(&store, 5).await;
+    drop_triggers(&store).await;
+    store
+        .conn()
+        .execute_unprepared("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3")
+        .await
+        .unwrap();
+    let (secret, _) = audit::generate_key().unwrap();
+    match audit::checkpoint(store.conn(), &secret).await {
+        Err(CheckpointError::Broken(b)) => assert_eq!(b.seq, 3),
+        other => panic!("a broken chain was signed: {other:?}"),
+    }
 }
 
 async fn concurrent_appends(db: TestDb) {

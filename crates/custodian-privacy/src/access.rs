@@ -21,9 +21,10 @@ pub enum Role {
     Analyst,
     /// An analyst who may also read the test split, to evaluate models.
     Evaluator,
-    /// Reads the audit chain and every module, writes nothing.
+    /// Reads the audit chain and every module but agent reasoning; writes nothing.
     Auditor,
-    /// An agent or pipeline: writes module data, reads what it wrote.
+    /// An agent or pipeline: reads and writes every module's data, including
+    /// agent reasoning; not the audit chain.
     Service,
 }
 

@@ -98,6 +98,10 @@ fn hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// Actor names the chain uses for work done without an API key; a key
+/// holding one would be indistinguishable from them.
+pub const RESERVED_NAMES: &[&str] = &["system", "anonymous"];
+
 /// Makes a key for `name` with `role`; returns the key itself, once.
 pub async fn create(
     store: &Store,
@@ -110,6 +114,12 @@ pub async fn create(
         return Err(Error::Conflict(
             "a key name must be 1 to 100 characters".into(),
         ));
+    }
+    if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        return Err(Error::Conflict(format!(
+            "{name:?} is reserved: the audit chain uses it for {}",
+            "work done outside an API key (CLI, jobs, unauthenticated requests)"
+        )));
     }
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret)

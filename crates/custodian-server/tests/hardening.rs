@@ -23,6 +23,23 @@ custodian_core::backend_tests! {
     an_ill_formed_request_id_never_reaches_the_audit_chain => request_ids,
     a_denial_that_cannot_be_recorded_is_an_error_not_a_silent_403 => unrecorded_denial,
     event_keys_belong_to_their_caller_and_cannot_be_reused_for_another_event => event_keys,
+    reserved_actor_names_cannot_be_taken_by_a_key => reserved_names,
+}
+
+async fn reserved_names(db: TestDb) {
+    TestApp::migrate(&db, &Modules::none()).await;
+    let actor = audit::Actor::system();
+    for name in ["system", "anonymous", " System "] {
+        let err = custodian_privacy::keys::create(&db.store, name, Role::Admin, &actor)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("reserved"), "{name}: {err}");
+    }
+    assert!(
+        custodian_privacy::keys::create(&db.store, "systems-team", Role::Admin, &actor)
+            .await
+            .is_ok()
+    );
 }
 
 async fn event_keys(db: TestDb) {

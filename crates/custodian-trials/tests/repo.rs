@@ -35,6 +35,63 @@ custodian_core::backend_tests! {
     no_outbound_event_is_recorded_after_a_concurrent_stop_contact => consent_race,
     agent_reasoning_is_kept_apart => reasoning,
     bad_input_names_every_bad_field => bad_input,
+    cancelling_a_visit_while_its_rides_change_never_deadlocks => cancel_against_ride_updates,
+}
+
+/// `update_appointment` cancelling a visit must lock all its rides before
+/// it takes the chain's lock: a writer holding one ride (as `update_ride`
+/// does) and then appending to the chain must not deadlock against it.
+/// PostgreSQL only in effect: SQLite has one writer at a time, no row locks.
+async fn cancel_against_ride_updates(db: TestDb) {
+    use sea_orm::TransactionTrait;
+    let store = migrated(&db).await;
+    let pid = enrolled(&store, "Dara").await;
+    let a = booked(&store, pid).await;
+    let mut rides = Vec::new();
+    for _ in 0..2 {
+        rides.push(
+            create_ride(&store, &actor(), new_ride(a.id, None))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    if store.backend() != custodian_core::Backend::Postgres {
+        update_appointment(&store, &actor(), a.id, to(AppointmentStatus::Cancelled))
+            .await
+            .unwrap();
+        return;
+    }
+    // Hold the second ride as `update_ride` would, then append to the chain.
+    let tx = store.conn().begin().await.unwrap();
+    custodian_ledger::record::lock_live::<ride::Entity>(&tx, rides[1])
+        .await
+        .unwrap();
+    let s = store.clone();
+    let cancel = tokio::spawn(async move {
+        update_appointment(&s, &actor(), a.id, to(AppointmentStatus::Cancelled)).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    audit::record(
+        &tx,
+        &actor().change("update", "ride", rides[1], &["provider"]),
+    )
+    .await
+    .expect("the ride holder reaches the chain");
+    tx.commit().await.unwrap();
+    cancel.await.unwrap().expect("the cancellation finishes");
+    for rid in rides {
+        assert_eq!(
+            get_ride(store.conn(), rid).await.unwrap().status,
+            RideStatus::Cancelled
+        );
+    }
+    assert!(
+        audit::verify(store.conn(), None, |_| {})
+            .await
+            .unwrap()
+            .ok()
+    );
 }
 
 const PEPPER: &str = "a test pepper that is long enough to be a secret";
@@ -844,6 +901,12 @@ async fn handoffs(db: TestDb) {
     assert_eq!(claimed.claimed_by.as_deref(), Some("alice"));
     let msg = conflict(claim_handoff(&store, &actor(), h.id).await.unwrap_err());
     assert!(msg.contains("claimed by alice"), "{msg}");
+    // Only the one who claimed it may resolve it.
+    let taken = resolve_handoff(&store, &actor(), h.id, note()).await;
+    assert!(
+        matches!(&taken, Err(custodian_core::Error::Forbidden(m)) if m.contains("alice")),
+        "{taken:?}"
+    );
     let done = resolve_handoff(&store, &alice, h.id, note()).await.unwrap();
     assert_eq!(done.status, HandoffStatus::Resolved);
     assert_eq!(done.resolved_by.as_deref(), Some("alice"));

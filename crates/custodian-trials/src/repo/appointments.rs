@@ -290,16 +290,22 @@ async fn cancel_rides(tx: &DatabaseTransaction, actor: &Actor, appointment_id: U
         .into_tuple()
         .all(tx)
         .await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    // Every ride is locked (by this one UPDATE) before the first audit entry
+    // takes the chain's lock: `update_ride` locks a ride and then the chain,
+    // so taking a ride lock after the chain lock could deadlock against it.
+    ride::Entity::update_many()
+        .col_expr(
+            ride::Column::Status,
+            Expr::value(RideStatus::Cancelled.as_str()),
+        )
+        .col_expr(ride::Column::UpdatedAt, Expr::value(time::now()))
+        .filter(ride::Column::Id.is_in(ids.clone()))
+        .exec(tx)
+        .await?;
     for rid in ids {
-        ride::Entity::update_many()
-            .col_expr(
-                ride::Column::Status,
-                Expr::value(RideStatus::Cancelled.as_str()),
-            )
-            .col_expr(ride::Column::UpdatedAt, Expr::value(time::now()))
-            .filter(ride::Column::Id.eq(rid))
-            .exec(tx)
-            .await?;
         audit_update::<ride::Entity>(tx, actor, rid, &["status"]).await?;
     }
     Ok(())

@@ -200,6 +200,14 @@ async fn move_handoff(
                         cur.status
                     )));
                 }
+                if to == HandoffStatus::Resolved
+                    && cur.claimed_by.as_deref() != Some(actor.name.as_str())
+                {
+                    return Err(Error::Forbidden(format!(
+                        "ticket {id} is claimed by {}; only they may resolve it",
+                        cur.claimed_by.as_deref().unwrap_or("nobody")
+                    )));
+                }
                 let now = time::now();
                 let mut am = cur.clone().into_active_model();
                 am.status = Set(to);
@@ -237,7 +245,7 @@ pub async fn claim_handoff(store: &Store, actor: &Actor, id: Uuid) -> Result<han
     .await
 }
 
-/// Resolves a claimed ticket.
+/// Resolves a claimed ticket; only whoever claimed it may (403 otherwise).
 pub async fn resolve_handoff(
     store: &Store,
     actor: &Actor,
