@@ -30,6 +30,15 @@ use uuid::Uuid;
 pub const DEFAULT_LIMIT: u64 = 50;
 /// The largest page a client may ask for.
 pub const MAX_LIMIT: u64 = 1000;
+/// Most filters one request may carry: each binds at least one value, and
+/// together they must stay far below PostgreSQL's 65,535 bind parameters.
+pub const MAX_FILTERS: usize = 20;
+/// Most values all of a request's filters may bind together.
+pub const MAX_BOUND_VALUES: usize = 1000;
+/// Longest `like`/`ilike` pattern, wildcards included.
+pub const MAX_PATTERN_LEN: usize = 200;
+/// Longest raw filter value (an `in` list included).
+pub const MAX_FILTER_LEN: usize = 8192;
 
 /// A bad list parameter: which one, and why. Shown to clients as a 400.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
@@ -182,6 +191,12 @@ impl<E: EntityTrait> ListSpec<E> {
         let mut seen_order = false;
         let mut seen_limit = false;
         for (key, value) in pairs {
+            if key.contains('\0') || value.contains('\0') {
+                return Err(QueryError::new(
+                    &key.replace('\0', ""),
+                    "must not contain a NUL character",
+                ));
+            }
             match key.as_str() {
                 "order" => {
                     if std::mem::replace(&mut seen_order, true) {
@@ -220,8 +235,23 @@ impl<E: EntityTrait> ListSpec<E> {
                             ),
                         ));
                     };
+                    if q.filters.len() == MAX_FILTERS {
+                        return Err(QueryError::new(
+                            k,
+                            format!("at most {MAX_FILTERS} filters per request"),
+                        ));
+                    }
                     q.filters
                         .push(parse_filter(k, i, self.fields[i].ty, value)?);
+                    let bound: usize = q.filters.iter().map(|f| f.values.len()).sum();
+                    if bound > MAX_BOUND_VALUES {
+                        return Err(QueryError::new(
+                            k,
+                            format!(
+                                "the filters may hold at most {MAX_BOUND_VALUES} values together"
+                            ),
+                        ));
+                    }
                 }
             }
         }
@@ -626,6 +656,9 @@ fn parse_instant(raw: &str) -> Option<DateTime<Utc>> {
 
 fn parse_filter(name: &str, field: usize, ty: FieldType, raw: &str) -> Result<Filter, QueryError> {
     let err = |why: String| QueryError::new(name, why);
+    if raw.len() > MAX_FILTER_LEN {
+        return Err(err(format!("a filter is at most {MAX_FILTER_LEN} bytes")));
+    }
     let (negated, rest) = match raw.strip_prefix("not.") {
         Some(r) => (true, r),
         None => (false, raw),
@@ -667,6 +700,11 @@ fn parse_filter(name: &str, field: usize, ty: FieldType, raw: &str) -> Result<Fi
                 return Err(err(
                     format!("{op:?} applies only to text fields").to_lowercase()
                 ));
+            }
+            if arg.chars().count() > MAX_PATTERN_LEN {
+                return Err(err(format!(
+                    "a pattern is at most {MAX_PATTERN_LEN} characters"
+                )));
             }
             // PostgREST lets URLs use * for the SQL wildcard %.
             vec![Scalar::Text(arg.replace('*', "%"))]
@@ -795,6 +833,31 @@ mod tests {
         url::form_urlencoded::parse(s.as_bytes())
             .into_owned()
             .collect()
+    }
+
+    #[test]
+    fn nul_bytes_too_many_filters_and_long_patterns_are_bad_queries() {
+        assert_eq!(err_param("name=eq.a%00b"), "name");
+        let many: Vec<String> = (0..=MAX_FILTERS)
+            .map(|i| format!("score=neq.{i}"))
+            .collect();
+        assert_eq!(err_param(&many.join("&")), "score");
+        let twenty = (0..MAX_FILTERS)
+            .map(|_| format!("score=in.({})", vec!["1"; 60].join(",")))
+            .collect::<Vec<_>>()
+            .join("&");
+        let e = spec().parse(&pairs(&twenty), false).unwrap_err();
+        assert!(e.reason.contains("at most"), "{}", e.reason);
+        let long = format!("name=like.{}", "a".repeat(MAX_PATTERN_LEN + 1));
+        assert_eq!(err_param(&long), "name");
+        assert!(
+            spec()
+                .parse(
+                    &pairs(&format!("name=like.{}", "a".repeat(MAX_PATTERN_LEN))),
+                    false
+                )
+                .is_ok()
+        );
     }
 
     fn err_param(q: &str) -> String {

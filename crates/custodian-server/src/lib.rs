@@ -15,6 +15,7 @@ mod events;
 mod health;
 pub mod idempotency;
 pub mod metrics;
+mod nul;
 pub mod request_id;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -171,6 +172,7 @@ pub fn with_layers(routes: Router<AppState>, state: AppState, body_limit: usize)
             state.clone(),
             idempotency::layer,
         ))
+        .layer(middleware::from_fn(nul::refuse))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

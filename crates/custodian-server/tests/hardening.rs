@@ -24,6 +24,49 @@ custodian_core::backend_tests! {
     a_denial_that_cannot_be_recorded_is_an_error_not_a_silent_403 => unrecorded_denial,
     event_keys_belong_to_their_caller_and_cannot_be_reused_for_another_event => event_keys,
     reserved_actor_names_cannot_be_taken_by_a_key => reserved_names,
+    nul_characters_and_oversized_filters_are_4xx_never_500 => bad_input,
+}
+
+async fn bad_input(db: TestDb) {
+    let t = TestApp::spawn(&db, &Modules::none()).await;
+    let c = t.client("writer", Role::Service).await;
+    let (s, p) = c
+        .call(
+            "POST",
+            "/v1/events",
+            Some(serde_json::json!({"event_type": "sms\u{0}sent"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let (s, p) = c
+        .call(
+            "POST",
+            "/v1/events",
+            Some(serde_json::json!({"event_type": "x", "payload": {"note": "a\u{0}b"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let (s, p) = c.call("GET", "/v1/events?event_type=eq.a%00b", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{p}");
+    let (s, p) = c.call("GET", "/v1/events/%00", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{p}");
+    let many: Vec<String> = (0..25).map(|i| format!("event_type=neq.t{i}")).collect();
+    let (s, p) = c
+        .call("GET", &format!("/v1/events?{}", many.join("&")), None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{p}");
+    let pattern = "*".repeat(5000);
+    let (s, p) = c
+        .call(
+            "GET",
+            &format!("/v1/events?event_type=like.{pattern}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{p}");
+    // Nothing was written by any of them.
+    let (_, page) = c.call("GET", "/v1/events", None).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 0, "{page}");
 }
 
 async fn reserved_names(db: TestDb) {
