@@ -284,7 +284,33 @@ pub async fn find_by_key(
         .await?)
 }
 
-/// One event by id.
+impl crate::record::Named for entity::Entity {
+    const NAME: &'static str = "event";
+}
+
+/// One event by id, its read recorded in the audit chain (events may carry
+/// personal data in their payloads).
+pub async fn read_event(store: &Store, actor: &Actor, id: Uuid) -> Result<Event> {
+    let e = get_event(store.conn(), id).await?;
+    crate::record::record_reads::<entity::Entity>(store, actor, &[id.to_string()]).await?;
+    Ok(e)
+}
+
+/// One page of events, with one read entry naming every id on it.
+pub async fn list_events(
+    store: &Store,
+    actor: &Actor,
+    spec: &ListSpec<entity::Entity>,
+    q: &custodian_core::query::ListQuery,
+) -> Result<custodian_core::query::Page<Event>> {
+    let page = spec.fetch(store.conn(), q, entity::Entity::find()).await?;
+    let ids: Vec<String> = page.items.iter().map(|e| e.id.to_string()).collect();
+    crate::record::record_reads::<entity::Entity>(store, actor, &ids).await?;
+    Ok(page)
+}
+
+/// One event by id, not recorded: for code that already holds the right
+/// to it (a duplicate's answer, a test). Reads for callers use [`read_event`].
 pub async fn get_event(conn: &impl ConnectionTrait, id: Uuid) -> Result<Event> {
     entity::Entity::find_by_id(id)
         .one(conn)

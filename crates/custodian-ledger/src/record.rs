@@ -13,7 +13,8 @@ use custodian_core::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, sea_query::Expr,
+    DatabaseTransaction, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter, QuerySelect,
+    sea_query::Expr,
 };
 use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
@@ -190,6 +191,39 @@ fn live<E: Record>(mut q: sea_orm::Select<E>, vis: Visibility) -> sea_orm::Selec
         q = q.filter(deleted.is_null());
     }
     q
+}
+
+/// Records that `actor` read rows of `E`: one `read` entry per call, with
+/// the id as `entity_id` for one row, or the ids in `changed` for a page.
+/// Ids only, never values; an empty page records nothing. Repositories of
+/// personal data call this on every read, so library callers get it too.
+pub async fn record_reads<E: Named>(store: &Store, actor: &Actor, ids: &[String]) -> Result<()> {
+    let change = match ids {
+        [] => return Ok(()),
+        [one] => actor.change("read", E::NAME, one, &[]),
+        many => {
+            let names: Vec<&str> = many.iter().map(String::as_str).collect();
+            let mut c = actor.change("read", E::NAME, "", &names);
+            c.entity_id = None;
+            c
+        }
+    };
+    audit::append(store, change).await?;
+    Ok(())
+}
+
+/// The ids of `rows`, for the read entry of a page.
+pub fn ids_of<E: Record>(rows: &[E::Model]) -> Vec<String>
+where
+    E::Model: ModelTrait<Entity = E>,
+{
+    rows.iter()
+        .filter_map(|m| match m.get(E::id_column()) {
+            sea_orm::Value::Uuid(Some(u)) => Some(u.to_string()),
+            sea_orm::Value::String(Some(s)) => Some(s.to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// One row by id; deleted rows only when `vis` includes them.

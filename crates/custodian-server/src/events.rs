@@ -9,11 +9,7 @@ use axum::{
     response::Json,
 };
 use custodian_core::query::{ListSpec, Page};
-use custodian_ledger::{
-    audit,
-    events::{self, Event, Logged, NewEvent, entity},
-};
-use sea_orm::EntityTrait;
+use custodian_ledger::events::{self, Event, Logged, NewEvent, entity};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -79,24 +75,22 @@ async fn create_event(
 ///
 /// Filters: `event_type`, `subject_type`, `subject_id`, `provenance`,
 /// `idempotency_key`, `created_at`, `id`, as `field=op.value`. Order by
-/// `created_at` or `id`. `Prefer: count=exact` adds `total`.
+/// `created_at` or `id`. `Prefer: count=exact` adds `total`. The page's
+/// read is recorded in the audit chain (one entry naming its ids).
 #[utoipa::path(get, path = "/v1/events", tag = "events", responses(
     (status = 200, body = Page<Event>),
     BadQuery,
 ))]
 async fn list_events(
     State(state): State<AppState>,
+    Caller(actor): Caller,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<Page<Event>>, ApiError> {
-    list::page(
-        &SPEC,
-        state.store.conn(),
-        query.as_deref(),
-        &headers,
-        entity::Entity::find(),
-    )
-    .await
+    let q = list::parse(&SPEC, query.as_deref(), &headers)?;
+    Ok(Json(
+        events::list_events(&state.store, &actor, &SPEC, &q).await?,
+    ))
 }
 
 /// One event. Events may carry PHI, so the read is recorded in the audit
@@ -112,7 +106,5 @@ async fn get_event(
     Caller(actor): Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Event>, ApiError> {
-    let event = events::get_event(state.store.conn(), id).await?;
-    audit::append(&state.store, actor.change("read", "event", id, &[])).await?;
-    Ok(Json(event))
+    Ok(Json(events::read_event(&state.store, &actor, id).await?))
 }

@@ -25,6 +25,39 @@ custodian_core::backend_tests! {
     event_keys_belong_to_their_caller_and_cannot_be_reused_for_another_event => event_keys,
     reserved_actor_names_cannot_be_taken_by_a_key => reserved_names,
     nul_characters_and_oversized_filters_are_4xx_never_500 => bad_input,
+    event_lists_record_the_ids_they_return => event_reads,
+}
+
+async fn event_reads(db: TestDb) {
+    let t = TestApp::spawn(&db, &Modules::none()).await;
+    let w = t.client("writer", Role::Service).await;
+    let ana = t.client("ana", Role::Analyst).await;
+    let e = w
+        .ok(
+            "POST",
+            "/v1/events",
+            Some(serde_json::json!({"event_type": "sms_sent"})),
+            StatusCode::CREATED,
+        )
+        .await;
+    let id = e["id"].as_str().unwrap();
+    ana.ok(
+        "GET",
+        &format!("/v1/events?id=eq.{id}"),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let last = last_entry(&db).await;
+    assert_eq!(
+        (
+            last.actor.as_str(),
+            last.action.as_str(),
+            last.entity.as_str()
+        ),
+        ("ana", "read", "event")
+    );
+    assert_eq!(last.entity_id.as_deref(), Some(id));
 }
 
 async fn bad_input(db: TestDb) {

@@ -19,7 +19,6 @@ use axum::{
 };
 use custodian_core::query::{ListSpec, Page};
 use custodian_http::{ApiError, Caller, Db, Kind, Problem, guard, list::parse};
-use custodian_ledger::record::Named;
 use serde::Deserialize;
 use tower::ServiceExt;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -149,27 +148,6 @@ async fn serve_media(
 
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 
-/// Records that `actor` read one PHI-bearing record (who, which, when; never
-/// the contents), as single reads of events are.
-async fn record_read<E: Named>(
-    db: &Db,
-    actor: &custodian_ledger::audit::Actor,
-    id: impl ToString,
-) -> Result<(), ApiError> {
-    append_read(db, actor, E::NAME, id).await
-}
-
-/// The read entry itself, for reads that are not of one table's row.
-async fn append_read(
-    db: &Db,
-    actor: &custodian_ledger::audit::Actor,
-    name: &str,
-    id: impl ToString,
-) -> Result<(), ApiError> {
-    custodian_ledger::audit::append(&db.0, actor.change("read", name, id, &[])).await?;
-    Ok(())
-}
-
 /// Declares the create/list/get/update handlers of one resource keyed by
 /// UUID; they differ only in types, names and paths.
 macro_rules! crud {
@@ -197,18 +175,16 @@ macro_rules! crud {
             (status = 200, body = Page<$model>),
             BadQuery,
         ))]
-        async fn $list(db: Db, RawQuery(query): RawQuery, headers: HeaderMap) -> Result<Json<Page<$model>>, ApiError> {
+        async fn $list(db: Db, Caller(actor): Caller, RawQuery(query): RawQuery, headers: HeaderMap) -> Result<Json<Page<$model>>, ApiError> {
             let q = parse(&$spec, query.as_deref(), &headers)?;
-            Ok(Json($rlist(db.0.conn(), &$spec, &q).await?))
+            Ok(Json($rlist(&db.0, &actor, &$spec, &q).await?))
         }
 
         #[doc = concat!("One ", $item, "; the read is recorded in the audit chain.")]
         #[utoipa::path(get, path = concat!($path, "/{id}"), tag = "trials", params(("id" = Uuid, Path)),
             responses((status = 200, body = $model), NotFound))]
         async fn $get(db: Db, Caller(actor): Caller, Path(id): Path<Uuid>) -> Result<Json<$model>, ApiError> {
-            let row = $rget(db.0.conn(), id).await?;
-            record_read::<$entity>(&db, &actor, id).await?;
-            Ok(Json(row))
+            Ok(Json($rget(&db.0, &actor, id).await?))
         }
 
         #[doc = concat!("Changes a ", $item, ": only the fields given.")]
@@ -295,12 +271,13 @@ async fn create_participant(
 ))]
 async fn list_participants(
     db: Db,
+    Caller(actor): Caller,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<Page<participant::Model>>, ApiError> {
     let q = parse(&PARTICIPANTS, query.as_deref(), &headers)?;
     Ok(Json(
-        repo::list_participants(db.0.conn(), &PARTICIPANTS, &q).await?,
+        repo::list_participants(&db.0, &actor, &PARTICIPANTS, &q).await?,
     ))
 }
 
@@ -312,8 +289,7 @@ async fn get_participant(
     Caller(actor): Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<participant::Model>, ApiError> {
-    let p = repo::get_participant_by_id(db.0.conn(), id).await?;
-    record_read::<participant::Entity>(&db, &actor, id).await?;
+    let p = repo::get_participant_by_id(&db.0, &actor, id).await?;
     Ok(Json(p))
 }
 
@@ -349,8 +325,7 @@ async fn get_participant_by_mary_id(
     Caller(actor): Caller,
     Path(mary_id): Path<String>,
 ) -> Result<Json<participant::Model>, ApiError> {
-    let p = repo::get_participant_by_mary_id(db.0.conn(), &mary_id).await?;
-    record_read::<participant::Entity>(&db, &actor, p.id).await?;
+    let p = repo::get_participant_by_mary_id(&db.0, &actor, &mary_id).await?;
     Ok(Json(p))
 }
 
@@ -364,8 +339,7 @@ async fn lookup_participant(
     Caller(actor): Caller,
     Json(who): Json<repo::Lookup>,
 ) -> Result<Json<participant::Model>, ApiError> {
-    let p = repo::find_participant(db.0.conn(), &ctx.pseudonymizer, &who).await?;
-    record_read::<participant::Entity>(&db, &actor, p.id).await?;
+    let p = repo::find_participant(&db.0, &actor, &ctx.pseudonymizer, &who).await?;
     Ok(Json(p))
 }
 
@@ -407,10 +381,11 @@ fn outbound(o: Outbound) -> (StatusCode, Json<Outbound>) {
     responses((status = 200, body = participant_trial::Model), NotFound))]
 async fn get_participant_trial(
     db: Db,
+    Caller(actor): Caller,
     Path((id, trial_id)): Path<(Uuid, String)>,
 ) -> Result<Json<participant_trial::Model>, ApiError> {
     Ok(Json(
-        repo::get_participant_trial(db.0.conn(), id, &trial_id).await?,
+        repo::get_participant_trial(&db.0, &actor, id, &trial_id).await?,
     ))
 }
 
@@ -449,10 +424,7 @@ async fn conversation_audio(
     Caller(actor): Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<SignedUrl>, ApiError> {
-    let url = repo::audio_url(db.0.conn(), &ctx.media, id).await?;
-    // Handing out a link to the recording is a read of it.
-    append_read(&db, &actor, "conversation_audio", id).await?;
-    Ok(Json(url))
+    Ok(Json(repo::audio_url(&db.0, &actor, &ctx.media, id).await?))
 }
 
 // ---------------------------------------------------------------- handoffs
@@ -484,18 +456,25 @@ async fn create_handoff(
 ))]
 async fn list_handoffs(
     db: Db,
+    Caller(actor): Caller,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<Page<handoff::Model>>, ApiError> {
     let q = parse(&HANDOFFS, query.as_deref(), &headers)?;
-    Ok(Json(repo::list_handoffs(db.0.conn(), &HANDOFFS, &q).await?))
+    Ok(Json(
+        repo::list_handoffs(&db.0, &actor, &HANDOFFS, &q).await?,
+    ))
 }
 
-/// One ticket.
+/// One ticket; the read is recorded in the audit chain.
 #[utoipa::path(get, path = "/v1/trials/handoffs/{id}", tag = "trials", params(("id" = Uuid, Path)),
     responses((status = 200, body = handoff::Model), NotFound))]
-async fn get_handoff(db: Db, Path(id): Path<Uuid>) -> Result<Json<handoff::Model>, ApiError> {
-    Ok(Json(repo::get_handoff(db.0.conn(), id).await?))
+async fn get_handoff(
+    db: Db,
+    Caller(actor): Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<handoff::Model>, ApiError> {
+    Ok(Json(repo::get_handoff(&db.0, &actor, id).await?))
 }
 
 /// Takes an open ticket as the calling key; a claimed or resolved one is a
@@ -632,12 +611,13 @@ async fn create_agent_reasoning(
 ))]
 async fn list_agent_reasoning(
     db: Db,
+    Caller(actor): Caller,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<Page<agent_reasoning::Model>>, ApiError> {
     let q = parse(&REASONING, query.as_deref(), &headers)?;
     Ok(Json(
-        repo::list_agent_reasoning(db.0.conn(), &REASONING, &q).await?,
+        repo::list_agent_reasoning(&db.0, &actor, &REASONING, &q).await?,
     ))
 }
 
@@ -653,7 +633,5 @@ async fn get_agent_reasoning(
     Caller(actor): Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<agent_reasoning::Model>, ApiError> {
-    let r = repo::get_agent_reasoning(db.0.conn(), id).await?;
-    record_read::<agent_reasoning::Entity>(&db, &actor, id).await?;
-    Ok(Json(r))
+    Ok(Json(repo::get_agent_reasoning(&db.0, &actor, id).await?))
 }

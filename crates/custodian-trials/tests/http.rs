@@ -67,6 +67,80 @@ custodian_core::backend_tests! {
     agent_reasoning_is_refused_to_a_coordinator => reasoning_access,
     recording_urls_are_signed_short_lived_and_tamper_evident => signed_audio,
     without_a_pepper_the_routes_that_need_one_answer_503 => no_pepper,
+    every_read_of_personal_data_is_recorded_lists_included => reads_recorded,
+}
+
+/// The `read` entries `actor` has in the chain, as (entity, entity_id, changed).
+async fn reads_by(db: &TestDb, actor: &str) -> Vec<(String, Option<String>, Vec<String>)> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    audit::entity::Entity::find()
+        .filter(audit::entity::Column::Action.eq("read"))
+        .filter(audit::entity::Column::Actor.eq(actor))
+        .order_by_asc(audit::entity::Column::Seq)
+        .all(db.store.conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            let changed = serde_json::from_value(e.changed).unwrap_or_default();
+            (e.entity, e.entity_id, changed)
+        })
+        .collect()
+}
+
+async fn reads_recorded(db: TestDb) {
+    let s = setup(&db).await;
+    let (pid, enrollment) = recruit(&s).await;
+    let c = &s.coordinator;
+    let other = c
+        .ok(
+            "POST",
+            "/v1/trials/participants",
+            Some(json!({"first_name": "Bo", "last_name": "Lind", "date_of_birth": "1970-01-02", "contact_consent": true})),
+            StatusCode::CREATED,
+        )
+        .await;
+    let before = reads_by(&db, "coordinator").await.len();
+    let get = |uri: String| async move { c.ok("GET", &uri, None, StatusCode::OK).await };
+    // A list that returns participants names them, however it was filtered:
+    // a one-row page as `entity_id`, a longer one in `changed`.
+    get(format!("/v1/trials/participants?id=eq.{pid}")).await;
+    get("/v1/trials/participants?limit=1000".into()).await;
+    // An empty page records nothing.
+    get("/v1/trials/participants?preferred_language=eq.xx".into()).await;
+    get(format!(
+        "/v1/trials/participants/{pid}/trials/diabetes-study-a"
+    ))
+    .await;
+    get("/v1/trials/enrollments".into()).await;
+    let h = c
+        .ok(
+            "POST",
+            "/v1/trials/handoffs",
+            Some(json!({
+                "participant_id": pid, "handoff_type": "CALLBACK_TICKET", "reason": "call back"
+            })),
+            StatusCode::CREATED,
+        )
+        .await;
+    get(format!("/v1/trials/handoffs/{}", id(&h))).await;
+    let reads = reads_by(&db, "coordinator").await;
+    let new: Vec<_> = reads[before..].to_vec();
+    let entry = |entity: &str, i: usize| new.iter().filter(|r| r.0 == entity).nth(i).cloned();
+    let (_, one_id, names) = entry("participant", 0).unwrap();
+    assert_eq!((one_id, names), (Some(pid.clone()), vec![]));
+    let (_, none, page_ids) = entry("participant", 1).unwrap();
+    assert_eq!(none, None);
+    assert_eq!(page_ids, vec![pid.clone(), id(&other)]);
+    assert!(
+        entry("participant", 2).is_none(),
+        "the empty page recorded a read: {new:?}"
+    );
+    let enrolled = Some(enrollment.clone());
+    assert_eq!(entry("participant_trial", 0).unwrap().1, enrolled);
+    assert_eq!(entry("participant_trial", 1).unwrap().1, enrolled);
+    assert_eq!(entry("handoff", 0).unwrap().1, Some(id(&h)));
+    assert_eq!(new.len(), 5, "{new:?}");
 }
 
 async fn no_pepper(db: TestDb) {
@@ -140,14 +214,17 @@ async fn outreach_flow(db: TestDb) {
     let s = setup(&db).await;
     let c = &s.coordinator;
     let (pid, enrollment) = recruit(&s).await;
-    // The same person again is a 409 naming them.
+    // The same person again is a 409 that names no id: finding them is a
+    // lookup, which is a recorded read.
     let (st, p) = c
         .call("POST", "/v1/trials/participants", Some(json!({
             "first_name": " ana", "last_name": "REYES", "date_of_birth": "1961-04-12", "contact_consent": true
         })))
         .await;
     assert_eq!(st, StatusCode::CONFLICT, "{p}");
-    assert!(p["detail"].as_str().unwrap().contains(&pid), "{p}");
+    let detail = p["detail"].as_str().unwrap();
+    assert!(!detail.contains(&pid) && !detail.contains("v1_"), "{p}");
+    assert!(detail.contains("lookup"), "{p}");
     // Looked up by mary_id and by details.
     let got = c
         .ok(

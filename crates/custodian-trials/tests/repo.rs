@@ -82,7 +82,7 @@ async fn cancel_against_ride_updates(db: TestDb) {
     cancel.await.unwrap().expect("the cancellation finishes");
     for rid in rides {
         assert_eq!(
-            get_ride(store.conn(), rid).await.unwrap().status,
+            get_ride(&store, &actor(), rid).await.unwrap().status,
             RideStatus::Cancelled
         );
     }
@@ -211,16 +211,20 @@ async fn participants(db: TestDb) {
     );
     assert_eq!(p.preferred_channel, Channel::Text);
     assert!(p.contact_consent && p.contact_consent_at.is_some());
-    assert_eq!(get_participant_by_id(store.conn(), p.id).await.unwrap(), p);
     assert_eq!(
-        get_participant_by_mary_id(store.conn(), &p.mary_id)
+        get_participant_by_id(&store, &actor(), p.id).await.unwrap(),
+        p
+    );
+    assert_eq!(
+        get_participant_by_mary_id(&store, &actor(), &p.mary_id)
             .await
             .unwrap(),
         p
     );
     // Lookups normalize: case and surrounding spaces do not matter.
     let found = find_participant(
-        store.conn(),
+        &store,
+        &actor(),
         &pz(),
         &Lookup {
             first_name: " MARIA ".into(),
@@ -231,13 +235,17 @@ async fn participants(db: TestDb) {
     .await
     .unwrap();
     assert_eq!(found.id, p.id);
-    // The same person again, written differently, is a 409 naming them.
+    // The same person again, written differently, is a 409 naming no id.
     let msg = conflict(
         create_participant(&store, &actor(), &pz(), person("maria", "LOPEZ ", 1965))
             .await
             .unwrap_err(),
     );
-    assert!(msg.contains(&p.id.to_string()), "{msg}");
+    assert!(
+        !msg.contains(&p.id.to_string()) && !msg.contains(&p.mary_id),
+        "{msg}"
+    );
+    assert!(msg.contains("already a participant"), "{msg}");
     assert_eq!(
         participant::Entity::find()
             .count(store.conn())
@@ -261,7 +269,8 @@ async fn participants(db: TestDb) {
             .await
             .unwrap_err(),
     );
-    assert!(msg.contains(&p.id.to_string()), "{msg}");
+    assert!(msg.contains("already a participant"), "{msg}");
+    assert!(!msg.contains(&p.id.to_string()), "{msg}");
     let moved = update_participant(&store, &actor(), &pz(), other.id, fix(1967))
         .await
         .unwrap();
@@ -284,11 +293,13 @@ async fn participants(db: TestDb) {
     let q = spec
         .parse(&[("identity_status".into(), "eq.VERIFIED".into())], true)
         .unwrap();
-    let page = list_participants(store.conn(), &spec, &q).await.unwrap();
+    let page = list_participants(&store, &actor(), &spec, &q)
+        .await
+        .unwrap();
     assert_eq!(page.total, Some(1));
     assert_eq!(page.items[0].id, p.id);
     assert!(matches!(
-        get_participant_by_mary_id(store.conn(), "v1_nobody").await,
+        get_participant_by_mary_id(&store, &actor(), "v1_nobody").await,
         Err(Error::NotFound { .. })
     ));
     verify_chain(&store).await;
@@ -315,7 +326,8 @@ async fn participant_race(db: TestDb) {
     assert_eq!(made.len(), 1, "exactly one create wins");
     assert_eq!(refused.len(), 7);
     for msg in refused {
-        assert!(msg.contains(&made[0].id.to_string()), "{msg}");
+        assert!(msg.contains("already a participant"), "{msg}");
+        assert!(!msg.contains(&made[0].id.to_string()), "{msg}");
     }
     assert_eq!(
         participant::Entity::find()
@@ -413,7 +425,7 @@ async fn trials(db: TestDb) {
 async fn enrollments(db: TestDb) {
     let store = migrated(&db).await;
     let pid = enrolled(&store, "Eve").await;
-    let e = get_participant_trial(store.conn(), pid, DIABETES_STUDY_A)
+    let e = get_participant_trial(&store, &actor(), pid, DIABETES_STUDY_A)
         .await
         .unwrap();
     assert_eq!(e.pipeline_status, PipelineStatus::New);
@@ -568,7 +580,7 @@ async fn appointment_transitions(db: TestDb) {
                     "{from} -> {next}: {msg}"
                 );
                 assert_eq!(
-                    get_appointment(store.conn(), id).await.unwrap().status,
+                    get_appointment(&store, &actor(), id).await.unwrap().status,
                     from
                 );
             }
@@ -613,7 +625,7 @@ async fn appointment_transitions(db: TestDb) {
         )
         .unwrap();
     assert_eq!(
-        list_appointments(store.conn(), &spec, &q)
+        list_appointments(&store, &actor(), &spec, &q)
             .await
             .unwrap()
             .total,
@@ -652,7 +664,7 @@ async fn rides(db: TestDb) {
         .await
         .unwrap();
     assert_eq!((r.participant_id, r.status), (pid, Requested));
-    assert_eq!(get_ride(store.conn(), r.id).await.unwrap(), r);
+    assert_eq!(get_ride(&store, &actor(), r.id).await.unwrap(), r);
     // The ride's participant must be the appointment's.
     let fields = invalid_fields(
         create_ride(&store, &actor(), new_ride(a.id, Some(other)))
@@ -716,7 +728,7 @@ async fn rides(db: TestDb) {
     .await
     .unwrap();
     assert_eq!(
-        get_ride(store.conn(), fresh.id).await.unwrap().status,
+        get_ride(&store, &actor(), fresh.id).await.unwrap().status,
         Cancelled
     );
     conflict(
@@ -772,7 +784,7 @@ async fn conversations(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(c.status, ConversationStatus::Active);
-    assert_eq!(get_conversation(store.conn(), c.id).await.unwrap(), c);
+    assert_eq!(get_conversation(&store, &actor(), c.id).await.unwrap(), c);
     for url in [
         "https://bucket/c1.wav",
         "gs://b/c1.wav",
@@ -818,7 +830,7 @@ async fn conversations(db: TestDb) {
         .parse(&[("status".into(), "eq.ENDED".into())], true)
         .unwrap();
     assert_eq!(
-        list_conversations(store.conn(), &spec, &q)
+        list_conversations(&store, &actor(), &spec, &q)
             .await
             .unwrap()
             .total,
@@ -830,7 +842,7 @@ async fn conversations(db: TestDb) {
         [1; 32],
         std::time::Duration::from_secs(300),
     );
-    let url = audio_url(store.conn(), &media, c.id).await.unwrap();
+    let url = audio_url(&store, &actor(), &media, c.id).await.unwrap();
     assert!(
         url.url.starts_with("/media/trials/calls/c1.wav?expires="),
         "{}",
@@ -840,7 +852,7 @@ async fn conversations(db: TestDb) {
         .await
         .unwrap();
     assert!(matches!(
-        audio_url(store.conn(), &media, silent.id).await,
+        audio_url(&store, &actor(), &media, silent.id).await,
         Err(Error::NotFound { .. })
     ));
 }
@@ -876,7 +888,7 @@ async fn handoffs(db: TestDb) {
     .unwrap();
     assert_eq!((h.status, h.priority), (HandoffStatus::Open, 1));
     assert_eq!(
-        get_conversation(store.conn(), conv.id)
+        get_conversation(&store, &actor(), conv.id)
             .await
             .unwrap()
             .handoff_reason
@@ -916,7 +928,7 @@ async fn handoffs(db: TestDb) {
             .unwrap_err(),
     );
     conflict(claim_handoff(&store, &alice, h.id).await.unwrap_err());
-    assert_eq!(get_handoff(store.conn(), h.id).await.unwrap(), done);
+    assert_eq!(get_handoff(&store, &actor(), h.id).await.unwrap(), done);
     // A conversation with someone else cannot carry the ticket.
     let other = enrolled(&store, "Ike").await;
     let fields = invalid_fields(
@@ -1001,7 +1013,7 @@ async fn consent_stop(db: TestDb) {
     .await
     .unwrap();
     assert_eq!(stop.priority, 2);
-    let p = get_participant_by_id(store.conn(), pid).await.unwrap();
+    let p = get_participant_by_id(&store, &actor(), pid).await.unwrap();
     assert!(!p.contact_consent && p.contact_consent_revoked_at.is_some());
     let msg = conflict(
         log_outbound(&store, &actor(), pid, outbound("sms-2"))
@@ -1100,7 +1112,7 @@ async fn consent_race(db: TestDb) {
             Err(e) => panic!("unexpected error: {e:?}"),
         }
     }
-    let revoked = get_participant_by_id(store.conn(), pid)
+    let revoked = get_participant_by_id(&store, &actor(), pid)
         .await
         .unwrap()
         .contact_consent_revoked_at
@@ -1142,13 +1154,16 @@ async fn reasoning(db: TestDb) {
     )
     .await
     .unwrap();
-    assert_eq!(get_agent_reasoning(store.conn(), r.id).await.unwrap(), r);
+    assert_eq!(
+        get_agent_reasoning(&store, &actor(), r.id).await.unwrap(),
+        r
+    );
     let spec = agent_reasoning_spec();
     let q = spec
         .parse(&[("agent".into(), "eq.screener".into())], true)
         .unwrap();
     assert_eq!(
-        list_agent_reasoning(store.conn(), &spec, &q)
+        list_agent_reasoning(&store, &actor(), &spec, &q)
             .await
             .unwrap()
             .total,

@@ -1,5 +1,6 @@
 //! Agents' reasoning traces, kept apart from the conversations they served.
 
+use super::{read_one, read_page};
 use custodian_core::{
     Result, Store,
     observe::observe,
@@ -10,14 +11,14 @@ use custodian_ledger::{
     audit::Actor,
     record::{Check, as_bad_ref, get, insert_audited},
 };
-use sea_orm::{ActiveValue::Set, ConnectionTrait};
+use sea_orm::ActiveValue::Set;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::model::{agent_reasoning, conversation, participant};
 
-use super::{LIVE, by_id, page};
+use super::LIVE;
 
 custodian_ledger::record!(agent_reasoning, "agent_reasoning", kept);
 
@@ -102,10 +103,11 @@ pub async fn create_agent_reasoning(
 
 /// One trace.
 pub async fn get_agent_reasoning(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     id: Uuid,
 ) -> Result<agent_reasoning::Model> {
-    by_id::<agent_reasoning::Entity>(conn, "get_agent_reasoning", id).await
+    read_one::<agent_reasoning::Entity>(store, actor, "get_agent_reasoning", id).await
 }
 
 /// What trace lists may filter and order by.
@@ -121,9 +123,10 @@ pub fn agent_reasoning_spec() -> ListSpec<agent_reasoning::Entity> {
 
 /// Lists traces.
 pub async fn list_agent_reasoning(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     spec: &ListSpec<agent_reasoning::Entity>,
     q: &ListQuery,
 ) -> Result<Page<agent_reasoning::Model>> {
-    page(conn, "list_agent_reasoning", spec, q).await
+    read_page(store, actor, "list_agent_reasoning", spec, q).await
 }

@@ -1,6 +1,7 @@
 //! Appointments: booking visits and moving them through their states
 //! (cancelling one cancels its rides still to come).
 
+use super::{read_one, read_page};
 use chrono::{DateTime, Duration, Utc};
 use custodian_core::{
     Error, FieldError, Result, Store,
@@ -14,8 +15,8 @@ use custodian_ledger::{
     record::{Check, as_bad_ref, audit_update, insert_audited, lock_live, nullable, save},
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QuerySelect, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -23,7 +24,7 @@ use uuid::Uuid;
 
 use crate::model::{AppointmentStatus, RideStatus, appointment, ride};
 
-use super::{by_id, conflict_state, enrollments::enrollment_of, page, trials::get_trial};
+use super::{conflict_state, enrollments::enrollment_of, trials::get_trial};
 
 custodian_ledger::record!(appointment, "appointment", kept);
 
@@ -165,8 +166,8 @@ pub async fn create_appointment(
 }
 
 /// Looks an appointment up by UUID.
-pub async fn get_appointment(conn: &impl ConnectionTrait, id: Uuid) -> Result<appointment::Model> {
-    by_id::<appointment::Entity>(conn, "get_appointment", id).await
+pub async fn get_appointment(store: &Store, actor: &Actor, id: Uuid) -> Result<appointment::Model> {
+    read_one::<appointment::Entity>(store, actor, "get_appointment", id).await
 }
 
 /// What appointment lists may filter and order by.
@@ -194,11 +195,12 @@ pub fn appointment_spec() -> ListSpec<appointment::Entity> {
 
 /// Lists appointments, soonest first.
 pub async fn list_appointments(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     spec: &ListSpec<appointment::Entity>,
     q: &ListQuery,
 ) -> Result<Page<appointment::Model>> {
-    page(conn, "list_appointments", spec, q).await
+    read_page(store, actor, "list_appointments", spec, q).await
 }
 
 /// Changes an appointment: a refused transition is a 409 naming both

@@ -1,5 +1,6 @@
 //! Conversations with participants, and signed URLs to their recordings.
 
+use super::{read_one, read_page};
 use custodian_core::{
     Error, Result, Store,
     observe::observe,
@@ -11,7 +12,7 @@ use custodian_ledger::{
     change,
     record::{Check, as_bad_ref, get, insert_audited, lock_live, save},
 };
-use sea_orm::{ActiveValue::Set, ConnectionTrait, IntoActiveModel};
+use sea_orm::{ActiveValue::Set, IntoActiveModel};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -21,7 +22,7 @@ use crate::{
     model::{Channel, ConversationStatus, conversation, participant},
 };
 
-use super::{LIVE, by_id, conflict_state, page, trials::get_trial};
+use super::{LIVE, by_id, conflict_state, trials::get_trial};
 
 custodian_ledger::record!(conversation, "conversation", kept);
 
@@ -127,10 +128,11 @@ pub async fn create_conversation(
 
 /// Looks a conversation up by UUID.
 pub async fn get_conversation(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     id: Uuid,
 ) -> Result<conversation::Model> {
-    by_id::<conversation::Entity>(conn, "get_conversation", id).await
+    read_one::<conversation::Entity>(store, actor, "get_conversation", id).await
 }
 
 /// What conversation lists may filter and order by.
@@ -152,11 +154,12 @@ pub fn conversation_spec() -> ListSpec<conversation::Entity> {
 
 /// Lists conversations, newest first.
 pub async fn list_conversations(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     spec: &ListSpec<conversation::Entity>,
     q: &ListQuery,
 ) -> Result<Page<conversation::Model>> {
-    page(conn, "list_conversations", spec, q).await
+    read_page(store, actor, "list_conversations", spec, q).await
 }
 
 /// Updates a conversation; ending it stamps `ended_at`.
@@ -202,14 +205,17 @@ pub async fn update_conversation(
 }
 
 /// A short-lived signed URL to the conversation's recording; a 404 when it
-/// has none.
-pub async fn audio_url(conn: &impl ConnectionTrait, media: &Media, id: Uuid) -> Result<SignedUrl> {
-    let c = get_conversation(conn, id).await?;
+/// has none. Handing one out is recorded as a read of the recording.
+pub async fn audio_url(store: &Store, actor: &Actor, media: &Media, id: Uuid) -> Result<SignedUrl> {
+    let c = by_id::<conversation::Entity>(store.conn(), "audio_url", id).await?;
     let path = c.audio_path.ok_or_else(|| Error::NotFound {
         entity: "recording of conversation",
         id: id.to_string(),
     })?;
-    media
+    let url = media
         .sign(&path, time::now())
-        .map_err(|e| Error::Conflict(format!("the stored audio path cannot be served: {e}")))
+        .map_err(|e| Error::Conflict(format!("the stored audio path cannot be served: {e}")))?;
+    custodian_ledger::audit::append(store, actor.change("read", "conversation_audio", id, &[]))
+        .await?;
+    Ok(url)
 }

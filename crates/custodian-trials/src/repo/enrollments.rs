@@ -1,5 +1,6 @@
 //! Enrollments: a participant's record in one trial and its pipeline.
 
+use super::{read_one, read_page};
 use custodian_core::{
     Error, Result, Store,
     observe::observe,
@@ -20,7 +21,7 @@ use uuid::Uuid;
 
 use crate::model::{EligibilityStatus, PipelineStatus, participant, participant_trial};
 
-use super::{LIVE, by_id, page, trials::get_trial};
+use super::{LIVE, trials::get_trial};
 
 custodian_ledger::record!(participant_trial, "participant_trial", kept);
 
@@ -153,27 +154,36 @@ pub async fn enroll_in_trial(
 
 /// The enrollment of a participant in a trial (the composite key).
 pub async fn get_participant_trial(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     participant_id: Uuid,
     trial_id: &str,
 ) -> Result<participant_trial::Model> {
-    observe("get_participant_trial", async {
-        enrollment_of(conn, participant_id, trial_id)
+    let e = observe("get_participant_trial", async {
+        enrollment_of(store.conn(), participant_id, trial_id)
             .await?
             .ok_or_else(|| Error::NotFound {
                 entity: participant_trial::Entity::NAME,
                 id: format!("{participant_id} in {trial_id}"),
             })
     })
-    .await
+    .await?;
+    custodian_ledger::record::record_reads::<participant_trial::Entity>(
+        store,
+        actor,
+        &[e.id.to_string()],
+    )
+    .await?;
+    Ok(e)
 }
 
 /// One enrollment by id.
 pub async fn get_enrollment(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     id: Uuid,
 ) -> Result<participant_trial::Model> {
-    by_id::<participant_trial::Entity>(conn, "get_enrollment", id).await
+    read_one::<participant_trial::Entity>(store, actor, "get_enrollment", id).await
 }
 
 /// What enrollment lists may filter and order by.
@@ -199,11 +209,12 @@ pub fn enrollment_spec() -> ListSpec<participant_trial::Entity> {
 
 /// Lists enrollments.
 pub async fn list_enrollments(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     spec: &ListSpec<participant_trial::Entity>,
     q: &ListQuery,
 ) -> Result<Page<participant_trial::Model>> {
-    page(conn, "list_enrollments", spec, q).await
+    read_page(store, actor, "list_enrollments", spec, q).await
 }
 
 /// Moves an enrollment along its pipeline.

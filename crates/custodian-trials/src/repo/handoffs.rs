@@ -1,5 +1,6 @@
 //! Handoff tickets for coordinators: opening, claiming and resolving them.
 
+use super::{read_one, read_page};
 use custodian_core::{
     Error, FieldError, Result, Store,
     observe::observe,
@@ -10,14 +11,12 @@ use custodian_ledger::{
     audit::Actor,
     record::{Check, as_bad_ref, insert_audited, lock_live, save},
 };
-use sea_orm::{ActiveValue::Set, ConnectionTrait, IntoActiveModel};
+use sea_orm::{ActiveValue::Set, IntoActiveModel};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::model::{HandoffStatus, HandoffType, conversation, handoff, participant};
-
-use super::{by_id, page};
 
 custodian_ledger::record!(handoff, "handoff", kept);
 
@@ -144,8 +143,8 @@ pub async fn create_handoff(
 }
 
 /// Looks a ticket up by UUID.
-pub async fn get_handoff(conn: &impl ConnectionTrait, id: Uuid) -> Result<handoff::Model> {
-    by_id::<handoff::Entity>(conn, "get_handoff", id).await
+pub async fn get_handoff(store: &Store, actor: &Actor, id: Uuid) -> Result<handoff::Model> {
+    read_one::<handoff::Entity>(store, actor, "get_handoff", id).await
 }
 
 /// What ticket lists may filter and order by; most urgent, oldest first.
@@ -168,11 +167,12 @@ pub fn handoff_spec() -> ListSpec<handoff::Entity> {
 
 /// Lists tickets.
 pub async fn list_handoffs(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     spec: &ListSpec<handoff::Entity>,
     q: &ListQuery,
 ) -> Result<Page<handoff::Model>> {
-    page(conn, "list_handoffs", spec, q).await
+    read_page(store, actor, "list_handoffs", spec, q).await
 }
 
 /// Moves a ticket from `from` to `to` as `actor`, or 409 naming its state.

@@ -12,11 +12,14 @@
 //! takes the same lock, so no outbound action slips in after it.
 
 use custodian_core::{
-    Error, Result,
+    Error, Result, Store,
     observe::observe,
     query::{ListQuery, ListSpec, Page},
 };
-use custodian_ledger::record::{Visibility, get, list};
+use custodian_ledger::{
+    audit::Actor,
+    record::{Visibility, get, ids_of, list, record_reads},
+};
 use sea_orm::{Condition, ConnectionTrait};
 use uuid::Uuid;
 
@@ -65,6 +68,34 @@ where
     E::Model: Sync,
 {
     observe(op, list::<E>(conn, spec, q, LIVE, Condition::all())).await
+}
+
+/// One row by id, its read recorded in the audit chain.
+async fn read_one<E: custodian_ledger::record::Record>(
+    store: &Store,
+    actor: &Actor,
+    op: &'static str,
+    id: Uuid,
+) -> Result<E::Model> {
+    let row = by_id::<E>(store.conn(), op, id).await?;
+    record_reads::<E>(store, actor, &[id.to_string()]).await?;
+    Ok(row)
+}
+
+/// One page of a list, with one read entry naming every id on it.
+async fn read_page<E: custodian_ledger::record::Record>(
+    store: &Store,
+    actor: &Actor,
+    op: &'static str,
+    spec: &ListSpec<E>,
+    q: &ListQuery,
+) -> Result<Page<E::Model>>
+where
+    E::Model: Sync + sea_orm::ModelTrait<Entity = E>,
+{
+    let p = page::<E>(store.conn(), op, spec, q).await?;
+    record_reads::<E>(store, actor, &ids_of::<E>(&p.items)).await?;
+    Ok(p)
 }
 
 fn conflict_state(what: &str, from: impl std::fmt::Display, to: impl std::fmt::Display) -> Error {

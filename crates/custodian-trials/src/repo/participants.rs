@@ -1,6 +1,7 @@
 //! Participants: creating them with their pseudonymous `mary_id`, looking
 //! them up, listing and updating them.
 
+use super::{read_one, read_page};
 use chrono::{NaiveDate, Utc};
 use custodian_core::{
     Error, Result, Store,
@@ -22,8 +23,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::model::{Channel, IdentityStatus, ResearchConsent, participant};
-
-use super::{by_id, page};
 
 custodian_ledger::record!(participant, "participant", kept);
 
@@ -132,16 +131,19 @@ async fn holder_of(
         .await?)
 }
 
-fn already(p: &participant::Model) -> Error {
-    Error::Conflict(format!(
-        "this person is already participant {} (same name and date of birth, mary_id {})",
-        p.id, p.mary_id
-    ))
+/// The 409 for a person who is already a participant. It names no id: the
+/// caller finds them with a lookup, which is a recorded read.
+fn already() -> Error {
+    Error::Conflict(
+        "this person is already a participant (same name and date of birth); \
+         find them with POST /v1/trials/participants/lookup"
+            .into(),
+    )
 }
 
 /// Creates a participant with their `mary_id`. The same person (by name
-/// and date of birth, under any configured pepper version) is a 409 naming
-/// the existing participant, also when two requests race.
+/// and date of birth, under any configured pepper version) is a 409, also
+/// when two requests race; it names no id (a lookup is a recorded read).
 pub async fn create_participant(
     store: &Store,
     actor: &Actor,
@@ -167,8 +169,8 @@ pub async fn create_participant(
         "create_participant",
         store.transaction(|tx| {
             Box::pin(async move {
-                if let Some(p) = holder_of(tx, lookup).await? {
-                    return Err(already(&p));
+                if holder_of(tx, lookup).await?.is_some() {
+                    return Err(already());
                 }
                 let now = time::now();
                 let id = Uuid::now_v7();
@@ -219,7 +221,7 @@ pub async fn create_participant(
         // Two requests for one person raced past the lookup; the unique
         // index let one in. Name it.
         Err(Error::Duplicate(_)) => match holder_of(store.conn(), candidates).await? {
-            Some(p) => Err(already(&p)),
+            Some(_) => Err(already()),
             None => Err(Error::Conflict(
                 "a participant with this mary_id exists".into(),
             )),
@@ -228,22 +230,30 @@ pub async fn create_participant(
     }
 }
 
-/// Looks a participant up by their pseudonymous id.
+/// Looks a participant up by their pseudonymous id; the read is recorded.
 pub async fn get_participant_by_mary_id(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     mary_id: &str,
 ) -> Result<participant::Model> {
-    observe("get_participant_by_mary_id", async {
+    let p = observe("get_participant_by_mary_id", async {
         participant::Entity::find()
             .filter(participant::Column::MaryId.eq(mary_id))
-            .one(conn)
+            .one(store.conn())
             .await?
             .ok_or_else(|| Error::NotFound {
                 entity: participant::Entity::NAME,
                 id: format!("mary_id {mary_id}"),
             })
     })
-    .await
+    .await?;
+    custodian_ledger::record::record_reads::<participant::Entity>(
+        store,
+        actor,
+        &[p.id.to_string()],
+    )
+    .await?;
+    Ok(p)
 }
 
 /// Identifying details to look a participant up by, without putting them
@@ -261,13 +271,15 @@ pub struct Lookup {
 }
 
 /// Finds the participant these details belong to, under any configured
-/// pepper version (so lookups work during a rotation).
+/// pepper version (so lookups work during a rotation); the read is recorded.
 pub async fn find_participant(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     pz: &Pseudonymizer,
     who: &Lookup,
 ) -> Result<participant::Model> {
-    observe("find_participant", async {
+    let conn = store.conn();
+    let p = observe("find_participant", async {
         let ids = pz.candidates(&identity(
             &who.first_name,
             &who.last_name,
@@ -278,15 +290,23 @@ pub async fn find_participant(
             id: "with these details".into(),
         })
     })
-    .await
+    .await?;
+    custodian_ledger::record::record_reads::<participant::Entity>(
+        store,
+        actor,
+        &[p.id.to_string()],
+    )
+    .await?;
+    Ok(p)
 }
 
 /// Looks a participant up by UUID.
 pub async fn get_participant_by_id(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     id: Uuid,
 ) -> Result<participant::Model> {
-    by_id::<participant::Entity>(conn, "get_participant_by_id", id).await
+    read_one::<participant::Entity>(store, actor, "get_participant_by_id", id).await
 }
 
 /// What participant lists may filter and order by (never names or contact
@@ -318,11 +338,12 @@ pub fn participant_spec() -> ListSpec<participant::Entity> {
 
 /// Lists participants.
 pub async fn list_participants(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     spec: &ListSpec<participant::Entity>,
     q: &ListQuery,
 ) -> Result<Page<participant::Model>> {
-    page(conn, "list_participants", spec, q).await
+    read_page(store, actor, "list_participants", spec, q).await
 }
 
 /// Updates a participant. Consent changes stamp their times; a changed
@@ -382,7 +403,7 @@ pub async fn update_participant(
                     if let Some(other) = holder_of(tx, pz.candidates(&inputs)).await?
                         && other.id != id
                     {
-                        return Err(already(&other));
+                        return Err(already());
                     }
                     am.mary_id = Set(pz.pseudonymize(&inputs));
                     changed.push("mary_id");

@@ -1,5 +1,6 @@
 //! Rides to appointments: booking them and moving them through their states.
 
+use super::{read_one, read_page};
 use chrono::{DateTime, Utc};
 use custodian_core::{
     Error, FieldError, Result, Store,
@@ -12,14 +13,14 @@ use custodian_ledger::{
     change,
     record::{Check, as_bad_ref, insert_audited, lock_live, nullable, save},
 };
-use sea_orm::{ActiveValue::Set, ConnectionTrait, IntoActiveModel};
+use sea_orm::{ActiveValue::Set, IntoActiveModel};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::model::{RideStatus, appointment, ride};
 
-use super::{by_id, conflict_state, page};
+use super::conflict_state;
 
 custodian_ledger::record!(ride, "ride", kept);
 
@@ -141,8 +142,8 @@ pub async fn create_ride(store: &Store, actor: &Actor, new: NewRide) -> Result<r
 }
 
 /// Looks a ride up by UUID.
-pub async fn get_ride(conn: &impl ConnectionTrait, id: Uuid) -> Result<ride::Model> {
-    by_id::<ride::Entity>(conn, "get_ride", id).await
+pub async fn get_ride(store: &Store, actor: &Actor, id: Uuid) -> Result<ride::Model> {
+    read_one::<ride::Entity>(store, actor, "get_ride", id).await
 }
 
 /// What ride lists may filter and order by.
@@ -160,11 +161,12 @@ pub fn ride_spec() -> ListSpec<ride::Entity> {
 
 /// Lists rides, soonest pickup first.
 pub async fn list_rides(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     spec: &ListSpec<ride::Entity>,
     q: &ListQuery,
 ) -> Result<Page<ride::Model>> {
-    page(conn, "list_rides", spec, q).await
+    read_page(store, actor, "list_rides", spec, q).await
 }
 
 /// Changes a ride; a refused transition is a 409 naming both states.
