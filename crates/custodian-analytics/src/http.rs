@@ -6,20 +6,24 @@
 //! the splits the caller's role may see; `split=test` from an analyst is a
 //! 403 recorded in the audit chain.
 
-use custodian_http::responses::{BadQuery, Forbidden, Invalid, NotFound};
+use custodian_http::responses::{BadQuery, Forbidden};
 use std::sync::LazyLock;
 
 use axum::{
     Extension,
-    extract::{Path, Query, RawQuery},
-    http::{HeaderMap, StatusCode},
+    extract::{FromRequestParts, Path, Query, RawQuery},
+    http::{HeaderMap, request::Parts},
     response::Json,
 };
 use chrono::{DateTime, Utc};
-use custodian_core::query::{ListSpec, Page};
+use custodian_core::{
+    Store,
+    query::{ListQuery, ListSpec, Page},
+};
 use custodian_http::{
-    ApiError, Caller, Db, Problem, guard,
+    ApiError, Caller, Db, Kind, guard,
     list::{list_params, parse},
+    resource_handlers,
 };
 use custodian_ledger::audit::Actor;
 use custodian_privacy::{keys::Principal, splits::SplitConfig};
@@ -157,105 +161,120 @@ struct CutoffParam {
     cutoff: DateTime<Utc>,
 }
 
-/// Declares the create/list/get/update/delete/training/validation handlers
-/// of one patient-keyed table.
-macro_rules! patient_routes {
-    (
-        $path:literal, $item:literal, $entity:ident, $spec:ident,
-        new = $new:ty => $rcreate:path, patch = $patch:ty => $rupdate:path,
-        $create:ident, $list:ident, $get:ident, $update:ident, $delete:ident,
-        $training:ident, $validation:ident $(,)?
-    ) => {
-        #[doc = concat!("Stores a ", $item, "; its split is assigned from `patient_id`.")]
-        #[utoipa::path(post, path = $path, tag = "analytics", request_body = $new, responses(
-            (status = 201, body = $entity::Model),
-            Invalid,
-        ))]
-        async fn $create(
-            db: Db,
-            Caller(actor): Caller,
-            Extension(splits): Extension<SplitConfig>,
-            Json(new): Json<$new>,
-        ) -> Result<(StatusCode, Json<$entity::Model>), ApiError> {
-            Ok((StatusCode::CREATED, Json($rcreate(&db.0, &actor, &splits, new).await?)))
-        }
+/// One analytics request: the database, the caller, their role and the
+/// split ratios. The shared [`custodian_http::resource_handlers!`] calls
+/// its methods; every patient-keyed read goes through the split guard.
+struct Call {
+    db: Db,
+    actor: Actor,
+    principal: Principal,
+    splits: SplitConfig,
+}
 
-        #[doc = concat!("Lists ", $item, "s from the splits the caller may read; `split=` narrows to one (403 if not allowed, audited).")]
-        #[utoipa::path(get, path = $path, tag = "analytics", responses(
-            (status = 200, body = Page<$entity::Model>),
-            BadQuery,
-            (status = 403, description = "A split the role may not read", body = Problem, content_type = "application/problem+json"),
-        ))]
-        async fn $list(
-            db: Db,
-            Caller(actor): Caller,
-            Extension(principal): Extension<Principal>,
-            RawQuery(query): RawQuery,
-            headers: HeaderMap,
-        ) -> Result<Json<Page<$entity::Model>>, ApiError> {
-            let q = parse(&$spec, query.as_deref(), &headers)?;
-            let r = reader(&db, &actor, &principal);
-            Ok(Json(patient::get_many(&r, &$spec, &q, Condition::all()).await?))
-        }
+impl<S: Send + Sync> FromRequestParts<S> for Call {
+    type Rejection = ApiError;
 
-        #[doc = concat!("One ", $item, ", if it is in a split the caller may read (else 404).")]
-        #[utoipa::path(get, path = concat!($path, "/{id}"), tag = "analytics", params(("id" = Uuid, Path), SplitParam),
-            responses(
-                (status = 200, body = $entity::Model),
-                Forbidden,
-                NotFound,
-            ))]
-        async fn $get(
-            db: Db,
-            Caller(actor): Caller,
-            Extension(principal): Extension<Principal>,
-            Path(id): Path<Uuid>,
-            Query(p): Query<SplitParam>,
-        ) -> Result<Json<$entity::Model>, ApiError> {
-            let r = reader(&db, &actor, &principal);
-            Ok(Json(patient::get_by_id::<$entity::Entity>(&r, id, p.split).await?))
-        }
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let db = Db::from_request_parts(parts, state).await?;
+        let Ok(Caller(actor)) = Caller::from_request_parts(parts, state).await;
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::new(Kind::Unauthenticated, "no authenticated key"))?;
+        let splits = parts
+            .extensions
+            .get::<SplitConfig>()
+            .copied()
+            .ok_or_else(|| ApiError::new(Kind::Internal, "the split ratios are not attached"))?;
+        Ok(Self {
+            db,
+            actor,
+            principal,
+            splits,
+        })
+    }
+}
 
-        #[doc = concat!("Changes a ", $item, ": only the fields given; the patient and split are fixed.")]
-        #[utoipa::path(patch, path = concat!($path, "/{id}"), tag = "analytics", request_body = $patch, params(("id" = Uuid, Path)),
-            responses(
-                (status = 200, body = $entity::Model),
-                NotFound,
-                Invalid,
-            ))]
-        async fn $update(
-            db: Db,
-            Caller(actor): Caller,
-            Extension(principal): Extension<Principal>,
-            Path(id): Path<Uuid>,
-            Json(patch): Json<$patch>,
-        ) -> Result<Json<$entity::Model>, ApiError> {
-            let r = reader(&db, &actor, &principal);
-            Ok(Json($rupdate(&r, id, patch).await?))
-        }
+/// Names the patient-keyed table a list, get or delete is of.
+type Table<E> = std::marker::PhantomData<E>;
 
-        #[doc = concat!("Deletes a ", $item, " (audited).")]
-        #[utoipa::path(delete, path = concat!($path, "/{id}"), tag = "analytics", params(("id" = Uuid, Path)),
-            responses((status = 204), NotFound))]
-        async fn $delete(
-            db: Db,
-            Caller(actor): Caller,
-            Extension(principal): Extension<Principal>,
-            Path(id): Path<Uuid>,
-        ) -> Result<StatusCode, ApiError> {
-            let r = reader(&db, &actor, &principal);
-            patient::delete::<$entity::Entity>(&r, id).await?;
-            Ok(StatusCode::NO_CONTENT)
-        }
+impl Call {
+    fn reader(&self) -> Reader<'_> {
+        reader(&self.db, &self.actor, &self.principal)
+    }
 
+    async fn create<'a, N, M, Fut>(
+        &'a self,
+        f: impl FnOnce(&'a Store, &'a Actor, &'a SplitConfig, N) -> Fut,
+        new: N,
+    ) -> Result<M, ApiError>
+    where
+        Fut: Future<Output = custodian_core::Result<M>>,
+    {
+        Ok(f(&self.db.0, &self.actor, &self.splits, new).await?)
+    }
+
+    async fn list_query<E: sea_orm::EntityTrait>(
+        &self,
+        spec: &ListSpec<E>,
+        query: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Result<ListQuery, ApiError> {
+        Ok(parse(spec, query, headers)?)
+    }
+
+    async fn list<E>(
+        &self,
+        _: Table<E>,
+        spec: &ListSpec<E>,
+        q: &ListQuery,
+    ) -> Result<Page<E::Model>, ApiError>
+    where
+        E: patient::PatientKeyed,
+        E::Model: Sync,
+    {
+        Ok(patient::get_many(&self.reader(), spec, q, Condition::all()).await?)
+    }
+
+    async fn get<E>(&self, _: Table<E>, id: Uuid, p: SplitParam) -> Result<E::Model, ApiError>
+    where
+        E: patient::PatientKeyed,
+        E::Model: Sync,
+    {
+        Ok(patient::get_by_id::<E>(&self.reader(), id, p.split).await?)
+    }
+
+    async fn update<'a, P, M, Fut>(
+        &'a self,
+        f: impl FnOnce(Reader<'a>, Uuid, P) -> Fut,
+        id: Uuid,
+        patch: P,
+    ) -> Result<M, ApiError>
+    where
+        Fut: Future<Output = custodian_core::Result<M>>,
+    {
+        Ok(f(self.reader(), id, patch).await?)
+    }
+
+    async fn delete<E>(&self, _: Table<E>, id: Uuid) -> Result<(), ApiError>
+    where
+        E: patient::PatientKeyed,
+        E::Model: Sync,
+    {
+        Ok(patient::delete::<E>(&self.reader(), id).await?)
+    }
+}
+
+/// The training and validation views of one patient-keyed table, which
+/// only analytics has.
+macro_rules! split_views {
+    ($path:literal, $item:literal, $entity:ident, $spec:ident, $training:ident, $validation:ident $(,)?) => {
         #[doc = concat!("Training ", $item, "s for a model trained at `cutoff`: the train split, older than the temporal gap before it.")]
         #[utoipa::path(get, path = concat!($path, "/training"), tag = "analytics", params(CutoffParam),
             responses((status = 200, body = Page<$entity::Model>), BadQuery))]
         async fn $training(
-            db: Db,
-            Caller(actor): Caller,
-            Extension(principal): Extension<Principal>,
-            Extension(splits): Extension<SplitConfig>,
+            call: Call,
             Query(c): Query<CutoffParam>,
             RawQuery(query): RawQuery,
             headers: HeaderMap,
@@ -266,52 +285,90 @@ macro_rules! patient_routes {
                 .filter(|(k, _)| k != "cutoff")
                 .collect();
             let q = $spec.parse(&pairs, false)?;
-            let r = reader(&db, &actor, &principal);
-            Ok(Json(patient::get_training_data(&r, &$spec, &q, c.cutoff, &splits).await?))
+            Ok(Json(patient::get_training_data(&call.reader(), &$spec, &q, c.cutoff, &call.splits).await?))
         }
 
         #[doc = concat!("Validation ", $item, "s only.")]
         #[utoipa::path(get, path = concat!($path, "/validation"), tag = "analytics",
             responses((status = 200, body = Page<$entity::Model>), BadQuery))]
         async fn $validation(
-            db: Db,
-            Caller(actor): Caller,
-            Extension(principal): Extension<Principal>,
+            call: Call,
             RawQuery(query): RawQuery,
             headers: HeaderMap,
         ) -> Result<Json<Page<$entity::Model>>, ApiError> {
             let q = parse(&$spec, query.as_deref(), &headers)?;
-            let r = reader(&db, &actor, &principal);
-            Ok(Json(patient::get_validation_data(&r, &$spec, &q).await?))
+            Ok(Json(patient::get_validation_data(&call.reader(), &$spec, &q).await?))
         }
     };
 }
 
-patient_routes!(
-    "/v1/analytics/patient_journeys", "patient journey", patient_journey, JOURNEYS,
-    new = patient::NewPatientJourney => patient::create_patient_journey,
-    patch = patient::PatientJourneyPatch => patient::update_patient_journey,
-    create_patient_journey, list_patient_journeys, get_patient_journey,
-    update_patient_journey, delete_patient_journey,
-    patient_journeys_training, patient_journeys_validation,
+resource_handlers!(
+    ctx = Call, tag = "analytics", path = "/v1/analytics/patient_journeys", item = "patient journey",
+    model = patient_journey::Model, spec = JOURNEYS;
+    create create_patient_journey(patient::NewPatientJourney) => patient::create_patient_journey,
+        doc = "Its split is assigned from `patient_id`.";
+    list list_patient_journeys => Table::<patient_journey::Entity>::default(),
+        doc = "Only from the splits the caller may read; `split=` narrows to one (403 if not allowed, audited).";
+    get get_patient_journey(SplitParam) => Table::<patient_journey::Entity>::default(),
+        doc = "Only if it is in a split the caller may read (else 404).";
+    update update_patient_journey(patient::PatientJourneyPatch) => patient::update_patient_journey,
+        doc = "The patient and split are fixed.";
+    delete delete_patient_journey => Table::<patient_journey::Entity>::default(), doc = "A hard delete, audited.";
 );
 
-patient_routes!(
-    "/v1/analytics/ml_predictions", "prediction", ml_prediction, PREDICTIONS,
-    new = patient::NewMlPrediction => patient::create_ml_prediction,
-    patch = patient::MlPredictionPatch => patient::update_ml_prediction,
-    create_ml_prediction, list_ml_predictions, get_ml_prediction,
-    update_ml_prediction, delete_ml_prediction,
-    ml_predictions_training, ml_predictions_validation,
+split_views!(
+    "/v1/analytics/patient_journeys",
+    "patient journey",
+    patient_journey,
+    JOURNEYS,
+    patient_journeys_training,
+    patient_journeys_validation
 );
 
-patient_routes!(
-    "/v1/analytics/ml_annotations", "label", ml_annotation, ANNOTATIONS,
-    new = patient::NewMlAnnotation => patient::create_ml_annotation,
-    patch = patient::MlAnnotationPatch => patient::update_ml_annotation,
-    create_ml_annotation, list_ml_annotations, get_ml_annotation,
-    update_ml_annotation, delete_ml_annotation,
-    ml_annotations_training, ml_annotations_validation,
+resource_handlers!(
+    ctx = Call, tag = "analytics", path = "/v1/analytics/ml_predictions", item = "prediction",
+    model = ml_prediction::Model, spec = PREDICTIONS;
+    create create_ml_prediction(patient::NewMlPrediction) => patient::create_ml_prediction,
+        doc = "Its split is assigned from `patient_id`.";
+    list list_ml_predictions => Table::<ml_prediction::Entity>::default(),
+        doc = "Only from the splits the caller may read; `split=` narrows to one (403 if not allowed, audited).";
+    get get_ml_prediction(SplitParam) => Table::<ml_prediction::Entity>::default(),
+        doc = "Only if it is in a split the caller may read (else 404).";
+    update update_ml_prediction(patient::MlPredictionPatch) => patient::update_ml_prediction,
+        doc = "The patient and split are fixed.";
+    delete delete_ml_prediction => Table::<ml_prediction::Entity>::default(), doc = "A hard delete, audited.";
+);
+
+split_views!(
+    "/v1/analytics/ml_predictions",
+    "prediction",
+    ml_prediction,
+    PREDICTIONS,
+    ml_predictions_training,
+    ml_predictions_validation
+);
+
+resource_handlers!(
+    ctx = Call, tag = "analytics", path = "/v1/analytics/ml_annotations", item = "label",
+    model = ml_annotation::Model, spec = ANNOTATIONS;
+    create create_ml_annotation(patient::NewMlAnnotation) => patient::create_ml_annotation,
+        doc = "Its split is assigned from `patient_id`.";
+    list list_ml_annotations => Table::<ml_annotation::Entity>::default(),
+        doc = "Only from the splits the caller may read; `split=` narrows to one (403 if not allowed, audited).";
+    get get_ml_annotation(SplitParam) => Table::<ml_annotation::Entity>::default(),
+        doc = "Only if it is in a split the caller may read (else 404).";
+    update update_ml_annotation(patient::MlAnnotationPatch) => patient::update_ml_annotation,
+        doc = "The patient and split are fixed.";
+    delete delete_ml_annotation => Table::<ml_annotation::Entity>::default(), doc = "A hard delete, audited.";
+);
+
+split_views!(
+    "/v1/analytics/ml_annotations",
+    "label",
+    ml_annotation,
+    ANNOTATIONS,
+    ml_annotations_training,
+    ml_annotations_validation
 );
 
 /// A brand's journeys, from the splits the caller may read.

@@ -74,7 +74,7 @@ patient_keyed!(ml_prediction, "ml_prediction");
 patient_keyed!(ml_annotation, "ml_annotation");
 
 /// Who is reading, for the split guard.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Reader<'a> {
     /// Where refusals are recorded.
     pub store: &'a Store,
@@ -423,7 +423,7 @@ pub async fn create_patient_journey(
 
 /// Updates a journey record the reader can see.
 pub async fn update_patient_journey(
-    reader: &Reader<'_>,
+    reader: Reader<'_>,
     id: Uuid,
     patch: PatientJourneyPatch,
 ) -> Result<patient_journey::Model> {
@@ -438,7 +438,7 @@ pub async fn update_patient_journey(
     c.done()?;
     observe(
         "update_patient_journey",
-        update_in_scope::<patient_journey::Entity, _>(reader, id, move |am, cur, mut changed| {
+        update_in_scope::<patient_journey::Entity, _>(&reader, id, move |am, cur, mut changed| {
             change!(am, cur, changed;
                 journey_stage = patch.journey_stage.map(Some),
                 data_source = patch.data_source.map(Some),
@@ -596,7 +596,7 @@ pub async fn create_ml_prediction(
 
 /// Corrects a prediction the reader can see.
 pub async fn update_ml_prediction(
-    reader: &Reader<'_>,
+    reader: Reader<'_>,
     id: Uuid,
     patch: MlPredictionPatch,
 ) -> Result<ml_prediction::Model> {
@@ -606,7 +606,7 @@ pub async fn update_ml_prediction(
         .done()?;
     observe(
         "update_ml_prediction",
-        update_in_scope::<ml_prediction::Entity, _>(reader, id, move |am, cur, mut changed| {
+        update_in_scope::<ml_prediction::Entity, _>(&reader, id, move |am, cur, mut changed| {
             change!(am, cur, changed;
                 model_pr_auc = patch.model_pr_auc.map(Some),
                 rank_metrics = patch.rank_metrics.map(Some),
@@ -708,7 +708,7 @@ pub async fn create_ml_annotation(
 
 /// Corrects a label the reader can see.
 pub async fn update_ml_annotation(
-    reader: &Reader<'_>,
+    reader: Reader<'_>,
     id: Uuid,
     patch: MlAnnotationPatch,
 ) -> Result<ml_annotation::Model> {
@@ -718,7 +718,7 @@ pub async fn update_ml_annotation(
         .done()?;
     observe(
         "update_ml_annotation",
-        update_in_scope::<ml_annotation::Entity, _>(reader, id, move |am, cur, mut changed| {
+        update_in_scope::<ml_annotation::Entity, _>(&reader, id, move |am, cur, mut changed| {
             change!(am, cur, changed;
                 label = patch.label,
                 agreement_score = patch.agreement_score.map(Some),

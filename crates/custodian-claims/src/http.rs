@@ -5,17 +5,21 @@
 //! `include_deleted=true` (on lists and single reads) is an admin right;
 //! anyone else gets a 403 that is recorded in the audit chain.
 
-use custodian_http::responses::{BadQuery, Conflict, Invalid, NotFound};
+use custodian_http::responses::{BadQuery, Invalid, NotFound};
 use std::sync::LazyLock;
 
 use axum::{
-    Extension,
-    extract::{Path, Query, RawQuery},
-    http::{HeaderMap, StatusCode},
+    extract::{FromRequestParts, Path, Query, RawQuery},
+    http::{HeaderMap, StatusCode, request::Parts},
     response::Json,
 };
-use custodian_core::query::{ListQuery, ListSpec, Page};
-use custodian_http::{ApiError, Caller, Db, Kind, Problem, guard, list::list_params};
+use custodian_core::{
+    Store,
+    query::{ListQuery, ListSpec, Page},
+};
+use custodian_http::{
+    ApiError, Caller, Db, Kind, Problem, guard, list::list_params, resource_handlers,
+};
 use custodian_ledger::audit::{Actor, AuditEntry};
 use custodian_privacy::{access::Role, keys::Principal};
 use sea_orm::Condition;
@@ -70,69 +74,136 @@ struct ReadParams {
     include_deleted: Option<bool>,
 }
 
-/// Refuses `include_deleted` to anyone but an admin, and audits the refusal.
-async fn allow(
-    db: &Db,
-    principal: &Principal,
-    actor: &Actor,
-    vis: Visibility,
-) -> Result<Visibility, ApiError> {
-    if vis.include_deleted && principal.role != Role::Admin {
-        if let Err(e) = guard::record_denial(&db.0, actor, "claims", "include_deleted").await {
-            tracing::error!(error = %e, "could not record an access denial");
-        }
-        return Err(ApiError::new(
-            Kind::Forbidden,
-            format!(
-                "role {} may not read deleted records; include_deleted is for admins",
-                principal.role
-            ),
-        ));
+/// One claims request: the database, the caller and their role. The
+/// shared [`custodian_http::resource_handlers!`] calls its methods; it
+/// decides visibility (`include_deleted` is an admin right, and a refusal
+/// is recorded) once per request.
+struct Call {
+    db: Db,
+    actor: Actor,
+    principal: Principal,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Call {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let db = Db::from_request_parts(parts, state).await?;
+        let Ok(Caller(actor)) = Caller::from_request_parts(parts, state).await;
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::new(Kind::Unauthenticated, "no authenticated key"))?;
+        Ok(Self {
+            db,
+            actor,
+            principal,
+        })
     }
-    Ok(vis)
 }
 
-struct ListRequest<'a> {
-    db: &'a Db,
-    principal: &'a Principal,
-    actor: &'a Actor,
-    query: Option<&'a str>,
-    headers: &'a HeaderMap,
-}
+impl Call {
+    /// Refuses `include_deleted` to anyone but an admin; the refusal is
+    /// recorded, and if it cannot be, that failure is the answer.
+    async fn allow(&self, vis: Visibility) -> Result<Visibility, ApiError> {
+        if vis.include_deleted && self.principal.role != Role::Admin {
+            guard::record_denial(&self.db.0, &self.actor, "claims", "include_deleted").await?;
+            return Err(ApiError::new(
+                Kind::Forbidden,
+                format!(
+                    "role {} may not read deleted records; include_deleted is for admins",
+                    self.principal.role
+                ),
+            ));
+        }
+        Ok(vis)
+    }
 
-impl ListRequest<'_> {
-    async fn parse<E: Record>(
+    async fn create<'a, N, M, Fut>(
+        &'a self,
+        f: impl FnOnce(&'a Store, &'a Actor, N) -> Fut,
+        new: N,
+    ) -> Result<M, ApiError>
+    where
+        Fut: Future<Output = custodian_core::Result<M>>,
+    {
+        Ok(f(&self.db.0, &self.actor, new).await?)
+    }
+
+    /// The list query and the visibility it asks for, checked.
+    async fn list_query<E: Record>(
         &self,
         spec: &ListSpec<E>,
+        query: Option<&str>,
+        headers: &HeaderMap,
     ) -> Result<(ListQuery, Visibility), ApiError> {
-        let (pairs, count) = list_params(self.query, self.headers);
+        let (pairs, count) = list_params(query, headers);
         let q = spec.parse(&pairs, count)?;
-        let vis = Visibility::from_query(&q)?;
-        let vis = allow(self.db, self.principal, self.actor, vis).await?;
+        let vis = self.allow(Visibility::from_query(&q)?).await?;
         Ok((q, vis))
     }
 
-    async fn page<E: Record>(&self, spec: &ListSpec<E>) -> Result<Json<Page<E::Model>>, ApiError>
+    async fn list<'a, E: Record, M, Fut>(
+        &'a self,
+        f: impl FnOnce(
+            &'a sea_orm::DatabaseConnection,
+            &'a ListSpec<E>,
+            &'a ListQuery,
+            Visibility,
+            Condition,
+        ) -> Fut,
+        spec: &'a ListSpec<E>,
+        (q, vis): &'a (ListQuery, Visibility),
+    ) -> Result<M, ApiError>
     where
-        E::Model: Sync,
+        Fut: Future<Output = custodian_core::Result<M>>,
     {
-        let (q, vis) = self.parse(spec).await?;
-        Ok(Json(
-            repo::list(self.db.0.conn(), spec, &q, vis, Condition::all()).await?,
-        ))
+        Ok(f(self.db.0.conn(), spec, q, *vis, Condition::all()).await?)
     }
-}
 
-async fn read_vis(
-    db: &Db,
-    principal: &Principal,
-    actor: &Actor,
-    p: &ReadParams,
-) -> Result<Visibility, ApiError> {
-    let vis = Visibility {
-        include_deleted: p.include_deleted.unwrap_or(false),
-    };
-    allow(db, principal, actor, vis).await
+    async fn get<'a, M, Fut>(
+        &'a self,
+        f: impl FnOnce(&'a sea_orm::DatabaseConnection, Uuid, Visibility) -> Fut,
+        id: Uuid,
+        p: ReadParams,
+    ) -> Result<M, ApiError>
+    where
+        Fut: Future<Output = custodian_core::Result<M>>,
+    {
+        let vis = self.read_vis(&p).await?;
+        Ok(f(self.db.0.conn(), id, vis).await?)
+    }
+
+    async fn read_vis(&self, p: &ReadParams) -> Result<Visibility, ApiError> {
+        self.allow(Visibility {
+            include_deleted: p.include_deleted.unwrap_or(false),
+        })
+        .await
+    }
+
+    async fn update<'a, P, M, Fut>(
+        &'a self,
+        f: impl FnOnce(&'a Store, &'a Actor, Uuid, P) -> Fut,
+        id: Uuid,
+        patch: P,
+    ) -> Result<M, ApiError>
+    where
+        Fut: Future<Output = custodian_core::Result<M>>,
+    {
+        Ok(f(&self.db.0, &self.actor, id, patch).await?)
+    }
+
+    async fn delete<'a, Fut>(
+        &'a self,
+        f: impl FnOnce(&'a Store, &'a Actor, Uuid) -> Fut,
+        id: Uuid,
+    ) -> Result<(), ApiError>
+    where
+        Fut: Future<Output = custodian_core::Result<()>>,
+    {
+        Ok(f(&self.db.0, &self.actor, id).await?)
+    }
 }
 
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
@@ -169,23 +240,14 @@ async fn create_case(
     (status = 403, description = "include_deleted without the admin role", body = Problem, content_type = "application/problem+json"),
 ))]
 async fn list_cases(
-    db: Db,
-    Caller(actor): Caller,
-    Extension(principal): Extension<Principal>,
+    call: Call,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<Page<CaseView>>, ApiError> {
-    let req = ListRequest {
-        db: &db,
-        principal: &principal,
-        actor: &actor,
-        query: query.as_deref(),
-        headers: &headers,
-    };
-    let (q, vis) = req.parse(&CASES).await?;
+    let (q, vis) = call.list_query(&CASES, query.as_deref(), &headers).await?;
     let now = custodian_core::time::now();
     Ok(Json(
-        repo::list_cases_with(db.0.conn(), &CASES, &q, vis, now).await?,
+        repo::list_cases_with(call.db.0.conn(), &CASES, &q, vis, now).await?,
     ))
 }
 
@@ -194,14 +256,11 @@ async fn list_cases(
     params(("id" = Uuid, Path), ReadParams),
     responses((status = 200, body = CaseView), NotFound))]
 async fn get_case(
-    db: Db,
-    Caller(actor): Caller,
-    Extension(principal): Extension<Principal>,
+    call: Call,
     Path(id): Path<Uuid>,
     Query(p): Query<ReadParams>,
 ) -> Result<Json<CaseView>, ApiError> {
-    let vis = read_vis(&db, &principal, &actor, &p).await?;
-    Ok(Json(repo::get_case(db.0.conn(), id, vis).await?))
+    Ok(Json(call.get(repo::get_case, id, p).await?))
 }
 
 /// Changes a case: only the fields given. A refused status transition or a
@@ -251,127 +310,44 @@ async fn case_history(
     Ok(Json(repo::case_history(db.0.conn(), id, &q).await?))
 }
 
-/// Declares the create/list/get/update/delete handlers of one simple
-/// resource; they differ only in types, names and paths.
-macro_rules! resource {
-    (
-        $tag:literal, $path:literal, $item:literal,
-        model = $model:ty, entity = $entity:ty, spec = $spec:ident,
-        new = $new:ty, patch = $patch:ty,
-        create = $create:ident => $rcreate:path,
-        list = $list:ident,
-        get = $get:ident => $rget:path,
-        update = $update:ident => $rupdate:path,
-        delete = $delete:ident => $rdelete:path $(,)?
-    ) => {
-        #[doc = concat!("Creates a ", $item, ".")]
-        #[utoipa::path(post, path = $path, tag = $tag, request_body = $new, responses(
-            (status = 201, body = $model),
-            Conflict,
-            Invalid,
-        ))]
-        async fn $create(db: Db, Caller(actor): Caller, Json(new): Json<$new>) -> Created<$model> {
-            Ok((StatusCode::CREATED, Json($rcreate(&db.0, &actor, new).await?)))
-        }
-
-        #[doc = concat!("Lists ", $item, "s; deleted ones only with `include_deleted=true` (admin).")]
-        #[utoipa::path(get, path = $path, tag = $tag, responses(
-            (status = 200, body = Page<$model>),
-            BadQuery,
-        ))]
-        async fn $list(
-            db: Db,
-            Caller(actor): Caller,
-            Extension(principal): Extension<Principal>,
-            RawQuery(query): RawQuery,
-            headers: HeaderMap,
-        ) -> Result<Json<Page<$model>>, ApiError> {
-            ListRequest { db: &db, principal: &principal, actor: &actor, query: query.as_deref(), headers: &headers }
-                .page::<$entity>(&$spec)
-                .await
-        }
-
-        #[doc = concat!("One ", $item, ".")]
-        #[utoipa::path(get, path = concat!($path, "/{id}"), tag = $tag, params(("id" = Uuid, Path), ReadParams),
-            responses((status = 200, body = $model), NotFound))]
-        async fn $get(
-            db: Db,
-            Caller(actor): Caller,
-            Extension(principal): Extension<Principal>,
-            Path(id): Path<Uuid>,
-            Query(p): Query<ReadParams>,
-        ) -> Result<Json<$model>, ApiError> {
-            let vis = read_vis(&db, &principal, &actor, &p).await?;
-            Ok(Json($rget(db.0.conn(), id, vis).await?))
-        }
-
-        #[doc = concat!("Changes a ", $item, ": only the fields given.")]
-        #[utoipa::path(patch, path = concat!($path, "/{id}"), tag = $tag, request_body = $patch, params(("id" = Uuid, Path)),
-            responses(
-                (status = 200, body = $model),
-                NotFound,
-                Invalid,
-            ))]
-        async fn $update(db: Db, Caller(actor): Caller, Path(id): Path<Uuid>, Json(patch): Json<$patch>) -> Result<Json<$model>, ApiError> {
-            Ok(Json($rupdate(&db.0, &actor, id, patch).await?))
-        }
-
-        #[doc = concat!("Soft-deletes a ", $item, ".")]
-        #[utoipa::path(delete, path = concat!($path, "/{id}"), tag = $tag, params(("id" = Uuid, Path)),
-            responses(
-                (status = 204),
-                NotFound,
-                (status = 409, description = "It cannot go yet (a team with open cases)", body = Problem, content_type = "application/problem+json"),
-            ))]
-        async fn $delete(db: Db, Caller(actor): Caller, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
-            $rdelete(&db.0, &actor, id).await?;
-            Ok(StatusCode::NO_CONTENT)
-        }
-    };
-}
-
-resource!(
-    "claims", "/v1/claims/teams", "team",
-    model = team::Model, entity = team::Entity, spec = TEAMS,
-    new = repo::NewTeam, patch = repo::TeamPatch,
-    create = create_team => repo::create_team,
-    list = list_teams,
-    get = get_team => repo::get_team,
-    update = update_team => repo::update_team,
-    delete = delete_team => repo::delete_team,
+resource_handlers!(
+    ctx = Call, tag = "claims", path = "/v1/claims/teams", item = "team",
+    model = team::Model, spec = TEAMS;
+    create create_team(repo::NewTeam) => repo::create_team;
+    list list_teams => repo::list, doc = "Deleted ones only with `include_deleted=true` (admin).";
+    get get_team(ReadParams) => repo::get_team;
+    update update_team(repo::TeamPatch) => repo::update_team;
+    delete delete_team => repo::delete_team, doc = "A soft delete: the row stays, hidden but for admins who ask.";
 );
 
-resource!(
-    "claims", "/v1/claims/users", "user",
-    model = user::Model, entity = user::Entity, spec = USERS,
-    new = repo::NewUser, patch = repo::UserPatch,
-    create = create_user => repo::create_user,
-    list = list_users,
-    get = get_user => repo::get_user,
-    update = update_user => repo::update_user,
-    delete = delete_user => repo::delete_user,
+resource_handlers!(
+    ctx = Call, tag = "claims", path = "/v1/claims/users", item = "user",
+    model = user::Model, spec = USERS;
+    create create_user(repo::NewUser) => repo::create_user;
+    list list_users => repo::list, doc = "Deleted ones only with `include_deleted=true` (admin).";
+    get get_user(ReadParams) => repo::get_user;
+    update update_user(repo::UserPatch) => repo::update_user;
+    delete delete_user => repo::delete_user, doc = "A soft delete: the row stays, hidden but for admins who ask.";
 );
 
-resource!(
-    "claims", "/v1/claims/documents", "document",
-    model = document::Model, entity = document::Entity, spec = DOCUMENTS,
-    new = repo::NewDocument, patch = repo::DocumentPatch,
-    create = create_document => repo::create_document,
-    list = list_documents,
-    get = get_document => repo::get_document,
-    update = update_document => repo::update_document,
-    delete = delete_document => repo::delete_document,
+resource_handlers!(
+    ctx = Call, tag = "claims", path = "/v1/claims/documents", item = "document",
+    model = document::Model, spec = DOCUMENTS;
+    create create_document(repo::NewDocument) => repo::create_document;
+    list list_documents => repo::list, doc = "Deleted ones only with `include_deleted=true` (admin).";
+    get get_document(ReadParams) => repo::get_document;
+    update update_document(repo::DocumentPatch) => repo::update_document;
+    delete delete_document => repo::delete_document, doc = "A soft delete: the row stays, hidden but for admins who ask.";
 );
 
-resource!(
-    "claims", "/v1/claims/triage_results", "triage result",
-    model = triage_result::Model, entity = triage_result::Entity, spec = TRIAGE,
-    new = repo::NewTriageResult, patch = repo::TriageResultPatch,
-    create = create_triage_result => repo::create_triage_result,
-    list = list_triage_results,
-    get = get_triage_result => repo::get_triage_result,
-    update = update_triage_result => repo::update_triage_result,
-    delete = delete_triage_result => repo::delete_triage_result,
+resource_handlers!(
+    ctx = Call, tag = "claims", path = "/v1/claims/triage_results", item = "triage result",
+    model = triage_result::Model, spec = TRIAGE;
+    create create_triage_result(repo::NewTriageResult) => repo::create_triage_result;
+    list list_triage_results => repo::list, doc = "Deleted ones only with `include_deleted=true` (admin).";
+    get get_triage_result(ReadParams) => repo::get_triage_result;
+    update update_triage_result(repo::TriageResultPatch) => repo::update_triage_result;
+    delete delete_triage_result => repo::delete_triage_result, doc = "A soft delete: the row stays, hidden but for admins who ask.";
 );
 
 // ---------------------------------------------------------------- snapshots

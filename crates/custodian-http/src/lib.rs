@@ -11,6 +11,7 @@ pub mod caller;
 pub mod guard;
 pub mod list;
 pub mod problem;
+pub mod resource;
 pub mod responses;
 
 pub use caller::{Caller, Db, PrincipalName};

@@ -17,8 +17,14 @@ use axum::{
     response::{IntoResponse, Json, Response},
     routing::get,
 };
-use custodian_core::query::{ListSpec, Page};
-use custodian_http::{ApiError, Caller, Db, Kind, Problem, guard, list::parse};
+use custodian_core::{
+    Store,
+    query::{ListQuery, ListSpec, Page},
+};
+use custodian_http::{
+    ApiError, Caller, Db, Kind, Problem, guard, list::parse, resource::NoParams, resource_handlers,
+};
+use custodian_ledger::audit::Actor;
 use serde::Deserialize;
 use tower::ServiceExt;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -148,97 +154,117 @@ async fn serve_media(
 
 type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
 
-/// Declares the create/list/get/update handlers of one resource keyed by
-/// UUID; they differ only in types, names and paths.
-macro_rules! crud {
-    (
-        $path:literal, $item:literal, $entity:ty,
-        model = $model:ty, spec = $spec:ident,
-        new = $new:ty, patch = $patch:ty,
-        create = $create:ident => $rcreate:path,
-        list = $list:ident => $rlist:path,
-        get = $get:ident => $rget:path,
-        update = $update:ident => $rupdate:path $(,)?
-    ) => {
-        #[doc = concat!("Creates a ", $item, ".")]
-        #[utoipa::path(post, path = $path, tag = "trials", request_body = $new, responses(
-            (status = 201, body = $model),
-            Conflict,
-            Invalid,
-        ))]
-        async fn $create(db: Db, Caller(actor): Caller, Json(new): Json<$new>) -> Created<$model> {
-            Ok((StatusCode::CREATED, Json($rcreate(&db.0, &actor, new).await?)))
-        }
-
-        #[doc = concat!("Lists ", $item, "s, with the list-query language.")]
-        #[utoipa::path(get, path = $path, tag = "trials", responses(
-            (status = 200, body = Page<$model>),
-            BadQuery,
-        ))]
-        async fn $list(db: Db, Caller(actor): Caller, RawQuery(query): RawQuery, headers: HeaderMap) -> Result<Json<Page<$model>>, ApiError> {
-            let q = parse(&$spec, query.as_deref(), &headers)?;
-            Ok(Json($rlist(&db.0, &actor, &$spec, &q).await?))
-        }
-
-        #[doc = concat!("One ", $item, "; the read is recorded in the audit chain.")]
-        #[utoipa::path(get, path = concat!($path, "/{id}"), tag = "trials", params(("id" = Uuid, Path)),
-            responses((status = 200, body = $model), NotFound))]
-        async fn $get(db: Db, Caller(actor): Caller, Path(id): Path<Uuid>) -> Result<Json<$model>, ApiError> {
-            Ok(Json($rget(&db.0, &actor, id).await?))
-        }
-
-        #[doc = concat!("Changes a ", $item, ": only the fields given.")]
-        #[utoipa::path(patch, path = concat!($path, "/{id}"), tag = "trials", request_body = $patch, params(("id" = Uuid, Path)),
-            responses(
-                (status = 200, body = $model),
-                NotFound,
-                (status = 409, description = "A refused state transition", body = Problem, content_type = "application/problem+json"),
-                Invalid,
-            ))]
-        async fn $update(db: Db, Caller(actor): Caller, Path(id): Path<Uuid>, Json(patch): Json<$patch>) -> Result<Json<$model>, ApiError> {
-            Ok(Json($rupdate(&db.0, &actor, id, patch).await?))
-        }
-    };
+/// One trials request: the database and the caller. The shared
+/// [`custodian_http::resource_handlers!`] calls these; every read goes
+/// through a repository function that records it.
+struct Call {
+    db: Db,
+    actor: Actor,
 }
 
-crud!(
-    "/v1/trials/enrollments", "enrollment (a participant in a trial)", participant_trial::Entity,
-    model = participant_trial::Model, spec = ENROLLMENTS,
-    new = repo::NewEnrollment, patch = repo::EnrollmentPatch,
-    create = enroll_in_trial => repo::enroll_in_trial,
-    list = list_enrollments => repo::list_enrollments,
-    get = get_enrollment => repo::get_enrollment,
-    update = update_enrollment => repo::update_enrollment,
+impl<S: Send + Sync> FromRequestParts<S> for Call {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let db = Db::from_request_parts(parts, state).await?;
+        let Ok(Caller(actor)) = Caller::from_request_parts(parts, state).await;
+        Ok(Self { db, actor })
+    }
+}
+
+impl Call {
+    async fn create<'a, N, M, Fut>(
+        &'a self,
+        f: impl FnOnce(&'a Store, &'a Actor, N) -> Fut,
+        new: N,
+    ) -> Result<M, ApiError>
+    where
+        Fut: Future<Output = custodian_core::Result<M>>,
+    {
+        Ok(f(&self.db.0, &self.actor, new).await?)
+    }
+
+    async fn list_query<E: sea_orm::EntityTrait>(
+        &self,
+        spec: &ListSpec<E>,
+        query: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Result<ListQuery, ApiError> {
+        Ok(parse(spec, query, headers)?)
+    }
+
+    async fn list<'a, E: sea_orm::EntityTrait, M, Fut>(
+        &'a self,
+        f: impl FnOnce(&'a Store, &'a Actor, &'a ListSpec<E>, &'a ListQuery) -> Fut,
+        spec: &'a ListSpec<E>,
+        q: &'a ListQuery,
+    ) -> Result<M, ApiError>
+    where
+        Fut: Future<Output = custodian_core::Result<M>>,
+    {
+        Ok(f(&self.db.0, &self.actor, spec, q).await?)
+    }
+
+    async fn get<'a, M, Fut>(
+        &'a self,
+        f: impl FnOnce(&'a Store, &'a Actor, Uuid) -> Fut,
+        id: Uuid,
+        _: NoParams,
+    ) -> Result<M, ApiError>
+    where
+        Fut: Future<Output = custodian_core::Result<M>>,
+    {
+        Ok(f(&self.db.0, &self.actor, id).await?)
+    }
+
+    async fn update<'a, P, M, Fut>(
+        &'a self,
+        f: impl FnOnce(&'a Store, &'a Actor, Uuid, P) -> Fut,
+        id: Uuid,
+        patch: P,
+    ) -> Result<M, ApiError>
+    where
+        Fut: Future<Output = custodian_core::Result<M>>,
+    {
+        Ok(f(&self.db.0, &self.actor, id, patch).await?)
+    }
+}
+
+resource_handlers!(
+    ctx = Call, tag = "trials", path = "/v1/trials/enrollments",
+    item = "enrollment (a participant in a trial)",
+    model = participant_trial::Model, spec = ENROLLMENTS;
+    create enroll_in_trial(repo::NewEnrollment) => repo::enroll_in_trial;
+    list list_enrollments => repo::list_enrollments, doc = "Each page's read is recorded in the audit chain.";
+    get get_enrollment(NoParams) => repo::get_enrollment, doc = "The read is recorded in the audit chain.";
+    update update_enrollment(repo::EnrollmentPatch) => repo::update_enrollment;
 );
 
-crud!(
-    "/v1/trials/appointments", "appointment", appointment::Entity,
-    model = appointment::Model, spec = APPOINTMENTS,
-    new = repo::NewAppointment, patch = repo::AppointmentPatch,
-    create = create_appointment => repo::create_appointment,
-    list = list_appointments => repo::list_appointments,
-    get = get_appointment => repo::get_appointment,
-    update = update_appointment => repo::update_appointment,
+resource_handlers!(
+    ctx = Call, tag = "trials", path = "/v1/trials/appointments", item = "appointment",
+    model = appointment::Model, spec = APPOINTMENTS;
+    create create_appointment(repo::NewAppointment) => repo::create_appointment;
+    list list_appointments => repo::list_appointments, doc = "Each page's read is recorded in the audit chain.";
+    get get_appointment(NoParams) => repo::get_appointment, doc = "The read is recorded in the audit chain.";
+    update update_appointment(repo::AppointmentPatch) => repo::update_appointment;
 );
 
-crud!(
-    "/v1/trials/conversations", "conversation", conversation::Entity,
-    model = conversation::Model, spec = CONVERSATIONS,
-    new = repo::NewConversation, patch = repo::ConversationPatch,
-    create = create_conversation => repo::create_conversation,
-    list = list_conversations => repo::list_conversations,
-    get = get_conversation => repo::get_conversation,
-    update = update_conversation => repo::update_conversation,
+resource_handlers!(
+    ctx = Call, tag = "trials", path = "/v1/trials/conversations", item = "conversation",
+    model = conversation::Model, spec = CONVERSATIONS;
+    create create_conversation(repo::NewConversation) => repo::create_conversation;
+    list list_conversations => repo::list_conversations, doc = "Each page's read is recorded in the audit chain.";
+    get get_conversation(NoParams) => repo::get_conversation, doc = "The read is recorded in the audit chain.";
+    update update_conversation(repo::ConversationPatch) => repo::update_conversation;
 );
 
-crud!(
-    "/v1/trials/rides", "ride", ride::Entity,
-    model = ride::Model, spec = RIDES,
-    new = repo::NewRide, patch = repo::RidePatch,
-    create = create_ride => repo::create_ride,
-    list = list_rides => repo::list_rides,
-    get = get_ride => repo::get_ride,
-    update = update_ride => repo::update_ride,
+resource_handlers!(
+    ctx = Call, tag = "trials", path = "/v1/trials/rides", item = "ride",
+    model = ride::Model, spec = RIDES;
+    create create_ride(repo::NewRide) => repo::create_ride;
+    list list_rides => repo::list_rides, doc = "Each page's read is recorded in the audit chain.";
+    get get_ride(NoParams) => repo::get_ride, doc = "The read is recorded in the audit chain.";
+    update update_ride(repo::RidePatch) => repo::update_ride;
 );
 
 // ---------------------------------------------------------------- participants
