@@ -418,7 +418,31 @@ async fn init_then_check(db: TestDb) {
 
 async fn down_then_up(db: TestDb) {
     assert!(custodian(&db, &["init"]).status.success());
-    let down = custodian(&db, &["migrate", "down", "--steps", "1"]);
+    // The newest migration's tables include the seeded agent registry: a
+    // plain revert is refused, names it, and changes nothing.
+    let refused = custodian(&db, &["migrate", "down", "--steps", "1"]);
+    assert!(!refused.status.success());
+    let said = text(&refused);
+    assert!(
+        said.contains("analytics_agent_registry") && said.contains("--force"),
+        "{said}"
+    );
+    assert!(
+        custodian(&db, &["check"]).status.success(),
+        "nothing was reverted"
+    );
+    let plan = custodian(&db, &["migrate", "down", "--steps", "1", "--dry-run"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    assert!(
+        text(&plan).contains("would drop analytics_agent_registry (holding rows)"),
+        "{}",
+        text(&plan)
+    );
+    assert!(
+        custodian(&db, &["check"]).status.success(),
+        "a dry run changes nothing"
+    );
+    let down = custodian(&db, &["migrate", "down", "--steps", "1", "--force"]);
     assert!(down.status.success(), "{}", text(&down));
     assert_eq!(
         text(&down).matches("reverted ").count(),
@@ -426,6 +450,19 @@ async fn down_then_up(db: TestDb) {
         "{}",
         text(&down)
     );
+    let recorded = db
+        .store
+        .conn()
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.store.conn().get_database_backend(),
+            "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'migrate_down'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(recorded, 1, "the revert is recorded in the chain");
     let check = custodian(&db, &["check"]);
     assert!(
         !check.status.success(),
@@ -437,8 +474,28 @@ async fn down_then_up(db: TestDb) {
     let up = custodian(&db, &["migrate", "up"]);
     assert!(up.status.success(), "{}", text(&up));
     assert!(custodian(&db, &["check"]).status.success());
-    // All the way down and back up again.
-    let all = custodian(&db, &["migrate", "down", "--steps", "100"]);
+    // All the way down: the ledger's tables only when named.
+    let refused = custodian(&db, &["migrate", "down", "--steps", "100", "--force"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("audit_log") && text(&refused).contains("--drop events"),
+        "{}",
+        text(&refused)
+    );
+    let all = custodian(
+        &db,
+        &[
+            "migrate",
+            "down",
+            "--steps",
+            "100",
+            "--force",
+            "--drop",
+            "audit_log",
+            "--drop",
+            "events",
+        ],
+    );
     assert!(all.status.success(), "{}", text(&all));
     assert!(
         text(&all).contains("reverted m20261123_000001_ledger_events"),

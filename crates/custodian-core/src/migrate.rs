@@ -64,6 +64,38 @@ impl SchemaReport {
     }
 }
 
+/// What `down` may do beyond dropping empty tables.
+#[derive(Debug, Clone, Default)]
+pub struct DownOptions {
+    /// Drop tables that hold rows.
+    pub force: bool,
+    /// Tables never dropped unless also named in `allow_drop` (the ledger's
+    /// append-only tables).
+    pub protected: Vec<String>,
+    /// Protected tables the caller named, allowing them to be dropped.
+    pub allow_drop: Vec<String>,
+    /// Revert, report what would be dropped, and roll everything back.
+    pub dry_run: bool,
+}
+
+/// What `down` reverted and dropped (or, in a dry run, would have).
+#[derive(Debug, Clone, Default)]
+pub struct DownReport {
+    /// The migrations reverted, newest first.
+    pub reverted: Vec<String>,
+    /// The tables that reverting them dropped.
+    pub dropped: Vec<DroppedTable>,
+}
+
+/// One table a revert dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedTable {
+    /// Its name.
+    pub name: String,
+    /// Whether it held rows.
+    pub had_rows: bool,
+}
+
 /// Applies and reverts the migrations of every registered crate.
 pub struct Migrator {
     sets: Vec<MigrationSet>,
@@ -202,8 +234,17 @@ impl Migrator {
         Ok(applied)
     }
 
-    /// Reverts the last `steps` applied migrations, newest first, in one transaction.
-    pub async fn down(&self, store: &Store, steps: usize) -> Result<Vec<String>> {
+    /// Reverts the last `steps` applied migrations, newest first, in one
+    /// transaction, as `opts` allow: a table that would be dropped while it
+    /// holds rows needs `force`, and a protected table must be named in
+    /// `allow_drop`; otherwise nothing is reverted and the error names every
+    /// such table. A dry run reverts, reports and rolls back.
+    pub async fn down(
+        &self,
+        store: &Store,
+        steps: usize,
+        opts: &DownOptions,
+    ) -> Result<DownReport> {
         let tx = self.lock(store).await?;
         let report = self.compare(read_applied(&tx).await?);
         refuse_unknown(&report)?;
@@ -213,6 +254,13 @@ impl Migrator {
             .filter(|m| m.applied_at.is_some())
             .map(|m| m.name.as_str())
             .collect();
+        let before = list_tables(&tx, store.backend()).await?;
+        let mut populated = Vec::new();
+        for t in &before {
+            if has_rows(&tx, t).await? {
+                populated.push(t.clone());
+            }
+        }
         let mut reverted = Vec::new();
         for (_, m) in self.all().rev() {
             if reverted.len() == steps {
@@ -229,11 +277,57 @@ impl Migrator {
                 .and_where(Expr::col(Alias::new("name")).eq(m.name()))
                 .to_owned();
             tx.execute(&delete).await?;
-            tracing::info!(migration = m.name(), "reverted");
             reverted.push(m.name().to_owned());
         }
+        let after = list_tables(&tx, store.backend()).await?;
+        let dropped: Vec<DroppedTable> = before
+            .into_iter()
+            .filter(|t| !after.contains(t))
+            .map(|name| DroppedTable {
+                had_rows: populated.contains(&name),
+                name,
+            })
+            .collect();
+        let out = DownReport { reverted, dropped };
+        if opts.dry_run {
+            tx.rollback().await?;
+            return Ok(out);
+        }
+        let guarded: Vec<&str> = out
+            .dropped
+            .iter()
+            .filter(|d| opts.protected.contains(&d.name) && !opts.allow_drop.contains(&d.name))
+            .map(|d| d.name.as_str())
+            .collect();
+        if !guarded.is_empty() {
+            tx.rollback().await?;
+            return Err(Error::Migration(format!(
+                "reverting would drop {}, which is never dropped unless named \
+                 (--drop {}); nothing was reverted",
+                guarded.join(", "),
+                guarded.join(" --drop ")
+            )));
+        }
+        let full: Vec<&str> = out
+            .dropped
+            .iter()
+            .filter(|d| d.had_rows)
+            .map(|d| d.name.as_str())
+            .collect();
+        if !full.is_empty() && !opts.force {
+            tx.rollback().await?;
+            return Err(Error::Migration(format!(
+                "reverting would drop {} table(s) holding rows: {}; nothing was reverted \
+                 (back them up, then run again with --force)",
+                full.len(),
+                full.join(", ")
+            )));
+        }
         tx.commit().await?;
-        Ok(reverted)
+        for name in &out.reverted {
+            tracing::info!(migration = %name, "reverted");
+        }
+        Ok(out)
     }
 
     /// Begins the migration transaction, holding the migration lock, with the
@@ -303,6 +397,43 @@ async fn table_exists(conn: &impl ConnectionTrait, backend: Backend) -> Result<b
         None => 0,
     };
     Ok(n > 0)
+}
+
+/// The tables in the current schema, the bookkeeping table left out.
+async fn list_tables(conn: &impl ConnectionTrait, backend: Backend) -> Result<Vec<String>> {
+    let (sql, db) = match backend {
+        Backend::Sqlite => (
+            "SELECT name AS t FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            DbBackend::Sqlite,
+        ),
+        Backend::Postgres => (
+            "SELECT tablename AS t FROM pg_tables WHERE schemaname = current_schema() \
+             ORDER BY tablename",
+            DbBackend::Postgres,
+        ),
+    };
+    let rows = conn
+        .query_all_raw(Statement::from_string(db, sql.to_owned()))
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let t: String = r.try_get("", "t")?;
+        if t != MIGRATIONS_TABLE {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `table` holds at least one row.
+async fn has_rows(conn: &impl ConnectionTrait, table: &str) -> Result<bool> {
+    let select = Query::select()
+        .expr(Expr::val(1))
+        .from(Alias::new(table))
+        .limit(1)
+        .to_owned();
+    Ok(conn.query_one(&select).await?.is_some())
 }
 
 async fn read_applied(conn: &impl ConnectionTrait) -> Result<Vec<MigrationStatus>> {

@@ -17,6 +17,9 @@ pub mod testing;
 
 use custodian_core::migrate::MigrationSet;
 
+/// The append-only tables: never dropped by `migrate down` unless named.
+pub const APPEND_ONLY_TABLES: &[&str] = &["audit_log", "events"];
+
 /// The ledger's migrations, oldest first.
 pub fn migrations() -> MigrationSet {
     MigrationSet {

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
-use custodian_core::migrate::SchemaReport;
+use custodian_core::migrate::{DownOptions, DownReport, SchemaReport};
+use custodian_ledger::APPEND_ONLY_TABLES;
 
 use super::App;
 
@@ -14,10 +15,24 @@ pub enum MigrateCommand {
     /// Apply every pending migration, in order, in one transaction.
     Up,
     /// Revert the most recently applied migrations.
+    ///
+    /// Refused, with nothing reverted, when it would drop a table holding
+    /// rows (unless --force) or the ledger's audit_log or events (unless each
+    /// is named with --drop). --dry-run says what would be dropped. A revert
+    /// that keeps audit_log is recorded in the audit chain.
     Down {
         /// How many migrations to revert.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         steps: u32,
+        /// Drop tables even though they hold rows.
+        #[arg(long)]
+        force: bool,
+        /// Allow dropping this append-only table (audit_log or events); repeat for both.
+        #[arg(long, value_name = "TABLE")]
+        drop: Vec<String>,
+        /// Only say what would be reverted and dropped; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List every migration, per crate, as applied or pending; name any the
     /// database holds that this binary does not know.
@@ -38,13 +53,33 @@ pub async fn run(app: &App, cmd: MigrateCommand) -> Result<ExitCode> {
                 println!("applied {name}");
             }
         }
-        MigrateCommand::Down { steps } => {
-            let reverted = migrator.down(&store, steps as usize).await?;
-            if reverted.is_empty() {
+        MigrateCommand::Down {
+            steps,
+            force,
+            drop,
+            dry_run,
+        } => {
+            let opts = DownOptions {
+                force,
+                protected: APPEND_ONLY_TABLES.iter().map(|t| (*t).to_owned()).collect(),
+                allow_drop: drop,
+                dry_run,
+            };
+            let report = migrator.down(&store, steps as usize, &opts).await?;
+            let verb = if dry_run { "would revert" } else { "reverted" };
+            if report.reverted.is_empty() {
                 println!("nothing to revert");
             }
-            for name in reverted {
-                println!("reverted {name}");
+            for name in &report.reverted {
+                println!("{verb} {name}");
+            }
+            for t in &report.dropped {
+                let rows = if t.had_rows { "holding rows" } else { "empty" };
+                let verb = if dry_run { "would drop" } else { "dropped" };
+                println!("{verb} {} ({rows})", t.name);
+            }
+            if !dry_run && !report.reverted.is_empty() {
+                record_revert(&store, &report).await?;
             }
         }
         MigrateCommand::Status => {
@@ -58,6 +93,20 @@ pub async fn run(app: &App, cmd: MigrateCommand) -> Result<ExitCode> {
     }
     store.close().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Appends a `migrate_down` entry naming the reverted migrations, unless
+/// the revert dropped the chain itself.
+async fn record_revert(store: &custodian_core::Store, report: &DownReport) -> Result<()> {
+    if report.dropped.iter().any(|d| d.name == "audit_log") {
+        return Ok(());
+    }
+    let names: Vec<&str> = report.reverted.iter().map(String::as_str).collect();
+    let actor = custodian_ledger::audit::Actor::system();
+    let mut change = actor.change("migrate_down", "schema", "", &names);
+    change.entity_id = None;
+    custodian_ledger::audit::append(store, change).await?;
+    Ok(())
 }
 
 /// One line per migration: known ones with their state, then those of
