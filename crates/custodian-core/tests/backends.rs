@@ -4,7 +4,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use custodian_core::{
     Error, Store,
-    migrate::{MigrationSet, Migrator},
+    migrate::{DownOptions, MigrationSet, Migrator},
     query::{Dir, FieldType, ListSpec},
     testing::TestDb,
 };
@@ -149,6 +149,64 @@ custodian_core::backend_tests! {
     count_exact_counts_the_filtered_rows => count_exact,
     keyset_pages_return_every_row_once_in_order => keyset_property,
     server_version_names_the_backend => server_version,
+    down_refuses_to_drop_rows_or_protected_tables_unless_told => down_guard,
+}
+
+async fn down_guard(db: TestDb) {
+    let m = migrator(true);
+    m.up(&db.store).await.unwrap();
+    let all = |opts: DownOptions| {
+        let m = &m;
+        let store = &db.store;
+        async move { m.down(store, 5, &opts).await }
+    };
+    // Empty tables go without a word, but a protected one must be named.
+    let protected = DownOptions {
+        protected: vec!["probe".into()],
+        ..DownOptions::default()
+    };
+    let err = all(protected.clone()).await.unwrap_err().to_string();
+    assert!(
+        err.contains("probe") && err.contains("--drop probe"),
+        "{err}"
+    );
+    assert_eq!(
+        m.report(&db.store).await.unwrap().pending().count(),
+        0,
+        "nothing reverted"
+    );
+    // A table with rows needs --force; a dry run says so and changes nothing.
+    row("kept", 1, true, 0)
+        .insert(db.store.conn())
+        .await
+        .unwrap();
+    let plan = all(DownOptions {
+        dry_run: true,
+        ..DownOptions::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(plan.reverted.len(), 2);
+    assert!(
+        plan.dropped.iter().any(|d| d.name == "probe" && d.had_rows),
+        "{plan:?}"
+    );
+    let err = all(DownOptions::default()).await.unwrap_err().to_string();
+    assert!(
+        err.contains("holding rows: probe") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        probe::Entity::find().count(db.store.conn()).await.unwrap(),
+        1
+    );
+    let done = all(DownOptions {
+        force: true,
+        ..DownOptions::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(done.reverted.len(), 2);
 }
 
 async fn migrate_round_trip(db: TestDb) {
@@ -158,7 +216,8 @@ async fn migrate_round_trip(db: TestDb) {
         m.up(&db.store).await.unwrap().is_empty(),
         "second up is a no-op"
     );
-    let reverted = m.down(&db.store, 1).await.unwrap();
+    let none = DownOptions::default();
+    let reverted = m.down(&db.store, 1, &none).await.unwrap().reverted;
     assert_eq!(reverted, vec!["m00000002_test_index_probe"]);
     let report = m.report(&db.store).await.unwrap();
     assert_eq!(report.pending().count(), 1);
@@ -166,7 +225,7 @@ async fn migrate_round_trip(db: TestDb) {
         m.up(&db.store).await.unwrap(),
         vec!["m00000002_test_index_probe"]
     );
-    assert_eq!(m.down(&db.store, 5).await.unwrap().len(), 2);
+    assert_eq!(m.down(&db.store, 5, &none).await.unwrap().reverted.len(), 2);
     assert_eq!(m.up(&db.store).await.unwrap().len(), 2);
     probe::Entity::find().count(db.store.conn()).await.unwrap();
 }
