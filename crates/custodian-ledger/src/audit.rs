@@ -524,24 +524,28 @@ fn key_bytes(hex_key: &str) -> std::result::Result<[u8; 32], CheckpointError> {
         .ok_or_else(|| CheckpointError::BadKey("wrong length or not hex".into()))
 }
 
+/// The verified head a checkpoint signs.
+struct Head {
+    seq: i64,
+    hash: String,
+}
+
 /// Verifies the whole chain, then signs its head with `secret_hex`; a
 /// broken chain is refused, since a checkpoint vouches for all before it.
 pub async fn checkpoint(
     conn: &impl ConnectionTrait,
     secret_hex: &str,
 ) -> std::result::Result<Checkpoint, CheckpointError> {
-    use entity::Column as C;
     let key = SigningKey::from_bytes(&key_bytes(secret_hex)?);
     let v = verify(conn, None, |_| {}).await?;
     if let Some(b) = v.first_break {
         return Err(CheckpointError::Broken(b));
     }
-    let head = entity::Entity::find()
-        .order_by_desc(C::Seq)
-        .one(conn)
-        .await
-        .map_err(custodian_core::Error::from)?
-        .ok_or(CheckpointError::Empty)?;
+    // Sign the head that was verified, not whatever is newest now.
+    let (Some(seq), Some(hash)) = (v.head_seq, v.head_hash) else {
+        return Err(CheckpointError::Empty);
+    };
+    let head = Head { seq, hash };
     let at = custodian_core::time::now();
     let sig = key.sign(&signed_message(head.seq, &head.hash, &at));
     Ok(Checkpoint {

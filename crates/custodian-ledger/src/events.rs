@@ -248,7 +248,7 @@ impl NewEvent {
         self.event_type == stored.event_type
             && self.subject_type == stored.subject_type
             && self.subject_id == stored.subject_id
-            && self.payload_or_empty() == stored.payload
+            && same_json(&self.payload_or_empty(), &stored.payload)
     }
 
     /// Names of the fields the caller set: what the audit entry records.
@@ -268,6 +268,24 @@ impl NewEvent {
                     .map(|(name, _)| name),
             )
             .collect()
+    }
+}
+
+/// JSON equality as PostgreSQL's `jsonb` keeps it: numbers by value
+/// (`1e2` is `100`), so an identical retry is a duplicate on both backends.
+fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as V;
+    match (a, b) {
+        (V::Number(x), V::Number(y)) => x == y || x.as_f64() == y.as_f64(),
+        (V::Array(x), V::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_json(p, q))
+        }
+        (V::Object(x), V::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
     }
 }
 
@@ -332,4 +350,18 @@ pub fn list_spec() -> ListSpec<entity::Entity> {
         .filter("idempotency_key", C::IdempotencyKey, FieldType::Text)
         .sort("created_at", C::CreatedAt, FieldType::Timestamp)
         .default_order(&[("created_at", Dir::Desc)])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbers_compare_by_value_as_jsonb_stores_them() {
+        let a = serde_json::json!({"n": [1e2, {"m": -0.0}]});
+        let b: serde_json::Value = serde_json::from_str(r#"{"n": [100, {"m": 0}]}"#).unwrap();
+        assert!(super::same_json(&a, &b));
+        assert!(!super::same_json(
+            &a,
+            &serde_json::json!({"n": [101, {"m": 0}]})
+        ));
+    }
 }

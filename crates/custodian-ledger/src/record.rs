@@ -374,7 +374,8 @@ pub fn change<T>(
 }
 
 /// Writes `am` and audits the changed field names; with nothing changed it
-/// writes nothing and returns `cur`.
+/// writes nothing and returns `cur`, recorded as a read (the caller gets
+/// the whole record back).
 pub async fn save<A>(
     tx: &DatabaseTransaction,
     actor: &Actor,
@@ -389,6 +390,11 @@ where
     <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
 {
     if changed.is_empty() {
+        audit::record(
+            tx,
+            &actor.change("read", <A::Entity as Named>::NAME, id, &[]),
+        )
+        .await?;
         return Ok(cur);
     }
     let row = am.update(tx).await?;

@@ -17,7 +17,7 @@ pub enum Role {
     Admin,
     /// Runs trial outreach and claims work: reads and writes those modules.
     Coordinator,
-    /// Reads analytics (train and validation only) and aggregate data.
+    /// Reads analytics (train and validation only), claims and events.
     Analyst,
     /// An analyst who may also read the test split, to evaluate models.
     Evaluator,

@@ -270,11 +270,12 @@ resource_handlers!(
 // ---------------------------------------------------------------- participants
 
 /// Creates a participant and their `mary_id`. The same person (name and
-/// date of birth) again is a 409 naming the existing participant.
+/// date of birth) again is a 409 that names no id: finding them is a
+/// lookup, which is recorded.
 #[utoipa::path(post, path = "/v1/trials/participants", tag = "trials", request_body = repo::NewParticipant,
     responses(
         (status = 201, body = participant::Model),
-        (status = 409, description = "The same person already exists; the detail names them", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The same person already exists (no id is named; use the lookup)", body = Problem, content_type = "application/problem+json"),
         Invalid,
         (status = 503, description = "No pepper configured", body = Problem, content_type = "application/problem+json"),
     ))]

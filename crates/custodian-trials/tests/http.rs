@@ -141,6 +141,16 @@ async fn reads_recorded(db: TestDb) {
     assert_eq!(entry("participant_trial", 1).unwrap().1, enrolled);
     assert_eq!(entry("handoff", 0).unwrap().1, Some(id(&h)));
     assert_eq!(new.len(), 5, "{new:?}");
+    // A change that changes nothing still answers the whole record: a read.
+    c.ok(
+        "PATCH",
+        &format!("/v1/trials/participants/{pid}"),
+        Some(json!({})),
+        StatusCode::OK,
+    )
+    .await;
+    let last = reads_by(&db, "coordinator").await.pop().unwrap();
+    assert_eq!((last.0.as_str(), last.1), ("participant", Some(pid)));
 }
 
 async fn no_pepper(db: TestDb) {

@@ -916,7 +916,7 @@ async fn handoffs(db: TestDb) {
     // Only the one who claimed it may resolve it.
     let taken = resolve_handoff(&store, &actor(), h.id, note()).await;
     assert!(
-        matches!(&taken, Err(custodian_core::Error::Forbidden(m)) if m.contains("alice")),
+        matches!(&taken, Err(Error::Conflict(m)) if m.contains("alice")),
         "{taken:?}"
     );
     let done = resolve_handoff(&store, &alice, h.id, note()).await.unwrap();

@@ -298,15 +298,19 @@ async fn cancel_rides(tx: &DatabaseTransaction, actor: &Actor, appointment_id: U
     // Every ride is locked (by this one UPDATE) before the first audit entry
     // takes the chain's lock: `update_ride` locks a ride and then the chain,
     // so taking a ride lock after the chain lock could deadlock against it.
-    ride::Entity::update_many()
+    // The status is checked again under the lock: a ride completed since the
+    // SELECT above is left alone.
+    let cancelled = ride::Entity::update_many()
         .col_expr(
             ride::Column::Status,
             Expr::value(RideStatus::Cancelled.as_str()),
         )
         .col_expr(ride::Column::UpdatedAt, Expr::value(time::now()))
-        .filter(ride::Column::Id.is_in(ids.clone()))
-        .exec(tx)
+        .filter(ride::Column::Id.is_in(ids))
+        .filter(ride::Column::Status.is_in([RideStatus::Requested, RideStatus::Booked]))
+        .exec_with_returning(tx)
         .await?;
+    let ids: Vec<Uuid> = cancelled.into_iter().map(|r| r.id).collect();
     for rid in ids {
         audit_update::<ride::Entity>(tx, actor, rid, &["status"]).await?;
     }

@@ -203,7 +203,7 @@ async fn move_handoff(
                 if to == HandoffStatus::Resolved
                     && cur.claimed_by.as_deref() != Some(actor.name.as_str())
                 {
-                    return Err(Error::Forbidden(format!(
+                    return Err(Error::Conflict(format!(
                         "ticket {id} is claimed by {}; only they may resolve it",
                         cur.claimed_by.as_deref().unwrap_or("nobody")
                     )));
@@ -245,7 +245,8 @@ pub async fn claim_handoff(store: &Store, actor: &Actor, id: Uuid) -> Result<han
     .await
 }
 
-/// Resolves a claimed ticket; only whoever claimed it may (403 otherwise).
+/// Resolves a claimed ticket; only whoever claimed it may (409 otherwise,
+/// naming who holds it).
 pub async fn resolve_handoff(
     store: &Store,
     actor: &Actor,

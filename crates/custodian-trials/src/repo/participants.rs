@@ -27,7 +27,7 @@ use crate::model::{Channel, IdentityStatus, ResearchConsent, participant};
 custodian_ledger::record!(participant, "participant", kept);
 
 /// A person to recruit. `first_name`, `last_name` and `date_of_birth` make
-/// the `mary_id`; the same person twice is a 409 naming the first.
+/// the `mary_id`; the same person twice is a 409 that names no id.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = trials::NewParticipant)]
