@@ -87,13 +87,16 @@ pub struct DownReport {
     pub dropped: Vec<DroppedTable>,
 }
 
-/// One table a revert dropped.
+/// One table a revert dropped, or some of whose columns it dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DroppedTable {
     /// Its name.
     pub name: String,
     /// Whether it held rows.
     pub had_rows: bool,
+    /// The columns dropped from a table that stays; empty when the whole
+    /// table went.
+    pub columns: Vec<String>,
 }
 
 /// Applies and reverts the migrations of every registered crate.
@@ -256,10 +259,12 @@ impl Migrator {
             .collect();
         let before = list_tables(&tx, store.backend()).await?;
         let mut populated = Vec::new();
+        let mut columns = Vec::new();
         for t in &before {
             if has_rows(&tx, t).await? {
                 populated.push(t.clone());
             }
+            columns.push(list_columns(&tx, store.backend(), t).await?);
         }
         let mut reverted = Vec::new();
         for (_, m) in self.all().rev() {
@@ -280,14 +285,28 @@ impl Migrator {
             reverted.push(m.name().to_owned());
         }
         let after = list_tables(&tx, store.backend()).await?;
-        let dropped: Vec<DroppedTable> = before
-            .into_iter()
-            .filter(|t| !after.contains(t))
-            .map(|name| DroppedTable {
-                had_rows: populated.contains(&name),
-                name,
-            })
-            .collect();
+        let mut dropped = Vec::new();
+        for (name, cols) in before.into_iter().zip(columns) {
+            let had_rows = populated.contains(&name);
+            if !after.contains(&name) {
+                dropped.push(DroppedTable {
+                    name,
+                    had_rows,
+                    columns: Vec::new(),
+                });
+                continue;
+            }
+            // A table that stays may still lose columns (and their data).
+            let now = list_columns(&tx, store.backend(), &name).await?;
+            let lost: Vec<String> = cols.into_iter().filter(|c| !now.contains(c)).collect();
+            if !lost.is_empty() {
+                dropped.push(DroppedTable {
+                    name,
+                    had_rows,
+                    columns: lost,
+                });
+            }
+        }
         let out = DownReport { reverted, dropped };
         if opts.dry_run {
             tx.rollback().await?;
@@ -302,8 +321,8 @@ impl Migrator {
         if !guarded.is_empty() {
             tx.rollback().await?;
             return Err(Error::Migration(format!(
-                "reverting would drop {}, which is never dropped unless named \
-                 (--drop {}); nothing was reverted",
+                "reverting would drop {} (or columns of it), which is never changed \
+                 unless named (--drop {}); nothing was reverted",
                 guarded.join(", "),
                 guarded.join(" --drop ")
             )));
@@ -317,8 +336,8 @@ impl Migrator {
         if !full.is_empty() && !opts.force {
             tx.rollback().await?;
             return Err(Error::Migration(format!(
-                "reverting would drop {} table(s) holding rows: {}; nothing was reverted \
-                 (back them up, then run again with --force)",
+                "reverting would drop {} table(s), or columns of them, holding rows: {}; \
+                 nothing was reverted (back them up, then run again with --force)",
                 full.len(),
                 full.join(", ")
             )));
@@ -424,6 +443,32 @@ async fn list_tables(conn: &impl ConnectionTrait, backend: Backend) -> Result<Ve
         }
     }
     Ok(out)
+}
+
+/// The columns of `table`, in no particular order.
+async fn list_columns(
+    conn: &impl ConnectionTrait,
+    backend: Backend,
+    table: &str,
+) -> Result<Vec<String>> {
+    let stmt = match backend {
+        Backend::Sqlite => Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT name AS c FROM pragma_table_info(?)",
+            [table.into()],
+        ),
+        Backend::Postgres => Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT column_name::text AS c FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1",
+            [table.into()],
+        ),
+    };
+    conn.query_all_raw(stmt)
+        .await?
+        .into_iter()
+        .map(|r| Ok(r.try_get::<String>("", "c")?))
+        .collect()
 }
 
 /// Whether `table` holds at least one row.

@@ -76,7 +76,11 @@ pub async fn run(app: &App, cmd: MigrateCommand) -> Result<ExitCode> {
             for t in &report.dropped {
                 let rows = if t.had_rows { "holding rows" } else { "empty" };
                 let verb = if dry_run { "would drop" } else { "dropped" };
-                println!("{verb} {} ({rows})", t.name);
+                if t.columns.is_empty() {
+                    println!("{verb} {} ({rows})", t.name);
+                } else {
+                    println!("{verb} {}.{} ({rows})", t.name, t.columns.join(", "));
+                }
             }
             if !dry_run && !report.reverted.is_empty() {
                 record_revert(&store, &report).await?;
