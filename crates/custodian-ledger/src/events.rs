@@ -6,7 +6,7 @@ use custodian_core::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    sea_query::{OnConflict, Query},
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -81,6 +81,9 @@ pub struct NewEvent {
     /// recorded once; reused for a different event it is refused.
     pub idempotency_key: Option<String>,
 }
+
+/// The scope of keys recorded before keys were scoped per principal.
+pub const LEGACY_SCOPE: &str = "";
 
 /// What logging an event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,30 +165,54 @@ pub async fn log_event(
     use entity::Column as C;
     let id = Uuid::now_v7();
     let payload = event.payload_or_empty();
-    let stmt = Query::insert()
-        .into_table(entity::Entity)
-        .columns([
-            C::Id,
-            C::SubjectType,
-            C::SubjectId,
-            C::EventType,
-            C::Payload,
-            C::Provenance,
-            C::IdempotencyKey,
-            C::KeyScope,
-            C::CreatedAt,
-        ])
-        .values_panic([
-            id.into(),
-            event.subject_type.clone().into(),
-            event.subject_id.into(),
-            event.event_type.clone().into(),
-            payload.into(),
-            event.provenance.clone().into(),
-            event.idempotency_key.clone().into(),
-            scope.into(),
-            custodian_core::time::now().into(),
-        ])
+    let values: [sea_orm::Value; 9] = [
+        id.into(),
+        event.subject_type.clone().into(),
+        event.subject_id.into(),
+        event.event_type.clone().into(),
+        payload.into(),
+        event.provenance.clone().into(),
+        event.idempotency_key.clone().into(),
+        scope.into(),
+        custodian_core::time::now().into(),
+    ];
+    let mut insert = Query::insert();
+    insert.into_table(entity::Entity).columns([
+        C::Id,
+        C::SubjectType,
+        C::SubjectId,
+        C::EventType,
+        C::Payload,
+        C::Provenance,
+        C::IdempotencyKey,
+        C::KeyScope,
+        C::CreatedAt,
+    ]);
+    match event.idempotency_key.as_deref() {
+        // Keys recorded before keys were scoped (scope '') still count: the
+        // row is inserted only if no such legacy row holds the key.
+        Some(key) => {
+            let legacy = Query::select()
+                .expr(Expr::val(1))
+                .from(entity::Entity)
+                .and_where(Expr::col(C::KeyScope).eq(LEGACY_SCOPE))
+                .and_where(Expr::col(C::IdempotencyKey).eq(key))
+                .to_owned();
+            let select = Query::select()
+                .exprs(values.map(Expr::val))
+                .and_where(Expr::exists(legacy).not())
+                .to_owned();
+            insert.select_from(select).map_err(|e| {
+                Error::Database(sea_orm::DbErr::Custom(format!(
+                    "building the event insert: {e}"
+                )))
+            })?;
+        }
+        None => {
+            insert.values_panic(values.map(Into::into));
+        }
+    }
+    let stmt = insert
         .on_conflict(
             OnConflict::columns([C::KeyScope, C::IdempotencyKey])
                 .do_nothing()
@@ -196,11 +223,15 @@ pub async fn log_event(
     if let Some(row) = conn.query_one(&stmt).await? {
         return Ok(Logged::New(row.try_get("", "id")?));
     }
-    // Only a keyed event can conflict, and the row it met is committed.
+    // Only a keyed event can conflict, and the row it met is committed:
+    // the caller's own, or one recorded before keys were scoped.
     let key = event.idempotency_key.as_deref().unwrap_or_default();
-    let prior = find_by_key(conn, scope, key).await?.ok_or_else(|| {
-        Error::Conflict(format!("idempotency key {key:?} is being recorded; retry"))
-    })?;
+    let prior = match find_by_key(conn, scope, key).await? {
+        Some(p) => p,
+        None => find_by_key(conn, LEGACY_SCOPE, key).await?.ok_or_else(|| {
+            Error::Conflict(format!("idempotency key {key:?} is being recorded; retry"))
+        })?,
+    };
     if event.same_as(&prior) {
         Ok(Logged::Duplicate(prior.id))
     } else {

@@ -54,7 +54,7 @@ async fn row_below_one(db: TestDb) {
         .execute_unprepared(
             "INSERT INTO audit_log (seq, at, actor, action, entity, entity_id, changed, \
              request_id, prev_hash, hash) SELECT 0, at, actor, action, entity, entity_id, \
-             changed, request_id, prev_hash, 'f' || substr(hash, 2) FROM audit_log WHERE seq = 1",
+             changed, request_id, prev_hash, 'x' || substr(hash, 2) FROM audit_log WHERE seq = 1",
         )
         .await
         .unwrap();

@@ -29,6 +29,42 @@ custodian_core::backend_tests! {
     the_database_refuses_update_and_delete_of_events => append_only,
     a_recorded_event_and_its_audit_entry_land_together_once => recorded_with_audit,
     keys_are_scoped_per_caller_and_a_key_reused_for_another_event_is_refused => scoped_keys,
+    a_key_recorded_before_keys_were_scoped_still_deduplicates => legacy_keys,
+}
+
+async fn legacy_keys(db: TestDb) {
+    let store = migrated(&db).await;
+    let conn = store.conn();
+    // An event recorded before the upgrade: its key has the legacy scope.
+    let old = event(Some("sms-7"));
+    let Logged::New(old_id) = events::log_event(conn, events::LEGACY_SCOPE, &old)
+        .await
+        .unwrap()
+    else {
+        panic!("the legacy event was not recorded")
+    };
+    // Its retry after the upgrade, by whoever sends it, is that event.
+    assert_eq!(
+        events::log_event(conn, "agent-a", &old).await.unwrap(),
+        Logged::Duplicate(old_id)
+    );
+    let mut other = event(Some("sms-7"));
+    other.event_type = "call_placed".into();
+    assert!(events::log_event(conn, "agent-a", &other).await.is_err());
+    // Unkeyed and new keys are unaffected.
+    assert!(matches!(
+        events::log_event(conn, "agent-a", &event(Some("sms-8")))
+            .await
+            .unwrap(),
+        Logged::New(_)
+    ));
+    assert!(matches!(
+        events::log_event(conn, "agent-a", &event(None))
+            .await
+            .unwrap(),
+        Logged::New(_)
+    ));
+    assert_eq!(events::entity::Entity::find().count(conn).await.unwrap(), 3);
 }
 
 async fn scoped_keys(db: TestDb) {

@@ -1,6 +1,7 @@
 //! Event idempotency keys are scoped to whoever recorded the event: one
 //! caller's key no longer answers another's as a duplicate. Existing rows
-//! keep one shared scope (`''`), so their keys still deduplicate as before.
+//! get the legacy scope `''`; `log_event` checks it too, so a retry of an
+//! event recorded before the upgrade is still its duplicate.
 
 use sea_orm_migration::prelude::*;
 
