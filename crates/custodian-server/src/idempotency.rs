@@ -85,6 +85,11 @@ async fn handle(
             ApiError::new(Kind::Internal, "idempotency without a principal").into_response(),
         );
     };
+    // The route template (never the client's path) names a replay.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
     let method = req.method().as_str().to_owned();
     let path = req
         .uri()
@@ -121,7 +126,21 @@ async fn handle(
             .map_err(api)?
         {
             Claim::Fresh => break,
-            Claim::Replay(stored) => return Ok(replay(stored)),
+            Claim::Replay(stored) => {
+                // The replayed answer may hold personal data that the first
+                // request's read entry covered; the replay gets its own.
+                let route = route.unwrap_or_default();
+                let actor = custodian_ledger::audit::Actor {
+                    name: principal.clone(),
+                    request_id: request_id.clone(),
+                };
+                let mut change = actor.change("replay", &route, "", &[]);
+                change.entity_id = None;
+                custodian_ledger::audit::append(&state.store, change)
+                    .await
+                    .map_err(api)?;
+                return Ok(replay(stored));
+            }
             Claim::Mismatch => {
                 return Err(ApiError::new(
                     Kind::Validation,

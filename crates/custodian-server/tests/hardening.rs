@@ -234,6 +234,24 @@ async fn idempotency_needs_a_principal(db: TestDb) {
     .await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(stored_keys(&db).await, 1);
+    // A replay is recorded too, naming the route (not the client's path).
+    let (s, _, _) = send(
+        &t.app,
+        "POST",
+        "/v1/events",
+        &[("authorization", &bearer), ("idempotency-key", "k-ok")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let last = last_entry(&db).await;
+    assert_eq!(
+        (
+            last.actor.as_str(),
+            last.action.as_str(),
+            last.entity.as_str()
+        ),
+        ("writer", "replay", "/v1/events")
+    );
 }
 
 async fn last_entry(db: &TestDb) -> audit::AuditEntry {
