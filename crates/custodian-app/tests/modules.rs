@@ -22,6 +22,63 @@ custodian_core::backend_tests! {
     with_only_claims_the_other_modules_are_404_and_claims_works => only_claims,
     every_declared_table_exists_after_migrating => declared_tables,
     a_database_holding_a_disabled_modules_tables_is_served => disabled_tables_tolerated,
+    events_about_a_modules_records_need_that_modules_permission => module_events,
+}
+
+async fn module_events(db: TestDb) {
+    let all = custodian_app::modules(&Config::default()).unwrap();
+    let t = TestApp::spawn(&db, &all).await;
+    let agent = t.client("agent", Role::Service).await;
+    let ana = t.client("ana", Role::Analyst).await;
+    let coordinator = t.client("coordinator", Role::Coordinator).await;
+    let about_participant = serde_json::json!({
+        "event_type": "sms_sent", "subject_type": "participant",
+        "subject_id": "0192e4c1-7b2a-7cc0-9d1e-3f4a5b6c7d8e",
+        "payload": {"body": "see you tomorrow"}
+    });
+    let e = agent
+        .ok(
+            "POST",
+            "/v1/events",
+            Some(about_participant.clone()),
+            StatusCode::CREATED,
+        )
+        .await;
+    let plain = agent
+        .ok(
+            "POST",
+            "/v1/events",
+            Some(serde_json::json!({"event_type": "batch_done"})),
+            StatusCode::CREATED,
+        )
+        .await;
+    // An analyst reads the event log, but not trials' part of it.
+    let page = ana.ok("GET", "/v1/events", None, StatusCode::OK).await;
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [plain["id"].as_str().unwrap()], "{page}");
+    let (s, _) = ana
+        .call(
+            "GET",
+            &format!("/v1/events/{}", e["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let page = coordinator
+        .ok("GET", "/v1/events", None, StatusCode::OK)
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2, "{page}");
+    // Writing one needs trials' write permission too.
+    let auditor = t.client("audrey", Role::Auditor).await;
+    let (s, p) = auditor
+        .call("POST", "/v1/events", Some(about_participant))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
 }
 
 async fn only_claims(db: TestDb) {

@@ -338,21 +338,41 @@ impl crate::record::Named for entity::Entity {
 }
 
 /// One event by id, its read recorded in the audit chain (events may carry
-/// personal data in their payloads).
-pub async fn read_event(store: &Store, actor: &Actor, id: Uuid) -> Result<Event> {
+/// personal data in their payloads). An event whose `subject_type` is in
+/// `hidden` (the caller may not read those subjects) is a 404.
+pub async fn read_event(store: &Store, actor: &Actor, id: Uuid, hidden: &[&str]) -> Result<Event> {
     let e = get_event(store.conn(), id).await?;
+    if e.subject_type
+        .as_deref()
+        .is_some_and(|t| hidden.contains(&t))
+    {
+        return Err(Error::NotFound {
+            entity: "event",
+            id: id.to_string(),
+        });
+    }
     crate::record::record_reads::<entity::Entity>(store, actor, &[id.to_string()]).await?;
     Ok(e)
 }
 
-/// One page of events, with one read entry naming every id on it.
+/// One page of events, with one read entry naming every id on it; events
+/// whose `subject_type` is in `hidden` are left out.
 pub async fn list_events(
     store: &Store,
     actor: &Actor,
     spec: &ListSpec<entity::Entity>,
     q: &custodian_core::query::ListQuery,
+    hidden: &[&str],
 ) -> Result<custodian_core::query::Page<Event>> {
-    let page = spec.fetch(store.conn(), q, entity::Entity::find()).await?;
+    let mut select = entity::Entity::find();
+    if !hidden.is_empty() {
+        select = select.filter(
+            sea_orm::Condition::any()
+                .add(entity::Column::SubjectType.is_null())
+                .add(entity::Column::SubjectType.is_not_in(hidden.iter().copied())),
+        );
+    }
+    let page = spec.fetch(store.conn(), q, select).await?;
     let ids: Vec<String> = page.items.iter().map(|e| e.id.to_string()).collect();
     crate::record::record_reads::<entity::Entity>(store, actor, &ids).await?;
     Ok(page)

@@ -42,6 +42,13 @@ pub trait Module: Send + Sync {
     /// kept apart.
     fn areas(&self) -> &'static [Area];
 
+    /// The `subject_type`s of events about this module's records (trials:
+    /// `participant`, `appointment`): such events are read and written with
+    /// the module's main permission, not only the event log's.
+    fn event_subjects(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Columns of pseudonymous ids, for `custodian pseudonyms rotate`.
     fn pseudonym_columns(&self) -> Vec<PseudonymColumn> {
         Vec::new()

@@ -110,6 +110,17 @@ impl Modules {
             .collect()
     }
 
+    /// Which permission area guards events about each module-owned subject
+    /// type; every built module counts, enabled or not, so disabling a
+    /// module never exposes its events.
+    pub fn event_owners(&self) -> Vec<(&'static str, Area)> {
+        self.built
+            .iter()
+            .filter_map(|m| m.areas().first().map(|a| (m, *a)))
+            .flat_map(|(m, a)| m.event_subjects().iter().map(move |s| (*s, a)))
+            .collect()
+    }
+
     /// The permission table: the core's areas, then each enabled module's.
     pub fn areas(&self) -> Vec<Area> {
         CORE_AREAS

@@ -1,9 +1,12 @@
-//! `/v1/events`: record events idempotently and list them.
+//! `/v1/events`: record events idempotently and list them. Events about a
+//! module's records (a trials participant) are read and written only with
+//! that module's permission as well.
 
 use custodian_http::responses::{BadQuery, NotFound};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use axum::{
+    Extension,
     extract::{Path, RawQuery, State},
     http::{HeaderMap, StatusCode},
     response::Json,
@@ -16,7 +19,14 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::AppState;
-use custodian_http::{Caller, list, problem::ApiError};
+use custodian_http::{
+    Caller, guard, list,
+    problem::{ApiError, Kind},
+};
+use custodian_privacy::{
+    access::{Access, Area},
+    keys::Principal,
+};
 
 static SPEC: LazyLock<ListSpec<entity::Entity>> = LazyLock::new(events::list_spec);
 
@@ -28,6 +38,33 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .route_layer(axum::middleware::from_fn(|req, next| {
             custodian_http::guard::require(custodian_privacy::access::EVENTS, req, next)
         }))
+}
+
+/// Which permission area guards events about each module-owned subject
+/// type, attached by [`crate::router`] from the module list.
+#[derive(Clone, Default)]
+pub struct EventOwners(pub Arc<Vec<(&'static str, Area)>>);
+
+impl EventOwners {
+    /// The area guarding events about `subject_type`, if a module owns it.
+    fn owner(&self, subject_type: Option<&str>) -> Option<Area> {
+        let t = subject_type?;
+        self.0.iter().find(|(s, _)| *s == t).map(|(_, a)| *a)
+    }
+}
+
+/// The subject types whose events `principal` may not read.
+fn hidden_subjects(
+    owners: Option<&Extension<EventOwners>>,
+    principal: &Principal,
+) -> Vec<&'static str> {
+    owners.map_or_else(Vec::new, |o| {
+        o.0.0
+            .iter()
+            .filter(|(_, a)| !a.permits(principal.role, Access::Read))
+            .map(|(s, _)| *s)
+            .collect()
+    })
 }
 
 /// The answer to recording an event.
@@ -51,11 +88,30 @@ pub struct Recorded {
 async fn create_event(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    Extension(principal): Extension<Principal>,
+    owners: Option<Extension<EventOwners>>,
     Json(event): Json<NewEvent>,
 ) -> Result<(StatusCode, Json<Recorded>), ApiError> {
     let errors = event.validate();
     if !errors.is_empty() {
         return Err(custodian_core::Error::Invalid(errors).into());
+    }
+    // An event about a module's record needs that module's write permission.
+    if let Some(area) = owners
+        .as_ref()
+        .and_then(|o| o.owner(event.subject_type.as_deref()))
+        .filter(|a| !a.permits(principal.role, Access::Write))
+    {
+        guard::record_denial(&state.store, &actor, area.name, "write").await?;
+        return Err(ApiError::new(
+            Kind::Forbidden,
+            format!(
+                "role {} may not record events about a {} ({} data)",
+                principal.role,
+                event.subject_type.as_deref().unwrap_or_default(),
+                area.name
+            ),
+        ));
     }
     let logged = events::record_event(&state.store, &event, &actor).await?;
     let status = match logged {
@@ -84,12 +140,15 @@ async fn create_event(
 async fn list_events(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    Extension(principal): Extension<Principal>,
+    owners: Option<Extension<EventOwners>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<Page<Event>>, ApiError> {
     let q = list::parse(&SPEC, query.as_deref(), &headers)?;
+    let hidden = hidden_subjects(owners.as_ref(), &principal);
     Ok(Json(
-        events::list_events(&state.store, &actor, &SPEC, &q).await?,
+        events::list_events(&state.store, &actor, &SPEC, &q, &hidden).await?,
     ))
 }
 
@@ -104,7 +163,12 @@ async fn list_events(
 async fn get_event(
     State(state): State<AppState>,
     Caller(actor): Caller,
+    Extension(principal): Extension<Principal>,
+    owners: Option<Extension<EventOwners>>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Event>, ApiError> {
-    Ok(Json(events::read_event(&state.store, &actor, id).await?))
+    let hidden = hidden_subjects(owners.as_ref(), &principal);
+    Ok(Json(
+        events::read_event(&state.store, &actor, id, &hidden).await?,
+    ))
 }

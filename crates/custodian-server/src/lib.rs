@@ -11,7 +11,7 @@
 mod audit;
 pub mod auth;
 mod contract;
-mod events;
+pub mod events;
 mod health;
 pub mod idempotency;
 pub mod metrics;
@@ -155,7 +155,10 @@ fn assemble(modules: &Modules, env: &Env) -> (Router<AppState>, utoipa::openapi:
 /// build its context from; `body_limit` is the largest accepted body in bytes.
 pub fn router(state: AppState, modules: &Modules, env: &Env, body_limit: usize) -> Router {
     let (routes, doc) = assemble(modules, env);
-    let routes = routes.merge(SwaggerUi::new("/docs").url("/openapi.json", doc));
+    let owners = events::EventOwners(std::sync::Arc::new(modules.event_owners()));
+    let routes = routes
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .layer(axum::Extension(owners));
     with_layers(routes, state, body_limit)
 }
 

@@ -65,6 +65,10 @@ impl Module for Trials {
         &[TRIALS, AGENT_REASONING]
     }
 
+    fn event_subjects(&self) -> &'static [&'static str] {
+        &["participant", "appointment"]
+    }
+
     fn pseudonym_columns(&self) -> Vec<PseudonymColumn> {
         crate::pseudonym_columns()
     }
