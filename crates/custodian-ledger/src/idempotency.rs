@@ -17,6 +17,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, OnConflict, Query},
 };
+use uuid::Uuid;
 
 /// The `idempotency_keys` table.
 pub mod entity {
@@ -48,8 +49,11 @@ pub mod entity {
         pub response_body: Option<Vec<u8>>,
         /// When the key was first used.
         pub created_at: chrono::DateTime<chrono::Utc>,
-        /// When the record may be forgotten.
+        /// When the record may be forgotten (once done; a claim in flight
+        /// is kept until it is completed, released or abandoned).
         pub expires_at: chrono::DateTime<chrono::Utc>,
+        /// The holder's token while in flight: only it completes or releases.
+        pub claim_token: Option<String>,
     }
 
     /// Standalone.
@@ -95,8 +99,9 @@ pub struct Stored {
 /// What to do with a request carrying a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// The key is ours: run the request, then [`complete`] or [`release`].
-    Fresh,
+    /// The key is ours: run the request, then [`complete`] or [`release`]
+    /// with this token.
+    Fresh(String),
     /// Already answered: return this and write nothing.
     Replay(Stored),
     /// The first request with this key is still running.
@@ -122,6 +127,7 @@ pub async fn claim(
     use entity::Column as C;
     let now = custodian_core::time::now();
     let expires = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1));
+    let token = Uuid::now_v7().to_string();
     // Two rounds: the second follows the removal of an expired record.
     for _ in 0..2 {
         let insert = Query::insert()
@@ -135,6 +141,7 @@ pub async fn claim(
                 C::State,
                 C::CreatedAt,
                 C::ExpiresAt,
+                C::ClaimToken,
             ])
             .values_panic([
                 fp.principal.into(),
@@ -145,6 +152,7 @@ pub async fn claim(
                 IN_FLIGHT.into(),
                 now.into(),
                 expires.into(),
+                token.clone().into(),
             ])
             .on_conflict(
                 OnConflict::columns([C::Principal, C::Key])
@@ -153,7 +161,7 @@ pub async fn claim(
             )
             .to_owned();
         if conn.execute(&insert).await?.rows_affected() == 1 {
-            return Ok(Claim::Fresh);
+            return Ok(Claim::Fresh(token));
         }
         let Some(rec) = entity::Entity::find_by_id((fp.principal.to_owned(), fp.key.to_owned()))
             .one(conn)
@@ -161,7 +169,7 @@ pub async fn claim(
         else {
             continue;
         };
-        if rec.expires_at <= now {
+        if rec.expires_at <= now && rec.state == DONE {
             delete_expired_key(conn, fp, now).await?;
             continue;
         }
@@ -198,6 +206,7 @@ async fn delete_expired_key(
     entity::Entity::delete_many()
         .filter(C::Principal.eq(fp.principal))
         .filter(C::Key.eq(fp.key))
+        .filter(C::State.eq(DONE))
         .filter(C::ExpiresAt.lte(now))
         .exec(conn)
         .await?;
@@ -220,15 +229,18 @@ async fn release_stale(
     Ok(())
 }
 
-/// Stores the response of a claimed key.
+/// Stores the response of the claim `token` holds; `false` when the claim
+/// is no longer that token's (it was abandoned and taken over), and then
+/// nothing is written.
 pub async fn complete(
     conn: &impl ConnectionTrait,
     principal: &str,
     key: &str,
+    token: &str,
     response: &Stored,
-) -> Result<()> {
+) -> Result<bool> {
     use entity::Column as C;
-    entity::Entity::update_many()
+    let res = entity::Entity::update_many()
         .col_expr(C::State, Expr::value(DONE))
         .col_expr(
             C::Status,
@@ -236,29 +248,54 @@ pub async fn complete(
         )
         .col_expr(C::ContentType, Expr::value(response.content_type.clone()))
         .col_expr(C::ResponseBody, Expr::value(response.body.clone()))
+        .col_expr(C::ClaimToken, Expr::value(Option::<String>::None))
         .filter(C::Principal.eq(principal))
         .filter(C::Key.eq(key))
+        .filter(C::State.eq(IN_FLIGHT))
+        .filter(C::ClaimToken.eq(token))
         .exec(conn)
         .await?;
-    Ok(())
+    Ok(res.rows_affected == 1)
 }
 
-/// Gives a claimed key back (the request failed in a way worth retrying).
-pub async fn release(conn: &impl ConnectionTrait, principal: &str, key: &str) -> Result<()> {
+/// Gives the claim `token` holds back (the request failed in a way worth
+/// retrying); a claim taken over since is left alone.
+pub async fn release(
+    conn: &impl ConnectionTrait,
+    principal: &str,
+    key: &str,
+    token: &str,
+) -> Result<()> {
     use entity::Column as C;
     entity::Entity::delete_many()
         .filter(C::Principal.eq(principal))
         .filter(C::Key.eq(key))
         .filter(C::State.eq(IN_FLIGHT))
+        .filter(C::ClaimToken.eq(token))
         .exec(conn)
         .await?;
     Ok(())
 }
 
-/// Forgets expired records; returns how many.
+/// Forgets expired answers, and claims abandoned past their lease; never a
+/// claim still in flight. Returns how many.
 pub async fn prune_expired(conn: &impl ConnectionTrait) -> Result<u64> {
+    use entity::Column as C;
+    let now = custodian_core::time::now();
     let res = entity::Entity::delete_many()
-        .filter(entity::Column::ExpiresAt.lte(custodian_core::time::now()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(
+                    sea_orm::Condition::all()
+                        .add(C::State.eq(DONE))
+                        .add(C::ExpiresAt.lte(now)),
+                )
+                .add(
+                    sea_orm::Condition::all()
+                        .add(C::State.eq(IN_FLIGHT))
+                        .add(C::CreatedAt.lte(now - IN_FLIGHT_LEASE)),
+                ),
+        )
         .exec(conn)
         .await?;
     Ok(res.rows_affected)

@@ -120,12 +120,12 @@ async fn handle(
 
     let conn = state.store.conn();
     let deadline = Instant::now() + state.idempotency.in_flight_wait;
-    loop {
+    let token = loop {
         match store::claim(conn, &fp, state.idempotency.ttl)
             .await
             .map_err(api)?
         {
-            Claim::Fresh => break,
+            Claim::Fresh(token) => break token,
             Claim::Replay(stored) => {
                 // The replayed answer may hold personal data that the first
                 // request's read entry covered; the replay gets its own.
@@ -159,7 +159,7 @@ async fn handle(
                 .into_response());
             }
         }
-    }
+    };
 
     let res = next
         .run(Request::from_parts(parts, Body::from(bytes)))
@@ -170,13 +170,13 @@ async fn handle(
     let body = match to_bytes(body, usize::MAX).await {
         Ok(b) => b,
         Err(e) => {
-            let _ = store::release(conn, &principal, &key).await;
+            let _ = store::release(conn, &principal, &key, &token).await;
             tracing::error!(error = %e, "could not read the response to store it");
             return Err(ApiError::new(Kind::Internal, "internal error").into_response());
         }
     };
     let outcome = if parts.status.is_server_error() {
-        store::release(conn, &principal, &key).await
+        store::release(conn, &principal, &key, &token).await
     } else {
         let stored = Stored {
             status: parts.status.as_u16(),
@@ -187,7 +187,16 @@ async fn handle(
                 .map(str::to_owned),
             body: body.to_vec(),
         };
-        store::complete(conn, &principal, &key, &stored).await
+        match store::complete(conn, &principal, &key, &token, &stored).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                // Abandoned past its lease and taken over by a retry: that
+                // retry's answer is the one kept.
+                tracing::warn!(key = %key, "an idempotency claim was taken over before it completed");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     };
     if let Err(e) = outcome {
         // The write happened; only the replay record is missing.
