@@ -296,18 +296,28 @@ async fn delete_case(
 
 /// A case's history, read from the audit chain: who did what to which
 /// fields, and when (never the values). Oldest first; takes `order`,
-/// `limit`, `cursor` and the audit filters.
-#[utoipa::path(get, path = "/v1/claims/cases/{id}/history", tag = "claims", params(("id" = Uuid, Path)),
+/// `limit`, `cursor` and the audit filters. A deleted case's history only
+/// with `include_deleted=true` (admin).
+#[utoipa::path(get, path = "/v1/claims/cases/{id}/history", tag = "claims",
+    params(("id" = Uuid, Path), ReadParams),
     responses((status = 200, body = Page<AuditEntry>), NotFound))]
 async fn case_history(
-    db: Db,
+    call: Call,
     Path(id): Path<Uuid>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<Page<AuditEntry>>, ApiError> {
-    let (pairs, count) = list_params(query.as_deref(), &headers);
+    let (mut pairs, count) = list_params(query.as_deref(), &headers);
+    let mut read = ReadParams::default();
+    if let Some(i) = pairs.iter().position(|(k, _)| k == "include_deleted") {
+        let (_, v) = pairs.remove(i);
+        read.include_deleted = Some(v == "true");
+    }
+    let vis = call.read_vis(&read).await?;
     let q = custodian_ledger::audit::list_spec().parse(&pairs, count)?;
-    Ok(Json(repo::case_history(db.0.conn(), id, &q).await?))
+    Ok(Json(
+        repo::case_history(call.db.0.conn(), id, vis, &q).await?,
+    ))
 }
 
 resource_handlers!(
@@ -334,7 +344,7 @@ resource_handlers!(
     ctx = Call, tag = "claims", path = "/v1/claims/documents", item = "document",
     model = document::Model, spec = DOCUMENTS;
     create create_document(repo::NewDocument) => repo::create_document;
-    list list_documents => repo::list, doc = "Deleted ones only with `include_deleted=true` (admin).";
+    list list_documents => repo::list_documents, doc = "Deleted ones only with `include_deleted=true` (admin).";
     get get_document(ReadParams) => repo::get_document;
     update update_document(repo::DocumentPatch) => repo::update_document;
     delete delete_document => repo::delete_document, doc = "A soft delete: the row stays, hidden but for admins who ask.";
@@ -344,7 +354,7 @@ resource_handlers!(
     ctx = Call, tag = "claims", path = "/v1/claims/triage_results", item = "triage result",
     model = triage_result::Model, spec = TRIAGE;
     create create_triage_result(repo::NewTriageResult) => repo::create_triage_result;
-    list list_triage_results => repo::list, doc = "Deleted ones only with `include_deleted=true` (admin).";
+    list list_triage_results => repo::list_triage_results, doc = "Deleted ones only with `include_deleted=true` (admin).";
     get get_triage_result(ReadParams) => repo::get_triage_result;
     update update_triage_result(repo::TriageResultPatch) => repo::update_triage_result;
     delete delete_triage_result => repo::delete_triage_result, doc = "A soft delete: the row stays, hidden but for admins who ask.";

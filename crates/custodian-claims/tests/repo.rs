@@ -27,6 +27,89 @@ custodian_core::backend_tests! {
     a_cases_history_is_read_from_the_audit_chain => history,
     bad_input_names_every_bad_field => bad_input,
     only_a_missing_team_is_a_bad_team_reference => team_ref_errors,
+    a_deleted_cases_documents_and_triage_results_go_with_it => deleted_case_children,
+}
+
+async fn deleted_case_children(db: TestDb) {
+    use sea_orm::Condition;
+    let store = migrated(&db).await;
+    let conn = store.conn();
+    let c = case_in(&store, 1).await;
+    let d = repo::create_document(
+        &store,
+        &actor(),
+        NewDocument {
+            case_id: c,
+            file_uri: "s3://claims/CLAIM-00001/photo.jpg".into(),
+            sha256: "b".repeat(64),
+            size_bytes: 10,
+            mime_type: "image/jpeg".into(),
+            processing_status: None,
+            processing_metadata: None,
+        },
+    )
+    .await
+    .unwrap();
+    let r = repo::create_triage_result(
+        &store,
+        &actor(),
+        NewTriageResult {
+            case_id: c,
+            agent_outputs: serde_json::json!({}),
+            orchestration_metadata: None,
+            model_version: "m".into(),
+            processing_time_ms: 1,
+        },
+    )
+    .await
+    .unwrap();
+    repo::delete_case(&store, &actor(), c).await.unwrap();
+    let by_case = |spec_q: &str| {
+        url::form_urlencoded::parse(spec_q.as_bytes())
+            .into_owned()
+            .collect::<Vec<_>>()
+    };
+    let pairs = by_case(&format!("case_id=eq.{c}"));
+    let (docs, triage) = (repo::document_spec(), repo::triage_result_spec());
+    let hidden = Visibility::default();
+    let shown = Visibility {
+        include_deleted: true,
+    };
+    let q = docs.parse(&pairs, false).unwrap();
+    let page = repo::list_documents(conn, &docs, &q, hidden, Condition::all())
+        .await
+        .unwrap();
+    assert!(page.items.is_empty(), "a deleted case's document is listed");
+    let page = repo::list_documents(conn, &docs, &q, shown, Condition::all())
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    let q = triage.parse(&pairs, false).unwrap();
+    let page = repo::list_triage_results(conn, &triage, &q, hidden, Condition::all())
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
+    assert!(matches!(
+        repo::get_document(conn, d.id, hidden).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(repo::get_document(conn, d.id, shown).await.is_ok());
+    assert!(matches!(
+        repo::get_triage_result(conn, r.id, hidden).await,
+        Err(Error::NotFound { .. })
+    ));
+    let patch = repo::DocumentPatch {
+        mime_type: Some("image/png".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        repo::update_document(&store, &actor(), d.id, patch).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        repo::delete_triage_result(&store, &actor(), r.id).await,
+        Err(Error::NotFound { .. })
+    ));
 }
 
 async fn migrated(db: &TestDb) -> Store {
@@ -910,7 +993,17 @@ async fn history(db: TestDb) {
         .unwrap();
     repo::delete_case(&store, &a, c).await.unwrap();
     let q = audit::list_spec().parse(&[], false).unwrap();
-    let h = repo::case_history(store.conn(), c, &q).await.unwrap();
+    // A deleted case's history is for those who may see deleted rows.
+    let shown = Visibility {
+        include_deleted: true,
+    };
+    assert!(matches!(
+        repo::case_history(store.conn(), c, Visibility::default(), &q).await,
+        Err(Error::NotFound { .. })
+    ));
+    let h = repo::case_history(store.conn(), c, shown, &q)
+        .await
+        .unwrap();
     let actions: Vec<&str> = h.items.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, vec!["create", "update", "delete"]);
     assert_eq!(
@@ -926,7 +1019,7 @@ async fn history(db: TestDb) {
     let text = serde_json::to_string(&h.items).unwrap();
     assert!(!text.contains("rear-ended"));
     assert!(matches!(
-        repo::case_history(store.conn(), Uuid::now_v7(), &q).await,
+        repo::case_history(store.conn(), Uuid::now_v7(), shown, &q).await,
         Err(Error::NotFound { .. })
     ));
     assert!(

@@ -428,17 +428,11 @@ pub async fn delete_case(store: &Store, actor: &Actor, id: Uuid) -> Result<()> {
 pub async fn case_history(
     conn: &impl ConnectionTrait,
     id: Uuid,
+    vis: Visibility,
     q: &ListQuery,
 ) -> Result<Page<audit::AuditEntry>> {
     observe("case_history", async {
-        get::<case::Entity>(
-            conn,
-            id,
-            Visibility {
-                include_deleted: true,
-            },
-        )
-        .await?;
+        get::<case::Entity>(conn, id, vis).await?;
         let spec = audit::list_spec();
         let select = audit::entity::Entity::find()
             .filter(audit::entity::Column::Entity.eq(case::Entity::NAME))

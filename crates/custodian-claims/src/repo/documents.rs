@@ -16,8 +16,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::check_case_ref;
+use super::{check_case_ref, of_live_cases, require_live_case};
 use crate::model::{ProcessingStatus, document};
+use custodian_core::query::{ListQuery, Page};
+use custodian_ledger::record::list;
+use sea_orm::Condition;
 
 /// A document to attach; the file itself stays where `file_uri` says.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -129,7 +132,32 @@ pub async fn get_document(
     id: Uuid,
     vis: Visibility,
 ) -> Result<document::Model> {
-    observe("get_document", get::<document::Entity>(conn, id, vis)).await
+    observe("get_document", async {
+        let row = get::<document::Entity>(conn, id, vis).await?;
+        require_live_case::<document::Entity>(conn, row.case_id, id, vis).await?;
+        Ok(row)
+    })
+    .await
+}
+
+/// Lists documents; those of a deleted case only when `vis` shows deleted rows.
+pub async fn list_documents(
+    conn: &impl ConnectionTrait,
+    spec: &ListSpec<document::Entity>,
+    q: &ListQuery,
+    vis: Visibility,
+    extra: Condition,
+) -> Result<Page<document::Model>> {
+    let extra = if vis.include_deleted {
+        extra
+    } else {
+        extra.add(of_live_cases(document::Column::CaseId))
+    };
+    observe(
+        "list_documents",
+        list::<document::Entity>(conn, spec, q, vis, extra),
+    )
+    .await
 }
 
 /// What document lists may filter and order by.
@@ -166,6 +194,8 @@ pub async fn update_document(
         store.transaction(|tx| {
             Box::pin(async move {
                 let cur = lock_live::<document::Entity>(tx, id).await?;
+                require_live_case::<document::Entity>(tx, cur.case_id, id, Visibility::default())
+                    .await?;
                 let mut am = cur.clone().into_active_model();
                 let mut changed = Vec::new();
                 change!(am, cur, changed;
@@ -183,9 +213,11 @@ pub async fn update_document(
 
 /// Soft-deletes a document's record (the file is not touched).
 pub async fn delete_document(store: &Store, actor: &Actor, id: Uuid) -> Result<()> {
-    observe(
-        "delete_document",
-        soft_delete::<document::Entity>(store, actor, id),
-    )
+    observe("delete_document", async {
+        let row = get::<document::Entity>(store.conn(), id, Visibility::default()).await?;
+        require_live_case::<document::Entity>(store.conn(), row.case_id, id, Visibility::default())
+            .await?;
+        soft_delete::<document::Entity>(store, actor, id).await
+    })
     .await
 }

@@ -30,12 +30,12 @@ pub use cases::{
 };
 pub use documents::{
     DocumentPatch, NewDocument, create_document, delete_document, document_spec, get_document,
-    update_document,
+    list_documents, update_document,
 };
 pub use teams::{NewTeam, TeamPatch, create_team, delete_team, get_team, team_spec, update_team};
 pub use triage::{
     NewTriageResult, TriageResultPatch, create_triage_result, delete_triage_result,
-    get_triage_result, triage_result_spec, update_triage_result,
+    get_triage_result, list_triage_results, triage_result_spec, update_triage_result,
 };
 pub use users::{NewUser, UserPatch, create_user, delete_user, get_user, update_user, user_spec};
 
@@ -44,6 +44,37 @@ custodian_ledger::record!(team, "team");
 custodian_ledger::record!(user, "user");
 custodian_ledger::record!(document, "document");
 custodian_ledger::record!(triage_result, "triage_result");
+
+/// Rows whose case is live: a deleted case's documents and triage results
+/// leave lists with it.
+fn of_live_cases(case_id: impl ColumnTrait) -> sea_orm::Condition {
+    use sea_orm::sea_query::Query;
+    let live = Query::select()
+        .column(case::Column::Id)
+        .from(case::Entity)
+        .and_where(case::Column::DeletedAt.is_null())
+        .to_owned();
+    sea_orm::Condition::all().add(case_id.in_subquery(live))
+}
+
+/// A row of `E` belonging to case `case_id` is, unless `vis` shows deleted
+/// rows, a 404 when that case was deleted: it went with its case.
+async fn require_live_case<E: Record>(
+    conn: &impl ConnectionTrait,
+    case_id: Uuid,
+    row_id: Uuid,
+    vis: Visibility,
+) -> Result<()> {
+    if vis.include_deleted {
+        return Ok(());
+    }
+    match get::<case::Entity>(conn, case_id, Visibility::default()).await {
+        Err(custodian_core::Error::NotFound { .. }) => {
+            Err(custodian_ledger::record::not_found::<E>(row_id))
+        }
+        other => other.map(|_| ()),
+    }
+}
 
 /// When a case created at `created` runs out of an SLA of `hours`.
 fn sla_due(created: DateTime<Utc>, hours: i32) -> DateTime<Utc> {

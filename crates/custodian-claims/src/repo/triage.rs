@@ -16,8 +16,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::check_case_ref;
+use super::{check_case_ref, of_live_cases, require_live_case};
 use crate::model::triage_result;
+use custodian_core::query::{ListQuery, Page};
+use custodian_ledger::record::list;
+use sea_orm::Condition;
 
 /// A triage run to record.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -118,9 +121,30 @@ pub async fn get_triage_result(
     id: Uuid,
     vis: Visibility,
 ) -> Result<triage_result::Model> {
+    observe("get_triage_result", async {
+        let row = get::<triage_result::Entity>(conn, id, vis).await?;
+        require_live_case::<triage_result::Entity>(conn, row.case_id, id, vis).await?;
+        Ok(row)
+    })
+    .await
+}
+
+/// Lists triage results; those of a deleted case only when `vis` shows deleted rows.
+pub async fn list_triage_results(
+    conn: &impl ConnectionTrait,
+    spec: &ListSpec<triage_result::Entity>,
+    q: &ListQuery,
+    vis: Visibility,
+    extra: Condition,
+) -> Result<Page<triage_result::Model>> {
+    let extra = if vis.include_deleted {
+        extra
+    } else {
+        extra.add(of_live_cases(triage_result::Column::CaseId))
+    };
     observe(
-        "get_triage_result",
-        get::<triage_result::Entity>(conn, id, vis),
+        "list_triage_results",
+        list::<triage_result::Entity>(conn, spec, q, vis, extra),
     )
     .await
 }
@@ -154,6 +178,13 @@ pub async fn update_triage_result(
         store.transaction(|tx| {
             Box::pin(async move {
                 let cur = lock_live::<triage_result::Entity>(tx, id).await?;
+                require_live_case::<triage_result::Entity>(
+                    tx,
+                    cur.case_id,
+                    id,
+                    Visibility::default(),
+                )
+                .await?;
                 let mut am = cur.clone().into_active_model();
                 let mut changed = Vec::new();
                 change!(am, cur, changed;
@@ -172,9 +203,16 @@ pub async fn update_triage_result(
 
 /// Soft-deletes a triage result.
 pub async fn delete_triage_result(store: &Store, actor: &Actor, id: Uuid) -> Result<()> {
-    observe(
-        "delete_triage_result",
-        soft_delete::<triage_result::Entity>(store, actor, id),
-    )
+    observe("delete_triage_result", async {
+        let row = get::<triage_result::Entity>(store.conn(), id, Visibility::default()).await?;
+        require_live_case::<triage_result::Entity>(
+            store.conn(),
+            row.case_id,
+            id,
+            Visibility::default(),
+        )
+        .await?;
+        soft_delete::<triage_result::Entity>(store, actor, id).await
+    })
     .await
 }
