@@ -16,6 +16,7 @@ mod migrations;
 pub mod model;
 mod module;
 pub mod patient;
+pub mod ratios;
 pub mod registry;
 pub mod seed;
 

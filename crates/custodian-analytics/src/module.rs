@@ -57,7 +57,12 @@ impl Module for Analytics {
             "analytics_hcp_intent_surveys",
             "analytics_reference_universe",
             "analytics_triggers",
+            "analytics_split_ratios",
         ]
+    }
+
+    fn check<'a>(&'a self, store: &'a Store, env: &'a Env) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move { Ok(crate::ratios::check_or_record(store, env.splits()).await?) })
     }
 
     fn areas(&self) -> &'static [Area] {

@@ -35,6 +35,35 @@ custodian_core::backend_tests! {
     cross_source_match_rates_match_a_hand_count_per_scope => cross_source,
     bad_input_names_every_bad_field => bad_input,
     every_table_round_trips_through_its_entity => entities_round_trip,
+    other_split_ratios_than_the_recorded_ones_are_refused => recorded_ratios,
+}
+
+async fn recorded_ratios(db: TestDb) {
+    use custodian_analytics::ratios::check_or_record;
+    use custodian_privacy::splits::SplitConfig;
+    let store = migrated(&db).await;
+    let seed = SplitConfig::default();
+    check_or_record(&store, &seed).await.unwrap();
+    check_or_record(&store, &seed).await.unwrap();
+    // Only the assignment ratios count, not the training gap.
+    let gap = SplitConfig {
+        temporal_gap_days: 30,
+        ..seed
+    };
+    check_or_record(&store, &gap).await.unwrap();
+    let moved = SplitConfig {
+        train: 0.5,
+        validation: 0.3,
+        ..seed
+    };
+    let err = check_or_record(&store, &moved)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("0.500000,0.300000") && err.contains("0.600000,0.200000"),
+        "{err}"
+    );
 }
 
 /// Each of the other tables takes a row through its entity and gives it

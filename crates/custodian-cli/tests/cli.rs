@@ -418,9 +418,10 @@ async fn init_then_check(db: TestDb) {
 
 async fn down_then_up(db: TestDb) {
     assert!(custodian(&db, &["init"]).status.success());
-    // The newest migration's tables include the seeded agent registry: a
-    // plain revert is refused, names it, and changes nothing.
-    let refused = custodian(&db, &["migrate", "down", "--steps", "1"]);
+    // The newest migration (analytics' split ratios) holds nothing and goes
+    // without a word; the one before it includes the seeded agent registry:
+    // a plain revert of both is refused, names it, and changes nothing.
+    let refused = custodian(&db, &["migrate", "down", "--steps", "2"]);
     assert!(!refused.status.success());
     let said = text(&refused);
     assert!(
@@ -431,7 +432,7 @@ async fn down_then_up(db: TestDb) {
         custodian(&db, &["check"]).status.success(),
         "nothing was reverted"
     );
-    let plan = custodian(&db, &["migrate", "down", "--steps", "1", "--dry-run"]);
+    let plan = custodian(&db, &["migrate", "down", "--steps", "2", "--dry-run"]);
     assert!(plan.status.success(), "{}", text(&plan));
     assert!(
         text(&plan).contains("would drop analytics_agent_registry (holding rows)"),
@@ -442,11 +443,11 @@ async fn down_then_up(db: TestDb) {
         custodian(&db, &["check"]).status.success(),
         "a dry run changes nothing"
     );
-    let down = custodian(&db, &["migrate", "down", "--steps", "1", "--force"]);
+    let down = custodian(&db, &["migrate", "down", "--steps", "2", "--force"]);
     assert!(down.status.success(), "{}", text(&down));
     assert_eq!(
         text(&down).matches("reverted ").count(),
-        1,
+        2,
         "{}",
         text(&down)
     );
@@ -474,17 +475,17 @@ async fn down_then_up(db: TestDb) {
     let up = custodian(&db, &["migrate", "up"]);
     assert!(up.status.success(), "{}", text(&up));
     assert!(custodian(&db, &["check"]).status.success());
-    // Down to the events key-scope migration (the sixth from the top: the
-    // three modules, privacy, the claim-token one): it drops a column of events,
+    // Down to the events key-scope migration (the seventh from the top:
+    // analytics' two, trials, claims, privacy, the claim-token one): it drops a column of events,
     // which needs --drop events even though no table goes.
-    let refused = custodian(&db, &["migrate", "down", "--steps", "6", "--force"]);
+    let refused = custodian(&db, &["migrate", "down", "--steps", "7", "--force"]);
     assert!(!refused.status.success());
     assert!(
         text(&refused).contains("--drop events"),
         "{}",
         text(&refused)
     );
-    let plan = custodian(&db, &["migrate", "down", "--steps", "6", "--dry-run"]);
+    let plan = custodian(&db, &["migrate", "down", "--steps", "7", "--dry-run"]);
     assert!(
         text(&plan).contains("would drop events.key_scope"),
         "{}",
@@ -787,6 +788,22 @@ async fn seed_analytics_once(db: TestDb) {
     let o = custodian(&db, &["seed", "analytics"]);
     assert!(text(&o).contains("already present"), "{}", text(&o));
     assert!(custodian(&db, &["audit", "verify"]).status.success());
+    // Other split ratios than the patients were assigned with are refused.
+    let toml = std::env::temp_dir().join(format!("custodian-splits-{}.toml", uuid::Uuid::now_v7()));
+    std::fs::write(
+        &toml,
+        "[splits]\ntrain = 0.5\nvalidation = 0.3\ntest = 0.15\nholdout = 0.05\n",
+    )
+    .unwrap();
+    let path = toml.to_string_lossy().into_owned();
+    let o = custodian_with(&db, &["seed", "analytics"], &[("CUSTODIAN_CONFIG", &path)]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("0.600000,0.200000,0.150000,0.050000"),
+        "{}",
+        text(&o)
+    );
+    std::fs::remove_file(&toml).ok();
 }
 
 /// `custodian bench --scale 0.01`: every workload runs and its check, computed

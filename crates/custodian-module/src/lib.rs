@@ -65,6 +65,17 @@ pub trait Module: Send + Sync {
         Router::new()
     }
 
+    /// Checks, once the schema is current and before the module serves or
+    /// runs a command, that the configuration suits the data already there
+    /// (analytics: the split ratios patients were assigned with).
+    fn check<'a>(
+        &'a self,
+        _store: &'a custodian_core::Store,
+        _env: &'a Env,
+    ) -> futures::future::BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// The module's commands: its demo seed, importers, snapshot.
     fn commands(&self) -> Vec<Command> {
         Vec::new()

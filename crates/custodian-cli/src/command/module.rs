@@ -61,7 +61,12 @@ pub async fn run(app: &App, matches: &clap::ArgMatches) -> Result<ExitCode> {
         .find(|c| c.verb == verb)
         .ok_or_else(|| anyhow!("module {name} has no {verb_name} command"))?;
     let store = app.connect_current().await?;
-    let outcome = run_one(module.name(), &command, &app.env(), &store, args).await;
+    let env = app.env();
+    module
+        .check(&store, &env)
+        .await
+        .with_context(|| format!("module {name}"))?;
+    let outcome = run_one(module.name(), &command, &env, &store, args).await;
     store.close().await?;
     Ok(match outcome? {
         Outcome::Done => ExitCode::SUCCESS,

@@ -64,6 +64,11 @@ pub async fn run(mut app: App, args: ServeArgs) -> Result<ExitCode> {
         "pseudonymizer ready"
     );
     let env = Env::new(config.clone(), app.splits).with_pseudonymizer(pseudonymizer);
+    for m in app.modules.enabled() {
+        m.check(&store, &env)
+            .await
+            .with_context(|| format!("module {}", m.name()))?;
+    }
     if demo {
         demo_data(&app, &store, &env, addr).await?;
     }
