@@ -16,10 +16,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{check_case_ref, of_live_cases, require_live_case};
+use super::{check_case_ref, get_child, list_children, require_live_case};
 use crate::model::{ProcessingStatus, document};
 use custodian_core::query::{ListQuery, Page};
-use custodian_ledger::record::list;
 use sea_orm::Condition;
 
 /// A document to attach; the file itself stays where `file_uri` says.
@@ -132,12 +131,7 @@ pub async fn get_document(
     id: Uuid,
     vis: Visibility,
 ) -> Result<document::Model> {
-    observe("get_document", async {
-        let row = get::<document::Entity>(conn, id, vis).await?;
-        require_live_case::<document::Entity>(conn, row.case_id, id, vis).await?;
-        Ok(row)
-    })
-    .await
+    get_child::<document::Entity>(conn, "get_document", id, vis).await
 }
 
 /// Lists documents; those of a deleted case only when `vis` shows deleted rows.
@@ -148,16 +142,7 @@ pub async fn list_documents(
     vis: Visibility,
     extra: Condition,
 ) -> Result<Page<document::Model>> {
-    let extra = if vis.include_deleted {
-        extra
-    } else {
-        extra.add(of_live_cases(document::Column::CaseId))
-    };
-    observe(
-        "list_documents",
-        list::<document::Entity>(conn, spec, q, vis, extra),
-    )
-    .await
+    list_children::<document::Entity>(conn, "list_documents", spec, q, vis, extra).await
 }
 
 /// What document lists may filter and order by.

@@ -10,7 +10,7 @@
 //! the helpers more than one of them needs are here.
 
 use chrono::{DateTime, Duration, Utc};
-use custodian_core::Result;
+use custodian_core::{Result, observe::observe};
 use custodian_ledger::record::as_bad_ref;
 pub use custodian_ledger::record::{Record, Visibility, get, list};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -74,6 +74,70 @@ async fn require_live_case<E: Record>(
         }
         other => other.map(|_| ()),
     }
+}
+
+/// A record that belongs to a case (documents, triage results): it leaves
+/// lists and reads with its case.
+trait CaseChild: Record {
+    /// Its `case_id` column.
+    fn case_column() -> Self::Column;
+    /// Its case.
+    fn case_of(row: &Self::Model) -> Uuid;
+}
+
+impl CaseChild for document::Entity {
+    fn case_column() -> Self::Column {
+        document::Column::CaseId
+    }
+    fn case_of(row: &document::Model) -> Uuid {
+        row.case_id
+    }
+}
+
+impl CaseChild for triage_result::Entity {
+    fn case_column() -> Self::Column {
+        triage_result::Column::CaseId
+    }
+    fn case_of(row: &triage_result::Model) -> Uuid {
+        row.case_id
+    }
+}
+
+/// One child record; a 404 when its case was deleted, unless `vis` shows
+/// deleted rows.
+async fn get_child<E: CaseChild>(
+    conn: &impl ConnectionTrait,
+    op: &'static str,
+    id: Uuid,
+    vis: Visibility,
+) -> Result<E::Model> {
+    observe(op, async {
+        let row = get::<E>(conn, id, vis).await?;
+        require_live_case::<E>(conn, E::case_of(&row), id, vis).await?;
+        Ok(row)
+    })
+    .await
+}
+
+/// A page of child records; those of a deleted case only when `vis` shows
+/// deleted rows.
+async fn list_children<E: CaseChild>(
+    conn: &impl ConnectionTrait,
+    op: &'static str,
+    spec: &custodian_core::query::ListSpec<E>,
+    q: &custodian_core::query::ListQuery,
+    vis: Visibility,
+    extra: sea_orm::Condition,
+) -> Result<custodian_core::query::Page<E::Model>>
+where
+    E::Model: Sync,
+{
+    let extra = if vis.include_deleted {
+        extra
+    } else {
+        extra.add(of_live_cases(E::case_column()))
+    };
+    observe(op, list::<E>(conn, spec, q, vis, extra)).await
 }
 
 /// When a case created at `created` runs out of an SLA of `hours`.

@@ -16,10 +16,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{check_case_ref, of_live_cases, require_live_case};
+use super::{check_case_ref, get_child, list_children, require_live_case};
 use crate::model::triage_result;
 use custodian_core::query::{ListQuery, Page};
-use custodian_ledger::record::list;
 use sea_orm::Condition;
 
 /// A triage run to record.
@@ -121,12 +120,7 @@ pub async fn get_triage_result(
     id: Uuid,
     vis: Visibility,
 ) -> Result<triage_result::Model> {
-    observe("get_triage_result", async {
-        let row = get::<triage_result::Entity>(conn, id, vis).await?;
-        require_live_case::<triage_result::Entity>(conn, row.case_id, id, vis).await?;
-        Ok(row)
-    })
-    .await
+    get_child::<triage_result::Entity>(conn, "get_triage_result", id, vis).await
 }
 
 /// Lists triage results; those of a deleted case only when `vis` shows deleted rows.
@@ -137,16 +131,7 @@ pub async fn list_triage_results(
     vis: Visibility,
     extra: Condition,
 ) -> Result<Page<triage_result::Model>> {
-    let extra = if vis.include_deleted {
-        extra
-    } else {
-        extra.add(of_live_cases(triage_result::Column::CaseId))
-    };
-    observe(
-        "list_triage_results",
-        list::<triage_result::Entity>(conn, spec, q, vis, extra),
-    )
-    .await
+    list_children::<triage_result::Entity>(conn, "list_triage_results", spec, q, vis, extra).await
 }
 
 /// What triage result lists may filter and order by.
