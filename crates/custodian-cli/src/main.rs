@@ -25,7 +25,7 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE", env = "CUSTODIAN_CONFIG")]
     config: Option<PathBuf>,
 
-    /// The database, e.g. sqlite://custodian-demo.db or postgres://host/db
+    /// The database, e.g. sqlite://custodian-demo/custodian.db or postgres://host/db
     /// (overrides CUSTODIAN_DATABASE_URL, DATABASE_URL and the file).
     #[arg(long, global = true, value_name = "URL")]
     database_url: Option<String>,

@@ -3,6 +3,9 @@
 
 use std::process::{Command, Output};
 
+mod common;
+
+use common::{Server, body_json, http, try_http};
 use custodian_core::testing::TestDb;
 use sea_orm::ConnectionTrait;
 
@@ -56,19 +59,10 @@ custodian_core::backend_tests! {
     a_disabled_module_has_no_migrations_commands_or_permission_rows => disabled_module,
 }
 
-/// A running `custodian serve` and everything it has printed.
-struct Server {
-    child: std::process::Child,
-    addr: String,
-    stdout: std::io::BufReader<std::process::ChildStdout>,
-    seen: String,
-}
-
 /// Starts `custodian serve` on a free port (with `CUSTODIAN_LOG`, when given,
 /// and its log kept) and waits until it listens.
 #[allow(clippy::zombie_processes)] // returned inside Server: stop() or crash() waits for it
 fn start_server(db: &TestDb, log: Option<&str>) -> Server {
-    use std::io::BufRead;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_custodian"));
     cmd.args(["serve", "--bind", "127.0.0.1:0"])
         .current_dir(std::env::temp_dir())
@@ -80,54 +74,7 @@ fn start_server(db: &TestDb, log: Option<&str>) -> Server {
         cmd.env("CUSTODIAN_LOG", level)
             .stderr(std::process::Stdio::piped());
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("serve exited before it was listening: {seen}");
-        }
-        seen.push_str(&line);
-        if let Some(rest) = line.split("http://").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap().to_owned();
-            return Server {
-                child,
-                addr,
-                stdout,
-                seen,
-            };
-        }
-    }
-}
-
-impl Server {
-    /// SIGTERM, wait, and return whether it exited cleanly and all it printed.
-    fn stop(mut self) -> (bool, String) {
-        use std::io::Read;
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let ok = self.child.wait().is_ok_and(|s| s.success());
-        let _ = self.stdout.read_to_string(&mut self.seen);
-        if let Some(mut err) = self.child.stderr.take() {
-            let _ = err.read_to_string(&mut self.seen);
-        }
-        (ok, self.seen)
-    }
-
-    /// SIGKILL: no shutdown, no flush.
-    fn crash(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-fn body_json(response: &str) -> serde_json::Value {
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+    Server::spawn(cmd)
 }
 
 async fn crash_loses_nothing(db: TestDb) {
@@ -205,35 +152,6 @@ async fn crash_loses_nothing(db: TestDb) {
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert_eq!(body_json(&resp)["id"], id.as_str());
     assert_eq!(body_json(&resp)["duplicate"], true);
-}
-
-/// One HTTP/1.1 exchange on a fresh connection; the whole response as text.
-fn http(addr: &str, method: &str, path: &str, key: Option<&str>, body: &str) -> String {
-    try_http(addr, method, path, key, body).unwrap()
-}
-
-/// [`http`], with connection failures returned rather than panicking.
-fn try_http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    key: Option<&str>,
-    body: &str,
-) -> std::io::Result<String> {
-    use std::io::{Read, Write};
-    let mut conn = std::net::TcpStream::connect(addr)?;
-    let auth = key
-        .map(|k| format!("authorization: Bearer {k}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\n\
-         {auth}content-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    conn.write_all(req.as_bytes())?;
-    let mut out = String::new();
-    conn.read_to_string(&mut out)?;
-    Ok(out)
 }
 
 async fn secrets_stay_secret(db: TestDb) {

@@ -417,7 +417,7 @@ impl Config {
     /// `key = value` lines of the effective configuration, secrets masked.
     pub fn describe(&self) -> Vec<(String, String)> {
         let d = &self.database;
-        let dur = |d: Duration| humantime::format_duration(d).to_string();
+        let dur = display_duration;
         vec![
             ("database.url".into(), d.url.redacted()),
             (
@@ -461,6 +461,13 @@ impl Config {
         ]
     }
 
+    /// Names where a setting came from when a caller set it (a command-line
+    /// flag that wins over the environment).
+    pub fn set_source(&mut self, key: &str, source: &str) {
+        self.sources.retain(|(k, _)| k != key);
+        self.sources.push((key.to_owned(), source.to_owned()));
+    }
+
     /// Where a setting's value came from (`default` when nothing set it).
     pub fn source_of(&self, key: &str) -> &str {
         self.sources
@@ -468,6 +475,21 @@ impl Config {
             .find(|(k, _)| k == key)
             .map_or("default", |(_, s)| s.as_str())
     }
+}
+
+/// A duration as the README and the file write it: `24h`, `30m`, `5s`,
+/// `250ms` (the largest unit that divides it), which parses back the same.
+fn display_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if !d.subsec_nanos().is_multiple_of(1_000_000) || ms == 0 {
+        return humantime::format_duration(d).to_string();
+    }
+    for (unit, size) in [("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        if ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
 }
 
 /// `claims, trials` or `claims,trials`: names, blanks dropped.
@@ -657,5 +679,19 @@ mod tests {
             shown.contains("bob") && shown.contains("sslmode=require"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn durations_are_shown_as_they_are_written_and_parse_back() {
+        for (d, shown) in [
+            (Duration::from_secs(86_400), "24h"),
+            (Duration::from_secs(1_800), "30m"),
+            (Duration::from_secs(5), "5s"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_millis(90_500), "90500ms"),
+        ] {
+            assert_eq!(display_duration(d), shown);
+            assert_eq!(parse_duration(shown).ok(), Some(d), "{shown}");
+        }
     }
 }

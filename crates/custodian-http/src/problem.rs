@@ -275,6 +275,47 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// axum's `Json` extractor stops at the first value of the wrong type (an
+/// unknown enum value, a bad date) and says `path: reason` in plain text;
+/// this names that field as an invalid param, as the checks after it do.
+fn body_type_error(detail: &str) -> Option<InvalidParam> {
+    let rest = detail.strip_prefix("Failed to deserialize the JSON body into the target type: ")?;
+    // `path: reason`, where a top-level problem has no path.
+    let (path, reason) = match rest.split_once(": ") {
+        Some((path, reason)) if !path.contains(' ') => (Some(path), reason),
+        _ => (None, rest),
+    };
+    let quoted = |prefix: &str| {
+        reason
+            .strip_prefix(prefix)
+            .and_then(|r| r.split_once('`'))
+            .map(|(field, _)| field.to_owned())
+    };
+    let (field, reason) = if let Some(field) = quoted("missing field `") {
+        (Some(field), "is required".to_owned())
+    } else if let Some(field) = quoted("unknown field `") {
+        (Some(field), "is not a field of this body".to_owned())
+    } else {
+        (None, strip_position(reason).to_owned())
+    };
+    let name = match (path, field) {
+        // serde_path_to_error already puts an unknown field in the path.
+        (Some(p), Some(f)) if p == f || p.ends_with(&format!(".{f}")) => p.to_owned(),
+        (Some(p), Some(f)) => format!("{p}.{f}"),
+        (Some(p), None) => p.to_owned(),
+        (None, Some(f)) => f,
+        (None, None) => "body".to_owned(),
+    };
+    Some(InvalidParam { name, reason })
+}
+
+/// `... at line 1 column 20` says nothing a field name does not.
+fn strip_position(reason: &str) -> &str {
+    reason
+        .rsplit_once(" at line ")
+        .map_or(reason, |(head, _)| head)
+}
+
 /// Writes every error response as problem+json, with request id and path.
 pub async fn render_problems(req: Request, next: Next) -> Response {
     let (path, request_id) = request_identity(&req);
@@ -323,7 +364,11 @@ pub async fn finish(mut res: Response, path: String, request_id: Option<String>)
                 None
             };
             res = Response::from_parts(parts, Body::empty());
-            Problem::new(kind, detail)
+            let mut problem = Problem::new(kind, detail);
+            if let Some(param) = problem.detail.as_deref().and_then(body_type_error) {
+                problem.invalid_params.push(param);
+            }
+            problem
         }
     };
     problem.instance = Some(path);
@@ -335,4 +380,50 @@ pub async fn finish(mut res: Response, path: String, request_id: Option<String>)
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::body_type_error;
+
+    const PREFIX: &str = "Failed to deserialize the JSON body into the target type: ";
+
+    #[test]
+    fn a_body_type_error_names_its_field() {
+        for (text, name, reason) in [
+            (
+                "status: unknown variant `done`, expected `open` or `closed` at line 1 column 17",
+                "status",
+                "unknown variant `done`, expected `open` or `closed`",
+            ),
+            (
+                "missing field `event_type` at line 1 column 2",
+                "event_type",
+                "is required",
+            ),
+            (
+                "segments[0]: missing field `text` at line 1 column 30",
+                "segments[0].text",
+                "is required",
+            ),
+            (
+                "colour: unknown field `colour`, expected one of `a`, `b` at line 1 column 9",
+                "colour",
+                "is not a field of this body",
+            ),
+            (
+                "invalid type: string \"x\", expected a map at line 1 column 3",
+                "body",
+                "invalid type: string \"x\", expected a map",
+            ),
+        ] {
+            let p = body_type_error(&format!("{PREFIX}{text}")).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(
+                (p.name.as_str(), p.reason.as_str()),
+                (name, reason),
+                "{text}"
+            );
+        }
+        assert!(body_type_error("Failed to parse the request body as JSON: EOF").is_none());
+    }
 }

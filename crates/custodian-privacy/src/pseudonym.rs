@@ -119,11 +119,28 @@ impl Pseudonymizer {
     /// A throwaway random pepper for `serve --demo`: ids made with it mean
     /// nothing after the process ends.
     pub fn demo() -> Result<Self, PepperError> {
+        Self::demo_with(Self::demo_secret()?)
+    }
+
+    /// 32 random bytes for a demo pepper, for a demo that keeps its pepper
+    /// beside its data so that a restart makes the same ids.
+    pub fn demo_secret() -> Result<Vec<u8>, PepperError> {
         let mut bytes = vec![0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| PepperError::Random(e.to_string()))?;
+        Ok(bytes)
+    }
+
+    /// A demo pseudonymizer over a kept secret (see [`Self::demo_secret`]).
+    pub fn demo_with(secret: Vec<u8>) -> Result<Self, PepperError> {
+        if secret.len() < MIN_PEPPER_LEN {
+            return Err(PepperError::TooShort {
+                source_name: "the demo pepper".into(),
+                len: secret.len(),
+            });
+        }
         Ok(Self {
             current: "v1".into(),
-            peppers: vec![("v1".into(), Pepper(bytes))],
+            peppers: vec![("v1".into(), Pepper(secret))],
             demo: true,
         })
     }

@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 
-use super::App;
+use super::{App, write_private};
 
 /// Verify the audit chain, sign its head, or make a signing key.
 #[derive(Debug, Subcommand)]
@@ -143,17 +143,4 @@ pub async fn run(app: &App, cmd: AuditCommand) -> Result<ExitCode> {
             }
         }
     }
-}
-
-fn write_private(path: &std::path::Path, secret: &str) -> Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    writeln!(f, "{secret}").with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }

@@ -33,12 +33,15 @@ impl App {
     /// Loads the configuration; `--config` and `--database-url` win.
     pub fn load(file: Option<&Path>, database_url: Option<&str>) -> Result<Self> {
         let file = file.map(|p| p.display().to_string());
-        let config = Config::load_with(|key| match key {
+        let mut config = Config::load_with(|key| match key {
             "CUSTODIAN_CONFIG" => file.clone(),
             "CUSTODIAN_DATABASE_URL" if database_url.is_some() => database_url.map(str::to_owned),
             _ => std::env::var(key).ok(),
         })
         .context("loading configuration")?;
+        if database_url.is_some() {
+            config.set_source("database.url", "--database-url");
+        }
         let splits =
             SplitConfig::from_section(config.splits.as_ref()).context("custodian.toml [splits]")?;
         let modules = custodian_app::modules(&config).with_context(|| {
@@ -89,4 +92,19 @@ impl App {
             Err(e) => env.without_pseudonymizer(e.to_string()),
         }
     }
+}
+
+/// Writes a new file readable by its owner only (a key, a pepper); an
+/// existing file is never overwritten.
+pub fn write_private(path: &Path, secret: &str) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    writeln!(f, "{secret}").with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }

@@ -9,8 +9,7 @@ use custodian_privacy::pseudonym::Pseudonymizer;
 
 use super::{App, module};
 
-/// The SQLite file `serve --demo` uses unless a database is configured.
-const DEMO_DATABASE_URL: &str = "sqlite://custodian-demo.db";
+mod demo;
 
 /// Run the HTTP API.
 #[derive(Debug, clap::Args)]
@@ -18,11 +17,27 @@ pub struct ServeArgs {
     /// Address to listen on (overrides CUSTODIAN_BIND and server.bind).
     #[arg(long, value_name = "HOST:PORT")]
     bind: Option<std::net::SocketAddr>,
-    /// Try Custodian: use the SQLite file custodian-demo.db (unless a
-    /// database is configured), apply every migration, load each enabled
-    /// module's demo data once and print a new admin key.
-    #[arg(long)]
+    /// Try Custodian with nothing to set up. Everything the demo makes is
+    /// kept in one folder (--demo-dir, default ./custodian-demo): a SQLite
+    /// database (unless a database is configured) with every migration
+    /// applied and each enabled module's demo data loaded once, the demo
+    /// recordings, a demo-only pepper and an admin key (admin.key, mode
+    /// 0600). A restart reuses all of it and answers as before; --fresh
+    /// starts over.
+    #[arg(long, verbatim_doc_comment)]
     demo: bool,
+    /// The demo's folder.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "custodian-demo",
+        requires = "demo"
+    )]
+    demo_dir: std::path::PathBuf,
+    /// Delete the demo folder (its database, recordings, pepper and key)
+    /// and start the demo over.
+    #[arg(long, requires = "demo")]
+    fresh: bool,
     /// Apply pending migrations before serving.
     #[arg(long)]
     migrate: bool,
@@ -30,19 +45,32 @@ pub struct ServeArgs {
 
 /// Serves until SIGINT or SIGTERM.
 pub async fn run(mut app: App, args: ServeArgs) -> Result<ExitCode> {
-    if args.demo && app.config.source_of("database.url") == "default" {
-        app.config.database.url = DatabaseUrl::parse(DEMO_DATABASE_URL)?;
-    }
+    let demo = if args.demo {
+        Some(open_demo(&mut app, &args)?)
+    } else {
+        None
+    };
     if let Some(bind) = args.bind {
         app.config.server.bind = bind;
     }
-    let demo = args.demo;
     let migrate = args.demo || args.migrate;
-    let pseudonymizer = if demo {
-        Pseudonymizer::demo()?
-    } else {
-        Pseudonymizer::from_env(|k| std::env::var(k).ok())
-            .context("pseudonymous ids need a pepper")?
+    let pseudonymizer = match &demo {
+        Some(dir) => {
+            let (p, made) = dir.pseudonymizer()?;
+            println!(
+                "DEMO MODE: pseudonymous ids use a demo-only pepper {} {}; set CUSTODIAN_PEPPER \
+                 and drop --demo for real data.",
+                if made {
+                    "made now and kept in"
+                } else {
+                    "kept from an earlier run in"
+                },
+                dir.root().join("pepper").display()
+            );
+            p
+        }
+        None => Pseudonymizer::from_env(|k| std::env::var(k).ok())
+            .context("pseudonymous ids need a pepper")?,
     };
     let migrator = app.migrator()?;
     let store = app.connect(migrate).await?;
@@ -69,8 +97,8 @@ pub async fn run(mut app: App, args: ServeArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("module {}", m.name()))?;
     }
-    if demo {
-        demo_data(&app, &store, &env, addr).await?;
+    if let Some(dir) = &demo {
+        demo_data(&app, &store, &env, dir, addr).await?;
     }
     println!("Custodian listening on http://{addr}  (API docs: http://{addr}/docs)");
     tracing::info!(%addr, backend = %store.backend(), database = %config.database.url, "serving");
@@ -85,34 +113,57 @@ pub async fn run(mut app: App, args: ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Says where the demo lives, makes an admin key and loads each enabled
-/// module's demo data (its seed with default arguments).
-async fn demo_data(app: &App, store: &Store, env: &Env, addr: std::net::SocketAddr) -> Result<()> {
+/// Points the configuration at the demo folder: its database and its
+/// recordings, unless those are configured.
+fn open_demo(app: &mut App, args: &ServeArgs) -> Result<demo::DemoDir> {
+    let own_database = app.config.source_of("database.url") == "default";
+    if args.fresh && !own_database {
+        anyhow::bail!(
+            "--fresh deletes the demo's own SQLite file, but the database is configured ({}); \
+             unset it, or reset that database yourself",
+            app.config.source_of("database.url")
+        );
+    }
+    let dir = demo::DemoDir::open(&args.demo_dir, args.fresh)?;
+    if own_database {
+        app.config.database.url = DatabaseUrl::parse(&dir.database_url())?;
+    }
+    if app.config.source_of("server.media_dir") == "default" {
+        app.config.server.media_dir = dir.media_dir();
+    }
     println!(
-        "Custodian demo: data in {} ({})",
-        app.config.database.url,
-        store.backend()
+        "Custodian demo: everything it makes is kept in {} (demo only); data in {}",
+        dir.root().display(),
+        app.config.database.url
     );
-    println!(
-        "DEMO MODE: a throwaway pepper was generated for this run; pseudonymous ids made now \
-         will not match after a restart. Set CUSTODIAN_PEPPER for real data."
-    );
-    let name = format!("demo-admin-{}", uuid_suffix());
-    let (_, key) = custodian_privacy::keys::create(
-        store,
-        &name,
-        custodian_privacy::access::Role::Admin,
-        &custodian_ledger::audit::Actor::system(),
-    )
-    .await?;
+    Ok(dir)
+}
+
+/// Loads each enabled module's demo data (its seed with default arguments;
+/// a seed writes nothing when its data is there) and prints the admin key.
+async fn demo_data(
+    app: &App,
+    store: &Store,
+    env: &Env,
+    dir: &demo::DemoDir,
+    addr: std::net::SocketAddr,
+) -> Result<()> {
     for m in app.modules.enabled() {
         for cmd in m.commands().iter().filter(|c| c.verb == Verb::Seed) {
             let matches = custodian_module::default_matches(cmd, m.name())?;
             module::run_one(m.name(), cmd, env, store, &matches).await?;
         }
     }
-    println!("admin key ({name}): {key}");
-    println!("  try: curl -H 'Authorization: Bearer {key}' http://{addr}/v1/events");
+    let (name, key, made) = dir.admin_key(store).await?;
+    let file = dir.root().join("admin.key");
+    println!(
+        "admin key ({name}, {}): {key}",
+        if made { "new" } else { "the same as before" }
+    );
+    println!(
+        "  try: KEY=$(cat {}); curl -H \"Authorization: Bearer $KEY\" {addr}/v1/events",
+        file.display()
+    );
     Ok(())
 }
 
