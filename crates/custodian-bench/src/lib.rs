@@ -1,4 +1,4 @@
-//! `custodian bench`: the standard workloads (`shared/bench/WORKLOADS.md`)
+//! `custodian bench`: the standard workloads (described in BENCHMARKS.md)
 //! run through Custodian's own repository functions, each against a
 //! scratch database it creates, migrates and drops.
 //!
@@ -93,7 +93,7 @@ pub enum Via {
     Http,
 }
 
-/// One result line, as WORKLOADS.md defines it.
+/// One result line, as BENCHMARKS.md describes it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Line {
     system: &'static str,
