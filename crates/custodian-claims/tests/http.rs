@@ -155,7 +155,7 @@ async fn triage_flow(db: TestDb) {
         .map(|x| x["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, vec!["external_id", "risk_score"]);
-    let (s, _) = coord
+    let (s, p) = coord
         .call(
             "POST",
             "/v1/claims/cases",
@@ -163,6 +163,25 @@ async fn triage_flow(db: TestDb) {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["invalid_params"][0]["name"], "case_type", "{p}");
+    // Stored JSON is capped (for every module, in the audited write).
+    let big = "m".repeat(custodian_core::limits::DEFAULT_MAX_JSON_BYTES);
+    let (s, p) = coord
+        .call(
+            "POST",
+            "/v1/claims/cases",
+            Some(
+                json!({"external_id": "BIG", "case_type": "auto", "title": "t",
+                        "metadata": {"notes": big}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["invalid_params"][0]["name"], "metadata", "{p}");
+    let (_, none) = coord
+        .call("GET", "/v1/claims/cases?external_id=eq.BIG", None)
+        .await;
+    assert_eq!(none["items"], json!([]), "nothing half-written");
     let (s, p) = coord
         .call("GET", "/v1/claims/cases?urgency_level=eq.urgent", None)
         .await;

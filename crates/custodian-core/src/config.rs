@@ -67,6 +67,11 @@ pub struct ServerConfig {
     pub media_dir: std::path::PathBuf,
     /// How long a signed media URL stays valid.
     pub media_url_ttl: Duration,
+    /// The largest JSON value one column stores; larger is a 422.
+    pub max_json_bytes: usize,
+    /// About how many bytes one page of a list returns before it ends
+    /// early with a cursor.
+    pub max_page_bytes: usize,
 }
 
 impl Default for DatabaseConfig {
@@ -91,6 +96,8 @@ impl Default for ServerConfig {
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
             media_dir: std::path::PathBuf::from("media"),
             media_url_ttl: Duration::from_secs(5 * 60),
+            max_json_bytes: crate::limits::DEFAULT_MAX_JSON_BYTES,
+            max_page_bytes: crate::limits::DEFAULT_MAX_PAGE_BYTES,
         }
     }
 }
@@ -232,6 +239,8 @@ struct FileServer {
     idempotency_ttl: Option<String>,
     media_dir: Option<String>,
     media_url_ttl: Option<String>,
+    max_json_bytes: Option<usize>,
+    max_page_bytes: Option<usize>,
 }
 
 /// One setting: its environment variable, its key in the file, and how to apply it.
@@ -284,6 +293,14 @@ const SETTINGS: &[Setting] = &[
     Setting {
         env: "CUSTODIAN_MEDIA_URL_TTL",
         file_key: "server.media_url_ttl",
+    },
+    Setting {
+        env: "CUSTODIAN_MAX_JSON_BYTES",
+        file_key: "server.max_json_bytes",
+    },
+    Setting {
+        env: "CUSTODIAN_MAX_PAGE_BYTES",
+        file_key: "server.max_page_bytes",
     },
 ];
 
@@ -377,6 +394,8 @@ impl Config {
                     }
                     server.media_url_ttl = d;
                 }
+                "server.max_json_bytes" => server.max_json_bytes = parse_num(&raw).map_err(bad)?,
+                "server.max_page_bytes" => server.max_page_bytes = parse_num(&raw).map_err(bad)?,
                 _ => continue,
             }
             sources.push((s.file_key.to_owned(), src));
@@ -394,6 +413,17 @@ impl Config {
                 list.iter().map(|m| m.trim().to_owned()).collect()
             }),
         };
+        if server.max_json_bytes < 1024 || server.max_json_bytes > server.body_limit {
+            return Err(Error::Config(format!(
+                "server.max_json_bytes must be from 1024 to server.body_limit ({}); it is {}",
+                server.body_limit, server.max_json_bytes
+            )));
+        }
+        if server.max_page_bytes < server.max_json_bytes {
+            return Err(Error::Config(
+                "server.max_page_bytes must be at least server.max_json_bytes".into(),
+            ));
+        }
         if db.max_connections == 0 {
             return Err(Error::Config(
                 "database.max_connections must be at least 1".into(),
@@ -451,6 +481,14 @@ impl Config {
             (
                 "server.media_url_ttl".into(),
                 dur(self.server.media_url_ttl),
+            ),
+            (
+                "server.max_json_bytes".into(),
+                self.server.max_json_bytes.to_string(),
+            ),
+            (
+                "server.max_page_bytes".into(),
+                self.server.max_page_bytes.to_string(),
             ),
             (
                 "modules.enabled".into(),
@@ -521,6 +559,8 @@ fn file_value(f: &FileConfig, key: &str) -> Option<String> {
         "server.idempotency_ttl" => f.server.idempotency_ttl.clone(),
         "server.media_dir" => f.server.media_dir.clone(),
         "server.media_url_ttl" => f.server.media_url_ttl.clone(),
+        "server.max_json_bytes" => f.server.max_json_bytes.map(|v| v.to_string()),
+        "server.max_page_bytes" => f.server.max_page_bytes.map(|v| v.to_string()),
         _ => None,
     }
 }

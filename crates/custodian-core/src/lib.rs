@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod error;
+pub mod limits;
 pub mod migrate;
 pub mod observe;
 pub mod query;

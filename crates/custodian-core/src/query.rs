@@ -433,14 +433,23 @@ impl<E: EntityTrait> ListSpec<E> {
             None
         };
         let mut items = self.apply(q, select).all(conn).await?;
-        let next_cursor = if items.len() as u64 > q.limit {
-            items.truncate(q.limit as usize);
-            match items.last() {
-                Some(last) => Some(self.cursor_after(q, last)?),
-                None => None,
-            }
-        } else {
-            None
+        let mut more = items.len() as u64 > q.limit;
+        items.truncate(q.limit as usize);
+        // A page ends early, with a cursor, once its rows pass the page cap
+        // (always at least one row, so a list can never stall).
+        let cap = crate::limits::max_page_bytes();
+        let mut bytes = 0;
+        if let Some(end) = items.iter().position(|row| {
+            bytes += crate::limits::row_len::<E>(row);
+            bytes > cap
+        }) {
+            let keep = end.max(1);
+            more |= keep < items.len();
+            items.truncate(keep);
+        }
+        let next_cursor = match items.last() {
+            Some(last) if more => Some(self.cursor_after(q, last)?),
+            _ => None,
         };
         Ok(Page {
             items,

@@ -145,6 +145,16 @@ impl NewEvent {
                 reason: "is required with subject_id".into(),
             });
         }
+        if let Some(reason) = self
+            .payload
+            .as_ref()
+            .and_then(custodian_core::limits::json_too_large)
+        {
+            errs.push(FieldError {
+                name: "payload",
+                reason,
+            });
+        }
         errs
     }
 }

@@ -316,6 +316,7 @@ where
     A::Entity: Named,
     <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
 {
+    custodian_core::limits::check_json_columns(&am)?;
     let row = am.insert(tx).await?;
     audit::record(
         tx,
@@ -397,6 +398,7 @@ where
         .await?;
         return Ok(cur);
     }
+    custodian_core::limits::check_json_columns(&am)?;
     let row = am.update(tx).await?;
     audit_update::<A::Entity>(tx, actor, id, changed).await?;
     Ok(row)

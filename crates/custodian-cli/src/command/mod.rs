@@ -42,6 +42,10 @@ impl App {
         if database_url.is_some() {
             config.set_source("database.url", "--database-url");
         }
+        custodian_core::limits::configure(
+            config.server.max_json_bytes,
+            config.server.max_page_bytes,
+        );
         let splits =
             SplitConfig::from_section(config.splits.as_ref()).context("custodian.toml [splits]")?;
         let modules = custodian_app::modules(&config).with_context(|| {
