@@ -21,7 +21,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::{self, Actor},
     change,
-    record::{Check, Named, create_audited, save},
+    record::{Check, Named, create_audited, record_reads, save},
 };
 use custodian_privacy::{
     access::Role,
@@ -139,15 +139,36 @@ where
 {
     let scope = reader.scope::<E>(split).await?;
     observe("get_by_id", async {
-        scoped::<E>(&scope, E::find().filter(E::id_column().eq(id)))
+        let row = scoped::<E>(&scope, E::find().filter(E::id_column().eq(id)))
             .one(reader.store.conn())
             .await?
             .ok_or_else(|| Error::NotFound {
                 entity: E::NAME,
                 id: id.to_string(),
-            })
+            })?;
+        record_reads::<E>(reader.store, reader.actor, &[id.to_string()]).await?;
+        Ok(row)
     })
     .await
+}
+
+/// Records the read of a page of patient rows (one entry naming its ids):
+/// every split's reads are in the chain, test and holdout included.
+async fn recorded<E>(reader: &Reader<'_>, page: Page<E::Model>) -> Result<Page<E::Model>>
+where
+    E: PatientKeyed,
+    E::Model: Sync,
+{
+    let ids: Vec<String> = page
+        .items
+        .iter()
+        .filter_map(|m| match sea_orm::ModelTrait::get(m, E::id_column()) {
+            sea_orm::Value::Uuid(Some(u)) => Some(u.to_string()),
+            _ => None,
+        })
+        .collect();
+    record_reads::<E>(reader.store, reader.actor, &ids).await?;
+    Ok(page)
 }
 
 /// One page of rows matching `q`'s filters (`q`'s `split` narrows the
@@ -165,7 +186,7 @@ where
     let scope = reader.scope::<E>(requested_split(q)?).await?;
     observe("get_many", async {
         let select = scoped::<E>(&scope, E::find().filter(extra));
-        Ok(spec.fetch(reader.store.conn(), q, select).await?)
+        recorded::<E>(reader, spec.fetch(reader.store.conn(), q, select).await?).await
     })
     .await
 }
@@ -192,7 +213,7 @@ where
             cutoff,
             config,
         );
-        Ok(spec.fetch(reader.store.conn(), q, select).await?)
+        recorded::<E>(reader, spec.fetch(reader.store.conn(), q, select).await?).await
     })
     .await
 }
@@ -209,9 +230,10 @@ where
 {
     let scope = reader.scope::<E>(Some(Split::Validation)).await?;
     observe("get_validation_data", async {
-        Ok(spec
+        let page = spec
             .fetch(reader.store.conn(), q, scoped::<E>(&scope, E::find()))
-            .await?)
+            .await?;
+        recorded::<E>(reader, page).await
     })
     .await
 }

@@ -68,6 +68,18 @@ async fn routing(db: TestDb) {
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
+/// The newest entry of the chain.
+async fn last_entry(db: &TestDb) -> custodian_ledger::audit::AuditEntry {
+    use custodian_ledger::audit::entity;
+    use sea_orm::{EntityTrait, QueryOrder};
+    entity::Entity::find()
+        .order_by_desc(entity::Column::Seq)
+        .one(db.store.conn())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 fn splits_in(page: &Value) -> Vec<String> {
     page["items"]
         .as_array()
@@ -184,6 +196,20 @@ async fn split_routes(db: TestDb) {
             )
             .await;
         assert!(splits_in(&page).iter().all(|s| s == "test") && !splits_in(&page).is_empty());
+        // A permitted read of test rows is in the chain: one entry naming the page's ids.
+        let read = last_entry(&db).await;
+        let ids: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap())
+            .collect();
+        assert_eq!((read.actor.as_str(), read.action.as_str()), ("eva", "read"));
+        if let [one] = ids.as_slice() {
+            assert_eq!(read.entity_id.as_deref(), Some(*one), "{table}");
+        } else {
+            assert_eq!(read.changed, json!(ids), "{table}");
+        }
     }
     // By id: a test row is not there for the analyst; the evaluator sees it.
     let test_id = &by_split[&Split::Test][0];
@@ -202,6 +228,16 @@ async fn split_routes(db: TestDb) {
         StatusCode::OK,
     )
     .await;
+    let read = last_entry(&db).await;
+    assert_eq!(
+        (
+            read.actor.as_str(),
+            read.action.as_str(),
+            read.entity.as_str()
+        ),
+        ("eva", "read", "patient_journey")
+    );
+    assert_eq!(read.entity_id.as_deref(), Some(test_id.as_str()));
     let train_id = &by_split[&Split::Train][0];
     ana.ok(
         "GET",
