@@ -73,6 +73,9 @@ patient_keyed!(patient_journey, "patient_journey");
 patient_keyed!(ml_prediction, "ml_prediction");
 patient_keyed!(ml_annotation, "ml_annotation");
 
+/// The seed's `get_many(filters, limit=100)`: a list's page when none is asked.
+pub const SEED_PAGE: u64 = 100;
+
 /// Who is reading, for the split guard.
 #[derive(Debug, Clone, Copy)]
 pub struct Reader<'a> {
@@ -488,9 +491,16 @@ pub fn journey_spec() -> ListSpec<patient_journey::Entity> {
         )
         .filter("data_lag_hours", C::DataLagHours, FieldType::Int)
         .filter("split_assignment", C::SplitAssignment, FieldType::Text)
-        .sort("source_timestamp", C::SourceTimestamp, FieldType::Timestamp)
+        // Nullable, so filters only: a cursor cannot continue after a NULL.
+        .filter("source_timestamp", C::SourceTimestamp, FieldType::Timestamp)
+        .filter(
+            "ingestion_timestamp",
+            C::IngestionTimestamp,
+            FieldType::Timestamp,
+        )
         .sort("created_at", C::CreatedAt, FieldType::Timestamp)
         .default_order(&[("created_at", Dir::Asc)])
+        .default_limit(SEED_PAGE)
         .extra_params(&["split"])
 }
 
@@ -646,9 +656,13 @@ pub fn prediction_spec() -> ListSpec<ml_prediction::Entity> {
         .filter("patient_id", C::PatientId, FieldType::Text)
         .filter("model_id", C::ModelId, FieldType::Text)
         .filter("split_assignment", C::SplitAssignment, FieldType::Text)
-        .sort("prediction_score", C::PredictionScore, FieldType::Float)
+        // The metrics are nullable, so filters only (a cursor cannot continue after a NULL).
+        .filter("prediction_score", C::PredictionScore, FieldType::Float)
+        .filter("model_pr_auc", C::ModelPrAuc, FieldType::Float)
+        .filter("brier_score", C::BrierScore, FieldType::Float)
         .sort("created_at", C::CreatedAt, FieldType::Timestamp)
         .default_order(&[("created_at", Dir::Asc)])
+        .default_limit(SEED_PAGE)
         .extra_params(&["split"])
 }
 
@@ -758,8 +772,9 @@ pub fn annotation_spec() -> ListSpec<ml_annotation::Entity> {
         .filter("annotator_id", C::AnnotatorId, FieldType::Text)
         .filter("label", C::Label, FieldType::Text)
         .filter("split_assignment", C::SplitAssignment, FieldType::Text)
-        .sort("agreement_score", C::AgreementScore, FieldType::Float)
+        .filter("agreement_score", C::AgreementScore, FieldType::Float)
         .sort("created_at", C::CreatedAt, FieldType::Timestamp)
         .default_order(&[("created_at", Dir::Asc)])
+        .default_limit(SEED_PAGE)
         .extra_params(&["split"])
 }

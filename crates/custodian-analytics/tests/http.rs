@@ -211,6 +211,35 @@ async fn split_routes(db: TestDb) {
             assert_eq!(read.changed, json!(ids), "{table}");
         }
     }
+    // Metric and time columns filter; nullable ones cannot order (a cursor
+    // could not continue after a NULL), and a page is the seed's 100 rows.
+    let page = ana
+        .ok(
+            "GET",
+            "/v1/analytics/ml_predictions?prediction_score=is.null&brier_score=is.null",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert!(!page["items"].as_array().unwrap().is_empty(), "{page}");
+    ana.ok(
+        "GET",
+        "/v1/analytics/patient_journeys?ingestion_timestamp=lt.2100-01-01T00:00:00Z",
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let (s, p) = ana
+        .call(
+            "GET",
+            "/v1/analytics/ml_predictions?order=prediction_score.desc",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, p["invalid_params"][0]["name"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("order"))
+    );
     // By id: a test row is not there for the analyst; the evaluator sees it.
     let test_id = &by_split[&Split::Test][0];
     let (s, _) = ana

@@ -103,6 +103,7 @@ pub struct ListSpec<E: EntityTrait> {
     key: usize,
     default_order: Vec<(usize, Dir)>,
     extra_params: Vec<&'static str>,
+    default_limit: u64,
 }
 
 impl<E: EntityTrait> ListSpec<E> {
@@ -124,7 +125,15 @@ impl<E: EntityTrait> ListSpec<E> {
             key: 0,
             default_order: Vec::new(),
             extra_params: Vec::new(),
+            default_limit: DEFAULT_LIMIT,
         }
+    }
+
+    /// The page size when a request names none (a seed's own default,
+    /// e.g. 100), at most [`MAX_LIMIT`].
+    pub fn default_limit(mut self, limit: u64) -> Self {
+        self.default_limit = limit.clamp(1, MAX_LIMIT);
+        self
     }
 
     /// A field clients may filter on but not order by.
@@ -182,7 +191,7 @@ impl<E: EntityTrait> ListSpec<E> {
         let mut q = ListQuery {
             filters: Vec::new(),
             order: Vec::new(),
-            limit: DEFAULT_LIMIT,
+            limit: self.default_limit,
             after: None,
             count_exact,
             extras: Vec::new(),

@@ -204,3 +204,22 @@ fn a_wrong_direction_is_named_as_such_not_as_an_unorderable_field() {
         e.reason
     );
 }
+
+#[test]
+fn a_resource_may_set_its_own_default_page() {
+    assert_eq!(
+        spec().parse(&pairs(""), false).unwrap().limit,
+        DEFAULT_LIMIT
+    );
+    let hundred = spec().default_limit(100);
+    assert_eq!(hundred.parse(&pairs(""), false).unwrap().limit, 100);
+    assert_eq!(hundred.parse(&pairs("limit=7"), false).unwrap().limit, 7);
+    assert_eq!(
+        spec()
+            .default_limit(5000)
+            .parse(&pairs(""), false)
+            .unwrap()
+            .limit,
+        MAX_LIMIT
+    );
+}
