@@ -28,6 +28,32 @@ custodian_core::backend_tests! {
     bad_input_names_every_bad_field => bad_input,
     only_a_missing_team_is_a_bad_team_reference => team_ref_errors,
     a_deleted_cases_documents_and_triage_results_go_with_it => deleted_case_children,
+    users_are_indexed_by_team => users_team_index,
+}
+
+async fn users_team_index(db: TestDb) {
+    let store = migrated(&db).await;
+    let sql = match store.backend() {
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'claims_users'"
+        }
+        Backend::Postgres => {
+            "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'claims_users'"
+        }
+    };
+    let rows = store
+        .conn()
+        .query_all_raw(sea_orm::Statement::from_string(
+            store.conn().get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap();
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .collect();
+    assert!(names.iter().any(|n| n == "claims_users_team"), "{names:?}");
 }
 
 async fn deleted_case_children(db: TestDb) {

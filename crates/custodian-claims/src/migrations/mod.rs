@@ -1,7 +1,11 @@
 use sea_orm_migration::MigrationTrait;
 
 mod m20261123_000001_claims_tables;
+mod m20261203_000001_claims_users_team_index;
 
 pub(crate) fn all() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(m20261123_000001_claims_tables::Migration)]
+    vec![
+        Box::new(m20261123_000001_claims_tables::Migration),
+        Box::new(m20261203_000001_claims_users_team_index::Migration),
+    ]
 }
