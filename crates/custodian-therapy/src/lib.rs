@@ -9,9 +9,14 @@
 //! `therapy_`; rows are kept (sessions are cancelled, transcripts replaced).
 #![deny(missing_docs)]
 
+pub mod http;
 mod migrations;
 pub mod model;
+mod module;
 pub mod repo;
+pub mod seed;
+
+pub use module::{MODULE, THERAPY};
 
 use custodian_core::migrate::MigrationSet;
 
