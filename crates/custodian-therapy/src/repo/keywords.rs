@@ -10,18 +10,18 @@
 
 use std::collections::BTreeMap;
 
-use custodian_core::{Backend, Result, Store, observe::observe};
+use custodian_core::{Result, Store, observe::observe};
 use custodian_ledger::{audit::Actor, record::Check};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    Statement, sea_query::Expr,
+    Statement,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{LIVE, Window, record_ids};
+use super::{LIVE, Window, dialect, record_ids};
 use crate::model::{client, sentence, session};
 
 /// The most keywords one sentence may carry.
@@ -79,22 +79,6 @@ fn sentence_session() -> sea_orm::RelationDef {
         .into()
 }
 
-/// "The sentence's keywords contain `term`", in each backend's form: jsonb
-/// containment (GIN-indexed) on PostgreSQL, `json_each` on SQLite.
-fn has_keyword(backend: Backend, term: &str) -> sea_orm::sea_query::SimpleExpr {
-    match backend {
-        Backend::Postgres => Expr::cust_with_values(
-            "\"therapy_sentences\".\"keywords\" @> $1",
-            [json!([{ "term": term }])],
-        ),
-        Backend::Sqlite => Expr::cust_with_values(
-            "EXISTS (SELECT 1 FROM json_each(\"therapy_sentences\".\"keywords\") AS k \
-             WHERE json_extract(k.value, '$.term') = ?)",
-            [term.to_owned()],
-        ),
-    }
-}
-
 /// The seed's `search_keywords(client_id, keyword)`: the client's
 /// sentences carrying the keyword, by session date and start time, a page
 /// at a time. The read is recorded (sentence ids; never the keyword).
@@ -115,7 +99,7 @@ pub async fn search_keywords(
         Ok(sentence::Entity::find()
             .join(JoinType::InnerJoin, sentence_session())
             .filter(session::Column::ClientId.eq(client_id))
-            .filter(has_keyword(store.backend(), &term))
+            .filter(dialect::has_keyword(store.backend(), &term))
             .order_by_asc(session::Column::Date)
             .order_by_asc(sentence::Column::SessionId)
             .order_by_asc(sentence::Column::StartMs)
@@ -132,28 +116,12 @@ pub async fn search_keywords(
 
 /// How often each keyword occurs in the client's sentences (the number of
 /// sentences carrying it), read from the same `term`s search matches.
-pub async fn keyword_frequency(
-    conn: &impl ConnectionTrait,
-    client_id: Uuid,
-) -> Result<BTreeMap<String, i64>> {
-    let backend = conn.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => {
-            "SELECT k.value->>'term' AS term, COUNT(*) AS n \
-             FROM therapy_sentences s JOIN therapy_sessions ss ON ss.id = s.session_id \
-             CROSS JOIN LATERAL jsonb_array_elements(s.keywords) AS k(value) \
-             WHERE ss.client_id = $1 AND s.keywords IS NOT NULL GROUP BY 1"
-        }
-        _ => {
-            "SELECT json_extract(k.value, '$.term') AS term, COUNT(*) AS n \
-             FROM therapy_sentences s JOIN therapy_sessions ss ON ss.id = s.session_id, \
-             json_each(s.keywords) AS k \
-             WHERE ss.client_id = $1 AND s.keywords IS NOT NULL GROUP BY 1"
-        }
-    };
+pub async fn keyword_frequency(store: &Store, client_id: Uuid) -> Result<BTreeMap<String, i64>> {
+    let conn = store.conn();
+    let sql = dialect::keyword_frequency_sql(store.backend());
     let rows = conn
         .query_all_raw(Statement::from_sql_and_values(
-            backend,
+            conn.get_database_backend(),
             sql,
             [client_id.into()],
         ))

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 mod analysis;
 mod clients;
+mod dialect;
 mod insights;
 mod keywords;
 mod profiles;

@@ -15,14 +15,18 @@
 //! word quoted, so no input is an FTS5 syntax error.
 
 use chrono::{DateTime, Utc};
-use custodian_core::{Backend, Result, Store, observe::observe};
+use custodian_core::{Result, Store, observe::observe};
 use custodian_ledger::{audit::Actor, record::Check};
 use sea_orm::{ConnectionTrait, Statement, Value};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{Window, record_ids};
+use super::{
+    Window,
+    dialect::{self, FullText},
+    record_ids,
+};
 use crate::model::sentence;
 
 /// The longest query, in characters.
@@ -85,7 +89,7 @@ pub struct SearchPage {
 
 /// One part of a web-search query.
 #[derive(Debug, Clone, PartialEq)]
-enum Part {
+pub(super) enum Part {
     Word(String),
     Phrase(String),
     Not(String),
@@ -94,7 +98,7 @@ enum Part {
 
 /// Splits a web-search query into words, phrases, exclusions and `or`s;
 /// punctuation inside words separates them, as both tokenizers do.
-fn parse(q: &str) -> Vec<Part> {
+pub(super) fn parse(q: &str) -> Vec<Part> {
     let mut parts = Vec::new();
     let mut rest = q;
     while let Some(start) = rest.find(|c: char| !c.is_whitespace()) {
@@ -132,7 +136,7 @@ fn words(s: &str) -> Vec<String> {
 /// The query in FTS5 syntax: each word or phrase quoted, `OR` kept
 /// between two terms, exclusions as `NOT` after the rest (FTS5 has no
 /// leading `NOT`). `None` when nothing positive is left to match.
-fn fts5_query(parts: &[Part]) -> Option<String> {
+pub(super) fn fts5_query(parts: &[Part]) -> Option<String> {
     let mut positive = String::new();
     let mut pending_or = false;
     for p in parts {
@@ -162,26 +166,6 @@ fn fts5_query(parts: &[Part]) -> Option<String> {
     Some(q)
 }
 
-/// The backend's match condition, rank, snippet and source tables, with
-/// `$1` bound to the query text.
-fn backend_sql(backend: Backend) -> (&'static str, &'static str, &'static str, &'static str) {
-    match backend {
-        Backend::Postgres => (
-            "therapy_sentences s",
-            "s.text_search @@ websearch_to_tsquery('english', $1)",
-            "ts_rank(s.text_search, websearch_to_tsquery('english', $1))::float8",
-            "ts_headline('english', s.text, websearch_to_tsquery('english', $1), \
-             'StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=8')",
-        ),
-        Backend::Sqlite => (
-            "therapy_sentences_fts f JOIN therapy_sentences s ON s.id = f.sentence_id",
-            "therapy_sentences_fts MATCH $1",
-            "-bm25(therapy_sentences_fts)",
-            "snippet(therapy_sentences_fts, 0, '<mark>', '</mark>', '…', 16)",
-        ),
-    }
-}
-
 /// Searches sentence text, best first, narrowed by client, session and
 /// session date. Each page's read is recorded, naming the sentences (never
 /// the query).
@@ -199,17 +183,18 @@ pub async fn search_transcripts(
     c.done()?;
     w.check()?;
     let backend = store.backend();
-    let text = match backend {
-        Backend::Postgres => Some(q.q.clone()),
-        Backend::Sqlite => fts5_query(&parse(&q.q)),
-    };
-    let Some(text) = text else {
+    let Some(text) = dialect::full_text_query(backend, &q.q) else {
         return Ok(SearchPage {
             items: Vec::new(),
             next_offset: None,
         });
     };
-    let (from, matches, rank, snippet) = backend_sql(backend);
+    let FullText {
+        from,
+        matches,
+        rank,
+        snippet,
+    } = dialect::full_text(backend);
     let mut values: Vec<Value> = vec![text.into()];
     let mut filters = String::new();
     let mut narrow = |sql: &str, v: Value| {

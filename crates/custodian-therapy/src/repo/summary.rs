@@ -62,7 +62,7 @@ pub async fn get_client_summary(
             Ok(stats.unwrap_or((0, None, None)))
         })
         .await?;
-    let keyword_frequency = keyword_frequency(conn, client_id).await?;
+    let keyword_frequency = keyword_frequency(store, client_id).await?;
     record_reads::<client::Entity>(store, actor, &[client_id.to_string()]).await?;
     Ok(ClientSummary {
         client_id,

@@ -5,7 +5,7 @@
 //! bind-parameter limit, so a 500-segment transcript is one or two
 //! statements rather than 500.
 
-use custodian_core::{Backend, Error, Result, Store, observe::observe, time};
+use custodian_core::{Error, Result, Store, observe::observe, time};
 use custodian_ledger::{
     audit::{self, Actor},
     change,
@@ -145,15 +145,6 @@ fn check_segments(segments: &[Segment]) -> Result<()> {
     c.done()
 }
 
-/// How many rows of `cols` bind parameters fit in one statement.
-pub fn rows_per_insert(backend: Backend, cols: usize) -> usize {
-    let limit = match backend {
-        Backend::Sqlite => 32_766,
-        Backend::Postgres => 65_535,
-    };
-    limit / cols
-}
-
 /// Columns of `therapy_sentences`, for the batch size.
 const SENTENCE_COLUMNS: usize = 14;
 
@@ -171,7 +162,7 @@ pub async fn save_transcript(
 ) -> Result<SavedTranscript> {
     check_segments(&t.segments)?;
     let actor = actor.clone();
-    let batch = rows_per_insert(store.backend(), SENTENCE_COLUMNS);
+    let batch = super::dialect::rows_per_insert(store.backend(), SENTENCE_COLUMNS);
     observe(
         "save_transcript",
         store.transaction(|tx| {
