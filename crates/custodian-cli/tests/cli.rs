@@ -336,10 +336,11 @@ async fn init_then_check(db: TestDb) {
 
 async fn down_then_up(db: TestDb) {
     assert!(custodian(&db, &["init"]).status.success());
-    // The newest migration (analytics' split ratios) holds nothing and goes
-    // without a word; the one before it includes the seeded agent registry:
-    // a plain revert of both is refused, names it, and changes nothing.
-    let refused = custodian(&db, &["migrate", "down", "--steps", "2"]);
+    // The two newest migrations (therapy's tables, analytics' split ratios)
+    // hold nothing and go without a word; the one before them includes the
+    // seeded agent registry: a plain revert of the three is refused, names
+    // it, and changes nothing.
+    let refused = custodian(&db, &["migrate", "down", "--steps", "3"]);
     assert!(!refused.status.success());
     let said = text(&refused);
     assert!(
@@ -350,7 +351,7 @@ async fn down_then_up(db: TestDb) {
         custodian(&db, &["check"]).status.success(),
         "nothing was reverted"
     );
-    let plan = custodian(&db, &["migrate", "down", "--steps", "2", "--dry-run"]);
+    let plan = custodian(&db, &["migrate", "down", "--steps", "3", "--dry-run"]);
     assert!(plan.status.success(), "{}", text(&plan));
     assert!(
         text(&plan).contains("would drop analytics_agent_registry (holding rows)"),
@@ -361,11 +362,11 @@ async fn down_then_up(db: TestDb) {
         custodian(&db, &["check"]).status.success(),
         "a dry run changes nothing"
     );
-    let down = custodian(&db, &["migrate", "down", "--steps", "2", "--force"]);
+    let down = custodian(&db, &["migrate", "down", "--steps", "3", "--force"]);
     assert!(down.status.success(), "{}", text(&down));
     assert_eq!(
         text(&down).matches("reverted ").count(),
-        2,
+        3,
         "{}",
         text(&down)
     );
@@ -393,17 +394,17 @@ async fn down_then_up(db: TestDb) {
     let up = custodian(&db, &["migrate", "up"]);
     assert!(up.status.success(), "{}", text(&up));
     assert!(custodian(&db, &["check"]).status.success());
-    // Down to the events key-scope migration (the seventh from the top:
-    // analytics' two, trials, claims, privacy, the claim-token one): it drops a column of events,
+    // Down to the events key-scope migration (the eighth from the top:
+    // therapy, analytics' two, trials, claims, privacy, the claim-token one): it drops a column of events,
     // which needs --drop events even though no table goes.
-    let refused = custodian(&db, &["migrate", "down", "--steps", "7", "--force"]);
+    let refused = custodian(&db, &["migrate", "down", "--steps", "8", "--force"]);
     assert!(!refused.status.success());
     assert!(
         text(&refused).contains("--drop events"),
         "{}",
         text(&refused)
     );
-    let plan = custodian(&db, &["migrate", "down", "--steps", "7", "--dry-run"]);
+    let plan = custodian(&db, &["migrate", "down", "--steps", "8", "--dry-run"]);
     assert!(
         text(&plan).contains("would drop events.key_scope"),
         "{}",

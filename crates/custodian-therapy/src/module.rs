@@ -1,0 +1,89 @@
+//! The therapy module as the rest of the system sees it: name, tables,
+//! permission rows, routes and the demo seed.
+
+use custodian_core::{Store, migrate::MigrationSet};
+use custodian_ledger::audit::Actor;
+use custodian_module::{Command, Env, Error, Module, Outcome, Verb, clap};
+use custodian_privacy::access::{Area, Role};
+use futures::future::BoxFuture;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The module, for the one list of modules.
+pub const MODULE: &dyn Module = &Therapy;
+
+/// `/v1/therapy/...`: coordinators (clinical staff) and services
+/// (transcription and analysis workers) read and write; auditors read.
+/// Analysts and evaluators get nothing: transcripts are not research data.
+pub const THERAPY: Area = Area {
+    name: "therapy",
+    readers: &[Role::Coordinator, Role::Auditor, Role::Service],
+    writers: &[Role::Coordinator, Role::Service],
+};
+
+struct Therapy;
+
+impl Module for Therapy {
+    fn name(&self) -> &'static str {
+        "therapy"
+    }
+
+    fn description(&self) -> &'static str {
+        "Module therapy: clients, sessions, transcripts, keyword and full-text search, insights, client profiles, analysis queue"
+    }
+
+    fn migrations(&self) -> MigrationSet {
+        crate::migrations()
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "therapy_clients",
+            "therapy_sessions",
+            "therapy_sentences",
+            "therapy_insights",
+            "therapy_client_profiles",
+        ]
+    }
+
+    fn areas(&self) -> &'static [Area] {
+        &[THERAPY]
+    }
+
+    fn routes(&self, _: &Env) -> OpenApiRouter {
+        crate::http::routes()
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        vec![Command {
+            verb: Verb::Seed,
+            args: |c| {
+                c.about(
+                    "Therapy: three synthetic clients (no real person's data), two sessions \
+                     each with transcripts, keywords and emotion scores, an insight and a \
+                     profile; one session is left waiting in the analysis queue",
+                )
+            },
+            run: seed,
+        }]
+    }
+}
+
+/// Loads the demo data and says what it did.
+fn seed<'a>(
+    _: &'a Env,
+    store: &'a Store,
+    _: &'a clap::ArgMatches,
+) -> BoxFuture<'a, Result<Outcome, Error>> {
+    Box::pin(async move {
+        let r = crate::seed::seed(store, &Actor::system()).await?;
+        if r.created {
+            println!(
+                "therapy: seeded {} clients, {} sessions, {} sentences",
+                r.clients, r.sessions, r.sentences
+            );
+        } else {
+            println!("therapy: demo data already present; nothing written");
+        }
+        Ok(Outcome::Done)
+    })
+}
