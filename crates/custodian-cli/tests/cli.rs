@@ -334,13 +334,29 @@ async fn init_then_check(db: TestDb) {
     );
 }
 
+/// How many steps `migrate down` takes to revert `name` (and everything
+/// newer), read from a dry run, so adding a module's migration moves no number.
+fn steps_to(db: &TestDb, name: &str) -> String {
+    let plan = custodian(db, &["migrate", "down", "--steps", "1000", "--dry-run"]);
+    let reverts: Vec<String> = text(&plan)
+        .lines()
+        .filter_map(|l| l.strip_prefix("would revert ").map(str::to_owned))
+        .collect();
+    let at = reverts
+        .iter()
+        .position(|m| m == name)
+        .unwrap_or_else(|| panic!("{name} not in {reverts:?}"));
+    (at + 1).to_string()
+}
+
 async fn down_then_up(db: TestDb) {
     assert!(custodian(&db, &["init"]).status.success());
-    // The two newest migrations (therapy's tables, analytics' split ratios)
-    // hold nothing and go without a word; the one before them includes the
-    // seeded agent registry: a plain revert of the three is refused, names
-    // it, and changes nothing.
-    let refused = custodian(&db, &["migrate", "down", "--steps", "3"]);
+    // The migrations newer than analytics' tables hold nothing and go without
+    // a word; analytics' tables include the seeded agent registry: a plain
+    // revert down to them is refused, names it, and changes nothing.
+    let to_registry = steps_to(&db, "m20261124_000001_analytics_tables");
+    let to_registry = to_registry.as_str();
+    let refused = custodian(&db, &["migrate", "down", "--steps", to_registry]);
     assert!(!refused.status.success());
     let said = text(&refused);
     assert!(
@@ -351,7 +367,10 @@ async fn down_then_up(db: TestDb) {
         custodian(&db, &["check"]).status.success(),
         "nothing was reverted"
     );
-    let plan = custodian(&db, &["migrate", "down", "--steps", "3", "--dry-run"]);
+    let plan = custodian(
+        &db,
+        &["migrate", "down", "--steps", to_registry, "--dry-run"],
+    );
     assert!(plan.status.success(), "{}", text(&plan));
     assert!(
         text(&plan).contains("would drop analytics_agent_registry (holding rows)"),
@@ -362,11 +381,11 @@ async fn down_then_up(db: TestDb) {
         custodian(&db, &["check"]).status.success(),
         "a dry run changes nothing"
     );
-    let down = custodian(&db, &["migrate", "down", "--steps", "3", "--force"]);
+    let down = custodian(&db, &["migrate", "down", "--steps", to_registry, "--force"]);
     assert!(down.status.success(), "{}", text(&down));
     assert_eq!(
-        text(&down).matches("reverted ").count(),
-        3,
+        text(&down).matches("reverted ").count().to_string(),
+        to_registry,
         "{}",
         text(&down)
     );
@@ -394,17 +413,24 @@ async fn down_then_up(db: TestDb) {
     let up = custodian(&db, &["migrate", "up"]);
     assert!(up.status.success(), "{}", text(&up));
     assert!(custodian(&db, &["check"]).status.success());
-    // Down to the events key-scope migration (the eighth from the top:
-    // therapy, analytics' two, trials, claims, privacy, the claim-token one): it drops a column of events,
+    // Down to the events key-scope migration: it drops a column of events,
     // which needs --drop events even though no table goes.
-    let refused = custodian(&db, &["migrate", "down", "--steps", "8", "--force"]);
+    let to_key_scope = steps_to(&db, "m20261203_000001_ledger_event_key_scope");
+    let to_key_scope = to_key_scope.as_str();
+    let refused = custodian(
+        &db,
+        &["migrate", "down", "--steps", to_key_scope, "--force"],
+    );
     assert!(!refused.status.success());
     assert!(
         text(&refused).contains("--drop events"),
         "{}",
         text(&refused)
     );
-    let plan = custodian(&db, &["migrate", "down", "--steps", "8", "--dry-run"]);
+    let plan = custodian(
+        &db,
+        &["migrate", "down", "--steps", to_key_scope, "--dry-run"],
+    );
     assert!(
         text(&plan).contains("would drop events.key_scope"),
         "{}",
