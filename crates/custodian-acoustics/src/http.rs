@@ -19,7 +19,7 @@ use custodian_core::{
     query::{ListQuery, ListSpec, Page},
 };
 use custodian_http::{
-    ApiError, Caller, Db, guard,
+    ApiError, Caller, Db, Kind, guard,
     list::parse,
     resource::NoParams,
     resource_handlers,
@@ -87,11 +87,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Call {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let db = Db::from_request_parts(parts, state).await?;
         let Ok(Caller(actor)) = Caller::from_request_parts(parts, state).await;
-        let root = parts
-            .extensions
-            .get::<DataRoot>()
-            .cloned()
-            .unwrap_or_else(|| DataRoot::new(crate::data_root(&Default::default())));
+        let root = parts.extensions.get::<DataRoot>().cloned().ok_or_else(|| {
+            ApiError::new(
+                Kind::Unavailable,
+                "the acoustics data root is not configured",
+            )
+        })?;
         Ok(Self { db, actor, root })
     }
 }

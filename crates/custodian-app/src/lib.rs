@@ -14,6 +14,7 @@ pub const BUILT: &[&dyn Module] = &[
     custodian_claims::MODULE,
     custodian_trials::MODULE,
     custodian_analytics::MODULE,
+    custodian_acoustics::MODULE,
 ];
 
 /// The modules `config` enables (`[modules] enabled`, `CUSTODIAN_MODULES`;

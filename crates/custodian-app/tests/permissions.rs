@@ -18,6 +18,7 @@ fn area_of(path: &str) -> &'static str {
         ("/v1/trials/", "trials"),
         ("/v1/claims/", "claims"),
         ("/v1/analytics/", "analytics"),
+        ("/v1/acoustics/", "acoustics"),
     ];
     AREAS
         .iter()
