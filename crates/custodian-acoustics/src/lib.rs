@@ -18,6 +18,7 @@ pub mod model;
 mod module;
 pub mod repo;
 pub mod seed;
+pub mod verify;
 
 pub use module::{ACOUSTICS, MODULE, data_root};
 

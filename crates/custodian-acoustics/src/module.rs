@@ -65,18 +65,76 @@ impl Module for Acoustics {
     }
 
     fn commands(&self) -> Vec<Command> {
-        vec![Command {
-            verb: Verb::Seed,
-            args: |c| {
-                c.about(
-                    "Acoustics: study AOA, participants 1011 and 1012, walks at two speeds and \
+        vec![
+            Command {
+                verb: Verb::Own("verify-files"),
+                args: |c| {
+                    c.about(
+                        "Re-hash every registered file under the data root (media_dir/acoustics) \
+                         and report each as ok, changed, missing or unreadable; exits 2 when any \
+                         is not ok",
+                    )
+                    .arg(
+                        clap::Arg::new("json")
+                            .long("json")
+                            .action(clap::ArgAction::SetTrue)
+                            .help("Print the report as JSON"),
+                    )
+                },
+                run: verify_files,
+            },
+            Command {
+                verb: Verb::Seed,
+                args: |c| {
+                    c.about(
+                        "Acoustics: study AOA, participants 1011 and 1012, walks at two speeds and \
                      a sit-to-stand with their audio, biomechanics, synchronization and cycles; \
                      writes small data files under the data root (media_dir/acoustics)",
-                )
+                    )
+                },
+                run: seed,
             },
-            run: seed,
-        }]
+        ]
     }
+}
+
+/// Re-hashes the registered files and prints the report.
+fn verify_files<'a>(
+    env: &'a Env,
+    store: &'a Store,
+    args: &'a clap::ArgMatches,
+) -> BoxFuture<'a, Result<Outcome, Error>> {
+    Box::pin(async move {
+        let root = DataRoot::new(data_root(env.config()));
+        let r = crate::verify::verify_files(store, &root).await?;
+        if args.get_flag("json") {
+            let out = serde_json::to_string(&r).map_err(|e| Error::Output(e.to_string()))?;
+            println!("{out}");
+        } else {
+            for f in r
+                .files
+                .iter()
+                .filter(|f| f.status != crate::verify::Status::Ok)
+            {
+                let status = format!("{:?}", f.status).to_lowercase();
+                println!("{status}: {} ({} {})", f.file_path, f.record, f.id);
+            }
+            println!(
+                "acoustics: {} file(s) under {}: {} ok, {} changed, {} missing, {} unreadable",
+                r.files.len(),
+                root.path().display(),
+                r.ok,
+                r.changed,
+                r.missing,
+                r.unreadable
+            );
+        }
+        Ok(if r.all_ok() {
+            Outcome::Done
+        } else {
+            Outcome::Partial
+        })
+    })
 }
 
 /// Writes the demo files that are missing, saves the demo records, and

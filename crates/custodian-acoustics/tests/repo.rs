@@ -27,6 +27,7 @@ custodian_core::backend_tests! {
     cycles_are_replaced_with_their_summary_in_one_save => cycles,
     files_are_registered_with_their_hash_and_paths_outside_the_root_refused => files,
     the_demo_seed_is_idempotent => demo_seed,
+    verify_files_finds_a_changed_and_a_missing_file => verify_files,
 }
 
 async fn migrated(db: &TestDb) -> Store {
@@ -847,4 +848,32 @@ async fn demo_seed(db: TestDb) {
     .unwrap();
     assert_eq!(walks.len(), 2);
     assert!(walks.iter().all(|w| w.file_sha256.is_some()));
+}
+
+async fn verify_files(db: TestDb) {
+    use custodian_acoustics::verify::{self, Status};
+    let store = migrated(&db).await;
+    let r = root();
+    custodian_acoustics::seed::write_files(&r).unwrap();
+    custodian_acoustics::seed::seed(&store, &Actor::system(), &r)
+        .await
+        .unwrap();
+    let clean = verify::verify_files(&store, &r).await.unwrap();
+    assert_eq!(clean.files.len(), 16);
+    assert!(clean.all_ok(), "{clean:?}");
+    std::fs::write(r.path().join("1011/walk_slow_p1_audio.pkl"), b"edited").unwrap();
+    std::fs::remove_file(r.path().join("1012/walk_normal_p1_cycles.pkl")).unwrap();
+    let report = verify::verify_files(&store, &r).await.unwrap();
+    assert!(!report.all_ok());
+    assert_eq!((report.ok, report.changed, report.missing), (14, 1, 1));
+    let status_of = |p: &str| {
+        report
+            .files
+            .iter()
+            .find(|f| f.file_path == p)
+            .unwrap()
+            .status
+    };
+    assert_eq!(status_of("1011/walk_slow_p1_audio.pkl"), Status::Changed);
+    assert_eq!(status_of("1012/walk_normal_p1_cycles.pkl"), Status::Missing);
 }
