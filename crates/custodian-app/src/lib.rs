@@ -15,6 +15,7 @@ pub const BUILT: &[&dyn Module] = &[
     custodian_trials::MODULE,
     custodian_analytics::MODULE,
     custodian_therapy::MODULE,
+    custodian_acoustics::MODULE,
 ];
 
 /// The modules `config` enables (`[modules] enabled`, `CUSTODIAN_MODULES`;

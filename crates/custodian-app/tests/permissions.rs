@@ -19,6 +19,7 @@ fn area_of(path: &str) -> &'static str {
         ("/v1/claims/", "claims"),
         ("/v1/analytics/", "analytics"),
         ("/v1/therapy/", "therapy"),
+        ("/v1/acoustics/", "acoustics"),
     ];
     AREAS
         .iter()

@@ -1,8 +1,9 @@
 //! `custodian`: set up, inspect, migrate and serve a Custodian database.
 //!
 //! One file per command under `command/`, each with its clap arguments and
-//! a `run`. Module commands (`seed`, `import`, `snapshot`) are mounted from
-//! the module list, so this binary names no module.
+//! a `run`. Module commands (`seed`, `import`, `snapshot`, and each
+//! module's own group) are mounted from the module list, so this binary
+//! names no module.
 
 mod command;
 
@@ -84,11 +85,18 @@ fn cli_command() -> clap::Command {
 
 fn main() -> ExitCode {
     let matches = cli_command().get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
+    // A module's own group is not one of the derived commands.
+    let cli = if command::module::is_own_group(&matches) {
+        None
+    } else {
+        match Cli::from_arg_matches(&matches) {
+            Ok(cli) => Some(cli),
+            Err(e) => e.exit(),
+        }
     };
-    let verbose = matches!(cli.command, Command::Serve(_));
+    let verbose = cli
+        .as_ref()
+        .is_some_and(|c| matches!(c.command, Command::Serve(_)));
     init_tracing(verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -119,8 +127,19 @@ fn init_tracing(verbose: bool) {
         .init();
 }
 
-async fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<ExitCode> {
-    let app = command::App::load(cli.config.as_deref(), cli.database_url.as_deref())?;
+async fn run(cli: Option<Cli>, matches: &clap::ArgMatches) -> Result<ExitCode> {
+    let app = match &cli {
+        Some(c) => command::App::load(c.config.as_deref(), c.database_url.as_deref())?,
+        None => command::App::load(
+            matches.get_one::<PathBuf>("config").map(PathBuf::as_path),
+            matches
+                .get_one::<String>("database_url")
+                .map(String::as_str),
+        )?,
+    };
+    let Some(cli) = cli else {
+        return command::module::run(&app, matches).await;
+    };
     match cli.command {
         Command::Init => command::init::run(&app).await,
         Command::Check => command::check::run(&app).await,

@@ -55,6 +55,7 @@ custodian_core::backend_tests! {
     seed_claims_once_then_snapshot_what_it_made => seed_and_snapshot_claims,
     seed_trials_once_then_rotate_its_mary_ids => seed_trials_then_rotate,
     seed_analytics_once_then_never_again => seed_analytics_once,
+    acoustics_verify_files_reports_a_changed_and_a_missing_file => acoustics_verify_files,
     bench_smoke_run_prints_every_workload_with_an_ok_check => bench_smoke,
     a_disabled_module_has_no_migrations_commands_or_permission_rows => disabled_module,
 }
@@ -749,6 +750,51 @@ async fn seed_analytics_once(db: TestDb) {
         text(&o)
     );
     std::fs::remove_file(&toml).ok();
+}
+
+async fn acoustics_verify_files(db: TestDb) {
+    assert!(custodian(&db, &["init"]).status.success());
+    let media = std::env::temp_dir().join(format!("custodian-cli-media-{}", uuid::Uuid::now_v7()));
+    let media_env = media.to_string_lossy().into_owned();
+    let env = [("CUSTODIAN_MEDIA_DIR", media_env.as_str())];
+    let o = custodian_with(&db, &["seed", "acoustics"], &env);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = custodian_with(&db, &["acoustics", "verify-files"], &env);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("16 ok, 0 changed, 0 missing"),
+        "{}",
+        text(&o)
+    );
+    let root = media.join("acoustics");
+    std::fs::write(root.join("1011/sit_to_stand_sync.pkl"), b"edited").unwrap();
+    std::fs::remove_file(root.join("1012/walk_normal_p1_audio.pkl")).unwrap();
+    let o = custodian_with(&db, &["acoustics", "verify-files", "--json"], &env);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            r["ok"].as_u64(),
+            r["changed"].as_u64(),
+            r["missing"].as_u64()
+        ),
+        (Some(14), Some(1), Some(1))
+    );
+    let o = custodian_with(&db, &["acoustics", "verify-files"], &env);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("missing: 1012/walk_normal_p1_audio.pkl"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("changed: 1011/sit_to_stand_sync.pkl"),
+        "{}",
+        text(&o)
+    );
+    let o = custodian_with(&db, &["acoustics", "--help"], &env);
+    assert!(text(&o).contains("verify-files"), "{}", text(&o));
+    std::fs::remove_dir_all(&media).ok();
 }
 
 /// `custodian bench --scale 0.01`: every workload runs and its check, computed

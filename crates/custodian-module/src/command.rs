@@ -1,4 +1,5 @@
-//! Module commands: `custodian seed|import|snapshot <module> [args]`.
+//! Module commands: `custodian seed|import|snapshot <module> [args]`, and
+//! a module's own commands, `custodian <module> <command> [args]`.
 
 use custodian_core::Store;
 use futures::future::BoxFuture;
@@ -14,10 +15,13 @@ pub enum Verb {
     Import,
     /// Compute and store reporting figures now.
     Snapshot,
+    /// A command of the module's own, named here, in the module's group:
+    /// `custodian <module> <name>` (acoustics: `verify-files`).
+    Own(&'static str),
 }
 
 impl Verb {
-    /// Every verb, in the order `--help` lists them.
+    /// Every shared verb, in the order `--help` lists them (not [`Verb::Own`]).
     pub const ALL: [Verb; 3] = [Verb::Seed, Verb::Import, Verb::Snapshot];
 
     /// The CLI word.
@@ -26,6 +30,7 @@ impl Verb {
             Verb::Seed => "seed",
             Verb::Import => "import",
             Verb::Snapshot => "snapshot",
+            Verb::Own(name) => name,
         }
     }
 }
@@ -35,7 +40,8 @@ impl Verb {
 pub enum Outcome {
     /// Everything was done.
     Done,
-    /// Done, but some input was skipped and reported (the CLI exits 2).
+    /// Done, but something was reported as wrong: input skipped, or files
+    /// that failed a check (the CLI exits 2).
     Partial,
 }
 
@@ -47,7 +53,7 @@ pub type RunFn =
 /// verb, and what runs it.
 #[derive(Clone, Copy)]
 pub struct Command {
-    /// Which verb it sits under.
+    /// Which verb it sits under (or its own name, in the module's group).
     pub verb: Verb,
     /// Adds the command's about text and arguments to the subcommand named
     /// after the module.
