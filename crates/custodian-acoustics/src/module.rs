@@ -23,10 +23,11 @@ pub const ACOUSTICS: Area = Area {
     writers: &[Role::Service],
 };
 
-/// Where registered files live: `acoustics/` under the media directory
-/// (`server.media_dir`, `CUSTODIAN_MEDIA_DIR`).
+/// Where registered files live: `acoustics/` under the files directory
+/// (`server.files_dir`, `CUSTODIAN_FILES_DIR`), never under `media_dir`,
+/// whose files trials' signed URLs serve.
 pub fn data_root(config: &Config) -> PathBuf {
-    config.server.media_dir.join("acoustics")
+    config.server.files_dir.join("acoustics")
 }
 
 struct Acoustics;
@@ -70,7 +71,7 @@ impl Module for Acoustics {
                 verb: Verb::Own("verify-files"),
                 args: |c| {
                     c.about(
-                        "Re-hash every registered file under the data root (media_dir/acoustics) \
+                        "Re-hash every registered file under the data root (files_dir/acoustics) \
                          and report each as ok, changed, missing or unreadable; exits 2 when any \
                          is not ok",
                     )
@@ -89,7 +90,7 @@ impl Module for Acoustics {
                     c.about(
                         "Acoustics: study AOA, participants 1011 and 1012, walks at two speeds and \
                      a sit-to-stand with their audio, biomechanics, synchronization and cycles; \
-                     writes small data files under the data root (media_dir/acoustics)",
+                     writes small data files under the data root (files_dir/acoustics)",
                     )
                 },
                 run: seed,

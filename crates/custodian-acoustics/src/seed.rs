@@ -71,7 +71,17 @@ pub fn write_files(root: &DataRoot) -> std::result::Result<(), (PathBuf, std::io
 
 /// Saves the demo records (upserts: a second run changes nothing).
 pub async fn seed(store: &Store, actor: &Actor, root: &DataRoot) -> Result<Report> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let mut r = Report::default();
+    // Once: a rerun would re-save every record unchanged, and an unchanged
+    // save is recorded as a read; the demo's restart must write nothing.
+    let present = crate::model::study::Entity::find()
+        .filter(crate::model::study::Column::Name.eq("AOA"))
+        .one(store.conn())
+        .await?;
+    if present.is_some() {
+        return Ok(r);
+    }
     let day = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default();
     for (i, (n, m, p, s)) in MANEUVERS.into_iter().enumerate() {
         let stem = stem(n, m, p, s);

@@ -833,10 +833,20 @@ async fn demo_seed(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(first.created, 16);
+    let head = custodian_ledger::audit::head_seq(store.conn())
+        .await
+        .unwrap();
     let second = custodian_acoustics::seed::seed(&store, &Actor::system(), &r)
         .await
         .unwrap();
     assert_eq!(second.created, 0);
+    assert_eq!(
+        custodian_ledger::audit::head_seq(store.conn())
+            .await
+            .unwrap(),
+        head,
+        "a second seed writes nothing, not even read entries"
+    );
     let walks = repo::get_audio_processing_records(
         &store,
         &Actor::system(),

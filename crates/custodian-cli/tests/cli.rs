@@ -756,7 +756,7 @@ async fn acoustics_verify_files(db: TestDb) {
     assert!(custodian(&db, &["init"]).status.success());
     let media = std::env::temp_dir().join(format!("custodian-cli-media-{}", uuid::Uuid::now_v7()));
     let media_env = media.to_string_lossy().into_owned();
-    let env = [("CUSTODIAN_MEDIA_DIR", media_env.as_str())];
+    let env = [("CUSTODIAN_FILES_DIR", media_env.as_str())];
     let o = custodian_with(&db, &["seed", "acoustics"], &env);
     assert!(o.status.success(), "{}", text(&o));
     let o = custodian_with(&db, &["acoustics", "verify-files"], &env);

@@ -67,6 +67,9 @@ pub struct ServerConfig {
     pub media_dir: std::path::PathBuf,
     /// How long a signed media URL stays valid.
     pub media_url_ttl: Duration,
+    /// Where modules' registered research files live (acoustics under
+    /// `acoustics/`); kept apart from `media_dir`, which signed URLs serve.
+    pub files_dir: std::path::PathBuf,
     /// The largest JSON value one column stores; larger is a 422.
     pub max_json_bytes: usize,
     /// About how many bytes one page of a list returns before it ends
@@ -96,6 +99,7 @@ impl Default for ServerConfig {
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
             media_dir: std::path::PathBuf::from("media"),
             media_url_ttl: Duration::from_secs(5 * 60),
+            files_dir: std::path::PathBuf::from("files"),
             max_json_bytes: crate::limits::DEFAULT_MAX_JSON_BYTES,
             max_page_bytes: crate::limits::DEFAULT_MAX_PAGE_BYTES,
         }
@@ -239,6 +243,7 @@ struct FileServer {
     idempotency_ttl: Option<String>,
     media_dir: Option<String>,
     media_url_ttl: Option<String>,
+    files_dir: Option<String>,
     max_json_bytes: Option<usize>,
     max_page_bytes: Option<usize>,
 }
@@ -293,6 +298,10 @@ const SETTINGS: &[Setting] = &[
     Setting {
         env: "CUSTODIAN_MEDIA_URL_TTL",
         file_key: "server.media_url_ttl",
+    },
+    Setting {
+        env: "CUSTODIAN_FILES_DIR",
+        file_key: "server.files_dir",
     },
     Setting {
         env: "CUSTODIAN_MAX_JSON_BYTES",
@@ -387,6 +396,7 @@ impl Config {
                     server.idempotency_ttl = parse_duration(&raw).map_err(bad)?
                 }
                 "server.media_dir" => server.media_dir = raw.clone().into(),
+                "server.files_dir" => server.files_dir = raw.clone().into(),
                 "server.media_url_ttl" => {
                     let d = parse_duration(&raw).map_err(bad)?;
                     if d.is_zero() {
@@ -483,6 +493,10 @@ impl Config {
                 dur(self.server.media_url_ttl),
             ),
             (
+                "server.files_dir".into(),
+                self.server.files_dir.display().to_string(),
+            ),
+            (
                 "server.max_json_bytes".into(),
                 self.server.max_json_bytes.to_string(),
             ),
@@ -558,6 +572,7 @@ fn file_value(f: &FileConfig, key: &str) -> Option<String> {
         "server.body_limit" => f.server.body_limit.map(|v| v.to_string()),
         "server.idempotency_ttl" => f.server.idempotency_ttl.clone(),
         "server.media_dir" => f.server.media_dir.clone(),
+        "server.files_dir" => f.server.files_dir.clone(),
         "server.media_url_ttl" => f.server.media_url_ttl.clone(),
         "server.max_json_bytes" => f.server.max_json_bytes.map(|v| v.to_string()),
         "server.max_page_bytes" => f.server.max_page_bytes.map(|v| v.to_string()),

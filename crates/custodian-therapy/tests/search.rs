@@ -192,6 +192,11 @@ async fn hostile_queries(db: TestDb) {
             .unwrap_or_else(|e| panic!("{text}: {e:?}"));
     }
     assert_eq!(found(&c, q("NEAR(worry night)")).await.len(), 0);
+    // Only excluded words: nothing matches (PostgreSQL's websearch_to_tsquery
+    // would read `-worry` as "every sentence without worry").
+    for only_not in ["-worry", "-worry -sleep", "- or -job"] {
+        assert_eq!(found(&c, q(only_not)).await.len(), 0, "{only_not}");
+    }
     for bad in [
         q(""),
         q(&"x".repeat(501)),

@@ -400,6 +400,7 @@ where
         .filter(|n| !is_meta(n))
         .collect();
     let am = new.clone().into_active_model().reset_all();
+    custodian_core::limits::check_json_columns(&am)?;
     let inserted = E::insert(am)
         .on_conflict(OnConflict::new().do_nothing().to_owned())
         .exec_without_returning(tx)

@@ -131,6 +131,9 @@ fn open_demo(app: &mut App, args: &ServeArgs) -> Result<demo::DemoDir> {
     if app.config.source_of("server.media_dir") == "default" {
         app.config.server.media_dir = dir.media_dir();
     }
+    if app.config.source_of("server.files_dir") == "default" {
+        app.config.server.files_dir = dir.files_dir();
+    }
     println!(
         "Custodian demo: everything it makes is kept in {} (demo only); data in {}",
         dir.root().display(),

@@ -76,22 +76,29 @@ pub(crate) fn full_text(backend: Backend) -> FullText {
             matches: "s.text_search @@ websearch_to_tsquery('english', $1)",
             rank: "ts_rank(s.text_search, websearch_to_tsquery('english', $1))::float8",
             snippet: "ts_headline('english', s.text, websearch_to_tsquery('english', $1), \
-                      'StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=8')",
+                      'StartSel=\u{E000}, StopSel=\u{E001}, MaxWords=24, MinWords=8')",
         },
         Backend::Sqlite => FullText {
             from: "therapy_sentences_fts f JOIN therapy_sentences s ON s.id = f.sentence_id",
             matches: "therapy_sentences_fts MATCH $1",
             rank: "-bm25(therapy_sentences_fts)",
-            snippet: "snippet(therapy_sentences_fts, 0, '<mark>', '</mark>', '…', 16)",
+            snippet: "snippet(therapy_sentences_fts, 0, '\u{E000}', '\u{E001}', '…', 16)",
         },
     }
 }
 
+/// Marks around a match in the database's snippet: private-use characters
+/// no transcript holds, turned into `<mark>` only after the text is escaped.
+pub(crate) const MARK: (char, char) = ('\u{E000}', '\u{E001}');
+
 /// The text bound as `$1`: the web-search query as given on PostgreSQL,
 /// rewritten into FTS5 syntax on SQLite; `None` when nothing can match.
 pub(crate) fn full_text_query(backend: Backend, q: &str) -> Option<String> {
+    // A query with no positive term (`-zzz`) matches nothing on either
+    // backend; PostgreSQL would otherwise read `!'zzz'` as "every sentence".
+    let fts5 = super::search::fts5_query(&super::search::parse(q))?;
     match backend {
         Backend::Postgres => Some(q.to_owned()),
-        Backend::Sqlite => super::search::fts5_query(&super::search::parse(q)),
+        Backend::Sqlite => Some(fts5),
     }
 }

@@ -73,7 +73,7 @@ pub struct SearchHit {
     pub speaker: String,
     /// Relevance, higher is better (comparable within one answer only).
     pub rank: f64,
-    /// The matching text with matches in `<mark>...</mark>`.
+    /// The matching text as HTML: escaped, with matches in `<mark>...</mark>`.
     pub snippet: String,
 }
 
@@ -244,7 +244,7 @@ pub async fn search_transcripts(
             end_ms: r.try_get("", "end_ms")?,
             speaker: r.try_get("", "speaker")?,
             rank: r.try_get::<f64>("", "rank")?,
-            snippet: r.try_get("", "snippet")?,
+            snippet: html_snippet(&r.try_get::<String>("", "snippet")?),
         });
     }
     record_ids::<sentence::Entity>(store, actor, items.iter().map(|h| h.sentence_id)).await?;
@@ -271,5 +271,41 @@ mod tests {
         );
         assert_eq!(fts5_query(&parse("-work or")), None);
         assert_eq!(fts5_query(&parse("  \"\" ")), None);
+    }
+}
+
+/// The snippet as HTML a client can insert as is: the sentence's text
+/// escaped (a transcript may hold `<script>`), its matches in `<mark>`.
+fn html_snippet(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 16);
+    for ch in raw.chars() {
+        match ch {
+            c if c == super::dialect::MARK.0 => out.push_str("<mark>"),
+            c if c == super::dialect::MARK.1 => out.push_str("</mark>"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod snippet_tests {
+    use super::{super::dialect::MARK, html_snippet};
+
+    #[test]
+    fn a_snippet_is_escaped_html_with_its_matches_marked() {
+        let raw = format!(
+            "<script>alert('x')</script> & {}worry{} \"now\"",
+            MARK.0, MARK.1
+        );
+        assert_eq!(
+            html_snippet(&raw),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; <mark>worry</mark> &quot;now&quot;"
+        );
     }
 }

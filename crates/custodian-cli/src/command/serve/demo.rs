@@ -71,6 +71,11 @@ impl DemoDir {
         self.root.join("media")
     }
 
+    /// Where the demo's registered research files are written.
+    pub fn files_dir(&self) -> PathBuf {
+        self.root.join("files")
+    }
+
     /// The demo pepper: read from the folder, or made once and kept there
     /// (mode 0600), so a restart gives every person the same pseudonym.
     pub fn pseudonymizer(&self) -> Result<(Pseudonymizer, bool)> {
