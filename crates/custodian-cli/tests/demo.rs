@@ -164,6 +164,29 @@ fn a_restarted_demo_answers_as_before_with_the_same_key_and_writes_nothing() {
         assert_eq!(mode & 0o777, 0o600, "{secret}");
     }
 
+    // A lost pepper with the data still there is refused, not replaced.
+    std::fs::remove_file(dir.join("custodian-demo/pepper")).unwrap();
+    let out = custodian(&dir)
+        .args(["serve", "--demo", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success());
+    assert!(
+        said.contains("is missing but the demo database is there"),
+        "{said}"
+    );
+    // The folder is its owner's only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("custodian-demo"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
     // --fresh starts over: a new key, and the participant is gone.
     let fresh = demo(&dir, &["--fresh"]);
     let new_key = printed_key(&fresh.seen);

@@ -423,7 +423,11 @@ impl Config {
                 list.iter().map(|m| m.trim().to_owned()).collect()
             }),
         };
-        if server.max_json_bytes < 1024 || server.max_json_bytes > server.body_limit {
+        // Unset, the cap follows a smaller body limit instead of refusing it.
+        if !sources.iter().any(|(k, _)| k == "server.max_json_bytes") {
+            server.max_json_bytes = server.max_json_bytes.min(server.body_limit).max(1024);
+        }
+        if server.max_json_bytes < 1024 || server.max_json_bytes > server.body_limit.max(1024) {
             return Err(Error::Config(format!(
                 "server.max_json_bytes must be from 1024 to server.body_limit ({}); it is {}",
                 server.body_limit, server.max_json_bytes

@@ -409,6 +409,7 @@ pub async fn update_case(
                     return Ok(CaseView::at(cur, now));
                 }
                 am.updated_at = Set(now);
+                custodian_core::limits::check_json_columns(&am)?;
                 let row = am.update(tx).await?;
                 audit_update::<case::Entity>(tx, &actor, id, &changed).await?;
                 Ok(CaseView::at(row, now))

@@ -308,6 +308,7 @@ pub async fn update_trial(
                     return Ok(cur);
                 }
                 am.updated_at = Set(time::now());
+                custodian_core::limits::check_json_columns(&am)?;
                 let row = am.update(tx).await?;
                 audit::record(
                     tx,

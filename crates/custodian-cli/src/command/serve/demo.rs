@@ -41,7 +41,14 @@ impl DemoDir {
             std::fs::remove_dir_all(root)
                 .with_context(|| format!("removing the old demo in {}", root.display()))?;
         }
-        std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        // The demo's database holds (synthetic) personal data: owner only.
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(root)
+            .with_context(|| format!("creating {}", root.display()))?;
         if !marker.exists() {
             std::fs::write(
                 &marker,
@@ -81,12 +88,21 @@ impl DemoDir {
     pub fn pseudonymizer(&self) -> Result<(Pseudonymizer, bool)> {
         let path = self.root.join(PEPPER);
         if path.exists() {
+            regular_file(&path)?;
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let secret = hex::decode(text.trim()).with_context(|| {
                 format!("{} is not a demo pepper (hex); delete it", path.display())
             })?;
             return Ok((Pseudonymizer::demo_with(secret)?, false));
+        }
+        if self.root.join("custodian.db").exists() {
+            bail!(
+                "{} is missing but the demo database is there: its pseudonymous ids were made \
+                 with the lost pepper and would no longer match; start over with \
+                 `serve --demo --fresh`",
+                path.display()
+            );
         }
         let secret = Pseudonymizer::demo_secret()?;
         write_private(&path, &hex::encode(&secret))?;
@@ -97,6 +113,9 @@ impl DemoDir {
     /// database, else a new one (kept, mode 0600). True when it is new.
     pub async fn admin_key(&self, store: &Store) -> Result<(String, String, bool)> {
         let path = self.root.join(ADMIN_KEY);
+        if path.exists() {
+            regular_file(&path)?;
+        }
         if let Ok(text) = std::fs::read_to_string(&path) {
             let key = text.trim();
             if let Some(p) = keys::authenticate(store.conn(), key).await?
@@ -122,6 +141,16 @@ impl DemoDir {
         write_private(&path, &key)?;
         Ok((name, key, true))
     }
+}
+
+/// A kept secret must be a plain file, not a link planted to another one.
+fn regular_file(path: &Path) -> Result<()> {
+    let meta =
+        std::fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if !meta.file_type().is_file() {
+        bail!("{} is not a regular file; delete it", path.display());
+    }
+    Ok(())
 }
 
 fn is_empty_dir(path: &Path) -> Result<bool> {
