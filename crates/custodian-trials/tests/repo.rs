@@ -5,21 +5,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
 use chrono::{Duration, NaiveDate, Utc};
-use custodian_core::{Error, Store, migrate::Migrator, testing::TestDb};
-use custodian_ledger::{
-    audit::{self, Actor},
-    events,
-};
-use custodian_privacy::pseudonym::Pseudonymizer;
+use custodian_core::{Error, Store, testing::TestDb};
+use custodian_ledger::audit::{self, Actor};
 use custodian_trials::{
     model::{
         AppointmentStatus, Channel, ConversationStatus, EligibilityStatus, HandoffStatus,
-        HandoffType, IdentityStatus, PipelineStatus, RideStatus, appointment, participant, ride,
+        HandoffType, IdentityStatus, PipelineStatus, RideStatus, participant, ride,
     },
-    repo::{self, *},
+    repo::*,
 };
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, PaginatorTrait};
 use uuid::Uuid;
+
+mod common;
+use common::*;
 
 custodian_core::backend_tests! {
     participants_have_one_mary_id_and_the_same_person_twice_is_a_409 => participants,
@@ -31,8 +30,6 @@ custodian_core::backend_tests! {
     the_database_refuses_a_ride_for_someone_elses_appointment => ride_participant_guard,
     conversations_end_once_and_store_paths_not_urls => conversations,
     handoff_tickets_go_open_claimed_resolved => handoffs,
-    stop_contact_refuses_outbound_events_and_reminders => consent_stop,
-    no_outbound_event_is_recorded_after_a_concurrent_stop_contact => consent_race,
     agent_reasoning_is_kept_apart => reasoning,
     bad_input_names_every_bad_field => bad_input,
     cancelling_a_visit_while_its_rides_change_never_deadlocks => cancel_against_ride_updates,
@@ -92,111 +89,6 @@ async fn cancel_against_ride_updates(db: TestDb) {
             .unwrap()
             .ok()
     );
-}
-
-const PEPPER: &str = "a test pepper that is long enough to be a secret";
-
-fn pz() -> Pseudonymizer {
-    Pseudonymizer::from_env(|k| (k == "CUSTODIAN_PEPPER").then(|| PEPPER.to_owned())).unwrap()
-}
-
-fn actor() -> Actor {
-    Actor {
-        name: "coordinator-key".into(),
-        request_id: None,
-    }
-}
-
-async fn migrated(db: &TestDb) -> Store {
-    Migrator::new(vec![
-        custodian_ledger::migrations(),
-        custodian_privacy::migrations(),
-        custodian_trials::migrations(),
-    ])
-    .unwrap()
-    .up(&db.store)
-    .await
-    .unwrap();
-    db.store.clone()
-}
-
-fn person(first: &str, last: &str, year: i32) -> NewParticipant {
-    NewParticipant {
-        first_name: first.into(),
-        last_name: last.into(),
-        date_of_birth: NaiveDate::from_ymd_opt(year, 5, 17).unwrap(),
-        phone: Some("+15555550199".into()),
-        email: Some(format!("{}@example.org", first.to_lowercase())),
-        preferred_channel: None,
-        preferred_language: None,
-        contact_consent: true,
-        research_consent: None,
-    }
-}
-
-/// A participant enrolled in Diabetes Study A.
-async fn enrolled(store: &Store, first: &str) -> Uuid {
-    repo::seed_diabetes_study_a(store, &actor()).await.unwrap();
-    let p = create_participant(store, &actor(), &pz(), person(first, "Tester", 1970))
-        .await
-        .unwrap();
-    enroll_in_trial(
-        store,
-        &actor(),
-        NewEnrollment {
-            participant_id: p.id,
-            trial_id: DIABETES_STUDY_A.into(),
-            pipeline_status: None,
-            eligibility_status: None,
-            eligibility_details: None,
-        },
-    )
-    .await
-    .unwrap();
-    p.id
-}
-
-async fn booked(store: &Store, participant_id: Uuid) -> appointment::Model {
-    create_appointment(
-        store,
-        &actor(),
-        NewAppointment {
-            participant_id,
-            trial_id: DIABETES_STUDY_A.into(),
-            visit_type: "screening".into(),
-            scheduled_at: Utc::now() + Duration::days(3),
-            location: None,
-            confirmation_due_at: None,
-        },
-    )
-    .await
-    .unwrap()
-}
-
-fn to(status: AppointmentStatus) -> AppointmentPatch {
-    AppointmentPatch {
-        status: Some(status),
-        ..Default::default()
-    }
-}
-
-fn conflict(e: Error) -> String {
-    match e {
-        Error::Conflict(m) => m,
-        other => panic!("expected a conflict, got {other:?}"),
-    }
-}
-
-fn invalid_fields(e: Error) -> Vec<&'static str> {
-    match e {
-        Error::Invalid(f) => f.into_iter().map(|f| f.name).collect(),
-        other => panic!("expected invalid fields, got {other:?}"),
-    }
-}
-
-async fn verify_chain(store: &Store) {
-    let v = audit::verify(store.conn(), None, |_| {}).await.unwrap();
-    assert!(v.ok(), "{:?}", v.first_break);
 }
 
 async fn participants(db: TestDb) {
@@ -947,194 +839,6 @@ async fn handoffs(db: TestDb) {
         .unwrap_err(),
     );
     assert_eq!(fields, vec!["conversation_id"]);
-    verify_chain(&store).await;
-}
-
-fn outbound(key: &str) -> NewOutbound {
-    NewOutbound {
-        event_type: "sms_sent".into(),
-        channel: Channel::Text,
-        idempotency_key: key.into(),
-        provenance: Some("outreach-agent".into()),
-        payload: None,
-    }
-}
-
-async fn event_count(store: &Store) -> u64 {
-    events::entity::Entity::find()
-        .count(store.conn())
-        .await
-        .unwrap()
-}
-
-async fn consent_stop(db: TestDb) {
-    let store = migrated(&db).await;
-    let pid = enrolled(&store, "Stella").await;
-    let a = booked(&store, pid).await;
-    let first = log_outbound(&store, &actor(), pid, outbound("sms-1"))
-        .await
-        .unwrap();
-    assert!(!first.duplicate);
-    // A retry with the same key records nothing and names the first event.
-    let again = log_outbound(&store, &actor(), pid, outbound("sms-1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        again,
-        Outbound {
-            event_id: first.event_id,
-            duplicate: true
-        }
-    );
-    let reminder = NewReminder {
-        idempotency_key: "remind-1".into(),
-        channel: None,
-    };
-    let r = send_reminder(&store, &actor(), a.id, reminder.clone())
-        .await
-        .unwrap();
-    assert!(!r.duplicate);
-    let e = events::get_event(store.conn(), r.event_id).await.unwrap();
-    assert_eq!(e.event_type, "appointment_reminder");
-    assert_eq!(e.subject_id, Some(a.id));
-    assert_eq!(event_count(&store).await, 2);
-
-    let stop = create_handoff(
-        &store,
-        &actor(),
-        NewHandoff {
-            participant_id: pid,
-            conversation_id: None,
-            handoff_type: HandoffType::StopContact,
-            reason: "said: stop calling me".into(),
-            priority: None,
-        },
-    )
-    .await
-    .unwrap();
-    assert_eq!(stop.priority, 2);
-    let p = get_participant_by_id(&store, &actor(), pid).await.unwrap();
-    assert!(!p.contact_consent && p.contact_consent_revoked_at.is_some());
-    let msg = conflict(
-        log_outbound(&store, &actor(), pid, outbound("sms-2"))
-            .await
-            .unwrap_err(),
-    );
-    assert!(
-        msg.contains("STOP_CONTACT") && msg.contains(&pid.to_string()),
-        "{msg}"
-    );
-    let msg = conflict(
-        send_reminder(
-            &store,
-            &actor(),
-            a.id,
-            NewReminder {
-                idempotency_key: "remind-2".into(),
-                channel: Some(Channel::Voice),
-            },
-        )
-        .await
-        .unwrap_err(),
-    );
-    assert!(msg.contains("consent"), "{msg}");
-    assert_eq!(
-        event_count(&store).await,
-        2,
-        "nothing recorded after the stop"
-    );
-    // Reminders for visits that are over are refused too (consent given back).
-    update_participant(
-        &store,
-        &actor(),
-        &pz(),
-        pid,
-        ParticipantPatch {
-            contact_consent: Some(true),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    update_appointment(&store, &actor(), a.id, to(AppointmentStatus::Cancelled))
-        .await
-        .unwrap();
-    let msg = conflict(
-        send_reminder(
-            &store,
-            &actor(),
-            a.id,
-            NewReminder {
-                idempotency_key: "remind-3".into(),
-                channel: None,
-            },
-        )
-        .await
-        .unwrap_err(),
-    );
-    assert!(msg.contains("CANCELLED"), "{msg}");
-    verify_chain(&store).await;
-}
-
-async fn consent_race(db: TestDb) {
-    let store = migrated(&db).await;
-    let pid = enrolled(&store, "Rhea").await;
-    let mut tasks = Vec::new();
-    for i in 0..24 {
-        let s = store.clone();
-        tasks.push(tokio::spawn(async move {
-            log_outbound(&s, &actor(), pid, outbound(&format!("race-{i}")))
-                .await
-                .map(|_| ())
-        }));
-        if i == 8 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                create_handoff(
-                    &store,
-                    &actor(),
-                    NewHandoff {
-                        participant_id: pid,
-                        conversation_id: None,
-                        handoff_type: HandoffType::StopContact,
-                        reason: "stop".into(),
-                        priority: None,
-                    },
-                )
-                .await
-                .map(|_| ())
-            }));
-        }
-    }
-    for t in tasks {
-        match t.await.unwrap() {
-            Ok(()) | Err(Error::Conflict(_)) => {}
-            Err(e) => panic!("unexpected error: {e:?}"),
-        }
-    }
-    let revoked = get_participant_by_id(&store, &actor(), pid)
-        .await
-        .unwrap()
-        .contact_consent_revoked_at
-        .unwrap();
-    // Every recorded event committed before the revocation took the lock.
-    let recorded = events::entity::Entity::find()
-        .all(store.conn())
-        .await
-        .unwrap();
-    for e in &recorded {
-        assert!(
-            e.created_at <= revoked,
-            "event {} at {} after the stop at {revoked}",
-            e.id,
-            e.created_at
-        );
-    }
-    conflict(
-        log_outbound(&store, &actor(), pid, outbound("after"))
-            .await
-            .unwrap_err(),
-    );
     verify_chain(&store).await;
 }
 
