@@ -108,6 +108,13 @@ impl DataRoot {
             path: rel.to_owned(),
             source,
         };
+        // Ask what it is before opening it: opening a FIFO would block.
+        match std::fs::metadata(&full) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Err(FileError::Outside("is not a regular file".to_owned())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        }
         let mut f = match File::open(&full) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -196,5 +203,21 @@ mod tests {
         );
         assert_eq!(f.size, 3);
         assert!(r.facts("p1011/none.pkl").unwrap().is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let (dir, r) = root();
+        let fifo = dir.join("p1011/pipe.pkl");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert!(matches!(
+            r.facts("p1011/pipe.pkl"),
+            Err(FileError::Outside(_))
+        ));
     }
 }
