@@ -52,13 +52,23 @@ impl Server {
         if let Some(mut err) = self.child.stderr.take() {
             let _ = err.read_to_string(&mut self.seen);
         }
-        (ok, self.seen)
+        (ok, std::mem::take(&mut self.seen))
     }
 
     /// SIGKILL: no shutdown, no flush.
     pub fn crash(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+}
+
+/// A test that fails between start and stop leaves no server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
