@@ -19,6 +19,7 @@ mod module;
 pub mod repo;
 pub mod seed;
 pub mod verify;
+pub mod xlsx;
 
 pub use module::{ACOUSTICS, MODULE, data_root};
 

@@ -95,6 +95,76 @@ impl Module for Acoustics {
                 },
                 run: seed,
             },
+            Command {
+                verb: Verb::Import,
+                args: |c| {
+                    c.about(
+                        "Backfill from the pipeline's Excel logs: one sheet per record kind \
+                         (audio_processing, biomechanics_imports, synchronizations, \
+                         movement_cycles, movement_cycle_details), a header row of field names. \
+                         Every valid row is saved (an upsert: importing again changes nothing); \
+                         each bad one is reported by sheet, row and column, and the exit status \
+                         is then 2",
+                    )
+                    .arg(
+                        clap::Arg::new("xlsx")
+                            .long("xlsx")
+                            .value_name("FILE")
+                            .required(true)
+                            .value_parser(clap::value_parser!(PathBuf))
+                            .help("The workbook (.xlsx) to read"),
+                    )
+                    .arg(
+                        clap::Arg::new("dry-run")
+                            .long("dry-run")
+                            .action(clap::ArgAction::SetTrue)
+                            .help("Check every row and report; write nothing"),
+                    )
+                    .arg(
+                        clap::Arg::new("json")
+                            .long("json")
+                            .action(clap::ArgAction::SetTrue)
+                            .help("Print the report as JSON"),
+                    )
+                },
+                run: import_xlsx,
+            },
+            Command {
+                verb: Verb::Export,
+                args: |c| {
+                    c.about(
+                        "Write the records to a new Excel workbook in the layout `custodian \
+                         import acoustics --xlsx` reads (so importing it into an empty database \
+                         gives the same records); the reads are recorded in the audit chain",
+                    )
+                    .arg(
+                        clap::Arg::new("xlsx")
+                            .long("xlsx")
+                            .value_name("FILE")
+                            .required(true)
+                            .value_parser(clap::value_parser!(PathBuf))
+                            .help("The workbook to write (refused if it exists, unless --force)"),
+                    )
+                    .arg(
+                        clap::Arg::new("where")
+                            .long("where")
+                            .value_name("FIELD=OP.VALUE")
+                            .action(clap::ArgAction::Append)
+                            .help(
+                                "A filter in the list grammar, applied to every sheet, e.g. \
+                                 --where study=eq.AOA --where participant_number=eq.1011 \
+                                 --where maneuver=eq.walk; repeat to narrow",
+                            ),
+                    )
+                    .arg(
+                        clap::Arg::new("force")
+                            .long("force")
+                            .action(clap::ArgAction::SetTrue)
+                            .help("Replace FILE if it exists"),
+                    )
+                },
+                run: export_xlsx,
+            },
         ]
     }
 }
@@ -130,11 +200,7 @@ fn verify_files<'a>(
                 r.unreadable
             );
         }
-        Ok(if r.all_ok() {
-            Outcome::Done
-        } else {
-            Outcome::Partial
-        })
+        Ok(Outcome::of(r.all_ok()))
     })
 }
 
@@ -161,6 +227,97 @@ fn seed<'a>(
         } else {
             println!("acoustics: demo data already present; nothing written");
         }
+        Ok(Outcome::Done)
+    })
+}
+
+/// `custodian import acoustics --xlsx FILE [--dry-run] [--json]`.
+fn import_xlsx<'a>(
+    env: &'a Env,
+    store: &'a Store,
+    args: &'a clap::ArgMatches,
+) -> BoxFuture<'a, Result<Outcome, Error>> {
+    Box::pin(async move {
+        let path = args
+            .get_one::<PathBuf>("xlsx")
+            .ok_or_else(|| Error::Usage("give --xlsx FILE".into()))?;
+        let dry_run = args.get_flag("dry-run");
+        let root = DataRoot::new(data_root(env.config()));
+        let bar = crate::verify::progress_bar();
+        let report = crate::xlsx::import_workbook(
+            store,
+            &Actor::system(),
+            &root,
+            path,
+            dry_run,
+            |bad| bar.suspend(|| eprintln!("{}: {bad}", path.display())),
+            |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            },
+        )
+        .await?;
+        bar.finish_and_clear();
+        if args.get_flag("json") {
+            let out = serde_json::to_string(&report).map_err(|e| Error::Output(e.to_string()))?;
+            println!("{out}");
+        } else {
+            for c in &report.sheets {
+                if dry_run {
+                    println!(
+                        "{}: {} row(s), {} valid, {} bad (dry run: nothing written)",
+                        c.sheet, c.rows, c.valid, c.bad
+                    );
+                } else if c.sheet == crate::xlsx::Sheet::CycleDetails.name() {
+                    println!(
+                        "{}: {} row(s): {} saved with their summaries, {} bad",
+                        c.sheet, c.rows, c.valid, c.bad
+                    );
+                } else {
+                    println!(
+                        "{}: {} row(s): {} created, {} updated, {} unchanged, {} bad",
+                        c.sheet, c.rows, c.created, c.updated, c.unchanged, c.bad
+                    );
+                }
+            }
+            if report.sheets.is_empty() {
+                println!("{}: no sheet of the layout found", path.display());
+            }
+        }
+        Ok(Outcome::of(report.all_ok()))
+    })
+}
+
+/// `custodian export acoustics --xlsx FILE [--where F=OP.V ...] [--force]`.
+fn export_xlsx<'a>(
+    _: &'a Env,
+    store: &'a Store,
+    args: &'a clap::ArgMatches,
+) -> BoxFuture<'a, Result<Outcome, Error>> {
+    Box::pin(async move {
+        let path = args
+            .get_one::<PathBuf>("xlsx")
+            .ok_or_else(|| Error::Usage("give --xlsx FILE".into()))?;
+        if path.exists() && !args.get_flag("force") {
+            return Err(Error::Usage(format!(
+                "{} exists; give --force to replace it",
+                path.display()
+            )));
+        }
+        let mut filters = Vec::new();
+        for w in args.get_many::<String>("where").into_iter().flatten() {
+            let (field, value) = w.split_once('=').ok_or_else(|| {
+                Error::Usage(format!("--where {w:?}: write it as field=op.value"))
+            })?;
+            filters.push((field.to_owned(), value.to_owned()));
+        }
+        let report = crate::xlsx::export_workbook(store, &Actor::system(), &filters, path).await?;
+        let parts: Vec<String> = report
+            .sheets
+            .iter()
+            .map(|(sheet, n)| format!("{n} {sheet}"))
+            .collect();
+        println!("{}: wrote {}", path.display(), parts.join(", "));
         Ok(Outcome::Done)
     })
 }

@@ -116,11 +116,8 @@ pub async fn verify_files(store: &Store, root: &DataRoot) -> Result<Report> {
         registered::<movement_cycles::Entity>(store, M::FilePath, M::FileSha256, M::FileSizeBytes)
             .await?,
     );
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(rows.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = progress_bar();
+    bar.set_length(rows.len() as u64);
     let mut report = Report::default();
     for (record, id, file_path, sha, size) in rows {
         bar.set_message(file_path.clone());
@@ -146,4 +143,14 @@ pub async fn verify_files(store: &Store, root: &DataRoot) -> Result<Report> {
     }
     bar.finish_and_clear();
     Ok(report)
+}
+
+/// A progress bar on stderr when it is a terminal, hidden otherwise (so
+/// logs and pipes get only the report).
+pub(crate) fn progress_bar() -> indicatif::ProgressBar {
+    if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
 }

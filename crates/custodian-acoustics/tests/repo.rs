@@ -6,13 +6,15 @@
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use custodian_acoustics::{
-    files::DataRoot,
     model::{Knee, Maneuver, MicPosition, Speed, audio_processing, movement_cycle_detail},
     repo::{self, *},
 };
-use custodian_core::{Error, Store, migrate::Migrator, query::ListSpec, testing::TestDb};
+use custodian_core::{Error, Store, query::ListSpec, testing::TestDb};
 use custodian_ledger::audit::{self, Actor};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+
+mod common;
+use common::{migrated, root};
 
 custodian_core::backend_tests! {
     the_seed_example_saves_a_walk_and_finds_it_for_1011 => seed_example,
@@ -30,30 +32,11 @@ custodian_core::backend_tests! {
     verify_files_finds_a_changed_and_a_missing_file => verify_files,
 }
 
-async fn migrated(db: &TestDb) -> Store {
-    Migrator::new(vec![
-        custodian_ledger::migrations(),
-        custodian_privacy::migrations(),
-        custodian_acoustics::migrations(),
-    ])
-    .unwrap()
-    .up(&db.store)
-    .await
-    .unwrap();
-    db.store.clone()
-}
-
 fn actor() -> Actor {
     Actor {
         name: "pipeline".into(),
         request_id: None,
     }
-}
-
-fn root() -> DataRoot {
-    let dir = std::env::temp_dir().join(format!("acoustics-test-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
-    DataRoot::new(dir)
 }
 
 /// The seed document's example record.

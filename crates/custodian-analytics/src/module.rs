@@ -224,10 +224,6 @@ fn run_import<'a>(
             report.already_present,
             report.bad
         );
-        Ok(if report.bad > 0 {
-            Outcome::Partial
-        } else {
-            Outcome::Done
-        })
+        Ok(Outcome::of(report.bad == 0))
     })
 }

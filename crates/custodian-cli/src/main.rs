@@ -68,6 +68,8 @@ enum Command {
     /// Load a file into a module's table: streamed in batches, each bad row
     /// reported with its line and skipped, safe to run again.
     Import(command::module::ModuleCommand),
+    /// Write a module's records to a file, in the layout its import reads.
+    Export(command::module::ModuleCommand),
     /// Compute a module's reporting figures now and store them.
     Snapshot(command::module::ModuleCommand),
     /// Run the standard workloads (W1 event ingest, W3 case listing, W4
@@ -149,7 +151,7 @@ async fn run(cli: Option<Cli>, matches: &clap::ArgMatches) -> Result<ExitCode> {
         Command::Audit(cmd) => command::audit::run(&app, cmd).await,
         Command::Keys(cmd) => command::keys::run(&app, cmd).await,
         Command::Pseudonyms(cmd) => command::pseudonyms::run(&app, cmd).await,
-        Command::Seed(_) | Command::Import(_) | Command::Snapshot(_) => {
+        Command::Seed(_) | Command::Import(_) | Command::Export(_) | Command::Snapshot(_) => {
             command::module::run(&app, matches).await
         }
         Command::Bench(args) => {

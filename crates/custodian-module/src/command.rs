@@ -1,4 +1,4 @@
-//! Module commands: `custodian seed|import|snapshot <module> [args]`, and
+//! Module commands: `custodian seed|import|export|snapshot <module> [args]`, and
 //! a module's own commands, `custodian <module> <command> [args]`.
 
 use custodian_core::Store;
@@ -13,6 +13,9 @@ pub enum Verb {
     Seed,
     /// Load a file into the module's tables.
     Import,
+    /// Write the module's records to a file (acoustics: the Excel layout
+    /// its import reads).
+    Export,
     /// Compute and store reporting figures now.
     Snapshot,
     /// A command of the module's own, named here, in the module's group:
@@ -22,13 +25,14 @@ pub enum Verb {
 
 impl Verb {
     /// Every shared verb, in the order `--help` lists them (not [`Verb::Own`]).
-    pub const ALL: [Verb; 3] = [Verb::Seed, Verb::Import, Verb::Snapshot];
+    pub const ALL: [Verb; 4] = [Verb::Seed, Verb::Import, Verb::Export, Verb::Snapshot];
 
     /// The CLI word.
     pub fn as_str(self) -> &'static str {
         match self {
             Verb::Seed => "seed",
             Verb::Import => "import",
+            Verb::Export => "export",
             Verb::Snapshot => "snapshot",
             Verb::Own(name) => name,
         }
@@ -43,6 +47,17 @@ pub enum Outcome {
     /// Done, but something was reported as wrong: input skipped, or files
     /// that failed a check (the CLI exits 2).
     Partial,
+}
+
+impl Outcome {
+    /// [`Outcome::Done`] when nothing was reported wrong, else [`Outcome::Partial`].
+    pub fn of(all_ok: bool) -> Self {
+        if all_ok {
+            Outcome::Done
+        } else {
+            Outcome::Partial
+        }
+    }
 }
 
 /// Runs a command against an up-to-date database; prints its own report.

@@ -18,8 +18,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    Keyed, Saved, check_labels, check_notes, check_number, json, keyed, maneuver_request,
-    record_api, save_keyed,
+    Keyed, Saved, check_labels, check_notes, json, keyed, maneuver_request, record_api, save_keyed,
 };
 use crate::{
     files::DataRoot,
@@ -84,9 +83,26 @@ impl MovementCycles {
             }
         }
         for d in details {
-            check_number(&mut c, "details", d.start_time_s, Some(0.0));
-            check_number(&mut c, "details", d.end_time_s, Some(d.start_time_s));
-            check_labels(&mut c, "details", &d.qc_reasons);
+            let at = d.cycle_index;
+            if !d.start_time_s.is_finite() || d.start_time_s < 0.0 {
+                c.push(
+                    "details",
+                    &format!("cycle {at}: start_time_s must be 0 or more"),
+                );
+            }
+            if !d.end_time_s.is_finite() || d.end_time_s < d.start_time_s {
+                c.push(
+                    "details",
+                    &format!("cycle {at}: end_time_s is before start_time_s"),
+                );
+            }
+            let mut labels = Check::default();
+            check_labels(&mut labels, "qc_reasons", &d.qc_reasons);
+            if let Err(custodian_core::Error::Invalid(errors)) = labels.done() {
+                for e in errors {
+                    c.push("details", &format!("cycle {at}: qc_reasons {}", e.reason));
+                }
+            }
         }
         c.done()
     }
@@ -183,6 +199,7 @@ pub async fn save_movement_cycles(
                         .exec_without_returning(tx)
                         .await?;
                 }
+                saved.changed = true;
                 if !saved.created {
                     audit::record(
                         tx,

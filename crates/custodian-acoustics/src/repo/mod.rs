@@ -305,6 +305,8 @@ pub struct Saved<M> {
     pub record: M,
     /// `true` when the save made a new row, `false` when it found one.
     pub created: bool,
+    /// `true` when the save wrote anything (always, when it created).
+    pub changed: bool,
 }
 
 /// Adds the problems of an array of names to `c`.
@@ -411,6 +413,7 @@ where
         return Ok(Saved {
             record: new,
             created: true,
+            changed: true,
         });
     }
     let cur = E::find()
@@ -441,6 +444,7 @@ where
     Ok(Saved {
         record,
         created: false,
+        changed: !changed.is_empty(),
     })
 }
 

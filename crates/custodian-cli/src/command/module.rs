@@ -1,4 +1,4 @@
-//! `custodian seed|import|snapshot <module> [args]` and
+//! `custodian seed|import|export|snapshot <module> [args]` and
 //! `custodian <module> <command> [args]`: each module's commands, mounted
 //! from the module list under their verbs or in the module's own group.
 
