@@ -31,9 +31,21 @@ async fn module_events(db: TestDb) {
     let agent = t.client("agent", Role::Service).await;
     let ana = t.client("ana", Role::Analyst).await;
     let coordinator = t.client("coordinator", Role::Coordinator).await;
+    // An event about a participant names one that exists (trials checks it).
+    let person = coordinator
+        .ok(
+            "POST",
+            "/v1/trials/participants",
+            Some(serde_json::json!({
+                "first_name": "Ana", "last_name": "Reyes", "date_of_birth": "1961-04-12",
+                "contact_consent": true
+            })),
+            StatusCode::CREATED,
+        )
+        .await;
     let about_participant = serde_json::json!({
         "event_type": "sms_sent", "subject_type": "participant",
-        "subject_id": "0192e4c1-7b2a-7cc0-9d1e-3f4a5b6c7d8e",
+        "subject_id": person["id"],
         "payload": {"body": "see you tomorrow"}
     });
     let e = agent

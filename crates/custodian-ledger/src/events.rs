@@ -257,11 +257,33 @@ pub async fn log_event(
 /// neither does. A duplicate writes nothing at all. The key's scope is the
 /// actor's name.
 pub async fn record_event(store: &Store, event: &NewEvent, actor: &Actor) -> Result<Logged> {
+    record_event_checked(store, event, actor, None).await
+}
+
+/// A check an event must pass before it is recorded, run in the recording
+/// transaction: the module owning the event's subject refuses what it must
+/// (trials: contact with a participant who revoked consent), under the
+/// same locks its own routes take.
+pub type EventCheck = for<'a> fn(
+    &'a sea_orm::DatabaseTransaction,
+    &'a NewEvent,
+) -> futures::future::BoxFuture<'a, Result<()>>;
+
+/// [`record_event`], after `check` (when given) passes in the same transaction.
+pub async fn record_event_checked(
+    store: &Store,
+    event: &NewEvent,
+    actor: &Actor,
+    check: Option<EventCheck>,
+) -> Result<Logged> {
     let event = event.clone();
     let actor = actor.clone();
     store
         .transaction(|tx| {
             Box::pin(async move {
+                if let Some(check) = check {
+                    check(tx, &event).await?;
+                }
                 let logged = log_event(tx, &actor.name, &event).await?;
                 if let Logged::New(id) = logged {
                     audit::record(

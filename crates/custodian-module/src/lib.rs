@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub use clap;
 pub use command::{Command, Outcome, RunFn, Verb, default_matches};
 pub use env::{Env, Error};
-pub use select::{Modules, UnknownModule};
+pub use select::{EventOwner, Modules, UnknownModule};
 
 /// Everything the rest of the system needs to know about one domain module.
 pub trait Module: Send + Sync {
@@ -47,6 +47,13 @@ pub trait Module: Send + Sync {
     /// the module's main permission, not only the event log's.
     fn event_subjects(&self) -> &'static [&'static str] {
         &[]
+    }
+
+    /// Checks an event about one of [`Module::event_subjects`] before
+    /// `POST /v1/events` records it, in the recording transaction (trials:
+    /// no contact with a participant who revoked consent). `None`: no check.
+    fn event_check(&self) -> Option<custodian_ledger::events::EventCheck> {
+        None
     }
 
     /// Columns of pseudonymous ids, for `custodian pseudonyms rotate`.

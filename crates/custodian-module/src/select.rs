@@ -113,11 +113,17 @@ impl Modules {
     /// Which permission area guards events about each module-owned subject
     /// type; every built module counts, enabled or not, so disabling a
     /// module never exposes its events.
-    pub fn event_owners(&self) -> Vec<(&'static str, Area)> {
+    pub fn event_owners(&self) -> Vec<EventOwner> {
         self.built
             .iter()
             .filter_map(|m| m.areas().first().map(|a| (m, *a)))
-            .flat_map(|(m, a)| m.event_subjects().iter().map(move |s| (*s, a)))
+            .flat_map(|(m, area)| {
+                m.event_subjects().iter().map(move |s| EventOwner {
+                    subject_type: s,
+                    area,
+                    check: m.event_check(),
+                })
+            })
             .collect()
     }
 
@@ -128,4 +134,15 @@ impl Modules {
             .chain(self.enabled.iter().flat_map(|m| m.areas().iter().copied()))
             .collect()
     }
+}
+
+/// A module's claim on events about one kind of its records.
+#[derive(Clone, Copy)]
+pub struct EventOwner {
+    /// The events' `subject_type` (trials: `participant`).
+    pub subject_type: &'static str,
+    /// The area whose permission reading and writing them needs as well.
+    pub area: Area,
+    /// What must hold before such an event is recorded.
+    pub check: Option<custodian_ledger::events::EventCheck>,
 }

@@ -23,10 +23,8 @@ use custodian_http::{
     Caller, guard, list,
     problem::{ApiError, Kind},
 };
-use custodian_privacy::{
-    access::{Access, Area},
-    keys::Principal,
-};
+use custodian_module::EventOwner;
+use custodian_privacy::{access::Access, keys::Principal};
 
 static SPEC: LazyLock<ListSpec<entity::Entity>> = LazyLock::new(events::list_spec);
 
@@ -40,16 +38,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
         }))
 }
 
-/// Which permission area guards events about each module-owned subject
-/// type, attached by [`crate::router`] from the module list.
+/// Which module owns events about each subject type (the permission area
+/// guarding them, the check before recording one), attached by
+/// [`crate::router`] from the module list.
 #[derive(Clone, Default)]
-pub struct EventOwners(pub Arc<Vec<(&'static str, Area)>>);
+pub struct EventOwners(pub Arc<Vec<EventOwner>>);
 
 impl EventOwners {
-    /// The area guarding events about `subject_type`, if a module owns it.
-    fn owner(&self, subject_type: Option<&str>) -> Option<Area> {
+    /// The owner of events about `subject_type`, if a module owns it.
+    fn owner(&self, subject_type: Option<&str>) -> Option<&EventOwner> {
         let t = subject_type?;
-        self.0.iter().find(|(s, _)| *s == t).map(|(_, a)| *a)
+        self.0.iter().find(|o| o.subject_type == t)
     }
 }
 
@@ -61,8 +60,8 @@ fn hidden_subjects(
     owners.map_or_else(Vec::new, |o| {
         o.0.0
             .iter()
-            .filter(|(_, a)| !a.permits(principal.role, Access::Read))
-            .map(|(s, _)| *s)
+            .filter(|o| !o.area.permits(principal.role, Access::Read))
+            .map(|o| o.subject_type)
             .collect()
     })
 }
@@ -79,10 +78,17 @@ pub struct Recorded {
 /// Records an event, and its audit entry in the same transaction. The
 /// `idempotency_key` belongs to the calling API key: the same key with the
 /// same event writes nothing and answers 200 with the first id; the same
-/// key with another type, subject or payload is a 422.
+/// key with another type, subject or payload is a 422. An event about a
+/// module's record (a trials participant or appointment) needs that
+/// module's write permission and passes its check: the record must exist
+/// (404), and a participant who revoked contact consent gets no new event
+/// (409), since events are how outbound contact is recorded.
 #[utoipa::path(post, path = "/v1/events", tag = "events", request_body = NewEvent, responses(
     (status = 201, description = "Recorded", body = Recorded),
     (status = 200, description = "Duplicate key: already recorded", body = Recorded),
+    custodian_http::responses::Forbidden,
+    NotFound,
+    custodian_http::responses::Conflict,
     custodian_http::responses::Invalid,
 ))]
 async fn create_event(
@@ -96,10 +102,13 @@ async fn create_event(
     if !errors.is_empty() {
         return Err(custodian_core::Error::Invalid(errors).into());
     }
-    // An event about a module's record needs that module's write permission.
-    if let Some(area) = owners
+    let owner = owners
         .as_ref()
         .and_then(|o| o.owner(event.subject_type.as_deref()))
+        .copied();
+    // An event about a module's record needs that module's write permission.
+    if let Some(area) = owner
+        .map(|o| o.area)
         .filter(|a| !a.permits(principal.role, Access::Write))
     {
         guard::record_denial(&state.store, &actor, area.name, "write").await?;
@@ -113,7 +122,9 @@ async fn create_event(
             ),
         ));
     }
-    let logged = events::record_event(&state.store, &event, &actor).await?;
+    // ... and passes that module's check (trials: contact consent).
+    let check = owner.and_then(|o| o.check);
+    let logged = events::record_event_checked(&state.store, &event, &actor, check).await?;
     let status = match logged {
         Logged::New(_) => StatusCode::CREATED,
         Logged::Duplicate(_) => StatusCode::OK,

@@ -69,6 +69,10 @@ impl Module for Trials {
         &["participant", "appointment"]
     }
 
+    fn event_check(&self) -> Option<custodian_ledger::events::EventCheck> {
+        Some(crate::repo::check_event)
+    }
+
     fn pseudonym_columns(&self) -> Vec<PseudonymColumn> {
         crate::pseudonym_columns()
     }

@@ -494,9 +494,48 @@ async fn stop_contact(db: TestDb) {
             StatusCode::CREATED,
         )
         .await;
+    // The event log takes events about a participant who may be contacted,
+    // and none about one who does not exist.
+    let event = |subject_type: &str, subject_id: &str, key: &str| {
+        json!({"event_type": "sms_sent", "subject_type": subject_type, "subject_id": subject_id,
+               "idempotency_key": key, "payload": {"channel": "text"}})
+    };
+    agent
+        .ok(
+            "POST",
+            "/v1/events",
+            Some(event("participant", &pid, "ev-1")),
+            StatusCode::CREATED,
+        )
+        .await;
+    let nobody = uuid::Uuid::now_v7().to_string();
+    let (st, p) = agent
+        .call(
+            "POST",
+            "/v1/events",
+            Some(event("participant", &nobody, "ev-2")),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{p}");
     agent.ok("POST", "/v1/trials/handoffs", Some(json!({
         "participant_id": pid, "handoff_type": "STOP_CONTACT", "reason": "asked not to be contacted"
     })), StatusCode::CREATED).await;
+    // After STOP_CONTACT, /v1/events is no way around the consent check:
+    // neither about the participant nor about their appointment.
+    for (t, subject) in [("participant", pid.clone()), ("appointment", id(&a))] {
+        let (st, p) = agent
+            .call(
+                "POST",
+                "/v1/events",
+                Some(event(t, &subject, &format!("ev-{t}"))),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{t}: {p}");
+        assert!(
+            p["detail"].as_str().unwrap().contains("STOP_CONTACT"),
+            "{p}"
+        );
+    }
     let (st, p) = agent
         .call(
             "POST",
@@ -527,7 +566,7 @@ async fn stop_contact(db: TestDb) {
             StatusCode::OK,
         )
         .await;
-    assert_eq!(events["items"].as_array().unwrap().len(), 1, "{events}");
+    assert_eq!(events["items"].as_array().unwrap().len(), 2, "{events}");
     let p = agent
         .ok(
             "GET",

@@ -30,6 +30,32 @@ async fn may_contact(tx: &DatabaseTransaction, participant_id: Uuid) -> Result<p
     Ok(p)
 }
 
+/// The check `POST /v1/events` runs on an event about a participant or an
+/// appointment, in its transaction: the record exists, and the participant
+/// may be contacted (under their row lock, as for the outbound routes).
+/// Events are how outbound contact is recorded, so once a participant has
+/// sent `STOP_CONTACT` no new event about them or their visits is taken.
+pub fn check_event<'a>(
+    tx: &'a DatabaseTransaction,
+    event: &'a NewEvent,
+) -> futures::future::BoxFuture<'a, Result<()>> {
+    Box::pin(async move {
+        let Some(id) = event.subject_id else {
+            return Ok(());
+        };
+        let participant_id = match event.subject_type.as_deref() {
+            Some(participant::Entity::NAME) => id,
+            Some(appointment::Entity::NAME) => {
+                lock_live::<appointment::Entity>(tx, id)
+                    .await?
+                    .participant_id
+            }
+            _ => return Ok(()),
+        };
+        may_contact(tx, participant_id).await.map(|_| ())
+    })
+}
+
 /// An outbound action (message, call) to record before it is made.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
