@@ -2,8 +2,9 @@
 //! handler's `serde` types do. JSON Schema counts `2919.0` as an integer,
 //! which `serde` refuses for an integer field: such a number becomes
 //! `2919` where the schema says `integer`. And `serde` reads an array into
-//! a struct by position, which the schema does not allow: an array where
-//! the schema says `object` is a 422 naming the field.
+//! a struct by position, and a free-form `serde_json::Value` field takes
+//! any JSON, neither of which the schema allows: a value of a JSON type
+//! its schema does not list is a 422 naming the field.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -61,8 +62,15 @@ impl BodySchemas {
     }
 
     /// Brings `v` in line with `schema` where `serde` reads JSON differently
-    /// from JSON Schema; returns the fields given an array for an object.
-    pub fn conform(&self, v: &mut Value, schema: &Value, at: &str, wrong: &mut Vec<String>) {
+    /// from JSON Schema; notes each field of a JSON type its schema does not
+    /// allow (a free-form `object` field given a string, say), with that type.
+    pub fn conform(
+        &self,
+        v: &mut Value,
+        schema: &Value,
+        at: &str,
+        wrong: &mut Vec<(String, &'static str)>,
+    ) {
         let schema = self.resolve(schema);
         if v.is_null() {
             return;
@@ -92,14 +100,22 @@ impl BodySchemas {
             // Exactly representable (below 2^53), so the cast loses nothing.
             *v = Value::from(f as i64);
         }
+        let kind = match &*v {
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_f64() => "number",
+            Value::Number(_) => "integer",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+            Value::Null => "null",
+        };
+        let typed = !schema["type"].is_null();
+        if typed && !types(kind) && !(kind == "integer" && types("number")) {
+            let name = if at.is_empty() { "body" } else { at };
+            wrong.push((name.to_owned(), kind));
+            return;
+        }
         match v {
-            Value::Array(_) if types("object") && !types("array") => {
-                wrong.push(if at.is_empty() {
-                    "body".into()
-                } else {
-                    at.into()
-                });
-            }
             Value::Array(items) => {
                 let item = &schema["items"];
                 if !item.is_null() {
@@ -159,8 +175,8 @@ pub async fn body(State(schemas): State<Arc<BodySchemas>>, req: Request, next: N
             Kind::Validation,
             Some(format!("{} invalid field(s)", wrong.len())),
         );
-        for name in wrong {
-            problem = problem.with_param(name, "must be an object, not an array");
+        for (name, kind) in wrong {
+            problem = problem.with_param(name, format!("must not be {kind}"));
         }
         return ApiError(problem).into_response();
     }
@@ -190,7 +206,7 @@ mod tests {
     fn run(v: &mut Value, schema: &Value) -> Vec<String> {
         let mut wrong = Vec::new();
         schemas().conform(v, schema, "", &mut wrong);
-        wrong
+        wrong.into_iter().map(|(name, _)| name).collect()
     }
 
     #[test]
@@ -201,11 +217,11 @@ mod tests {
             "inner": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Inner"}]},
             "list": {"type": "array", "items": {"type": "integer"}},
         }});
-        let mut v = json!({"age": 2919.0, "score": 2.0, "inner": {"n": 3.0}, "list": [1.0, 2.5]});
+        let mut v = json!({"age": 2919.0, "score": 2.0, "inner": {"n": 3.0}, "list": [1.0, 2.0]});
         assert!(run(&mut v, &schema).is_empty());
         assert_eq!(
             v,
-            json!({"age": 2919, "score": 2.0, "inner": {"n": 3}, "list": [1, 2.5]})
+            json!({"age": 2919, "score": 2.0, "inner": {"n": 3}, "list": [1, 2]})
         );
         assert!(v["age"].is_i64() && v["score"].is_f64());
     }
@@ -218,5 +234,7 @@ mod tests {
         assert_eq!(run(&mut json!([null, null]), &schema), ["body"]);
         assert_eq!(run(&mut json!({"inner": [1]}), &schema), ["inner"]);
         assert!(run(&mut json!({"inner": null}), &schema).is_empty());
+        let free = json!({"type": "object", "properties": {"meta": {"type": ["object", "null"]}}});
+        assert_eq!(run(&mut json!({"meta": "AAA"}), &free), ["meta"]);
     }
 }

@@ -31,7 +31,15 @@ async fn array_for_object(db: TestDb) {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     assert_eq!(p["invalid_params"][0]["name"], "payload", "{p}");
-    // Nothing was written by either.
+    let (s, p) = c
+        .call(
+            "POST",
+            "/v1/events",
+            Some(json!({"event_type": "x", "payload": "AAA"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    // Nothing was written by any of them.
     let (_, page) = c.call("GET", "/v1/events", None).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 0, "{page}");
 }
