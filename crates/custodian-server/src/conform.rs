@@ -15,7 +15,10 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use custodian_http::problem::{ApiError, Kind, Problem};
+use custodian_http::{
+    guard::RefusedBody,
+    problem::{ApiError, Kind, Problem},
+};
 use serde_json::Value;
 
 /// Each operation's JSON body schema, by method and path template, and the
@@ -141,8 +144,9 @@ impl BodySchemas {
     }
 }
 
-/// The middleware: conforms a JSON body to its operation's schema, or
-/// answers 422 when an object is given as an array.
+/// The middleware: conforms a JSON body to its operation's schema; a value
+/// of the wrong JSON type is a 422 the permission guard gives (see
+/// [`RefusedBody`]).
 pub async fn body(State(schemas): State<Arc<BodySchemas>>, req: Request, next: Next) -> Response {
     let is_json = req
         .headers()
@@ -178,7 +182,10 @@ pub async fn body(State(schemas): State<Arc<BodySchemas>>, req: Request, next: N
         for (name, kind) in wrong {
             problem = problem.with_param(name, format!("must not be {kind}"));
         }
-        return ApiError(problem).into_response();
+        // The permission guard answers it, after its own 403.
+        let mut req = Request::from_parts(parts, Body::from(bytes));
+        req.extensions_mut().insert(RefusedBody(problem));
+        return next.run(req).await;
     }
     let bytes = if value == before {
         bytes
