@@ -150,6 +150,7 @@ async fn route_intent(
 #[into_params(parameter_in = Query)]
 struct SplitParam {
     /// Only find the row in this split (refused, 403, if the role may not read it).
+    #[param(inline)]
     split: Option<custodian_privacy::splits::Split>,
 }
 

@@ -325,12 +325,16 @@ where
 #[schema(as = analytics::NewPatientJourney)]
 pub struct NewPatientJourney {
     /// The patient (a pseudonymous id).
+    #[schema(min_length = 1, max_length = 255)]
     pub patient_id: String,
     /// The brand.
+    #[schema(min_length = 1, max_length = 100)]
     pub brand: String,
     /// Journey stage.
+    #[schema(min_length = 1, max_length = 50)]
     pub journey_stage: Option<String>,
     /// Source system.
+    #[schema(min_length = 1, max_length = 100)]
     pub data_source: Option<String>,
     /// Every source the record was matched in.
     pub data_sources_matched: Option<Vec<String>>,
@@ -342,6 +346,7 @@ pub struct NewPatientJourney {
     /// When ingested; defaults to now.
     pub ingestion_timestamp: Option<DateTime<Utc>>,
     /// Staleness in hours; defaults to ingestion minus source time.
+    #[schema(minimum = 0)]
     pub data_lag_hours: Option<i32>,
 }
 
@@ -351,8 +356,10 @@ pub struct NewPatientJourney {
 #[schema(as = analytics::PatientJourneyPatch)]
 pub struct PatientJourneyPatch {
     /// New stage.
+    #[schema(min_length = 1, max_length = 50)]
     pub journey_stage: Option<String>,
     /// New source.
+    #[schema(min_length = 1, max_length = 100)]
     pub data_source: Option<String>,
     /// New matched sources.
     pub data_sources_matched: Option<Vec<String>>,
@@ -546,17 +553,21 @@ pub async fn get_cross_source_matches(
 #[schema(as = analytics::NewMlPrediction)]
 pub struct NewMlPrediction {
     /// The patient.
+    #[schema(min_length = 1, max_length = 255)]
     pub patient_id: String,
     /// The model.
+    #[schema(min_length = 1, max_length = 100)]
     pub model_id: String,
     /// The score.
     pub prediction_score: Option<f64>,
     /// PR-AUC at prediction time.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub model_pr_auc: Option<f64>,
     /// Rank metrics.
     #[schema(value_type = Option<Object>)]
     pub rank_metrics: Option<serde_json::Value>,
     /// Calibration.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub brier_score: Option<f64>,
 }
 
@@ -566,11 +577,13 @@ pub struct NewMlPrediction {
 #[schema(as = analytics::MlPredictionPatch)]
 pub struct MlPredictionPatch {
     /// New PR-AUC.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub model_pr_auc: Option<f64>,
     /// New rank metrics.
     #[schema(value_type = Option<Object>)]
     pub rank_metrics: Option<serde_json::Value>,
     /// New calibration.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub brier_score: Option<f64>,
 }
 
@@ -674,12 +687,16 @@ pub fn prediction_spec() -> ListSpec<ml_prediction::Entity> {
 #[schema(as = analytics::NewMlAnnotation)]
 pub struct NewMlAnnotation {
     /// The patient whose record is labelled.
+    #[schema(min_length = 1, max_length = 255)]
     pub patient_id: String,
     /// Who labelled it.
+    #[schema(min_length = 1, max_length = 255)]
     pub annotator_id: String,
     /// The label.
+    #[schema(min_length = 1, max_length = 200)]
     pub label: String,
     /// Inter-annotator agreement, 0 to 1.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub agreement_score: Option<f64>,
 }
 
@@ -689,8 +706,10 @@ pub struct NewMlAnnotation {
 #[schema(as = analytics::MlAnnotationPatch)]
 pub struct MlAnnotationPatch {
     /// New label.
+    #[schema(min_length = 1, max_length = 200)]
     pub label: Option<String>,
     /// New agreement score.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub agreement_score: Option<f64>,
 }
 

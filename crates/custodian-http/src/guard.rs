@@ -14,7 +14,13 @@ use custodian_privacy::{
     keys::Principal,
 };
 
-use crate::problem::{ApiError, Kind};
+use crate::problem::{ApiError, Kind, Problem};
+
+/// A body found not to match its schema before the route ran, answered
+/// (422) only once the guard lets the caller through, so that a role that
+/// may not call the route still gets its recorded 403 first.
+#[derive(Debug, Clone)]
+pub struct RefusedBody(pub Problem);
 
 /// A 401 with the `WWW-Authenticate: Bearer` challenge.
 pub fn unauthenticated(detail: &str) -> Response {
@@ -45,6 +51,9 @@ pub async fn require(area: Area, req: Request, next: Next) -> Response {
         return unauthenticated("send Authorization: Bearer <key>");
     };
     if area.permits(principal.role, access) {
+        if let Some(RefusedBody(problem)) = req.extensions().get::<RefusedBody>() {
+            return ApiError(problem.clone()).into_response();
+        }
         return next.run(req).await;
     }
     let request_id = req

@@ -66,8 +66,10 @@ pub const MAX_TYPE_LEN: usize = 100;
 #[serde(deny_unknown_fields)]
 pub struct NewEvent {
     /// What happened.
+    #[schema(min_length = 1, max_length = 100)]
     pub event_type: String,
     /// The kind of thing it is about.
+    #[schema(min_length = 1, max_length = 64)]
     pub subject_type: Option<String>,
     /// The id of that thing.
     pub subject_id: Option<Uuid>,
@@ -76,9 +78,11 @@ pub struct NewEvent {
     #[schema(value_type = Option<Object>)]
     pub payload: Option<serde_json::Value>,
     /// Who or what produced it.
+    #[schema(min_length = 1, max_length = 200)]
     pub provenance: Option<String>,
     /// The caller's retry key: the same key from the same caller is
     /// recorded once; reused for a different event it is refused.
+    #[schema(min_length = 1, max_length = 255)]
     pub idempotency_key: Option<String>,
 }
 
@@ -110,12 +114,18 @@ impl NewEvent {
     /// Every problem with the event at once, so a client fixes them in one go.
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errs = Vec::new();
+        // Blank counts as empty, as in every module's checks (and the
+        // OpenAPI document's not-blank pattern).
         let mut check = |name, value: Option<&str>, max: usize, required: bool| match value {
-            None | Some("") if required => errs.push(FieldError {
+            None if required => errs.push(FieldError {
                 name,
                 reason: "is required".into(),
             }),
-            Some("") => errs.push(FieldError {
+            Some(v) if v.trim().is_empty() && required => errs.push(FieldError {
+                name,
+                reason: "is required".into(),
+            }),
+            Some(v) if v.trim().is_empty() => errs.push(FieldError {
                 name,
                 reason: "must not be empty".into(),
             }),

@@ -3,8 +3,12 @@
 //! (401), the permission guard (403), a full pool or a database that is down
 //! (503), an internal error (500); for operations with a body, malformed
 //! JSON (400), a body over the limit (413) and a wrong content type (415);
-//! for operations with path parameters, a malformed id (400).
+//! for operations with path parameters, a malformed id (400); for
+//! operations with query parameters, a malformed one (400). It also spells
+//! out the one rule the modules' attributes leave implicit: a text that
+//! must not be empty must not be blank ([`declare_not_blank`]).
 
+use serde_json::Value;
 use utoipa::openapi::{
     ContentBuilder, OpenApi, Ref, RefOr,
     path::{Operation, PathItem},
@@ -28,16 +32,25 @@ pub fn declare_shared_problems(doc: &mut OpenApi) {
                 ("500", "An internal error; the request id is in the answer"),
                 ("503", "The database is unavailable or busy; retry"),
             ];
+            let bad_request = match (
+                op.request_body.is_some(),
+                path.contains('{'),
+                has_query_parameters(op),
+            ) {
+                (true, true, _) => {
+                    Some("The body is not well-formed JSON, or a parameter is malformed")
+                }
+                (true, false, _) => Some("The body is not well-formed JSON"),
+                (false, true, _) | (false, false, true) => Some("A parameter is malformed"),
+                (false, false, false) => None,
+            };
+            shared.extend(bad_request.map(|d| ("400", d)));
             if op.request_body.is_some() {
                 shared.extend([
-                    ("400", "The body is not well-formed JSON"),
                     ("413", "The body is larger than the configured limit"),
                     ("415", "The body is not application/json"),
                     ("422", "The body does not match the schema"),
                 ]);
-            }
-            if path.contains('{') {
-                shared.push(("400", "A path parameter is malformed"));
             }
             for (status, description) in shared {
                 op.responses
@@ -47,6 +60,14 @@ pub fn declare_shared_problems(doc: &mut OpenApi) {
             }
         }
     }
+}
+
+fn has_query_parameters(op: &Operation) -> bool {
+    op.parameters.as_ref().is_some_and(|ps| {
+        ps.iter().any(|p| {
+            matches!(p, RefOr::T(p) if matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
+        })
+    })
 }
 
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
@@ -71,4 +92,47 @@ fn problem(description: &str) -> Response {
                 .build(),
         )
         .build()
+}
+
+/// The pattern every text with `minLength: 1` gets: at least one character
+/// that is not white space as Rust's `char::is_whitespace` (and so the
+/// modules' "must not be empty" checks, which trim) counts it, spelled so
+/// that ECMA-262 and Python regular expressions read it alike.
+pub const NOT_BLANK: &str =
+    r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+
+/// Says in the document what the server enforces everywhere: a text that
+/// must not be empty (`minLength: 1`) must not be blank either, so it gets
+/// [`NOT_BLANK`] as its pattern unless it has one, a format or an enum.
+pub fn declare_not_blank(doc: &mut OpenApi) {
+    let Ok(mut value) = serde_json::to_value(&*doc) else {
+        return;
+    };
+    mark_not_blank(&mut value);
+    if let Ok(marked) = serde_json::from_value(value) {
+        *doc = marked;
+    }
+}
+
+fn mark_not_blank(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let is_text = map.get("type").is_some_and(|t| {
+                t == "string"
+                    || t.as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == "string"))
+            });
+            let needs = is_text
+                && map.get("minLength").and_then(Value::as_u64).unwrap_or(0) >= 1
+                && !["pattern", "format", "enum"]
+                    .iter()
+                    .any(|k| map.contains_key(*k));
+            if needs {
+                map.insert("pattern".into(), Value::String(NOT_BLANK.into()));
+            }
+            map.values_mut().for_each(mark_not_blank);
+        }
+        Value::Array(items) => items.iter_mut().for_each(mark_not_blank),
+        _ => {}
+    }
 }

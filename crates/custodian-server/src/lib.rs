@@ -10,6 +10,7 @@
 
 mod audit;
 pub mod auth;
+mod conform;
 mod contract;
 pub mod events;
 mod health;
@@ -148,6 +149,7 @@ fn assemble(modules: &Modules, env: &Env) -> (Router<AppState>, utoipa::openapi:
         );
     }
     contract::declare_shared_problems(&mut doc);
+    contract::declare_not_blank(&mut doc);
     (routes, doc)
 }
 
@@ -156,7 +158,9 @@ fn assemble(modules: &Modules, env: &Env) -> (Router<AppState>, utoipa::openapi:
 pub fn router(state: AppState, modules: &Modules, env: &Env, body_limit: usize) -> Router {
     let (routes, doc) = assemble(modules, env);
     let owners = events::EventOwners(std::sync::Arc::new(modules.event_owners()));
+    let bodies = std::sync::Arc::new(conform::BodySchemas::new(&doc));
     let routes = routes
+        .layer(middleware::from_fn_with_state(bodies, conform::body))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .layer(axum::Extension(owners));
     with_layers(routes, state, body_limit)

@@ -403,11 +403,21 @@ async fn bad_input(db: TestDb) {
         .call(
             "POST",
             "/v1/therapy/clients",
+            Some(json!({"age": 200, "demographics": {}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(names(&problem), ["age"]);
+    // A value of the wrong JSON type is refused before the field checks run.
+    let (status, problem) = admin
+        .call(
+            "POST",
+            "/v1/therapy/clients",
             Some(json!({"age": 200, "demographics": [1]})),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(names(&problem), ["age", "demographics"]);
+    assert_eq!(names(&problem), ["demographics"]);
     let (status, _) = admin
         .call(
             "POST",

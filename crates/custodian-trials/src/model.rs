@@ -207,7 +207,7 @@ table!(
         #[schema(value_type = Object)]
         pub exclusion_criteria: Json,
         /// The visits a participant goes through (list of `{visit_type, ...}`).
-        #[schema(value_type = Object)]
+        #[schema(value_type = Vec<Object>)]
         pub visit_templates: Json,
         /// When the site takes calls and visits (e.g. `{"mon": ["09:00", "17:00"]}`).
         #[schema(value_type = Object)]

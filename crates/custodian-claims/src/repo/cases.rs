@@ -72,10 +72,12 @@ fn breached_condition(breached: bool, now: DateTime<Utc>) -> Condition {
 #[schema(as = claims::NewCase)]
 pub struct NewCase {
     /// The claim number; unique.
+    #[schema(min_length = 1, max_length = 100)]
     pub external_id: String,
     /// Kind of claim.
     pub case_type: CaseType,
     /// Short summary.
+    #[schema(min_length = 1, max_length = 300)]
     pub title: String,
     /// Free text.
     pub description: Option<String>,
@@ -84,8 +86,10 @@ pub struct NewCase {
     /// Defaults to `low`.
     pub risk_level: Option<RiskLevel>,
     /// 0 to 1; defaults to 0.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub risk_score: Option<f64>,
     /// 0 to 1; defaults to 0.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub priority_score: Option<f64>,
     /// Assign to a team now (refused if it is at capacity).
     pub assigned_team_id: Option<Uuid>,
@@ -102,6 +106,7 @@ pub struct NewCase {
 #[schema(as = claims::CasePatch)]
 pub struct CasePatch {
     /// New title.
+    #[schema(min_length = 1, max_length = 300)]
     pub title: Option<String>,
     /// New description; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
@@ -114,8 +119,10 @@ pub struct CasePatch {
     /// New risk level.
     pub risk_level: Option<RiskLevel>,
     /// New risk score.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub risk_score: Option<f64>,
     /// New priority.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub priority_score: Option<f64>,
     /// New team; `null` unassigns. A team at capacity is a 409.
     #[serde(default, deserialize_with = "nullable")]

@@ -29,12 +29,16 @@ pub struct NewDocument {
     /// The case it belongs to.
     pub case_id: Uuid,
     /// Where the file is.
+    #[schema(min_length = 1, max_length = 2048)]
     pub file_uri: String,
     /// SHA-256 of the file, 64 lowercase hex digits.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub sha256: String,
     /// Size in bytes.
+    #[schema(minimum = 0)]
     pub size_bytes: i64,
     /// Media type, e.g. `application/pdf`.
+    #[schema(min_length = 1, max_length = 255)]
     pub mime_type: String,
     /// Defaults to `pending`.
     pub processing_status: Option<ProcessingStatus>,
@@ -54,6 +58,7 @@ pub struct DocumentPatch {
     #[schema(value_type = Option<Object>)]
     pub processing_metadata: Option<serde_json::Value>,
     /// Corrected media type.
+    #[schema(min_length = 1, max_length = 255)]
     pub mime_type: Option<String>,
 }
 

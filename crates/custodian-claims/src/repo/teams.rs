@@ -30,12 +30,15 @@ use crate::model::{case, team};
 #[schema(as = claims::NewTeam)]
 pub struct NewTeam {
     /// Unique name.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// What the team handles.
     pub description: Option<String>,
     /// Most open cases at once (> 0).
+    #[schema(minimum = 1)]
     pub capacity: i32,
     /// SLA in hours (> 0).
+    #[schema(minimum = 1)]
     pub sla_target_hours: i32,
 }
 
@@ -45,14 +48,17 @@ pub struct NewTeam {
 #[schema(as = claims::TeamPatch)]
 pub struct TeamPatch {
     /// New name.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// New description; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     /// New capacity; open cases above it stay, new assignments are refused.
+    #[schema(minimum = 1)]
     pub capacity: Option<i32>,
     /// New SLA; the due time of the team's cases moves with it.
+    #[schema(minimum = 1)]
     pub sla_target_hours: Option<i32>,
 }
 

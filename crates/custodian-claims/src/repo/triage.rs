@@ -35,8 +35,10 @@ pub struct NewTriageResult {
     #[schema(value_type = Option<Object>)]
     pub orchestration_metadata: Option<serde_json::Value>,
     /// The model that produced it.
+    #[schema(min_length = 1, max_length = 100)]
     pub model_version: String,
     /// Wall time in milliseconds.
+    #[schema(minimum = 0)]
     pub processing_time_ms: i64,
 }
 
@@ -52,8 +54,10 @@ pub struct TriageResultPatch {
     #[schema(value_type = Option<Object>)]
     pub orchestration_metadata: Option<serde_json::Value>,
     /// Corrected model version.
+    #[schema(min_length = 1, max_length = 100)]
     pub model_version: Option<String>,
     /// Corrected timing.
+    #[schema(minimum = 0)]
     pub processing_time_ms: Option<i64>,
 }
 

@@ -26,8 +26,10 @@ use crate::model::{UserRole, team, user};
 #[schema(as = claims::NewUser)]
 pub struct NewUser {
     /// Unique work e-mail.
+    #[schema(min_length = 1, max_length = 254, pattern = "@")]
     pub email: String,
     /// Display name.
+    #[schema(min_length = 1, max_length = 200)]
     pub full_name: String,
     /// What they do.
     pub role: UserRole,
@@ -43,8 +45,10 @@ pub struct NewUser {
 #[schema(as = claims::UserPatch)]
 pub struct UserPatch {
     /// New e-mail.
+    #[schema(min_length = 1, max_length = 254, pattern = "@")]
     pub email: Option<String>,
     /// New name.
+    #[schema(min_length = 1, max_length = 200)]
     pub full_name: Option<String>,
     /// New role.
     pub role: Option<UserRole>,

@@ -71,10 +71,13 @@ async fn client_sessions(
 #[into_params(parameter_in = Query)]
 struct KeywordQuery {
     /// The keyword (matched trimmed and lower-case), 1 to 100 characters.
+    #[param(min_length = 1, max_length = 100)]
     term: String,
     /// Rows per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u64>,
     /// Rows to skip, at most 10000.
+    #[param(maximum = 10000)]
     offset: Option<u64>,
 }
 

@@ -41,6 +41,7 @@ pub const DEFAULT_LEASE_SECONDS: u64 = 300;
 #[schema(as = therapy::ClaimRequest)]
 pub struct ClaimRequest {
     /// How long the worker needs, 1 to 3600 seconds (default 300).
+    #[schema(minimum = 1, maximum = 3600)]
     pub lease_seconds: Option<u64>,
 }
 
@@ -81,6 +82,7 @@ pub struct AnalysisFailure {
     /// The lease the claim returned.
     pub lease: Uuid,
     /// Why, at most 2000 characters (kept on the session; keep PHI out of it).
+    #[schema(min_length = 1, max_length = 2000)]
     pub error: Option<String>,
 }
 

@@ -29,13 +29,16 @@ custodian_ledger::record!(client, "client", kept);
 #[schema(as = therapy::NewClient)]
 pub struct NewClient {
     /// Age in years, 0 to 150.
+    #[schema(minimum = 0, maximum = 150)]
     pub age: Option<i32>,
     /// Gender, at most 64 characters.
+    #[schema(min_length = 1, max_length = 64)]
     pub gender: Option<String>,
     /// Other demographics (an object).
     #[schema(value_type = Option<Object>)]
     pub demographics: Option<Value>,
     /// Clinical notes, at most 20000 characters.
+    #[schema(min_length = 1, max_length = 20000)]
     pub clinical_notes: Option<String>,
     /// Risk factors (an object).
     #[schema(value_type = Option<Object>)]
@@ -55,11 +58,11 @@ pub struct NewClient {
 pub struct ClientPatch {
     /// New age; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 150)]
     pub age: Option<Option<i32>>,
     /// New gender; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 64)]
     pub gender: Option<Option<String>>,
     /// New demographics.
     #[serde(default, deserialize_with = "nullable")]
@@ -67,7 +70,7 @@ pub struct ClientPatch {
     pub demographics: Option<Option<Value>>,
     /// New clinical notes.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 20000)]
     pub clinical_notes: Option<Option<String>>,
     /// New risk factors.
     #[serde(default, deserialize_with = "nullable")]

@@ -33,21 +33,28 @@ pub const MAX_INSIGHTS: usize = 200;
 #[schema(as = therapy::NewInsight)]
 pub struct NewInsight {
     /// `cognitive_distortion`, `schema`, `progress`, ... (at most 64 characters).
+    #[schema(min_length = 1, max_length = 64)]
     pub insight_type: String,
     /// 0..1.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub confidence: f64,
     /// Severity, at most 64 characters.
+    #[schema(min_length = 1, max_length = 64)]
     pub severity: Option<String>,
     /// At most 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// At most 20000 characters.
+    #[schema(min_length = 1, max_length = 20000)]
     pub description: String,
     /// At most 20000 characters.
+    #[schema(min_length = 1, max_length = 20000)]
     pub evidence: Option<String>,
     /// Recommendations (an object).
     #[schema(value_type = Option<Object>)]
     pub recommendations: Option<Value>,
     /// `CBT`, `Schema`, `DBT`, ... (at most 64 characters).
+    #[schema(min_length = 1, max_length = 64)]
     pub therapeutic_method: String,
     /// Defaults to `medium`.
     pub intervention_priority: Option<Priority>,

@@ -35,9 +35,11 @@ pub const MAX_TERM: usize = 100;
 #[schema(as = therapy::Keyword)]
 pub struct Keyword {
     /// The keyword; stored trimmed and lower-case.
+    #[schema(min_length = 1, max_length = 100)]
     pub term: String,
     /// How strongly it applies, 0..1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub score: Option<f64>,
 }
 

@@ -57,9 +57,11 @@ pub const MAX_OFFSET: u64 = 10_000;
 pub struct Window {
     /// Rows per page, 1 to 500 (default 50).
     #[serde(default = "default_limit")]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: u64,
     /// Rows to skip, at most 10000 (default 0).
     #[serde(default)]
+    #[param(maximum = 10000)]
     pub offset: u64,
 }
 

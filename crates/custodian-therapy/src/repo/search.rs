@@ -38,6 +38,7 @@ pub const MAX_QUERY: usize = 500;
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
     /// Web-search syntax: words, `"phrases"`, `or`, `-word`; 1 to 500 characters.
+    #[param(min_length = 1, max_length = 500)]
     pub q: String,
     /// Only this client's sessions.
     pub client_id: Option<Uuid>,
@@ -48,8 +49,10 @@ pub struct SearchQuery {
     /// Only sessions before this instant.
     pub to: Option<DateTime<Utc>>,
     /// Rows per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
     /// Rows to skip, at most 10000.
+    #[param(maximum = 10000)]
     pub offset: Option<u64>,
 }
 

@@ -37,10 +37,12 @@ pub struct NewSession {
     /// When it takes place (RFC 3339).
     pub date: DateTime<Utc>,
     /// Planned length in minutes, 1 to 1440.
+    #[schema(minimum = 1, maximum = 1440)]
     pub duration_minutes: Option<i32>,
     /// Defaults to `individual`.
     pub session_type: Option<SessionType>,
     /// The recording's path in the media store: relative, no `..`, no URL.
+    #[schema(min_length = 1, max_length = 500)]
     pub audio_file_path: Option<String>,
 }
 
@@ -54,7 +56,7 @@ pub struct SessionPatch {
     pub date: Option<DateTime<Utc>>,
     /// Length in minutes; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = Option<i32>, minimum = 1, maximum = 1440)]
     pub duration_minutes: Option<Option<i32>>,
     /// Individual, group or family.
     pub session_type: Option<SessionType>,
@@ -62,7 +64,7 @@ pub struct SessionPatch {
     pub status: Option<SessionStatus>,
     /// The recording's path; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 500)]
     pub audio_file_path: Option<Option<String>>,
 }
 

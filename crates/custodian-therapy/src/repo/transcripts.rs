@@ -38,12 +38,16 @@ pub const MAX_SECONDS: f64 = 86_400.0;
 #[schema(as = therapy::Segment)]
 pub struct Segment {
     /// Start, in seconds (stored in milliseconds, rounded).
+    #[schema(minimum = 0.0, maximum = 86400.0)]
     pub start: f64,
     /// End, in seconds; not before `start`.
+    #[schema(minimum = 0.0, maximum = 86400.0)]
     pub end: f64,
     /// What was said, at most 10000 characters.
+    #[schema(min_length = 1, max_length = 10000)]
     pub text: String,
     /// `therapist`, `client`, ...; `unknown` when absent.
+    #[schema(min_length = 1, max_length = 64)]
     pub speaker: Option<String>,
     /// Transcription confidence, 0..1.
     pub confidence: Option<f64>,
@@ -56,6 +60,7 @@ pub struct Segment {
 #[schema(as = therapy::NewTranscript)]
 pub struct NewTranscript {
     /// The segments, 1 to 20000, in the order spoken.
+    #[schema(min_items = 1, max_items = 20000)]
     pub segments: Vec<Segment>,
     /// Replace an existing transcript (and send the session back to the
     /// analysis queue) instead of refusing with a 409.
@@ -86,7 +91,7 @@ pub struct SentencePatch {
     pub keywords: Option<Option<Vec<super::Keyword>>>,
     /// Sentiment, -1..1.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = -1.0, maximum = 1.0)]
     pub sentiment: Option<Option<f64>>,
     /// Emotion name to score (an object).
     #[serde(default, deserialize_with = "nullable")]

@@ -28,6 +28,7 @@ custodian_ledger::record!(agent_reasoning, "agent_reasoning", kept);
 #[schema(as = trials::NewAgentReasoning)]
 pub struct NewAgentReasoning {
     /// The agent, e.g. `screener`.
+    #[schema(min_length = 1, max_length = 100)]
     pub agent: String,
     /// About whom, if anyone.
     pub participant_id: Option<Uuid>,
@@ -37,6 +38,7 @@ pub struct NewAgentReasoning {
     #[schema(value_type = Object)]
     pub trace: serde_json::Value,
     /// The model.
+    #[schema(min_length = 1, max_length = 100)]
     pub model: Option<String>,
 }
 

@@ -38,10 +38,12 @@ pub struct NewAppointment {
     /// Which trial.
     pub trial_id: String,
     /// One of the trial's visit templates, when it has any.
+    #[schema(min_length = 1, max_length = 64)]
     pub visit_type: String,
     /// When.
     pub scheduled_at: DateTime<Utc>,
     /// Where, if not the site.
+    #[schema(min_length = 1, max_length = 500)]
     pub location: Option<String>,
     /// Confirmation is asked for until then; defaults to 24 hours before
     /// the visit.
@@ -60,12 +62,13 @@ pub struct AppointmentPatch {
     pub scheduled_at: Option<DateTime<Utc>>,
     /// New place; `null` means the site.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 500)]
     pub location: Option<Option<String>>,
     /// A teach-back check: `true` passed, `false` not yet. Each one counts
     /// as an attempt.
     pub teach_back: Option<bool>,
     /// Why it is cancelled (with `status: CANCELLED`).
+    #[schema(min_length = 1, max_length = 2000)]
     pub cancellation_reason: Option<String>,
 }
 

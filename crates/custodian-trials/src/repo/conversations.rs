@@ -56,6 +56,7 @@ pub struct ConversationPatch {
     /// The recording's object path.
     pub audio_path: Option<String>,
     /// Why it was handed to a person.
+    #[schema(min_length = 1, max_length = 2000)]
     pub handoff_reason: Option<String>,
 }
 

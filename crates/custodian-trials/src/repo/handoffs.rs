@@ -33,9 +33,11 @@ pub struct NewHandoff {
     /// What to do.
     pub handoff_type: HandoffType,
     /// Why.
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
     /// 1 (most urgent) to 5; defaults to 1 for `HANDOFF_NOW`, 2 for
     /// `STOP_CONTACT`, 3 for `CALLBACK_TICKET`.
+    #[schema(minimum = 1, maximum = 5)]
     pub priority: Option<i32>,
 }
 
@@ -45,6 +47,7 @@ pub struct NewHandoff {
 #[schema(as = trials::HandoffResolution)]
 pub struct Resolution {
     /// What was done.
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: Option<String>,
 }
 

@@ -62,12 +62,15 @@ pub fn check_event<'a>(
 #[schema(as = trials::NewOutbound)]
 pub struct NewOutbound {
     /// What is being done, e.g. `sms_sent`, `call_placed`.
+    #[schema(min_length = 1, max_length = 100)]
     pub event_type: String,
     /// Voice or text.
     pub channel: Channel,
     /// Required: a retry with the same key is recorded once.
+    #[schema(min_length = 1, max_length = 255)]
     pub idempotency_key: String,
     /// Which system or agent acts.
+    #[schema(min_length = 1, max_length = 200)]
     pub provenance: Option<String>,
     /// Details; `{}` when absent.
     #[schema(value_type = Option<Object>)]
@@ -183,6 +186,7 @@ pub async fn log_outbound(
 #[schema(as = trials::NewReminder)]
 pub struct NewReminder {
     /// Required: a retry with the same key is recorded once.
+    #[schema(min_length = 1, max_length = 255)]
     pub idempotency_key: String,
     /// Defaults to the participant's preferred channel.
     pub channel: Option<Channel>,

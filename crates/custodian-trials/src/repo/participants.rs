@@ -33,18 +33,23 @@ custodian_ledger::record!(participant, "participant", kept);
 #[schema(as = trials::NewParticipant)]
 pub struct NewParticipant {
     /// Given name.
+    #[schema(min_length = 1, max_length = 100)]
     pub first_name: String,
     /// Family name.
+    #[schema(min_length = 1, max_length = 100)]
     pub last_name: String,
     /// Date of birth, `YYYY-MM-DD`.
     pub date_of_birth: NaiveDate,
     /// Phone, E.164 (`+15551234567`).
+    #[schema(pattern = "^\\+[0-9]{8,15}$", max_length = 16)]
     pub phone: Option<String>,
     /// E-mail.
+    #[schema(min_length = 1, max_length = 254, pattern = "@")]
     pub email: Option<String>,
     /// Defaults to `text`.
     pub preferred_channel: Option<Channel>,
     /// BCP 47 tag; defaults to `en`.
+    #[schema(min_length = 1, max_length = 35)]
     pub preferred_language: Option<String>,
     /// Whether they agreed to be contacted (required: outreach needs it).
     pub contact_consent: bool,
@@ -59,22 +64,25 @@ pub struct NewParticipant {
 #[schema(as = trials::ParticipantPatch)]
 pub struct ParticipantPatch {
     /// Corrected given name.
+    #[schema(min_length = 1, max_length = 100)]
     pub first_name: Option<String>,
     /// Corrected family name.
+    #[schema(min_length = 1, max_length = 100)]
     pub last_name: Option<String>,
     /// Corrected date of birth.
     pub date_of_birth: Option<NaiveDate>,
     /// New phone; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^\\+[0-9]{8,15}$", max_length = 16)]
     pub phone: Option<Option<String>>,
     /// New e-mail; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 254, pattern = "@")]
     pub email: Option<Option<String>>,
     /// New channel.
     pub preferred_channel: Option<Channel>,
     /// New language.
+    #[schema(min_length = 1, max_length = 35)]
     pub preferred_language: Option<String>,
     /// Identity check outcome; `VERIFIED` stamps `identity_verified_at`.
     pub identity_status: Option<IdentityStatus>,

@@ -35,14 +35,17 @@ pub struct NewRide {
     /// appointment when absent).
     pub participant_id: Option<Uuid>,
     /// Where to pick them up.
+    #[schema(min_length = 1, max_length = 500)]
     pub pickup_address: String,
     /// When.
     pub pickup_at: DateTime<Utc>,
     /// The return pickup, if one.
     pub return_pickup_at: Option<DateTime<Utc>>,
     /// Transport provider.
+    #[schema(min_length = 1, max_length = 100)]
     pub provider: Option<String>,
     /// The provider's booking reference.
+    #[schema(min_length = 1, max_length = 200)]
     pub provider_ref: Option<String>,
 }
 
@@ -55,6 +58,7 @@ pub struct RidePatch {
     /// Next status.
     pub status: Option<RideStatus>,
     /// New pickup address.
+    #[schema(min_length = 1, max_length = 500)]
     pub pickup_address: Option<String>,
     /// New pickup time.
     pub pickup_at: Option<DateTime<Utc>>,
@@ -63,8 +67,10 @@ pub struct RidePatch {
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub return_pickup_at: Option<Option<DateTime<Utc>>>,
     /// Provider.
+    #[schema(min_length = 1, max_length = 100)]
     pub provider: Option<String>,
     /// The provider's reference.
+    #[schema(min_length = 1, max_length = 200)]
     pub provider_ref: Option<String>,
 }
 

@@ -34,8 +34,10 @@ impl Named for trial::Entity {
 #[schema(as = trials::NewTrial)]
 pub struct NewTrial {
     /// Made from a random suffix (`trial-1a2b3c4d`) when absent.
+    #[schema(pattern = "^[a-z0-9_-]{1,64}$", max_length = 64)]
     pub trial_id: Option<String>,
     /// Display name.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// What the study is.
     pub description: Option<String>,
@@ -46,7 +48,7 @@ pub struct NewTrial {
     #[schema(value_type = Option<Object>)]
     pub exclusion_criteria: Option<serde_json::Value>,
     /// A list of `{"visit_type": ...}` objects; `[]` when absent.
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<VisitTemplate>>, inline)]
     pub visit_templates: Option<serde_json::Value>,
     /// `{}` when absent.
     #[schema(value_type = Option<Object>)]
@@ -55,12 +57,22 @@ pub struct NewTrial {
     pub active: Option<bool>,
 }
 
+/// One visit of a trial's schedule as the OpenAPI document describes it:
+/// a `visit_type` and whatever other keys the site keeps with it.
+#[derive(ToSchema)]
+#[allow(dead_code)] // only describes the JSON that `visit_templates` holds
+pub struct VisitTemplate {
+    /// The kind of visit, e.g. `screening`.
+    pub visit_type: String,
+}
+
 /// Changes to a trial.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = trials::TrialPatch)]
 pub struct TrialPatch {
     /// New name.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// New description; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
@@ -73,7 +85,7 @@ pub struct TrialPatch {
     #[schema(value_type = Option<Object>)]
     pub exclusion_criteria: Option<serde_json::Value>,
     /// Replaces the visit templates.
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<VisitTemplate>>, inline)]
     pub visit_templates: Option<serde_json::Value>,
     /// Replaces the operating hours.
     #[schema(value_type = Option<Object>)]
