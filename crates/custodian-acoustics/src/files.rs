@@ -70,6 +70,11 @@ impl DataRoot {
                 "must be 1 to {MAX_PATH_LEN} bytes"
             )));
         }
+        if rel.trim().is_empty() || rel.chars().any(char::is_control) {
+            return Err(FileError::Outside(
+                "must be a path of printable characters, not blank".to_owned(),
+            ));
+        }
         let p = Path::new(rel);
         if rel.contains('\\')
             || !p
@@ -179,6 +184,18 @@ mod tests {
         }
         assert!(r.resolve("p1011/walk.pkl").is_ok());
         assert!(r.resolve("./p1011/walk.pkl").is_ok());
+    }
+
+    #[test]
+    fn blank_paths_and_control_characters_are_refused() {
+        let (_, r) = root();
+        for bad in ["\u{c}", " ", "p1011/walk\n.pkl", "p1011/\u{1b}[2J.pkl"] {
+            assert!(
+                matches!(r.resolve(bad), Err(FileError::Outside(_))),
+                "{bad:?} was accepted"
+            );
+        }
+        assert!(r.resolve("p1011/walk 1.pkl").is_ok());
     }
 
     #[cfg(unix)]

@@ -193,6 +193,7 @@ pub struct AudioProcessingSave {
     pub audio: repo::AudioProcessing,
     /// The processed file, relative to the data root; hashed when it exists.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 1024)]
     pub pkl_file_path: Option<String>,
 }
 
@@ -238,6 +239,7 @@ pub struct BiomechanicsImportSave {
     pub import: repo::BiomechanicsImport,
     /// The imported data file, relative to the data root.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 1024)]
     pub file_path: Option<String>,
 }
 
@@ -276,6 +278,7 @@ pub struct SynchronizationSave {
     pub synchronization: repo::Synchronization,
     /// The synchronized data file, relative to the data root.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 1024)]
     pub pkl_file_path: Option<String>,
 }
 
@@ -320,9 +323,11 @@ pub struct MovementCyclesSave {
     pub cycles: repo::MovementCycles,
     /// Every cycle (at most 5000); they replace the stored ones.
     #[serde(default)]
+    #[schema(max_items = 5000)]
     pub details: Vec<repo::CycleDetail>,
     /// The cycles file, relative to the data root.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 1024)]
     pub pkl_file_path: Option<String>,
 }
 

@@ -311,7 +311,7 @@ async fn case_history(
     let mut read = ReadParams::default();
     if let Some(i) = pairs.iter().position(|(k, _)| k == "include_deleted") {
         let (_, v) = pairs.remove(i);
-        read.include_deleted = Some(v == "true");
+        read.include_deleted = custodian_ledger::record::parse_bool("include_deleted", Some(&v))?;
     }
     let vis = call.read_vis(&read).await?;
     let q = custodian_ledger::audit::list_spec().parse(&pairs, count)?;

@@ -27,20 +27,25 @@ maneuver_request!(
     /// `AudioProcessing`). Per-channel arrays default to empty, flags to false.
     AudioProcessing as acoustics::AudioProcessing {
         /// The recorder's file name (e.g. `test.bin`).
+        #[schema(min_length = 1, max_length = 255)]
         audio_file_name: String,
         /// The recorder's serial number.
+        #[schema(min_length = 1, max_length = 64)]
         device_serial: String,
         /// The recorder's firmware version.
+        #[schema(minimum = 0)]
         firmware_version: i32,
         /// The file's time as the recorder wrote it.
         file_time: DateTime<Utc>,
         /// The raw file's size in megabytes.
+        #[schema(minimum = 0.0)]
         file_size_mb: f64,
         /// The day of the recording.
         recording_date: NaiveDate,
         /// When the recording started.
         recording_time: DateTime<Utc>,
         /// Number of audio channels (1 to 4).
+        #[schema(minimum = 1, maximum = 4)]
         num_channels: i32,
         /// Microphone 1's position.
         #[serde(default)]
@@ -56,22 +61,26 @@ maneuver_request!(
         mic_4_position: Option<MicPosition>,
         /// Per channel (1 to 4): whether it failed QC.
         #[serde(default)]
+        #[schema(min_items = 4, max_items = 4)]
         qc_fail_channels: [bool; 4],
         /// Per channel: the artifact types found (at most 256 names of up to 64 characters).
         #[serde(default)]
+        #[schema(min_items = 4, max_items = 4)]
         artifact_types_channels: [Vec<String>; 4],
         /// Per channel: failed segments `[start_s, end_s]` (at most 256).
         #[serde(default)]
-        #[schema(value_type = Vec<Vec<Vec<f64>>>)]
+        #[schema(value_type = Vec<Vec<Vec<f64>>>, min_items = 4, max_items = 4)]
         fail_segments_channels: [Vec<Segment>; 4],
         /// Per channel: whether the signal dropped out.
         #[serde(default)]
+        #[schema(min_items = 4, max_items = 4)]
         signal_dropout_channels: [bool; 4],
         /// Whether biomechanics data was linked.
         #[serde(default)]
         linked_biomechanics: bool,
         /// The linked biomechanics file's name.
         #[serde(default)]
+        #[schema(min_length = 1, max_length = 255)]
         biomechanics_file_name: Option<String>,
     }
 );

@@ -23,21 +23,27 @@ maneuver_request!(
     /// One biomechanics import (fields inferred from the seed).
     BiomechanicsImport as acoustics::BiomechanicsImport {
         /// The source workbook or export's file name.
+        #[schema(min_length = 1, max_length = 255)]
         biomechanics_file_name: String,
         /// The sheet read from it.
         #[serde(default)]
+        #[schema(min_length = 1, max_length = 100)]
         sheet_name: Option<String>,
         /// Samples per second (more than 0).
+        #[schema(exclusive_minimum = 0.0)]
         sample_rate_hz: f64,
         /// Frames imported.
+        #[schema(minimum = 0)]
         num_frames: i32,
         /// Duration covered, in seconds.
+        #[schema(minimum = 0.0)]
         duration_s: f64,
         /// Whether the import failed QC.
         #[serde(default)]
         qc_fail: bool,
         /// QC remarks (up to 4000 characters).
         #[serde(default)]
+        #[schema(min_length = 1, max_length = 4000)]
         qc_notes: Option<String>,
     }
 );

@@ -36,12 +36,14 @@ maneuver_request!(
     /// its cycles.
     MovementCycles as acoustics::MovementCycles {
         /// How cycles were cut (e.g. `heel_strike`).
+        #[schema(min_length = 1, max_length = 64)]
         extraction_method: String,
         /// Whether the extraction failed QC.
         #[serde(default)]
         qc_fail: bool,
         /// QC remarks (up to 4000 characters).
         #[serde(default)]
+        #[schema(min_length = 1, max_length = 4000)]
         qc_notes: Option<String>,
     }
 );
@@ -52,16 +54,20 @@ maneuver_request!(
 #[schema(as = acoustics::CycleDetail)]
 pub struct CycleDetail {
     /// The cycle's position, from 0, unique within the extraction.
+    #[schema(minimum = 0)]
     pub cycle_index: i32,
     /// Start, in seconds from the start of the recording.
+    #[schema(minimum = 0.0)]
     pub start_time_s: f64,
     /// End, in seconds (not before the start).
+    #[schema(minimum = 0.0)]
     pub end_time_s: f64,
     /// Whether the cycle failed QC.
     #[serde(default)]
     pub qc_fail: bool,
     /// Why (at most 256 reasons of up to 64 characters).
     #[serde(default)]
+    #[schema(max_items = 256)]
     pub qc_reasons: Vec<String>,
 }
 

@@ -79,8 +79,10 @@ macro_rules! maneuver_request {
         #[schema(as = $schema)]
         pub struct $name {
             /// The study's name (AOA, preOA, SMoCK, ...); created on first use.
+            #[schema(min_length = 1, max_length = 64, pattern = r"^[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]*[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$")]
             pub study: String,
             /// The participant's number in the study (e.g. 1011); created on first use.
+            #[schema(minimum = 1)]
             pub participant_number: i32,
             /// The maneuver.
             pub maneuver: $crate::model::Maneuver,
@@ -88,6 +90,7 @@ macro_rules! maneuver_request {
             pub knee: $crate::model::Knee,
             /// Which pass of a walk, from 1 (walks only).
             #[serde(default)]
+            #[schema(minimum = 1)]
             pub pass_number: Option<i32>,
             /// The walk's speed (walks only).
             #[serde(default)]
@@ -261,7 +264,9 @@ impl ManeuverKey {
     }
 }
 
-/// Adds the problems of a study's name, given as field `field`, to `c`.
+/// Adds the problems of a study's name, given as field `field`, to `c`
+/// (the OpenAPI document states the same: 1 to 64 characters, no white
+/// space at either end).
 fn check_name(c: &mut Check, field: &'static str, name: &str) {
     c.text(field, Some(name), 64);
     if name.trim() != name {

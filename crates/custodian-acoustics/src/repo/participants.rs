@@ -30,8 +30,14 @@ custodian_ledger::record!(participant, "participant", kept);
 #[schema(as = acoustics::NewParticipant)]
 pub struct NewParticipant {
     /// The study's name.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]*[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$"
+    )]
     pub study: String,
     /// The participant's number in the study, unique there (e.g. 1011).
+    #[schema(minimum = 1)]
     pub participant_number: i32,
 }
 

@@ -27,6 +27,11 @@ custodian_ledger::record!(study, "study", kept);
 #[schema(as = acoustics::NewStudy)]
 pub struct NewStudy {
     /// The study's name, unique (e.g. `AOA`).
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([\s\S]*[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?$"
+    )]
     pub name: String,
 }
 

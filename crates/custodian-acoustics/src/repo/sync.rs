@@ -28,9 +28,11 @@ maneuver_request!(
         /// Offset applied to the audio, in seconds.
         sync_offset_s: f64,
         /// The method that chose the offset (e.g. `consensus`).
+        #[schema(min_length = 1, max_length = 64)]
         sync_method: String,
         /// The methods that agreed (at most 256 names of up to 64 characters).
         #[serde(default)]
+        #[schema(max_items = 256)]
         consensus_methods: Vec<String>,
         /// Largest disagreement between those methods, in seconds.
         #[serde(default)]
@@ -40,6 +42,7 @@ maneuver_request!(
         qc_fail: bool,
         /// QC remarks (up to 4000 characters).
         #[serde(default)]
+        #[schema(min_length = 1, max_length = 4000)]
         qc_notes: Option<String>,
     }
 );

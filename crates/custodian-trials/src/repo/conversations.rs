@@ -40,6 +40,11 @@ pub struct NewConversation {
     /// What has been said so far.
     pub transcript: Option<String>,
     /// The recording's object path in the media store (not a URL).
+    #[schema(
+        min_length = 1,
+        max_length = 1024,
+        pattern = r"^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+))*$"
+    )]
     pub audio_path: Option<String>,
 }
 
@@ -54,6 +59,11 @@ pub struct ConversationPatch {
     /// Replaces the transcript.
     pub transcript: Option<String>,
     /// The recording's object path.
+    #[schema(
+        min_length = 1,
+        max_length = 1024,
+        pattern = r"^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+)(?:/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+))*$"
+    )]
     pub audio_path: Option<String>,
     /// Why it was handed to a person.
     #[schema(min_length = 1, max_length = 2000)]
