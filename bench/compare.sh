@@ -3,7 +3,11 @@
 # against one PostgreSQL, alternating systems; prints a table of medians and
 # ratios. Every JSON line is kept in the --out file.
 #
-#   bash bench/compare.sh [--rounds 2] [--scale 1] [--out bench-results.jsonl]
+#   bash bench/compare.sh [--rounds 2] [--scale 1] [--workloads "W1 W2 W3 W4"]
+#                         [--out bench-results.jsonl]
+#
+# --workloads runs only the listed workloads (W4 includes W4-verify); pgbench
+# runs only for W1 and W3, the peer and custodian for each one listed.
 #
 # Needs: PostgreSQL on 127.0.0.1:5432 reachable as a superuser through
 # ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres), pgbench and
@@ -19,14 +23,19 @@ ADMIN_URL="${ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 ROUNDS=2
 SCALE=1
 OUT="bench-results.jsonl"
+WORKLOADS="W1 W2 W3 W4"
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
     --scale) SCALE="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "usage: $0 [--rounds N] [--scale S] [--out FILE]" >&2; exit 2 ;;
+    --workloads) WORKLOADS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "usage: $0 [--rounds N] [--scale S] [--workloads \"W1 W2 W3 W4\"] [--out FILE]" >&2; exit 2 ;;
   esac
+done
+for w in $WORKLOADS; do
+  case "$w" in W1|W2|W3|W4) ;; *) echo "unknown workload: $w (W1 W2 W3 W4)" >&2; exit 2 ;; esac
 done
 [ -f "$PEER/peer.py" ] || { echo "peer not found at $PEER (set PEER_DIR)" >&2; exit 2; }
 for tool in psql pgbench python3 cargo; do
@@ -75,21 +84,32 @@ for line in sys.stdin:
 run_system() { # system round
   case "$1" in
     custodian)
-      "$BIN" --database-url "$DSN" bench --workload all --scale "$SCALE" --json | tag "$2" ;;
+      for w in $WORKLOADS; do
+        "$BIN" --database-url "$DSN" bench --workload "$w" --scale "$SCALE" --json | tag "$2"
+      done ;;
     custodian-http)
-      "$BIN" --database-url "$DSN" bench --workload all --via http --scale "$SCALE" --json | tag "$2" ;;
+      # W4 has no HTTP route of its own.
+      for w in $WORKLOADS; do
+        [ "$w" = W4 ] && continue
+        "$BIN" --database-url "$DSN" bench --workload "$w" --via http --scale "$SCALE" --json | tag "$2"
+      done ;;
     peer)
-      for w in W1 W3 W4; do
+      for w in $WORKLOADS; do
         "$PY" "$PEER/peer.py" --dsn "$DSN" --workload "$w" --scale "$SCALE" 2>"$TMP/peer.err" | tag "$2" \
           || { cat "$TMP/peer.err" >&2; exit 1; }
       done ;;
     pgbench)
-      PYTHON="$PY" bash "$PEER/pgbench/limit.sh" --scale "$SCALE" all 2>"$TMP/pgbench.err" | tag "$2" \
-        || { cat "$TMP/pgbench.err" >&2; exit 1; } ;;
+      # The limit exists for W1 and W3 only.
+      for w in $WORKLOADS; do
+        case "$w" in W1|W3) ;; *) continue ;; esac
+        PYTHON="$PY" bash "$PEER/pgbench/limit.sh" --scale "$SCALE" "$w" 2>"$TMP/pgbench.err" | tag "$2" \
+          || { cat "$TMP/pgbench.err" >&2; exit 1; }
+      done ;;
   esac
 }
 
-SYSTEMS=(custodian peer custodian-http pgbench)
+SYSTEMS=(custodian peer custodian-http)
+case " $WORKLOADS " in *" W1 "*|*" W3 "*) SYSTEMS+=(pgbench) ;; esac
 for round in $(seq 1 "$ROUNDS"); do
   # Rotate the order each round so no system always runs first or last.
   n=${#SYSTEMS[@]}
@@ -119,7 +139,9 @@ rounds = max(r["round"] for r in rows)
 print(f"\nMedians over {rounds} round(s); ops/s, then p50 / p99 ms.\n")
 print("| workload | " + " | ".join(systems) + " | custodian / peer | custodian / pgbench | http / peer | server peak RSS |")
 print("|---" * (len(systems) + 5) + "|")
-for w in ["W1", "W3", "W4", "W4-verify"]:
+for w in ["W1", "W2", "W3", "W4", "W4-verify"]:
+    if not any(k[0] == w for k in by):
+        continue
     cells = []
     for s in systems:
         o = med(w, s, "ops_per_s")
@@ -127,6 +149,8 @@ for w in ["W1", "W3", "W4", "W4-verify"]:
     c, h, p, g = (med(w, s, "ops_per_s") for s in systems)
     rss = med(w, "custodian-http", "server_peak_rss_mib")
     print(f"| {w} | " + " | ".join(cells) + f" | {ratio(c, p)} | {ratio(c, g)} | {ratio(h, p)} | {fmt(rss)} MiB |".replace("- MiB", "-"))
+if any(k[0] == "W2" for k in by):
+    print("\nW2 counts save_transcript calls of 500 rows each: rows/s = 500 x ops/s.")
 if bad:
     print(f"\n{len(bad)} line(s) with a failed check (not counted):")
     for r in bad:

@@ -40,10 +40,12 @@ use serde::Serialize;
 use uuid::Uuid;
 
 mod w1;
+mod w2;
 mod w3;
 mod w4;
 
 use w1::w1;
+use w2::w2;
 use w3::{w3, w3_load};
 use w4::w4;
 
@@ -54,19 +56,21 @@ const SEED: u64 = 0x5EED_2024;
 pub enum Workload {
     /// Event log ingest with idempotency keys.
     W1,
+    /// Transcript bulk save, 500 sentences per call.
+    W2,
     /// Filtered, paginated case listing.
     W3,
     /// Audit chain appends, then one full verification.
     W4,
-    /// W1, W3 and W4 in turn.
+    /// W1, W2, W3 and W4 in turn.
     All,
 }
 
 /// The options of `custodian bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// The workload to run.
-    #[arg(long, value_enum, default_value = "all")]
+    /// The workload to run (`W2` or `w2`).
+    #[arg(long, value_enum, ignore_case = true, default_value = "all")]
     pub workload: Workload,
     /// Shrinks every count (0.01 is a smoke test); workers stay the same.
     #[arg(long, default_value_t = 1.0)]
@@ -78,7 +82,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub keep: bool,
     /// `lib` calls the repository functions in this process; `http` sends
-    /// the same work to a `custodian serve` (W1 and W3 only) that the bench
+    /// the same work to a `custodian serve` (W1, W2 and W3) that the bench
     /// starts on a free loopback port over the scratch database.
     #[arg(long, value_enum, default_value = "lib")]
     pub via: Via,
@@ -158,9 +162,10 @@ pub async fn run(url: &DatabaseUrl, args: &BenchArgs) -> Result<()> {
         bars: !args.json && std::io::stderr().is_terminal(),
     };
     let which: &[Workload] = match args.workload {
-        Workload::All => &[Workload::W1, Workload::W3, Workload::W4],
+        Workload::All => &[Workload::W1, Workload::W2, Workload::W3, Workload::W4],
         w => std::slice::from_ref(match w {
             Workload::W1 => &Workload::W1,
+            Workload::W2 => &Workload::W2,
             Workload::W3 => &Workload::W3,
             _ => &Workload::W4,
         }),
@@ -170,7 +175,11 @@ pub async fn run(url: &DatabaseUrl, args: &BenchArgs) -> Result<()> {
             out.note("W4: skipped with --via http (the chain has no HTTP append route)");
             continue;
         }
-        let workers = if *w == Workload::W4 { 8 } else { 16 };
+        let workers = match w {
+            Workload::W2 => 4,
+            Workload::W4 => 8,
+            _ => 16,
+        };
         let scratch = Scratch::create(url, workers).await?;
         out.note(&format!(
             "{w:?}: scratch database on {} ({workers} connections)",
@@ -208,6 +217,7 @@ async fn bench_one(
     };
     let result = match w {
         Workload::W1 => w1(store, &api, args.scale, out).await,
+        Workload::W2 => w2(store, &api, args.scale, out).await,
         _ => w3(store, &api, args.scale, out).await,
     };
     let peak = server.map(Server::stop).transpose()?.flatten();
@@ -225,6 +235,16 @@ async fn bench_one(
 enum Api {
     Lib,
     Http(Arc<HttpTarget>),
+}
+
+impl Api {
+    /// The HTTP target a workload's calls go to, or `None` for in-process calls.
+    fn http(&self) -> Option<Arc<HttpTarget>> {
+        match self {
+            Api::Lib => None,
+            Api::Http(h) => Some(h.clone()),
+        }
+    }
 }
 
 /// A `custodian serve` the bench started, and the key it uses.
@@ -318,9 +338,23 @@ impl HttpTarget {
     }
 
     async fn post(&self, path: &str, body: String) -> Result<(u16, serde_json::Value)> {
+        self.send(reqwest::Method::POST, path, body).await
+    }
+
+    async fn put(&self, path: &str, body: String) -> Result<(u16, serde_json::Value)> {
+        self.send(reqwest::Method::PUT, path, body).await
+    }
+
+    /// Sends a JSON body; returns the status and the decoded answer.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: String,
+    ) -> Result<(u16, serde_json::Value)> {
         let res = self
             .client
-            .post(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .header("authorization", &self.auth)
             .header("content-type", "application/json")
             .body(body)

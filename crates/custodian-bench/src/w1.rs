@@ -67,10 +67,7 @@ pub(super) async fn w1(store: &Store, api: &Api, scale: f64, out: &Output) -> Re
         Arc::new((0..n).map(|_| std::sync::OnceLock::new()).collect());
     warm(store, workers).await?;
     let bar = out.bar(n, "W1 log_event");
-    let http = match api {
-        Api::Lib => None,
-        Api::Http(h) => Some(h.clone()),
-    };
+    let http = api.http();
     let run = {
         let (store, calls, results) = (store.clone(), calls.clone(), results.clone());
         run_concurrent(n, workers, &bar, move |i| {

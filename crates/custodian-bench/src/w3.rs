@@ -182,10 +182,7 @@ pub(super) async fn w3(store: &Store, api: &Api, scale: f64, out: &Output) -> Re
         Arc::new((0..n).map(|_| std::sync::OnceLock::new()).collect());
     warm(store, workers).await?;
     let bar = out.bar(n, "W3 list_cases");
-    let http = match api {
-        Api::Lib => None,
-        Api::Http(h) => Some(h.clone()),
-    };
+    let http = api.http();
     let run = {
         let (store, spec, prepared, sampled) = (
             store.clone(),

@@ -810,7 +810,7 @@ async fn bench_smoke(db: TestDb) {
         .iter()
         .map(|l| l["workload"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["W1", "W3", "W4", "W4-verify"]);
+    assert_eq!(names, vec!["W1", "W2", "W3", "W4", "W4-verify"]);
     for l in &lines {
         assert_eq!(l["check"], "ok", "{l}");
         assert_eq!(l["system"], "custodian");

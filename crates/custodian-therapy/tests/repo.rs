@@ -11,12 +11,13 @@ use custodian_core::{Error, testing::TestDb};
 use custodian_ledger::audit;
 use custodian_therapy::{
     model::{SessionStatus, WorkStatus},
-    repo::{self, Keyword, NewInsight, ProfileInput, SentencePatch, Window},
+    repo::{self, Keyword, NewInsight, ProfileInput, Segment, SentencePatch, Window},
 };
 use serde_json::json;
 
 custodian_core::backend_tests! {
     a_transcript_is_saved_in_ms_numbered_in_order_and_read_back_by_start => transcripts,
+    text_speaker_and_confidence_come_back_exactly_as_sent => exact_round_trip,
     saving_again_is_a_409_unless_replace_which_swaps_every_sentence => replace,
     bad_segments_are_a_422_naming_the_field_and_write_nothing => bad_segments,
     session_status_follows_its_transitions_or_is_a_409 => transitions,
@@ -64,6 +65,43 @@ async fn transcripts(db: TestDb) {
     let sess = repo::get_session(&store, &actor(), s).await.unwrap();
     assert_eq!(sess.transcript_status, WorkStatus::Completed);
     assert_eq!(sess.analysis_status, WorkStatus::Pending);
+}
+
+/// The bulk insert (one JSON parameter on PostgreSQL) keeps every character
+/// and every bit of the confidence; 2,500 sentences (two INSERTs on
+/// SQLite) are numbered 0..n-1.
+async fn exact_round_trip(db: TestDb) {
+    let store = migrated(&db).await;
+    let c = client(&store).await;
+    let s = session(&store, c, 1).await;
+    let odd = "\"quoted\" \\back\\slash 'single' $1 ? émoji 🙂\nnew line\ttab \u{7f}";
+    let mut segments = vec![
+        seg(0.0, 0.5, odd, Some("thérapeute \"A\"")),
+        Segment {
+            confidence: None,
+            ..seg(0.5, 1.0, "no confidence", None)
+        },
+        Segment {
+            confidence: Some(0.123_456_789_012_345_6),
+            ..seg(1.0, 1.5, "many digits", Some("client"))
+        },
+    ];
+    segments.extend((3..2500).map(|i| seg(f64::from(i), f64::from(i) + 0.5, "more", None)));
+    repo::save_transcript(&store, &actor(), s, transcript(segments.clone()))
+        .await
+        .unwrap();
+    let t = repo::get_session_transcript(&store, &actor(), s)
+        .await
+        .unwrap();
+    assert_eq!(t.len(), segments.len());
+    for (i, (got, sent)) in t.iter().zip(&segments).enumerate() {
+        assert_eq!(got.sequence_number, i32::try_from(i).unwrap());
+        assert_eq!(got.text, sent.text);
+        assert_eq!(got.speaker, sent.speaker.as_deref().unwrap_or("unknown"));
+        assert_eq!(got.confidence, sent.confidence);
+        assert_eq!(got.created_at, got.updated_at);
+        assert!(got.keywords.is_none() && got.sentiment.is_none());
+    }
 }
 
 async fn replace(db: TestDb) {

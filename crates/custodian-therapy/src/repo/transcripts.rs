@@ -1,19 +1,20 @@
 //! Transcripts: saving a session's segments as sentences (all or nothing),
 //! reading them back in order, and adding a sentence's analysis.
 //!
-//! Sentences are written in multi-row INSERTs sized to the backend's
-//! bind-parameter limit, so a 500-segment transcript is one or two
-//! statements rather than 500.
+//! Sentences are written in bulk: on PostgreSQL one INSERT whose rows
+//! arrive as one JSON parameter, on SQLite multi-row INSERTs sized to its
+//! bind-parameter limit, so a 500-segment transcript is one statement
+//! rather than 500.
 
-use custodian_core::{Error, Result, Store, observe::observe, time};
+use custodian_core::{Backend, Error, Result, Store, observe::observe, time};
 use custodian_ledger::{
     audit::{self, Actor},
     change,
     record::{Check, audit_update, lock_live, nullable, save},
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Statement, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -167,7 +168,7 @@ pub async fn save_transcript(
 ) -> Result<SavedTranscript> {
     check_segments(&t.segments)?;
     let actor = actor.clone();
-    let batch = super::dialect::rows_per_insert(store.backend(), SENTENCE_COLUMNS);
+    let backend = store.backend();
     observe(
         "save_transcript",
         store.transaction(|tx| {
@@ -194,7 +195,7 @@ pub async fn save_transcript(
                         .exec(tx)
                         .await?;
                 }
-                let n = insert_sentences(tx, session_id, t.segments, batch).await?;
+                let n = insert_sentences(tx, backend, session_id, t.segments).await?;
                 mark_transcribed(tx, session_id).await?;
                 audit_update::<session::Entity>(
                     tx,
@@ -220,39 +221,76 @@ pub async fn save_transcript(
     .await
 }
 
+/// A sentence as `save_transcript` writes it; the analysis columns start
+/// empty.
+#[derive(Serialize)]
+struct NewSentence {
+    id: Uuid,
+    start_ms: i64,
+    end_ms: i64,
+    sequence_number: i32,
+    text: String,
+    speaker: String,
+    confidence: Option<f64>,
+}
+
+/// Writes the segments as sentences 0..n-1: on PostgreSQL in one statement
+/// with the rows as one JSON parameter, on SQLite in multi-row INSERTs of
+/// as many rows as its parameter limit allows (its FTS5 triggers index
+/// each row).
 async fn insert_sentences(
     tx: &DatabaseTransaction,
+    backend: Backend,
     session_id: Uuid,
     segments: Vec<Segment>,
-    batch: usize,
 ) -> Result<u64> {
     let now = time::now();
-    let mut rows = segments
+    let rows: Vec<NewSentence> = segments
         .into_iter()
         .enumerate()
-        .map(|(i, s)| sentence::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            session_id: Set(session_id),
-            start_ms: Set(to_ms(s.start)),
-            end_ms: Set(to_ms(s.end)),
-            sequence_number: Set(i as i32),
-            text: Set(s.text),
-            speaker: Set(s.speaker.unwrap_or_else(|| "unknown".into())),
-            confidence: Set(s.confidence),
-            keywords: Set(None),
-            sentiment: Set(None),
-            emotion_scores: Set(None),
-            chunks: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        });
-    let mut written = 0;
+        .map(|(i, s)| NewSentence {
+            id: Uuid::now_v7(),
+            start_ms: to_ms(s.start),
+            end_ms: to_ms(s.end),
+            sequence_number: i as i32,
+            text: s.text,
+            speaker: s.speaker.unwrap_or_else(|| "unknown".into()),
+            confidence: s.confidence,
+        })
+        .collect();
+    let written = rows.len() as u64;
+    if let Some(sql) = super::dialect::sentences_from_json(backend) {
+        let json = serde_json::to_string(&rows).map_err(|e| DbErr::Json(e.to_string()))?;
+        tx.execute_raw(Statement::from_sql_and_values(
+            tx.get_database_backend(),
+            sql,
+            [session_id.into(), now.into(), json.into()],
+        ))
+        .await?;
+        return Ok(written);
+    }
+    let mut rows = rows.into_iter().map(|r| sentence::ActiveModel {
+        id: Set(r.id),
+        session_id: Set(session_id),
+        start_ms: Set(r.start_ms),
+        end_ms: Set(r.end_ms),
+        sequence_number: Set(r.sequence_number),
+        text: Set(r.text),
+        speaker: Set(r.speaker),
+        confidence: Set(r.confidence),
+        keywords: Set(None),
+        sentiment: Set(None),
+        emotion_scores: Set(None),
+        chunks: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    });
+    let batch = super::dialect::rows_per_insert(backend, SENTENCE_COLUMNS);
     loop {
         let chunk: Vec<_> = rows.by_ref().take(batch).collect();
         if chunk.is_empty() {
             return Ok(written);
         }
-        written += chunk.len() as u64;
         sentence::Entity::insert_many(chunk)
             .exec_without_returning(tx)
             .await?;
