@@ -147,7 +147,8 @@ impl Call {
     async fn list<'a, E: Record, M, Fut>(
         &'a self,
         f: impl FnOnce(
-            &'a sea_orm::DatabaseConnection,
+            &'a Store,
+            &'a Actor,
             &'a ListSpec<E>,
             &'a ListQuery,
             Visibility,
@@ -159,12 +160,12 @@ impl Call {
     where
         Fut: Future<Output = custodian_core::Result<M>>,
     {
-        Ok(f(self.db.0.conn(), spec, q, *vis, Condition::all()).await?)
+        Ok(f(&self.db.0, &self.actor, spec, q, *vis, Condition::all()).await?)
     }
 
     async fn get<'a, M, Fut>(
         &'a self,
-        f: impl FnOnce(&'a sea_orm::DatabaseConnection, Uuid, Visibility) -> Fut,
+        f: impl FnOnce(&'a Store, &'a Actor, Uuid, Visibility) -> Fut,
         id: Uuid,
         p: ReadParams,
     ) -> Result<M, ApiError>
@@ -172,7 +173,7 @@ impl Call {
         Fut: Future<Output = custodian_core::Result<M>>,
     {
         let vis = self.read_vis(&p).await?;
-        Ok(f(self.db.0.conn(), id, vis).await?)
+        Ok(f(&self.db.0, &self.actor, id, vis).await?)
     }
 
     async fn read_vis(&self, p: &ReadParams) -> Result<Visibility, ApiError> {
@@ -247,7 +248,7 @@ async fn list_cases(
     let (q, vis) = call.list_query(&CASES, query.as_deref(), &headers).await?;
     let now = custodian_core::time::now();
     Ok(Json(
-        repo::list_cases_with(call.db.0.conn(), &CASES, &q, vis, now).await?,
+        repo::list_cases_with(&call.db.0, &call.actor, &CASES, &q, vis, now).await?,
     ))
 }
 
@@ -324,7 +325,7 @@ resource_handlers!(
     ctx = Call, tag = "claims", path = "/v1/claims/teams", item = "team",
     model = team::Model, spec = TEAMS;
     create create_team(repo::NewTeam) => repo::create_team;
-    list list_teams => repo::list, doc = "Deleted ones only with `include_deleted=true` (admin).";
+    list list_teams => repo::list_teams, doc = "Deleted ones only with `include_deleted=true` (admin).";
     get get_team(ReadParams) => repo::get_team;
     update update_team(repo::TeamPatch) => repo::update_team;
     delete delete_team => repo::delete_team, doc = "A soft delete: the row stays, hidden but for admins who ask.";
@@ -334,7 +335,7 @@ resource_handlers!(
     ctx = Call, tag = "claims", path = "/v1/claims/users", item = "user",
     model = user::Model, spec = USERS;
     create create_user(repo::NewUser) => repo::create_user;
-    list list_users => repo::list, doc = "Deleted ones only with `include_deleted=true` (admin).";
+    list list_users => repo::list_users, doc = "Deleted ones only with `include_deleted=true` (admin).";
     get get_user(ReadParams) => repo::get_user;
     update update_user(repo::UserPatch) => repo::update_user;
     delete delete_user => repo::delete_user, doc = "A soft delete: the row stays, hidden but for admins who ask.";

@@ -50,7 +50,6 @@ async fn users_team_index(db: TestDb) {
 async fn deleted_case_children(db: TestDb) {
     use sea_orm::Condition;
     let store = migrated(&db).await;
-    let conn = store.conn();
     let c = case_in(&store, 1).await;
     let d = repo::create_document(
         &store,
@@ -93,26 +92,30 @@ async fn deleted_case_children(db: TestDb) {
         include_deleted: true,
     };
     let q = docs.parse(&pairs, false).unwrap();
-    let page = repo::list_documents(conn, &docs, &q, hidden, Condition::all())
+    let page = repo::list_documents(&store, &actor(), &docs, &q, hidden, Condition::all())
         .await
         .unwrap();
     assert!(page.items.is_empty(), "a deleted case's document is listed");
-    let page = repo::list_documents(conn, &docs, &q, shown, Condition::all())
+    let page = repo::list_documents(&store, &actor(), &docs, &q, shown, Condition::all())
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
     let q = triage.parse(&pairs, false).unwrap();
-    let page = repo::list_triage_results(conn, &triage, &q, hidden, Condition::all())
+    let page = repo::list_triage_results(&store, &actor(), &triage, &q, hidden, Condition::all())
         .await
         .unwrap();
     assert!(page.items.is_empty());
     assert!(matches!(
-        repo::get_document(conn, d.id, hidden).await,
+        repo::get_document(&store, &actor(), d.id, hidden).await,
         Err(Error::NotFound { .. })
     ));
-    assert!(repo::get_document(conn, d.id, shown).await.is_ok());
+    assert!(
+        repo::get_document(&store, &actor(), d.id, shown)
+            .await
+            .is_ok()
+    );
     assert!(matches!(
-        repo::get_triage_result(conn, r.id, hidden).await,
+        repo::get_triage_result(&store, &actor(), r.id, hidden).await,
         Err(Error::NotFound { .. })
     ));
     let patch = repo::DocumentPatch {

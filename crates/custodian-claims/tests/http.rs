@@ -35,6 +35,71 @@ fn ids(page: &Value) -> Vec<String> {
 custodian_core::backend_tests! {
     a_triage_flow_over_http_with_every_refusal => triage_flow,
     include_deleted_is_an_admin_right_and_refusals_are_audited => include_deleted,
+    every_read_of_a_case_is_recorded_lists_included => reads_recorded,
+}
+
+/// The `read` entries `actor` has in the chain.
+async fn reads_by(db: &TestDb, actor: &str) -> Vec<(String, Option<String>, Vec<String>)> {
+    custodian_ledger::testing::reads_by(&db.store, actor).await
+}
+
+async fn reads_recorded(db: TestDb) {
+    let (_, coord, analyst) = clients(&db).await;
+    let mut made = Vec::new();
+    for n in 0..3 {
+        let c = coord
+            .ok(
+                "POST",
+                "/v1/claims/cases",
+                Some(
+                    json!({"external_id": format!("CLAIM-R{n}"), "title": "Water damage",
+                            "case_type": "property", "urgency_level": "low"}),
+                ),
+                StatusCode::CREATED,
+            )
+            .await;
+        made.push(c["id"].as_str().unwrap().to_owned());
+    }
+    assert!(reads_by(&db, "analyst").await.is_empty());
+    // A page names every case it returned, however it was filtered.
+    let page = analyst
+        .ok("GET", "/v1/claims/cases?limit=2", None, StatusCode::OK)
+        .await;
+    let one = analyst
+        .ok(
+            "GET",
+            &format!("/v1/claims/cases?id=eq.{}", made[2]),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    analyst
+        .ok(
+            "GET",
+            &format!("/v1/claims/cases/{}", made[0]),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    // An empty page names nobody and records nothing.
+    analyst
+        .ok(
+            "GET",
+            "/v1/claims/cases?external_id=eq.none",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let reads = reads_by(&db, "analyst").await;
+    assert_eq!(reads.len(), 3, "{reads:?}");
+    assert_eq!((reads[0].0.as_str(), &reads[0].2), ("case", &ids(&page)));
+    assert_eq!(reads[1].1.as_deref(), Some(ids(&one)[0].as_str()));
+    assert_eq!(reads[2].1.as_deref(), Some(made[0].as_str()));
+    // Teams hold no personal data: their reads are not recorded.
+    coord
+        .ok("GET", "/v1/claims/teams", None, StatusCode::OK)
+        .await;
+    assert!(reads_by(&db, "coordinator").await.is_empty());
 }
 
 async fn triage_flow(db: TestDb) {

@@ -37,7 +37,7 @@ async fn crud_round_trip(db: TestDb) {
     let a = actor();
     let conn = store.conn();
     let t = team(&store, "Auto", 10, 48).await;
-    let got = repo::get_team(conn, t, Visibility::default())
+    let got = repo::get_team(&store, &actor(), t, Visibility::default())
         .await
         .unwrap();
     assert_eq!(
@@ -86,7 +86,7 @@ async fn crud_round_trip(db: TestDb) {
     .unwrap();
     assert_eq!((u2.role, u2.team_id), (UserRole::Supervisor, None));
     assert_eq!(
-        repo::get_user(conn, u.id, Visibility::default())
+        repo::get_user(&store, &actor(), u.id, Visibility::default())
             .await
             .unwrap(),
         u2
@@ -123,7 +123,7 @@ async fn crud_round_trip(db: TestDb) {
     .unwrap();
     assert_eq!(d2.processing_status, ProcessingStatus::Processed);
     assert_eq!(
-        repo::get_document(conn, d.id, Visibility::default())
+        repo::get_document(&store, &actor(), d.id, Visibility::default())
             .await
             .unwrap(),
         d2
@@ -155,7 +155,7 @@ async fn crud_round_trip(db: TestDb) {
     .unwrap();
     assert_eq!(r2.processing_time_ms, 900);
     assert_eq!(
-        repo::get_triage_result(conn, r.id, Visibility::default())
+        repo::get_triage_result(&store, &actor(), r.id, Visibility::default())
             .await
             .unwrap(),
         r2
@@ -247,7 +247,7 @@ async fn crud_round_trip(db: TestDb) {
     repo::delete_triage_result(&store, &a, r.id).await.unwrap();
     repo::delete_user(&store, &a, u.id).await.unwrap();
     assert!(matches!(
-        repo::get_document(conn, d.id, Visibility::default()).await,
+        repo::get_document(&store, &actor(), d.id, Visibility::default()).await,
         Err(Error::NotFound { .. })
     ));
     assert!(matches!(
@@ -256,7 +256,8 @@ async fn crud_round_trip(db: TestDb) {
     ));
     assert!(
         repo::get_triage_result(
-            conn,
+            &store,
+            &actor(),
             r.id,
             Visibility {
                 include_deleted: true
@@ -285,10 +286,26 @@ async fn crud_round_trip(db: TestDb) {
     .unwrap();
     repo::delete_team(&store, &a, t).await.unwrap();
 
-    // Every write above is one audit entry, and the chain holds.
+    // Every write above is one audit entry, every read of a record of a
+    // person (user, document, triage result; not a team) one more, and the
+    // chain holds.
     let v = audit::verify(conn, None, |_| {}).await.unwrap();
     assert!(v.ok(), "{v:?}");
-    assert_eq!(v.entries, 15);
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let reads: Vec<String> = audit::entity::Entity::find()
+        .filter(audit::entity::Column::Action.eq("read"))
+        .all(conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entity)
+        .collect();
+    assert_eq!(v.entries - reads.len() as u64, 15);
+    assert_eq!(
+        reads,
+        ["user", "document", "triage_result", "triage_result"],
+        "no read of a team, and none of what was not found"
+    );
 }
 
 async fn workflow(db: TestDb) {
@@ -486,7 +503,7 @@ async fn all_pages(store: &Store, q: &str) -> Vec<Uuid> {
         if let Some(c) = &cursor {
             s.push_str(&format!("&cursor={c}"));
         }
-        let page = repo::list_cases(store.conn(), &spec, &query(&s), Utc::now())
+        let page = repo::list_cases(store, &actor(), &spec, &query(&s), Utc::now())
             .await
             .unwrap();
         assert!(page.items.len() <= 7);
@@ -581,7 +598,6 @@ async fn list_matches_sql(db: TestDb) {
 async fn soft_delete(db: TestDb) {
     let store = migrated(&db).await;
     let a = actor();
-    let conn = store.conn();
     let keep = case_in(&store, 1).await;
     let gone = case_in(&store, 2).await;
     let archived = case_in(&store, 3).await;
@@ -595,20 +611,27 @@ async fn soft_delete(db: TestDb) {
     let ids = |p: custodian_core::query::Page<repo::CaseView>| {
         p.items.into_iter().map(|c| c.case.id).collect::<Vec<_>>()
     };
-    let page = repo::list_cases(conn, &spec, &query(""), Utc::now())
+    let page = repo::list_cases(&store, &actor(), &spec, &query(""), Utc::now())
         .await
         .unwrap();
     assert_eq!(ids(page), vec![keep]);
-    let page = repo::list_cases(conn, &spec, &query("include_deleted=true"), Utc::now())
-        .await
-        .unwrap();
+    let page = repo::list_cases(
+        &store,
+        &actor(),
+        &spec,
+        &query("include_deleted=true"),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(ids(page), vec![archived, gone, keep]);
     assert!(matches!(
-        repo::get_case(conn, gone, Visibility::default()).await,
+        repo::get_case(&store, &actor(), gone, Visibility::default()).await,
         Err(Error::NotFound { .. })
     ));
     let v = repo::get_case(
-        conn,
+        &store,
+        &actor(),
         gone,
         Visibility {
             include_deleted: true,
@@ -628,7 +651,7 @@ async fn soft_delete(db: TestDb) {
     ));
     // An archived case is still readable by id.
     assert_eq!(
-        repo::get_case(conn, archived, Visibility::default())
+        repo::get_case(&store, &actor(), archived, Visibility::default())
             .await
             .unwrap()
             .case
@@ -638,7 +661,7 @@ async fn soft_delete(db: TestDb) {
     // A bad include_deleted is a named 400, not a silent false.
     let pairs = vec![("include_deleted".to_owned(), "yes".to_owned())];
     let q = spec.parse(&pairs, false).unwrap();
-    let err = repo::list_cases(conn, &spec, &q, Utc::now())
+    let err = repo::list_cases(&store, &actor(), &spec, &q, Utc::now())
         .await
         .unwrap_err();
     assert!(
@@ -650,7 +673,6 @@ async fn soft_delete(db: TestDb) {
 async fn sla_boundary(db: TestDb) {
     let store = migrated(&db).await;
     let a = actor();
-    let conn = store.conn();
     let t = team(&store, "Fast", 10, 1).await;
     let c = case_in(&store, 1).await;
     case_in(&store, 2).await; // never assigned: never breached
@@ -659,12 +681,14 @@ async fn sla_boundary(db: TestDb) {
     assert_eq!(v.case.sla_due_at, Some(due));
     let spec = repo::case_spec();
     let breached_at = |now| {
-        let spec = &spec;
+        let (spec, store) = (&spec, &store);
         async move {
-            let p = repo::list_cases(conn, spec, &query("sla_breached=true"), now)
+            let p = repo::list_cases(store, &actor(), spec, &query("sla_breached=true"), now)
                 .await
                 .unwrap();
-            let all = repo::list_cases(conn, spec, &query(""), now).await.unwrap();
+            let all = repo::list_cases(store, &actor(), spec, &query(""), now)
+                .await
+                .unwrap();
             let flagged: Vec<Uuid> = all
                 .items
                 .iter()
@@ -673,7 +697,7 @@ async fn sla_boundary(db: TestDb) {
                 .collect();
             let filtered: Vec<Uuid> = p.items.iter().map(|c| c.case.id).collect();
             assert_eq!(flagged, filtered, "the flag and the filter agree");
-            let not = repo::list_cases(conn, spec, &query("sla_breached=is.false"), now)
+            let not = repo::list_cases(store, &actor(), spec, &query("sla_breached=is.false"), now)
                 .await
                 .unwrap();
             assert_eq!(

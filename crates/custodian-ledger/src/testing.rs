@@ -40,3 +40,22 @@ pub async fn drop_audit_triggers(store: &Store) {
         .await
         .unwrap_or_else(|e| panic!("drop audit triggers: {e}"));
 }
+
+/// The `read` entries `actor` has in the chain, oldest first, as (entity,
+/// entity_id, ids named in `changed`): what tests of recorded reads check.
+pub async fn reads_by(store: &Store, actor: &str) -> Vec<(String, Option<String>, Vec<String>)> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    audit::entity::Entity::find()
+        .filter(audit::entity::Column::Action.eq("read"))
+        .filter(audit::entity::Column::Actor.eq(actor))
+        .order_by_asc(audit::entity::Column::Seq)
+        .all(store.conn())
+        .await
+        .unwrap_or_else(|e| panic!("reading the audit log: {e}"))
+        .into_iter()
+        .map(|e| {
+            let named = serde_json::from_value(e.changed).unwrap_or_default();
+            (e.entity, e.entity_id, named)
+        })
+        .collect()
+}

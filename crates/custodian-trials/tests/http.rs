@@ -70,22 +70,9 @@ custodian_core::backend_tests! {
     every_read_of_personal_data_is_recorded_lists_included => reads_recorded,
 }
 
-/// The `read` entries `actor` has in the chain, as (entity, entity_id, changed).
+/// The `read` entries `actor` has in the chain.
 async fn reads_by(db: &TestDb, actor: &str) -> Vec<(String, Option<String>, Vec<String>)> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-    audit::entity::Entity::find()
-        .filter(audit::entity::Column::Action.eq("read"))
-        .filter(audit::entity::Column::Actor.eq(actor))
-        .order_by_asc(audit::entity::Column::Seq)
-        .all(db.store.conn())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| {
-            let changed = serde_json::from_value(e.changed).unwrap_or_default();
-            (e.entity, e.entity_id, changed)
-        })
-        .collect()
+    custodian_ledger::testing::reads_by(&db.store, actor).await
 }
 
 async fn reads_recorded(db: TestDb) {

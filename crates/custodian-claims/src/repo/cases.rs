@@ -13,7 +13,7 @@ use custodian_ledger::{
     change,
     record::{
         Check, Named, Visibility, as_bad_ref, audit_update, get, insert_audited, list, lock_live,
-        nullable, parse_bool, soft_delete,
+        nullable, parse_bool, record_reads, soft_delete,
     },
 };
 use sea_orm::{
@@ -249,13 +249,12 @@ pub async fn create_case(store: &Store, actor: &Actor, new: NewCase) -> Result<C
     .await
 }
 
-/// One case as of now; deleted cases only when `vis` includes them.
-pub async fn get_case(conn: &impl ConnectionTrait, id: Uuid, vis: Visibility) -> Result<CaseView> {
-    observe("get_case", async {
-        let row = get::<case::Entity>(conn, id, vis).await?;
-        Ok(CaseView::at(row, time::now()))
-    })
-    .await
+/// One case as of now, its read recorded; deleted cases only when `vis`
+/// includes them.
+pub async fn get_case(store: &Store, actor: &Actor, id: Uuid, vis: Visibility) -> Result<CaseView> {
+    let row = observe("get_case", get::<case::Entity>(store.conn(), id, vis)).await?;
+    record_reads::<case::Entity>(store, actor, &[id.to_string()]).await?;
+    Ok(CaseView::at(row, time::now()))
 }
 
 /// What case lists may filter and order by. `sla_breached` and
@@ -286,31 +285,34 @@ pub fn case_spec() -> ListSpec<case::Entity> {
 }
 
 /// Lists cases newest first by default, as of `now` (which decides
-/// `sla_breached`). Archived and deleted cases are left out unless `q` has
+/// `sla_breached`); the page's read is recorded (one entry naming its ids).
+/// Archived and deleted cases are left out unless `q` has
 /// `include_deleted=true`.
 pub async fn list_cases(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     spec: &ListSpec<case::Entity>,
     q: &ListQuery,
     now: DateTime<Utc>,
 ) -> Result<Page<CaseView>> {
-    observe("list_cases", async {
-        let vis = Visibility::from_query(q)?;
-        case_page(conn, spec, q, vis, now).await
-    })
-    .await
+    let vis = Visibility::from_query(q)?;
+    list_cases_with(store, actor, spec, q, vis, now).await
 }
 
 /// [`list_cases`] with the visibility the caller has already read from `q`
 /// (and, over HTTP, allowed), so it is not parsed again.
 pub async fn list_cases_with(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     spec: &ListSpec<case::Entity>,
     q: &ListQuery,
     vis: Visibility,
     now: DateTime<Utc>,
 ) -> Result<Page<CaseView>> {
-    observe("list_cases", case_page(conn, spec, q, vis, now)).await
+    let page = observe("list_cases", case_page(store.conn(), spec, q, vis, now)).await?;
+    let ids: Vec<String> = page.items.iter().map(|c| c.case.id.to_string()).collect();
+    record_reads::<case::Entity>(store, actor, &ids).await?;
+    Ok(page)
 }
 
 async fn case_page(

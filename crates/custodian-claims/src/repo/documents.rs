@@ -11,7 +11,7 @@ use custodian_ledger::{
     change,
     record::{Check, Visibility, get, insert_audited, lock_live, save, soft_delete},
 };
-use sea_orm::{ActiveValue::Set, ConnectionTrait, IntoActiveModel};
+use sea_orm::{ActiveValue::Set, IntoActiveModel};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -130,24 +130,26 @@ pub async fn create_document(
     .await
 }
 
-/// One document.
+/// One document; the read is recorded.
 pub async fn get_document(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     id: Uuid,
     vis: Visibility,
 ) -> Result<document::Model> {
-    get_child::<document::Entity>(conn, "get_document", id, vis).await
+    get_child::<document::Entity>(store, actor, "get_document", id, vis).await
 }
 
 /// Lists documents; those of a deleted case only when `vis` shows deleted rows.
 pub async fn list_documents(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     spec: &ListSpec<document::Entity>,
     q: &ListQuery,
     vis: Visibility,
     extra: Condition,
 ) -> Result<Page<document::Model>> {
-    list_children::<document::Entity>(conn, "list_documents", spec, q, vis, extra).await
+    list_children::<document::Entity>(store, actor, "list_documents", spec, q, vis, extra).await
 }
 
 /// What document lists may filter and order by.

@@ -4,15 +4,20 @@
 //! deleted (`deleted_at`); deleted rows, and archived cases, leave lists and
 //! reads unless the caller asks for them (`include_deleted`, an admin right
 //! the HTTP layer enforces). Every function is observed per operation in
-//! `/metrics`.
+//! `/metrics`. Reads of cases, documents, triage results and users (records
+//! of people) are recorded in the audit chain, lists one entry per page
+//! naming the ids; teams hold no personal data and their reads are not.
 //!
 //! One file per resource (request types, checks, list spec and functions);
 //! the helpers more than one of them needs are here.
 
 use chrono::{DateTime, Duration, Utc};
-use custodian_core::{Result, observe::observe};
-use custodian_ledger::record::as_bad_ref;
+use custodian_core::{Result, Store, observe::observe};
 pub use custodian_ledger::record::{Record, Visibility, get, list};
+use custodian_ledger::{
+    audit::Actor,
+    record::{as_bad_ref, ids_of, record_reads},
+};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -32,12 +37,16 @@ pub use documents::{
     DocumentPatch, NewDocument, create_document, delete_document, document_spec, get_document,
     list_documents, update_document,
 };
-pub use teams::{NewTeam, TeamPatch, create_team, delete_team, get_team, team_spec, update_team};
+pub use teams::{
+    NewTeam, TeamPatch, create_team, delete_team, get_team, list_teams, team_spec, update_team,
+};
 pub use triage::{
     NewTriageResult, TriageResultPatch, create_triage_result, delete_triage_result,
     get_triage_result, list_triage_results, triage_result_spec, update_triage_result,
 };
-pub use users::{NewUser, UserPatch, create_user, delete_user, get_user, update_user, user_spec};
+pub use users::{
+    NewUser, UserPatch, create_user, delete_user, get_user, list_users, update_user, user_spec,
+};
 
 custodian_ledger::record!(case, "case");
 custodian_ledger::record!(team, "team");
@@ -103,26 +112,31 @@ impl CaseChild for triage_result::Entity {
     }
 }
 
-/// One child record; a 404 when its case was deleted, unless `vis` shows
-/// deleted rows.
+/// One child record (document, triage result), its read recorded; a child
+/// of a deleted case only when `vis` shows deleted rows.
 async fn get_child<E: CaseChild>(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     op: &'static str,
     id: Uuid,
     vis: Visibility,
 ) -> Result<E::Model> {
-    observe(op, async {
+    let conn = store.conn();
+    let row = observe(op, async {
         let row = get::<E>(conn, id, vis).await?;
         require_live_case::<E>(conn, E::case_of(&row), id, vis).await?;
         Ok(row)
     })
-    .await
+    .await?;
+    record_reads::<E>(store, actor, &[id.to_string()]).await?;
+    Ok(row)
 }
 
-/// A page of child records; those of a deleted case only when `vis` shows
-/// deleted rows.
+/// A page of child records, its read recorded (one entry naming the ids);
+/// those of a deleted case only when `vis` shows deleted rows.
 async fn list_children<E: CaseChild>(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     op: &'static str,
     spec: &custodian_core::query::ListSpec<E>,
     q: &custodian_core::query::ListQuery,
@@ -130,14 +144,16 @@ async fn list_children<E: CaseChild>(
     extra: sea_orm::Condition,
 ) -> Result<custodian_core::query::Page<E::Model>>
 where
-    E::Model: Sync,
+    E::Model: Sync + sea_orm::ModelTrait<Entity = E>,
 {
     let extra = if vis.include_deleted {
         extra
     } else {
         extra.add(of_live_cases(E::case_column()))
     };
-    observe(op, list::<E>(conn, spec, q, vis, extra)).await
+    let page = observe(op, list::<E>(store.conn(), spec, q, vis, extra)).await?;
+    record_reads::<E>(store, actor, &ids_of::<E>(&page.items)).await?;
+    Ok(page)
 }
 
 /// When a case created at `created` runs out of an SLA of `hours`.

@@ -5,17 +5,19 @@ use chrono::{DateTime, Utc};
 use custodian_core::{
     Error, Result, Store,
     observe::observe,
-    query::{Dir, FieldType, ListSpec},
+    query::{Dir, FieldType, ListQuery, ListSpec, Page},
     time,
 };
 use custodian_ledger::{
     audit::Actor,
     change,
-    record::{Check, Visibility, get, insert_audited, lock_live, nullable, save, soft_delete_in},
+    record::{
+        Check, Visibility, get, insert_audited, list, lock_live, nullable, save, soft_delete_in,
+    },
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QuerySelect, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    QueryFilter, QuerySelect, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -100,13 +102,26 @@ pub async fn create_team(store: &Store, actor: &Actor, new: NewTeam) -> Result<t
     .await
 }
 
-/// One team.
-pub async fn get_team(
-    conn: &impl ConnectionTrait,
-    id: Uuid,
+/// One team. Teams hold no personal data, so the read is not recorded;
+/// the actor is taken so every claims read has one shape.
+pub async fn get_team(store: &Store, _: &Actor, id: Uuid, vis: Visibility) -> Result<team::Model> {
+    observe("get_team", get::<team::Entity>(store.conn(), id, vis)).await
+}
+
+/// Lists teams (not recorded, as [`get_team`]).
+pub async fn list_teams(
+    store: &Store,
+    _: &Actor,
+    spec: &ListSpec<team::Entity>,
+    q: &ListQuery,
     vis: Visibility,
-) -> Result<team::Model> {
-    observe("get_team", get::<team::Entity>(conn, id, vis)).await
+    extra: Condition,
+) -> Result<Page<team::Model>> {
+    observe(
+        "list_teams",
+        list::<team::Entity>(store.conn(), spec, q, vis, extra),
+    )
+    .await
 }
 
 /// What team lists may filter and order by.

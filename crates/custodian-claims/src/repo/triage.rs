@@ -11,7 +11,7 @@ use custodian_ledger::{
     change,
     record::{Check, Visibility, get, insert_audited, lock_live, save, soft_delete},
 };
-use sea_orm::{ActiveValue::Set, ConnectionTrait, IntoActiveModel};
+use sea_orm::{ActiveValue::Set, IntoActiveModel};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -118,24 +118,27 @@ pub async fn create_triage_result(
     .await
 }
 
-/// One triage result.
+/// One triage result; the read is recorded.
 pub async fn get_triage_result(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     id: Uuid,
     vis: Visibility,
 ) -> Result<triage_result::Model> {
-    get_child::<triage_result::Entity>(conn, "get_triage_result", id, vis).await
+    get_child::<triage_result::Entity>(store, actor, "get_triage_result", id, vis).await
 }
 
 /// Lists triage results; those of a deleted case only when `vis` shows deleted rows.
 pub async fn list_triage_results(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     spec: &ListSpec<triage_result::Entity>,
     q: &ListQuery,
     vis: Visibility,
     extra: Condition,
 ) -> Result<Page<triage_result::Model>> {
-    list_children::<triage_result::Entity>(conn, "list_triage_results", spec, q, vis, extra).await
+    list_children::<triage_result::Entity>(store, actor, "list_triage_results", spec, q, vis, extra)
+        .await
 }
 
 /// What triage result lists may filter and order by.

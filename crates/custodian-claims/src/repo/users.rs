@@ -3,17 +3,18 @@
 use custodian_core::{
     Result, Store,
     observe::observe,
-    query::{Dir, FieldType, ListSpec},
+    query::{Dir, FieldType, ListQuery, ListSpec, Page},
     time,
 };
 use custodian_ledger::{
     audit::Actor,
     change,
     record::{
-        Check, Visibility, as_bad_ref, get, insert_audited, lock_live, nullable, save, soft_delete,
+        Check, Visibility, as_bad_ref, get, ids_of, insert_audited, list, lock_live, nullable,
+        record_reads, save, soft_delete,
     },
 };
-use sea_orm::{ActiveValue::Set, ConnectionTrait, IntoActiveModel};
+use sea_orm::{ActiveValue::Set, Condition, ConnectionTrait, IntoActiveModel};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -118,13 +119,34 @@ pub async fn create_user(store: &Store, actor: &Actor, new: NewUser) -> Result<u
     .await
 }
 
-/// One user.
+/// One user (a person: name and email); the read is recorded.
 pub async fn get_user(
-    conn: &impl ConnectionTrait,
+    store: &Store,
+    actor: &Actor,
     id: Uuid,
     vis: Visibility,
 ) -> Result<user::Model> {
-    observe("get_user", get::<user::Entity>(conn, id, vis)).await
+    let row = observe("get_user", get::<user::Entity>(store.conn(), id, vis)).await?;
+    record_reads::<user::Entity>(store, actor, &[id.to_string()]).await?;
+    Ok(row)
+}
+
+/// Lists users; each page's read is recorded.
+pub async fn list_users(
+    store: &Store,
+    actor: &Actor,
+    spec: &ListSpec<user::Entity>,
+    q: &ListQuery,
+    vis: Visibility,
+    extra: Condition,
+) -> Result<Page<user::Model>> {
+    let page = observe(
+        "list_users",
+        list::<user::Entity>(store.conn(), spec, q, vis, extra),
+    )
+    .await?;
+    record_reads::<user::Entity>(store, actor, &ids_of::<user::Entity>(&page.items)).await?;
+    Ok(page)
 }
 
 /// What user lists may filter and order by.
