@@ -47,6 +47,7 @@ CODEGEN_OPTIONS = [
     "--use-schema-description",
     "--use-field-description",
     "--enum-field-as-literal", "all",
+    "--use-type-alias-type",
     "--disable-timestamp",
     "--formatters", "builtin",
 ]
@@ -140,6 +141,7 @@ UNASYNC = [
     (r"\b__anext__\b", "__next__"),
     (r"\bStopAsyncIteration\b", "StopIteration"),
     (r"\baclose\b", "close"),
+    (r"\baread\b", "read"),
     (r"\basyncio\.sleep\b", "time.sleep"),
     (r"^import asyncio$", "import time"),
     (r"\b_async\b", "_sync"),

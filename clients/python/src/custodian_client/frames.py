@@ -15,11 +15,13 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, NaiveDatetime
+
+_DATETIMES = (dt.datetime, AwareDatetime, NaiveDatetime)
 
 
 def _is_datetime(annotation: Any) -> bool:
-    if annotation is dt.datetime:
+    if any(annotation is kind for kind in _DATETIMES):
         return True
     return any(_is_datetime(arg) for arg in typing.get_args(annotation))
 

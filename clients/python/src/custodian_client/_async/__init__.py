@@ -1,1 +1,1 @@
-"""The asynchronous client. ``_sync`` is generated from this package."""
+"""Client classes; see ``custodian_client`` and ``generate.py``."""

@@ -88,7 +88,7 @@ class Transport:
             self.consistency.on_response(response)
             if response.is_success:
                 return response
-            response.aread()
+            response.read()
             if attempt < self.retry.attempts and self.retry.retry_response(method, response):
                 time.sleep(self.retry.delay(attempt, response))
                 continue

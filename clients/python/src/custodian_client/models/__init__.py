@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 
 class AuditEntry(BaseModel):
@@ -113,11 +114,10 @@ class Break5(BaseModel):
     kind: Literal['checkpoint_mismatch']
 
 
-class Break(RootModel[Break1 | Break2 | Break3 | Break4 | Break5]):
-    root: Break1 | Break2 | Break3 | Break4 | Break5
-    """
-    Why verification stopped.
-    """
+Break = TypeAliasType("Break", Break1 | Break2 | Break3 | Break4 | Break5)
+"""
+Why verification stopped.
+"""
 
 
 class ChainBreak(BaseModel):

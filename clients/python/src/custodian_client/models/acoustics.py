@@ -7,7 +7,8 @@ from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 
 class CycleDetail(BaseModel):
@@ -40,25 +41,22 @@ class CycleDetail(BaseModel):
     """
 
 
-class Knee(RootModel[Literal['left', 'right']]):
-    root: Literal['left', 'right']
-    """
-    Which knee the microphones were on.
-    """
+Knee = TypeAliasType("Knee", Literal['left', 'right'])
+"""
+Which knee the microphones were on.
+"""
 
 
-class Maneuver(RootModel[Literal['walk', 'sit_to_stand', 'flexion_extension']]):
-    root: Literal['walk', 'sit_to_stand', 'flexion_extension']
-    """
-    The movement a recording was made during.
-    """
+Maneuver = TypeAliasType("Maneuver", Literal['walk', 'sit_to_stand', 'flexion_extension'])
+"""
+The movement a recording was made during.
+"""
 
 
-class MicPosition(RootModel[Literal['IPM', 'IPL', 'SPM', 'SPL']]):
-    root: Literal['IPM', 'IPL', 'SPM', 'SPL']
-    """
-    Where a microphone sat: infrapatellar or suprapatellar, medial or lateral.
-    """
+MicPosition = TypeAliasType("MicPosition", Literal['IPM', 'IPL', 'SPM', 'SPL'])
+"""
+Where a microphone sat: infrapatellar or suprapatellar, medial or lateral.
+"""
 
 
 class MovementCycleDetailRecord(BaseModel):
@@ -181,11 +179,10 @@ class Participant(BaseModel):
     """
 
 
-class Speed(RootModel[Literal['slow', 'normal', 'fast']]):
-    root: Literal['slow', 'normal', 'fast']
-    """
-    A walk's speed.
-    """
+Speed = TypeAliasType("Speed", Literal['slow', 'normal', 'fast'])
+"""
+A walk's speed.
+"""
 
 
 class Study(BaseModel):

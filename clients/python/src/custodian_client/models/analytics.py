@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 
 class ActiveUsers(BaseModel):
@@ -32,13 +33,10 @@ class ActiveUsers(BaseModel):
     """
 
 
-class AgentType(
-    RootModel[Literal['orchestrator', 'causal_impact', 'gap_analyzer', 'heterogeneous_optimizer', 'experiment_designer', 'drift_monitor', 'health_score', 'prediction_synthesizer', 'resource_optimizer', 'explainer', 'feedback_learner']]
-):
-    root: Literal['orchestrator', 'causal_impact', 'gap_analyzer', 'heterogeneous_optimizer', 'experiment_designer', 'drift_monitor', 'health_score', 'prediction_synthesizer', 'resource_optimizer', 'explainer', 'feedback_learner']
-    """
-    The seed's `agent_type` enumeration (V3: 11 agents).
-    """
+AgentType = TypeAliasType("AgentType", Literal['orchestrator', 'causal_impact', 'gap_analyzer', 'heterogeneous_optimizer', 'experiment_designer', 'drift_monitor', 'health_score', 'prediction_synthesizer', 'resource_optimizer', 'explainer', 'feedback_learner'])
+"""
+The seed's `agent_type` enumeration (V3: 11 agents).
+"""
 
 
 class CrossSourceMatch(BaseModel):

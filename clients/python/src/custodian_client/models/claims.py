@@ -6,24 +6,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-
-class CaseStatus(
-    RootModel[Literal['pending', 'in_progress', 'pending_info', 'escalated', 'resolved', 'closed', 'archived']]
-):
-    root: Literal['pending', 'in_progress', 'pending_info', 'escalated', 'resolved', 'closed', 'archived']
-    """
-    Where a case is in its life. See [`CaseStatus::can_become`].
-    """
+CaseStatus = TypeAliasType("CaseStatus", Literal['pending', 'in_progress', 'pending_info', 'escalated', 'resolved', 'closed', 'archived'])
+"""
+Where a case is in its life. See [`CaseStatus::can_become`].
+"""
 
 
-class CaseType(RootModel[Literal['auto', 'property', 'health', 'life', 'liability']]):
-    root: Literal['auto', 'property', 'health', 'life', 'liability']
-    """
-    What kind of claim a case is.
-    """
+CaseType = TypeAliasType("CaseType", Literal['auto', 'property', 'health', 'life', 'liability'])
+"""
+What kind of claim a case is.
+"""
 
 
 ByCaseTypeAdditionalProperty = TypeAliasType(
@@ -111,20 +106,16 @@ class NewTriageResult(BaseModel):
     """
 
 
-class ProcessingStatus(
-    RootModel[Literal['pending', 'processing', 'processed', 'failed']]
-):
-    root: Literal['pending', 'processing', 'processed', 'failed']
-    """
-    Where a document is in extraction.
-    """
+ProcessingStatus = TypeAliasType("ProcessingStatus", Literal['pending', 'processing', 'processed', 'failed'])
+"""
+Where a document is in extraction.
+"""
 
 
-class RiskLevel(RootModel[Literal['low', 'medium', 'high', 'critical']]):
-    root: Literal['low', 'medium', 'high', 'critical']
-    """
-    Assessed fraud or loss risk.
-    """
+RiskLevel = TypeAliasType("RiskLevel", Literal['low', 'medium', 'high', 'critical'])
+"""
+Assessed fraud or loss risk.
+"""
 
 
 class Team(BaseModel):
@@ -294,20 +285,16 @@ class TriageResultPatch(BaseModel):
     """
 
 
-class UrgencyLevel(RootModel[Literal['low', 'medium', 'high', 'critical']]):
-    root: Literal['low', 'medium', 'high', 'critical']
-    """
-    How soon a case needs attention.
-    """
+UrgencyLevel = TypeAliasType("UrgencyLevel", Literal['low', 'medium', 'high', 'critical'])
+"""
+How soon a case needs attention.
+"""
 
 
-class UserRole(
-    RootModel[Literal['admin', 'supervisor', 'adjuster', 'reviewer', 'viewer']]
-):
-    root: Literal['admin', 'supervisor', 'adjuster', 'reviewer', 'viewer']
-    """
-    What a staff user does.
-    """
+UserRole = TypeAliasType("UserRole", Literal['admin', 'supervisor', 'adjuster', 'reviewer', 'viewer'])
+"""
+What a staff user does.
+"""
 
 
 class TeamPage(BaseModel):

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 
 class AnalysisFailure(BaseModel):
@@ -355,11 +356,10 @@ class NewClient(BaseModel):
     """
 
 
-class Priority(RootModel[Literal['low', 'medium', 'high', 'urgent']]):
-    root: Literal['low', 'medium', 'high', 'urgent']
-    """
-    How soon an insight should be acted on.
-    """
+Priority = TypeAliasType("Priority", Literal['low', 'medium', 'high', 'urgent'])
+"""
+How soon an insight should be acted on.
+"""
 
 
 class ProfileInput(BaseModel):
@@ -637,28 +637,23 @@ class SentencePatch(BaseModel):
     """
 
 
-class SessionStatus(
-    RootModel[Literal['scheduled', 'in_progress', 'completed', 'cancelled']]
-):
-    root: Literal['scheduled', 'in_progress', 'completed', 'cancelled']
-    """
-    A session's state: `scheduled → in_progress → completed`; either of
-    the first two may become `cancelled`; the last two are final.
-    """
+SessionStatus = TypeAliasType("SessionStatus", Literal['scheduled', 'in_progress', 'completed', 'cancelled'])
+"""
+A session's state: `scheduled → in_progress → completed`; either of
+the first two may become `cancelled`; the last two are final.
+"""
 
 
-class SessionType(RootModel[Literal['individual', 'group', 'family']]):
-    root: Literal['individual', 'group', 'family']
-    """
-    Who takes part in a session.
-    """
+SessionType = TypeAliasType("SessionType", Literal['individual', 'group', 'family'])
+"""
+Who takes part in a session.
+"""
 
 
-class WorkStatus(RootModel[Literal['pending', 'processing', 'completed', 'failed']]):
-    root: Literal['pending', 'processing', 'completed', 'failed']
-    """
-    Where a transcript or its analysis stands.
-    """
+WorkStatus = TypeAliasType("WorkStatus", Literal['pending', 'processing', 'completed', 'failed'])
+"""
+Where a transcript or its analysis stands.
+"""
 
 
 class ClientPage(BaseModel):

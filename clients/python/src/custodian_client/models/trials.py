@@ -7,7 +7,8 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 
 class AgentReasoning(BaseModel):
@@ -50,28 +51,23 @@ class AgentReasoning(BaseModel):
     """
 
 
-class AppointmentStatus(
-    RootModel[Literal['BOOKED', 'CONFIRMED', 'COMPLETED', 'CANCELLED', 'NO_SHOW']]
-):
-    root: Literal['BOOKED', 'CONFIRMED', 'COMPLETED', 'CANCELLED', 'NO_SHOW']
-    """
-    An appointment's state: `BOOKED → CONFIRMED → COMPLETED`; `BOOKED` or
-    `CONFIRMED` may become `CANCELLED` or `NO_SHOW`; the last three are final.
-    """
+AppointmentStatus = TypeAliasType("AppointmentStatus", Literal['BOOKED', 'CONFIRMED', 'COMPLETED', 'CANCELLED', 'NO_SHOW'])
+"""
+An appointment's state: `BOOKED → CONFIRMED → COMPLETED`; `BOOKED` or
+`CONFIRMED` may become `CANCELLED` or `NO_SHOW`; the last three are final.
+"""
 
 
-class Channel(RootModel[Literal['voice', 'text']]):
-    root: Literal['voice', 'text']
-    """
-    How a participant is reached.
-    """
+Channel = TypeAliasType("Channel", Literal['voice', 'text'])
+"""
+How a participant is reached.
+"""
 
 
-class ConversationStatus(RootModel[Literal['ACTIVE', 'ENDED']]):
-    root: Literal['ACTIVE', 'ENDED']
-    """
-    A conversation's state: `ACTIVE → ENDED`.
-    """
+ConversationStatus = TypeAliasType("ConversationStatus", Literal['ACTIVE', 'ENDED'])
+"""
+A conversation's state: `ACTIVE → ENDED`.
+"""
 
 
 class Criteria(BaseModel):
@@ -89,13 +85,10 @@ class Criteria(BaseModel):
     """
 
 
-class EligibilityStatus(
-    RootModel[Literal['PENDING', 'ELIGIBLE', 'INELIGIBLE', 'NEEDS_REVIEW']]
-):
-    root: Literal['PENDING', 'ELIGIBLE', 'INELIGIBLE', 'NEEDS_REVIEW']
-    """
-    The screening outcome for one trial.
-    """
+EligibilityStatus = TypeAliasType("EligibilityStatus", Literal['PENDING', 'ELIGIBLE', 'INELIGIBLE', 'NEEDS_REVIEW'])
+"""
+The screening outcome for one trial.
+"""
 
 
 class HandoffResolution(BaseModel):
@@ -119,25 +112,22 @@ class HandoffResolution(BaseModel):
     """
 
 
-class HandoffStatus(RootModel[Literal['open', 'claimed', 'resolved']]):
-    root: Literal['open', 'claimed', 'resolved']
-    """
-    A handoff ticket's state: `open → claimed → resolved`.
-    """
+HandoffStatus = TypeAliasType("HandoffStatus", Literal['open', 'claimed', 'resolved'])
+"""
+A handoff ticket's state: `open → claimed → resolved`.
+"""
 
 
-class HandoffType(RootModel[Literal['HANDOFF_NOW', 'CALLBACK_TICKET', 'STOP_CONTACT']]):
-    root: Literal['HANDOFF_NOW', 'CALLBACK_TICKET', 'STOP_CONTACT']
-    """
-    What a handoff ticket asks a coordinator to do.
-    """
+HandoffType = TypeAliasType("HandoffType", Literal['HANDOFF_NOW', 'CALLBACK_TICKET', 'STOP_CONTACT'])
+"""
+What a handoff ticket asks a coordinator to do.
+"""
 
 
-class IdentityStatus(RootModel[Literal['UNVERIFIED', 'VERIFIED', 'FAILED']]):
-    root: Literal['UNVERIFIED', 'VERIFIED', 'FAILED']
-    """
-    Whether the participant's identity has been checked.
-    """
+IdentityStatus = TypeAliasType("IdentityStatus", Literal['UNVERIFIED', 'VERIFIED', 'FAILED'])
+"""
+Whether the participant's identity has been checked.
+"""
 
 
 class NewAgentReasoning(BaseModel):
@@ -543,28 +533,23 @@ class ParticipantLookup(BaseModel):
     """
 
 
-class PipelineStatus(
-    RootModel[Literal['NEW', 'OUTREACH', 'SCREENING', 'SCHEDULED', 'ENROLLED', 'DECLINED', 'WITHDRAWN']]
-):
-    root: Literal['NEW', 'OUTREACH', 'SCREENING', 'SCHEDULED', 'ENROLLED', 'DECLINED', 'WITHDRAWN']
-    """
-    Where a participant is in one trial's pipeline.
-    """
+PipelineStatus = TypeAliasType("PipelineStatus", Literal['NEW', 'OUTREACH', 'SCREENING', 'SCHEDULED', 'ENROLLED', 'DECLINED', 'WITHDRAWN'])
+"""
+Where a participant is in one trial's pipeline.
+"""
 
 
-class ResearchConsent(RootModel[Literal['PENDING', 'GIVEN', 'DECLINED', 'WITHDRAWN']]):
-    root: Literal['PENDING', 'GIVEN', 'DECLINED', 'WITHDRAWN']
-    """
-    Consent to take part in research (contact consent is separate).
-    """
+ResearchConsent = TypeAliasType("ResearchConsent", Literal['PENDING', 'GIVEN', 'DECLINED', 'WITHDRAWN'])
+"""
+Consent to take part in research (contact consent is separate).
+"""
 
 
-class RideStatus(RootModel[Literal['REQUESTED', 'BOOKED', 'COMPLETED', 'CANCELLED']]):
-    root: Literal['REQUESTED', 'BOOKED', 'COMPLETED', 'CANCELLED']
-    """
-    A ride's state: `REQUESTED → BOOKED → COMPLETED`; `REQUESTED` or
-    `BOOKED` may become `CANCELLED`; the last two are final.
-    """
+RideStatus = TypeAliasType("RideStatus", Literal['REQUESTED', 'BOOKED', 'COMPLETED', 'CANCELLED'])
+"""
+A ride's state: `REQUESTED → BOOKED → COMPLETED`; `REQUESTED` or
+`BOOKED` may become `CANCELLED`; the last two are final.
+"""
 
 
 class SignedUrl(BaseModel):
