@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -69,8 +70,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         pytest.exit(f"no custodian binary at {bin_path}: build it (cargo build -p custodian-cli) or set CUSTODIAN_BIN", 2)
     demo = tmp_path_factory.mktemp("custodian") / "demo"
     port = free_port()
+    log_path = demo.parent / "server.log"
+    with open(log_path, "w") as log:
+        yield from _serve(bin_path, demo, port, log)
+
+
+def _serve(bin_path: Path, demo: Path, port: int, log: IO[str]) -> Iterator[Server]:
     base = f"http://127.0.0.1:{port}"
-    log = open(demo.parent / "server.log", "w")
     proc = subprocess.Popen(
         [str(bin_path), "serve", "--demo", "--demo-dir", str(demo), "--bind", f"127.0.0.1:{port}"],
         stdout=log,
@@ -99,7 +105,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        log.close()
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from ._async.client import AsyncClient  # noqa: E402
-from ._sync.client import Client  # noqa: E402
-from .errors import (  # noqa: E402
+from ._async.client import AsyncClient
+from ._sync.client import Client
+from .errors import (
     APIError,
     BadQuery,
     BadRequest,
@@ -31,10 +31,11 @@ from .errors import (  # noqa: E402
     UnsupportedMediaType,
     ValidationError,
 )
-from .page import Page  # noqa: E402
-from .retry import NO_RETRY, RetryPolicy  # noqa: E402
+from .page import Page
+from .retry import NO_RETRY, RetryPolicy
 
 __all__ = [
+    "NO_RETRY",
     "APIError",
     "AsyncClient",
     "BadQuery",
@@ -44,7 +45,6 @@ __all__ = [
     "CustodianError",
     "Forbidden",
     "MethodNotAllowed",
-    "NO_RETRY",
     "NotFound",
     "Page",
     "PayloadTooLarge",

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+from typing_extensions import Self
 
 from ..models import Health
 from ..query import Params
@@ -77,7 +78,7 @@ class AsyncClient:
     async def aclose(self) -> None:
         await self._transport.aclose()
 
-    async def __aenter__(self) -> AsyncClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+from typing_extensions import Self
 
 from ..models import Health
 from ..query import Params
@@ -78,7 +79,7 @@ class Client:
     def close(self) -> None:
         self._transport.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
