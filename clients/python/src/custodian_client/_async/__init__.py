@@ -1,0 +1,1 @@
+"""Client classes; see ``custodian_client`` and ``generate.py``."""
