@@ -243,6 +243,18 @@ enum Row {
 }
 
 impl Row {
+    /// The row, unless a JSON column is over `server.max_json_bytes` (the
+    /// cap the API enforces on the same columns).
+    fn within_limits(self) -> std::result::Result<Row, String> {
+        let checked = match &self {
+            Row::Journey(r) => custodian_core::limits::check_json_columns(r),
+            Row::Prediction(r) => custodian_core::limits::check_json_columns(r),
+            Row::Annotation(r) => custodian_core::limits::check_json_columns(r),
+            Row::Session(r) => custodian_core::limits::check_json_columns(r),
+        };
+        checked.map(|()| self).map_err(|e| reason(&e))
+    }
+
     fn set_id(&mut self, id: Uuid) {
         match self {
             Row::Journey(r) => r.id = Set(id),
@@ -635,7 +647,7 @@ pub async fn import(
                             header: &header,
                             record: &record,
                         };
-                        match csv_row(load.table, &f, config, now) {
+                        match csv_row(load.table, &f, config, now).and_then(Row::within_limits) {
                             Ok(row) => {
                                 let raw: Vec<&str> = record.iter().collect();
                                 let id = row_id(load.table, raw.join("\u{1f}").as_bytes());
@@ -689,7 +701,7 @@ pub async fn import(
                     continue;
                 }
                 loader.report.read += 1;
-                match json_row(load.table, text, config, now) {
+                match json_row(load.table, text, config, now).and_then(Row::within_limits) {
                     Ok(row) => {
                         let id = row_id(load.table, text.as_bytes());
                         loader.push(line, with_id(row, id)).await?;

@@ -36,10 +36,19 @@ async fn predictions_and_labels(db: TestDb) {
         .unwrap();
     }
     ndjson.push_str("{\"patient_id\":\"pp-x\",\"model_id\":\"m\",\"brier_score\":2}\n");
+    // A JSON column over the cap the API enforces (64 KiB) is refused here too.
+    let big = "x".repeat(70 * 1024);
+    writeln!(
+        ndjson,
+        "{{\"patient_id\":\"pp-y\",\"model_id\":\"m\",\"prediction_score\":0.5,\"rank_metrics\":{{\"notes\":\"{big}\"}}}}"
+    )
+    .unwrap();
     let (report, bad) = load(&store, Table::MlPredictions, Format::Ndjson, &ndjson, 16).await;
-    assert_eq!((report.loaded, report.bad), (60, 1));
+    assert_eq!((report.loaded, report.bad), (60, 2));
     assert_eq!(bad[0].line, 61);
     assert!(bad[0].reason.contains("brier_score"), "{bad:?}");
+    assert_eq!(bad[1].line, 62);
+    assert!(bad[1].reason.starts_with("rank_metrics: "), "{:?}", bad[1].reason);
     let csv = "patient_id,annotator_id,label,agreement_score\npp-001,ann-1,responder,0.9\npp-002,ann-1,responder,high\n";
     let (report, bad) = load(&store, Table::MlAnnotations, Format::Csv, csv, 16).await;
     assert_eq!((report.loaded, report.bad), (1, 1));
