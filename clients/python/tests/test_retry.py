@@ -43,7 +43,7 @@ class Flaky(httpx.HTTPTransport):
             status, kind, detail = (
                 (503, "unavailable", "the database is not answering")
                 if self.mode == "unavailable"
-                else (409, "conflict", "a request with this Idempotency-Key is still being processed; retry later")
+                else (409, "in-flight", "a request with this Idempotency-Key is still being processed; retry later")
             )
             return httpx.Response(
                 status,

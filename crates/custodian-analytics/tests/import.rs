@@ -48,7 +48,11 @@ async fn predictions_and_labels(db: TestDb) {
     assert_eq!(bad[0].line, 61);
     assert!(bad[0].reason.contains("brier_score"), "{bad:?}");
     assert_eq!(bad[1].line, 62);
-    assert!(bad[1].reason.starts_with("rank_metrics: "), "{:?}", bad[1].reason);
+    assert!(
+        bad[1].reason.starts_with("rank_metrics: "),
+        "{:?}",
+        bad[1].reason
+    );
     let csv = "patient_id,annotator_id,label,agreement_score\npp-001,ann-1,responder,0.9\npp-002,ann-1,responder,high\n";
     let (report, bad) = load(&store, Table::MlAnnotations, Format::Csv, csv, 16).await;
     assert_eq!((report.loaded, report.bad), (1, 1));

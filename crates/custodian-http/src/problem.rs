@@ -77,6 +77,9 @@ pub enum Kind {
     MethodNotAllowed,
     /// 409
     Conflict,
+    /// 409: a request with the same `Idempotency-Key` is still running;
+    /// its own type, so a client knows a retry later is safe.
+    InFlight,
     /// 413
     PayloadTooLarge,
     /// 415
@@ -115,6 +118,11 @@ impl Kind {
                 StatusCode::CONFLICT,
                 "conflict",
                 "Conflict with current state",
+            ),
+            InFlight => (
+                StatusCode::CONFLICT,
+                "in-flight",
+                "A request with this Idempotency-Key is still running",
             ),
             PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -153,7 +153,7 @@ async fn handle(
             }
             Claim::InFlight => {
                 return Err(ApiError::new(
-                    Kind::Conflict,
+                    Kind::InFlight,
                     "a request with this Idempotency-Key is still being processed; retry later",
                 )
                 .into_response());

@@ -238,7 +238,7 @@ async fn in_flight(db: TestDb) {
     tokio::time::sleep(Duration::from_millis(150)).await;
     let (s, _, text) = post(&app, "/v1/count", "slow", &json!({})).await;
     assert_eq!(s, StatusCode::CONFLICT, "{text}");
-    assert!(text.contains("/problems/conflict"), "{text}");
+    assert!(text.contains("/problems/in-flight"), "{text}");
     assert_eq!(first.await.unwrap().0, StatusCode::OK);
     let (s, replayed, text) = post(&app, "/v1/count", "slow", &json!({})).await;
     assert_eq!(

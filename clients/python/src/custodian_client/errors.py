@@ -119,6 +119,7 @@ _BY_TYPE: dict[str, type[APIError]] = {
     "/problems/not-found": NotFound,
     "/problems/method-not-allowed": MethodNotAllowed,
     "/problems/conflict": Conflict,
+    "/problems/in-flight": Conflict,
     "/problems/payload-too-large": PayloadTooLarge,
     "/problems/unsupported-media-type": UnsupportedMediaType,
     "/problems/validation": ValidationError,
@@ -170,14 +171,13 @@ def error_for(response: httpx.Response) -> APIError:
 
 
 # The server answers a retry whose first attempt (same Idempotency-Key) is
-# still running with a 409 of type /problems/conflict; only its detail tells
-# it from a conflict with the record's state, so that is what is matched.
-_IN_FLIGHT_DETAIL = "is still being processed"
+# still running with a 409 of its own type, unlike a conflict with the
+# record's state (which a retry would only repeat).
+_IN_FLIGHT_TYPE = "/problems/in-flight"
 
 
 def is_in_flight(response: httpx.Response) -> bool:
     """Whether a 409 means "the first attempt with this key is still running"."""
     if response.status_code != 409 or response.headers.get("idempotent-replayed") == "true":
         return False
-    detail = problem_of(response).detail or ""
-    return _IN_FLIGHT_DETAIL in detail
+    return problem_of(response).type == _IN_FLIGHT_TYPE
