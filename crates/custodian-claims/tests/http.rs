@@ -36,6 +36,61 @@ custodian_core::backend_tests! {
     a_triage_flow_over_http_with_every_refusal => triage_flow,
     include_deleted_is_an_admin_right_and_refusals_are_audited => include_deleted,
     every_read_of_a_case_is_recorded_lists_included => reads_recorded,
+    offset_pages_by_number_beside_the_cursor => offset_pages,
+}
+
+async fn offset_pages(db: TestDb) {
+    let (admin, coord, _) = clients(&db).await;
+    for n in 0..5 {
+        coord
+            .ok(
+                "POST",
+                "/v1/claims/cases",
+                Some(
+                    json!({"external_id": format!("CLAIM-O{n}"), "title": "Hail",
+                            "case_type": "auto", "urgency_level": "low"}),
+                ),
+                StatusCode::CREATED,
+            )
+            .await;
+    }
+    let externals = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["external_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let base = "/v1/claims/cases?order=external_id.asc&limit=2";
+    let third = admin
+        .ok("GET", &format!("{base}&offset=2"), None, StatusCode::OK)
+        .await;
+    assert_eq!(externals(&third), ["CLAIM-O2", "CLAIM-O3"]);
+    // Its cursor goes on from there, as any page's does.
+    let cursor = third["next_cursor"].as_str().unwrap();
+    let rest = admin
+        .ok(
+            "GET",
+            &format!("{base}&cursor={cursor}"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(externals(&rest), ["CLAIM-O4"]);
+    let past = admin
+        .ok("GET", &format!("{base}&offset=10"), None, StatusCode::OK)
+        .await;
+    assert!(externals(&past).is_empty());
+    for bad in [
+        "offset=10001",
+        "offset=-1",
+        &format!("offset=2&cursor={cursor}"),
+    ] {
+        let (s, p) = admin.call("GET", &format!("{base}&{bad}"), None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {p}");
+        assert_eq!(p["invalid_params"][0]["name"], "offset", "{p}");
+    }
 }
 
 /// The `read` entries `actor` has in the chain.

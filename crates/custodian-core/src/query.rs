@@ -30,6 +30,10 @@ use uuid::Uuid;
 pub const DEFAULT_LIMIT: u64 = 50;
 /// The largest page a client may ask for.
 pub const MAX_LIMIT: u64 = 1000;
+/// The largest `offset` (paging by number, for callers such as the claims
+/// seed's `list_cases(skip=...)`): the database reads and drops every
+/// skipped row, so deep pages are slow; `cursor` has no such cost or cap.
+pub const MAX_OFFSET: u64 = 10_000;
 /// Most filters one request may carry: each binds at least one value, and
 /// together they must stay far below PostgreSQL's 65,535 bind parameters.
 pub const MAX_FILTERS: usize = 20;
@@ -192,10 +196,12 @@ impl<E: EntityTrait> ListSpec<E> {
             filters: Vec::new(),
             order: Vec::new(),
             limit: self.default_limit,
+            offset: 0,
             after: None,
             count_exact,
             extras: Vec::new(),
         };
+        let mut seen_offset = false;
         let mut cursor: Option<&str> = None;
         let mut seen_order = false;
         let mut seen_limit = false;
@@ -230,6 +236,23 @@ impl<E: EntityTrait> ListSpec<E> {
                 "cursor" => {
                     if cursor.replace(value).is_some() {
                         return Err(QueryError::new("cursor", "given more than once"));
+                    }
+                }
+                "offset" => {
+                    if std::mem::replace(&mut seen_offset, true) {
+                        return Err(QueryError::new("offset", "given more than once"));
+                    }
+                    q.offset = match value.parse::<u64>() {
+                        Ok(n) if n <= MAX_OFFSET => n,
+                        _ => {
+                            return Err(QueryError::new(
+                                "offset",
+                                format!(
+                                    "must be a whole number from 0 to {MAX_OFFSET}; page deeper \
+                                     with cursor"
+                                ),
+                            ));
+                        }
                     }
                 }
                 k if self.extra_params.contains(&k) => q.extras.push((key.clone(), value.clone())),
@@ -271,6 +294,9 @@ impl<E: EntityTrait> ListSpec<E> {
             q.order.push((self.key, Dir::Asc));
         }
         if let Some(c) = cursor {
+            if seen_offset {
+                return Err(QueryError::new("offset", "give cursor or offset, not both"));
+            }
             q.after = Some(self.decode_cursor(c, &q)?);
         }
         Ok(q)
@@ -386,6 +412,9 @@ impl<E: EntityTrait> ListSpec<E> {
                 Dir::Desc => Order::Desc,
             };
             select = select.order_by(self.fields[*i].column, order);
+        }
+        if q.offset > 0 {
+            select = select.offset(q.offset);
         }
         select.limit(q.limit + 1)
     }
@@ -524,6 +553,8 @@ pub struct ListQuery {
     order: Vec<(usize, Dir)>,
     /// Rows per page.
     pub limit: u64,
+    /// Rows skipped before the page (`offset`, at most [`MAX_OFFSET`]).
+    pub offset: u64,
     after: Option<Vec<Scalar>>,
     /// Whether to count all matching rows.
     pub count_exact: bool,

@@ -84,6 +84,9 @@ fn well_formed_queries_parse() {
     let q = spec().parse(&[], false).unwrap();
     assert_eq!(q.order, vec![(4, Dir::Desc), (0, Dir::Asc)]);
     assert_eq!(q.limit, DEFAULT_LIMIT);
+    assert_eq!(q.offset, 0);
+    let q = spec().parse(&pairs("limit=5&offset=10000"), false).unwrap();
+    assert_eq!((q.limit, q.offset), (5, MAX_OFFSET));
 }
 
 #[test]
@@ -105,6 +108,9 @@ fn each_kind_of_bad_input_names_its_parameter() {
     assert_eq!(err_param("limit=-5"), "limit");
     assert_eq!(err_param("cursor=%%%"), "cursor");
     assert_eq!(err_param("cursor=eyJ2IjpbXSwicSI6IiJ9"), "cursor");
+    assert_eq!(err_param("offset=10001"), "offset");
+    assert_eq!(err_param("offset=-1"), "offset");
+    assert_eq!(err_param("offset=1&offset=2"), "offset");
 }
 
 #[test]
@@ -152,6 +158,11 @@ fn a_cursor_only_works_for_the_query_that_made_it() {
         false,
     );
     assert_eq!(other.err().map(|e| e.param), Some("cursor".into()));
+    let both = s.parse(
+        &pairs(&format!("score=gt.3&order=score.desc&offset=5&cursor={c}")),
+        false,
+    );
+    assert_eq!(both.err().map(|e| e.param), Some("offset".into()));
     let mut altered = c.clone().into_bytes();
     altered[3] ^= 1;
     let altered = String::from_utf8(altered).unwrap();
