@@ -291,7 +291,14 @@ pub async fn record_event_checked(
     store
         .transaction(|tx| {
             Box::pin(async move {
-                if let Some(check) = check {
+                // A retry of an event already recorded is answered as a
+                // duplicate (or a 422 if it differs), never re-checked: what
+                // the check guards was decided when the event was recorded.
+                let recorded = match event.idempotency_key.as_deref() {
+                    Some(key) => find_by_key(tx, &actor.name, key).await?.is_some(),
+                    None => false,
+                };
+                if let Some(check) = check.filter(|_| !recorded) {
                     check(tx, &event).await?;
                 }
                 let logged = log_event(tx, &actor.name, &event).await?;

@@ -45,10 +45,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct EventOwners(pub Arc<Vec<EventOwner>>);
 
 impl EventOwners {
-    /// The owner of events about `subject_type`, if a module owns it.
+    /// The owner of events about `subject_type`, if a module owns it,
+    /// however the type is cased or padded (so a careless spelling cannot
+    /// slip past the owner's permission and check).
     fn owner(&self, subject_type: Option<&str>) -> Option<&EventOwner> {
-        let t = subject_type?;
-        self.0.iter().find(|o| o.subject_type == t)
+        let t = subject_type?.trim();
+        self.0
+            .iter()
+            .find(|o| o.subject_type.eq_ignore_ascii_case(t))
     }
 }
 
@@ -106,6 +110,21 @@ async fn create_event(
         .as_ref()
         .and_then(|o| o.owner(event.subject_type.as_deref()))
         .copied();
+    // A module's subject type is written exactly as the module names it.
+    if let Some(o) = owner
+        && event.subject_type.as_deref() != Some(o.subject_type)
+    {
+        return Err(
+            custodian_core::Error::Invalid(vec![custodian_core::FieldError::new(
+                "subject_type",
+                format!(
+                    "write it {:?}, as the {} module names it",
+                    o.subject_type, o.area.name
+                ),
+            )])
+            .into(),
+        );
+    }
     // An event about a module's record needs that module's write permission.
     if let Some(area) = owner
         .map(|o| o.area)

@@ -523,6 +523,28 @@ async fn stop_contact(db: TestDb) {
             "{p}"
         );
     }
+    // Nor is another spelling of the type: it is refused, not let through.
+    for t in ["Participant", "participant ", "PARTICIPANT"] {
+        let (st, p) = agent
+            .call("POST", "/v1/events", Some(event(t, &pid, "ev-spelled")))
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{t:?}: {p}");
+        assert_eq!(p["invalid_params"][0]["name"], "subject_type", "{p}");
+    }
+    // A retry of the event recorded before the stop is still the duplicate
+    // it was, not a new contact.
+    let (st, p) = agent
+        .call(
+            "POST",
+            "/v1/events",
+            Some(event("participant", &pid, "ev-1")),
+        )
+        .await;
+    assert_eq!(
+        (st, p["duplicate"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{p}"
+    );
     let (st, p) = agent
         .call(
             "POST",
