@@ -70,7 +70,7 @@ impl DataRoot {
                 "must be 1 to {MAX_PATH_LEN} bytes"
             )));
         }
-        if rel.trim().is_empty() || rel.chars().any(char::is_control) {
+        if rel.trim().is_empty() || rel.chars().any(|c| c.is_control() || is_invisible(c)) {
             return Err(FileError::Outside(
                 "must be a path of printable characters, not blank".to_owned(),
             ));
@@ -162,6 +162,13 @@ impl DataRoot {
     }
 }
 
+/// Characters that change how a path reads without showing (bidirectional
+/// overrides, zero-width characters, the byte-order mark): a path holding
+/// one could pass for another in a report or a log.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -189,7 +196,14 @@ mod tests {
     #[test]
     fn blank_paths_and_control_characters_are_refused() {
         let (_, r) = root();
-        for bad in ["\u{c}", " ", "p1011/walk\n.pkl", "p1011/\u{1b}[2J.pkl"] {
+        for bad in [
+            "\u{c}",
+            " ",
+            "p1011/walk\n.pkl",
+            "p1011/\u{1b}[2J.pkl",
+            "p1011/walk\u{202e}lkp.exe",
+            "p1011/\u{200b}walk.pkl",
+        ] {
             assert!(
                 matches!(r.resolve(bad), Err(FileError::Outside(_))),
                 "{bad:?} was accepted"

@@ -13,7 +13,7 @@ use custodian_acoustics::{
         synchronization,
     },
     seed,
-    xlsx::{self, BadCell, ImportReport, Sheet},
+    xlsx::{self, BadCell, ImportReport, KEY, Sheet},
 };
 use custodian_core::{Store, testing::TestDb};
 use custodian_ledger::audit::Actor;
@@ -311,6 +311,13 @@ fn mixed(path: &Path) {
                     audio("sit_to_stand", json!(2), Value::Null, "[]"), // row 4: pass on a sit-to-stand
                     audio("walk", json!(3), json!("fast"), "friction"), // row 5: not JSON
                     audio("walk", json!(2), json!("fast"), ""),         // row 6: valid
+                    audio("walk", json!(1), json!("slow"), "[]"),       // row 7: row 2's key again
+                    {
+                        // row 8: a value past the header's columns
+                        let mut r = audio("walk", json!(3), json!("slow"), "[]");
+                        r.push(json!("stray"));
+                        r
+                    },
                 ],
             ),
             (
@@ -333,6 +340,11 @@ fn mixed(path: &Path) {
                         r.push(json!("heel_strike"));
                         r
                     },
+                    {
+                        let mut r = walk(3, "slow"); // row 4: a cycle's cell is not a number
+                        r.push(json!("heel_strike"));
+                        r
+                    },
                 ],
             ),
             (
@@ -343,6 +355,12 @@ fn mixed(path: &Path) {
                     detail(1, 1, 1.1, 2.2), // row 3
                     detail(2, 0, 3.0, 2.0), // row 4: end before start
                     detail(9, 0, 0.0, 1.0), // row 5: no such summary
+                    detail(3, 0, 0.0, 1.0), // row 6: fine, but its summary is refused
+                    {
+                        let mut r = detail(3, 1, 0.0, 1.0); // row 7: start_time_s is text
+                        r[7] = json!("abc");
+                        r
+                    },
                 ],
             ),
         ],
@@ -453,10 +471,60 @@ async fn bad_rows(db: TestDb) {
             .cloned()
             .unwrap()
     };
+    assert!(
+        has(
+            bad,
+            "audio_processing",
+            Some(7),
+            None,
+            "same key (AOA 1011 walk left pass 1 slow) as row 2"
+        ),
+        "{shown}"
+    );
+    assert!(
+        has(
+            bad,
+            "audio_processing",
+            Some(8),
+            Some("P (no header)"),
+            "no header"
+        ),
+        "{shown}"
+    );
+    assert!(
+        has(
+            bad,
+            "movement_cycle_details",
+            Some(7),
+            Some("H (start_time_s)"),
+            "\"abc\""
+        ),
+        "{shown}"
+    );
+    assert!(
+        has(
+            bad,
+            "movement_cycles",
+            Some(4),
+            None,
+            "a cycle of it is bad (sheet movement_cycle_details, row 7)"
+        ),
+        "{shown}"
+    );
+    assert!(
+        has(
+            bad,
+            "movement_cycle_details",
+            Some(6),
+            None,
+            "its summary (sheet movement_cycles, row 4) was refused"
+        ),
+        "{shown}"
+    );
     let a = counts(Sheet::Audio);
-    assert_eq!((a.rows, a.created, a.bad), (5, 2, 3), "{a:?}");
+    assert_eq!((a.rows, a.created, a.bad), (7, 2, 5), "{a:?}");
     let c = counts(Sheet::Cycles);
-    assert_eq!((c.rows, c.created, c.bad), (2, 1, 1), "{c:?}");
+    assert_eq!((c.rows, c.created, c.bad), (3, 1, 2), "{c:?}");
     assert!(!r.sheets.iter().any(|c| c.sheet == "synchronizations"));
 
     // The valid rows are saved, the others are not.
@@ -485,7 +553,7 @@ async fn dry_run(db: TestDb) {
         .iter()
         .find(|c| c.sheet == "audio_processing")
         .unwrap();
-    assert_eq!((a.valid, a.created, a.bad), (2, 0, 3), "{a:?}");
+    assert_eq!((a.valid, a.created, a.bad), (2, 0, 5), "{a:?}");
     assert_eq!(rows::<audio_processing::Entity>(&store).await, 0);
     assert_eq!(rows::<movement_cycles::Entity>(&store).await, 0);
 }
@@ -528,6 +596,61 @@ async fn the_example_workbook_is_the_current_layout() {
             "{:?}",
             r.sheets
         );
+    })
+    .await;
+}
+
+/// What is refused before it can cost memory or lose data: a sheet using a
+/// cell far out (a few bytes of file, billions of grid cells), and a
+/// summary sheet without its cycles sheet (which would replace stored
+/// cycles by none).
+#[tokio::test]
+async fn far_cells_and_summaries_without_cycles_are_refused_unread() {
+    custodian_core::testing::on_sqlite(|db| async move {
+        let store = migrated(&db).await;
+        let path = temp_dir("far").join("far.xlsx");
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.set_name("audio_processing").unwrap();
+        ws.write_string(0, 0, "study").unwrap();
+        ws.write_string(1_048_575, 16_383, "far").unwrap();
+        let ws = wb.add_worksheet();
+        ws.set_name("movement_cycles").unwrap();
+        for (c, h) in KEY.iter().chain(&["extraction_method"]).enumerate() {
+            ws.write_string(0, c as u16, *h).unwrap();
+        }
+        for (c, v) in ["AOA", "1011", "sit_to_stand", "left", "", "", "heel_strike"]
+            .iter()
+            .enumerate()
+        {
+            ws.write_string(1, c as u16, *v).unwrap();
+        }
+        wb.save(&path).unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() < 20_000);
+        let r = import(&store, &root(), &path, false).await;
+        assert!(
+            has(
+                &r.bad,
+                "audio_processing",
+                None,
+                None,
+                "past the 200000 rows and 256 columns"
+            ),
+            "{:?}",
+            r.bad
+        );
+        assert!(
+            has(
+                &r.bad,
+                "movement_cycles",
+                None,
+                None,
+                "no movement_cycle_details sheet"
+            ),
+            "{:?}",
+            r.bad
+        );
+        assert_eq!(rows::<movement_cycles::Entity>(&store).await, 0);
     })
     .await;
 }

@@ -72,8 +72,9 @@ enum Command {
     Export(command::module::ModuleCommand),
     /// Compute a module's reporting figures now and store them.
     Snapshot(command::module::ModuleCommand),
-    /// Run the standard workloads (W1 event ingest, W3 case listing, W4
-    /// audit chain) through Custodian's repository functions, each against
+    /// Run the standard workloads (W1 event ingest, W2 transcript save, W3
+    /// case listing, W4 audit chain) through Custodian's repository
+    /// functions (or over HTTP with --via http), each against
     /// a scratch database created beside --database-url and dropped after.
     /// Prints one JSON line per workload with a correctness check.
     Bench(custodian_bench::BenchArgs),

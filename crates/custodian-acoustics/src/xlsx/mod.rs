@@ -13,9 +13,11 @@
 //! summary's natural key. Export writes exactly the columns import reads,
 //! so an export imported into an empty database gives the same records.
 
+mod cells;
 mod read;
 mod write;
 
+pub use cells::{MAX_COLUMNS, MAX_ROWS, MAX_UNPACKED_BYTES, MAX_WORKBOOK_BYTES};
 pub use read::{BadCell, ImportReport, SheetCounts, import_workbook};
 pub use write::{ExportReport, export_workbook};
 

@@ -4,22 +4,21 @@
 
 use std::{collections::BTreeMap, path::Path};
 
-use calamine::{Data, Reader, Xlsx, open_workbook};
 use custodian_ledger::audit::Actor;
 use custodian_module::Error as CommandError;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::{CellType, Column, KEY, Sheet, channel_of, column_letters};
+use super::{
+    KEY, Sheet,
+    cells::{Parsed, Row, read_workbook},
+    channel_of,
+};
 use crate::{
     files::DataRoot,
     model::{Knee, Maneuver, Speed},
     repo::{self, CycleDetail, ManeuverKey},
 };
-
-/// Largest workbook read: the pipeline's logs are kilobytes; anything far
-/// larger is not one of them.
-pub const MAX_WORKBOOK_BYTES: u64 = 64 << 20;
 
 /// One problem of the input: where, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -84,21 +83,6 @@ impl ImportReport {
     }
 }
 
-/// One row that parsed: its Excel row number and its fields.
-struct Row {
-    number: u32,
-    fields: Map<String, Value>,
-}
-
-/// A sheet's columns (with their letters) and the rows whose cells parsed.
-struct Parsed {
-    sheet: Sheet,
-    columns: Vec<(String, Column)>,
-    rows: Vec<Row>,
-    /// Rows refused while parsing cells.
-    bad_rows: usize,
-}
-
 /// Reads `path` and saves every valid row (or, with `dry_run`, only
 /// checks them), calling `on_bad` for each problem and `progress` with
 /// the rows done and the rows in all. Fails only when the workbook cannot
@@ -126,28 +110,47 @@ pub async fn import_workbook(
                 .iter()
                 .map(|p| SheetCounts {
                     sheet: p.sheet.name(),
-                    rows: p.rows.len() + p.bad_rows,
-                    bad: p.bad_rows,
+                    rows: p.rows.len(),
+                    bad: p.bad_rows(),
                     ..SheetCounts::default()
                 })
                 .collect(),
             bad: Vec::new(),
         },
         on_bad: &mut on_bad,
+        seen: BTreeMap::new(),
     };
     for b in bad {
         run.report(b);
     }
     let total: usize = sheets.iter().map(|p| p.rows.len()).sum();
     let mut done = 0;
-    // A summary is saved with its cycles, so those are gathered first.
+    // A summary is saved with its cycles, so those are gathered first; a
+    // summary sheet without a cycles sheet would replace stored cycles by
+    // none, so it is refused whole.
     let mut cycles = BTreeMap::new();
+    let has_details = sheets.iter().any(|p| p.sheet == Sheet::CycleDetails);
     if let Some(p) = sheets.iter().find(|p| p.sheet == Sheet::CycleDetails) {
         cycles = run.gather_cycles(p);
         done += p.rows.len();
     }
     for p in sheets.iter().filter(|p| p.sheet != Sheet::CycleDetails) {
-        for row in &p.rows {
+        if p.sheet == Sheet::Cycles && !has_details {
+            let reason = "a summary is saved with its cycles, and this workbook has no \
+                          movement_cycle_details sheet; the sheet was not read"
+                .to_owned();
+            run.report(BadCell {
+                sheet: p.sheet.name().to_owned(),
+                row: None,
+                column: None,
+                reason,
+            });
+            if let Some(c) = run.counts(p.sheet) {
+                c.bad = c.rows;
+            }
+            continue;
+        }
+        for row in p.rows.iter().filter(|r| !r.bad) {
             run.row(p, row, &mut cycles).await?;
             done += 1;
             progress(done, total);
@@ -155,231 +158,15 @@ pub async fn import_workbook(
     }
     // Cycles whose summary is absent or was refused are not saved.
     for (key, group) in cycles {
-        let reason = format!("no valid movement_cycles row has this key ({key})");
+        let reason = format!(
+            "no valid movement_cycles row has this key ({})",
+            describe(&key)
+        );
         for (number, _) in group.rows {
             run.bad(Sheet::CycleDetails, number, None, reason.clone());
         }
     }
     Ok(run.report)
-}
-
-/// Opens the workbook and parses the sheets of the layout it has, adding
-/// what is wrong with it to `bad`.
-fn read_workbook(path: &Path, bad: &mut Vec<BadCell>) -> Result<Vec<Parsed>, CommandError> {
-    let size = std::fs::metadata(path)
-        .map_err(|source| CommandError::Io {
-            what: format!("reading {}", path.display()),
-            source,
-        })?
-        .len();
-    if size > MAX_WORKBOOK_BYTES {
-        return Err(CommandError::Usage(format!(
-            "{} is {size} bytes; workbooks over {MAX_WORKBOOK_BYTES} bytes are refused",
-            path.display()
-        )));
-    }
-    let mut wb: Xlsx<_> = open_workbook(path).map_err(|e| {
-        CommandError::Usage(format!(
-            "{} is not a readable .xlsx workbook: {e}",
-            path.display()
-        ))
-    })?;
-    let mut out = Vec::new();
-    for name in wb.sheet_names() {
-        let Some(sheet) = Sheet::named(&name) else {
-            bad.push(BadCell {
-                sheet: name,
-                row: None,
-                column: None,
-                reason: format!(
-                    "not a sheet of the layout; nothing in it was read (sheets: {})",
-                    Sheet::ALL.map(Sheet::name).join(", ")
-                ),
-            });
-            continue;
-        };
-        let range = wb.worksheet_range(&name).map_err(|e| {
-            CommandError::Usage(format!(
-                "{}: sheet {name} cannot be read: {e}",
-                path.display()
-            ))
-        })?;
-        if let Some(p) = parse_sheet(sheet, &range, bad) {
-            out.push(p);
-        }
-    }
-    out.sort_by_key(|p| Sheet::ALL.iter().position(|s| *s == p.sheet));
-    Ok(out)
-}
-
-/// The header and rows of one sheet. `None` (the reason in `bad`) when
-/// the header names a column the layout lacks, or one twice: every row
-/// would then lose a value, so none is read.
-fn parse_sheet(
-    sheet: Sheet,
-    range: &calamine::Range<Data>,
-    bad: &mut Vec<BadCell>,
-) -> Option<Parsed> {
-    let (first_row, first_col) = range.start().unwrap_or((0, 0));
-    let mut rows = range.rows();
-    let header = rows.next()?;
-    let known = sheet.columns();
-    let mut columns: Vec<(String, Column)> = Vec::new();
-    let mut refused = false;
-    for (i, cell) in header.iter().enumerate() {
-        let letters = column_letters(first_col as usize + i);
-        let name = match cell {
-            Data::String(s) => s.trim().to_owned(),
-            Data::Empty => String::new(),
-            other => other.to_string(),
-        };
-        if name.is_empty() && header[i..].iter().all(|c| matches!(c, Data::Empty)) {
-            break;
-        }
-        let reason = match known.iter().find(|c| c.name == name) {
-            Some(c) if !columns.iter().any(|(_, k)| k.name == c.name) => {
-                columns.push((format!("{letters} ({name})"), *c));
-                continue;
-            }
-            Some(_) => "appears twice; the sheet was not read".to_owned(),
-            None => format!(
-                "{name:?} is not a column of this sheet; the sheet was not read (columns: {})",
-                known.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
-            ),
-        };
-        refused = true;
-        bad.push(BadCell {
-            sheet: sheet.name().to_owned(),
-            row: Some(first_row + 1),
-            column: Some(letters),
-            reason,
-        });
-    }
-    if refused {
-        return None;
-    }
-    let mut parsed = Parsed {
-        sheet,
-        columns,
-        rows: Vec::new(),
-        bad_rows: 0,
-    };
-    for (i, cells) in rows.enumerate() {
-        let number = first_row + i as u32 + 2;
-        if cells.iter().all(|c| matches!(c, Data::Empty)) {
-            continue;
-        }
-        let mut fields = Map::new();
-        let mut ok = true;
-        for (j, (at, col)) in parsed.columns.iter().enumerate() {
-            match cells.get(j).map(|c| cell_value(c, col.ty)) {
-                None | Some(Ok(None)) => {}
-                Some(Ok(Some(v))) => {
-                    fields.insert(col.name.to_owned(), v);
-                }
-                Some(Err(reason)) => {
-                    ok = false;
-                    bad.push(BadCell {
-                        sheet: sheet.name().to_owned(),
-                        row: Some(number),
-                        column: Some(at.clone()),
-                        reason,
-                    });
-                }
-            }
-        }
-        if ok {
-            parsed.rows.push(Row { number, fields });
-        } else {
-            parsed.bad_rows += 1;
-        }
-    }
-    Some(parsed)
-}
-
-/// A cell as the JSON value of a column of type `ty`; `None` when empty.
-fn cell_value(cell: &Data, ty: CellType) -> Result<Option<Value>, String> {
-    match cell {
-        Data::Empty => Ok(None),
-        Data::String(s) | Data::DateTimeIso(s) => text_value(s, ty),
-        Data::Int(i) => match ty {
-            CellType::Int => Ok(Some(Value::from(*i))),
-            CellType::Float => Ok(Some(Value::from(*i as f64))),
-            _ => text_value(&i.to_string(), ty),
-        },
-        Data::Float(f) => match ty {
-            CellType::Int if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                Ok(Some(Value::from(*f as i64)))
-            }
-            CellType::Int => Err(format!("{f} is not a whole number")),
-            CellType::Float => serde_json::Number::from_f64(*f)
-                .map(|n| Some(Value::Number(n)))
-                .ok_or_else(|| format!("{f} is not a finite number")),
-            _ => text_value(&f.to_string(), ty),
-        },
-        Data::Bool(b) => match ty {
-            CellType::Bool => Ok(Some(Value::Bool(*b))),
-            _ => Err(format!("a true/false cell; {}", ty.expects())),
-        },
-        Data::DateTime(d) => {
-            let dt = d
-                .as_datetime()
-                .ok_or_else(|| "the date is out of range".to_owned())?;
-            match ty {
-                CellType::Date => Ok(Some(Value::String(dt.date().to_string()))),
-                CellType::Timestamp => Ok(Some(Value::String(
-                    dt.and_utc()
-                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                ))),
-                _ => Err(format!("a date cell; {}", ty.expects())),
-            }
-        }
-        Data::DurationIso(_) => Err(format!("a duration cell; {}", ty.expects())),
-        Data::Error(e) => Err(format!("the cell holds the Excel error {e}")),
-    }
-}
-
-/// A text cell as the JSON value of a column of type `ty`.
-fn text_value(s: &str, ty: CellType) -> Result<Option<Value>, String> {
-    let t = s.trim();
-    if t.is_empty() {
-        return Ok(None);
-    }
-    let bad = || format!("{t:?} is not valid here; {}", ty.expects());
-    Ok(Some(match ty {
-        CellType::Text | CellType::Date | CellType::Timestamp => Value::String(s.to_owned()),
-        CellType::Int => Value::from(t.parse::<i64>().map_err(|_| bad())?),
-        CellType::Float => t
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number)
-            .ok_or_else(bad)?,
-        CellType::Bool => Value::Bool(match t.to_ascii_lowercase().as_str() {
-            "true" | "1" => true,
-            "false" | "0" => false,
-            _ => return Err(bad()),
-        }),
-        CellType::Json => match serde_json::from_str(t) {
-            Ok(v @ Value::Array(_)) => v,
-            _ => return Err(bad()),
-        },
-    }))
-}
-
-impl CellType {
-    /// What a cell of this type must hold, for a report.
-    fn expects(self) -> &'static str {
-        match self {
-            CellType::Text => "this column holds text",
-            CellType::Int => "this column holds a whole number",
-            CellType::Float => "this column holds a number",
-            CellType::Bool => "this column holds true or false",
-            CellType::Date => "this column holds a day such as 2024-01-15",
-            CellType::Timestamp => "this column holds a time such as 2024-01-15T10:30:00Z",
-            CellType::Json => "this column holds a JSON array such as [\"a\"] or []",
-        }
-    }
 }
 
 /// The natural key's fields of a row.
@@ -408,19 +195,31 @@ impl From<KeyFields> for ManeuverKey {
     }
 }
 
-/// A key as a report names it, and as cycles are grouped by.
-fn describe(k: &ManeuverKey) -> String {
-    let mut s = format!(
-        "{} {} {} {}",
-        k.study, k.participant_number, k.maneuver, k.knee
-    );
-    if let Some(p) = k.pass_number {
+/// A key as a report names it.
+fn describe((study, number, maneuver, knee, pass, speed): &KeyId) -> String {
+    let mut s = format!("{study} {number} {maneuver} {knee}");
+    if let Some(p) = pass {
         s.push_str(&format!(" pass {p}"));
     }
-    if let Some(v) = k.speed {
+    if let Some(v) = speed {
         s.push_str(&format!(" {v}"));
     }
     s
+}
+
+/// A natural key as a map key: its parts, so no two keys can collide.
+type KeyId = (String, i32, String, String, Option<i32>, Option<String>);
+
+/// The [`KeyId`] of `k`.
+fn key_id(k: &ManeuverKey) -> KeyId {
+    (
+        k.study.clone(),
+        k.participant_number,
+        k.maneuver.to_string(),
+        k.knee.to_string(),
+        k.pass_number,
+        k.speed.map(|s| s.to_string()),
+    )
 }
 
 /// The cycles of one summary, from the details sheet.
@@ -443,6 +242,8 @@ struct Run<'a, F> {
     dry_run: bool,
     report: ImportReport,
     on_bad: &'a mut F,
+    /// The row each key was first seen on, per sheet.
+    seen: BTreeMap<(&'static str, KeyId), u32>,
 }
 
 impl<F: FnMut(&BadCell)> Run<'_, F> {
@@ -472,18 +273,25 @@ impl<F: FnMut(&BadCell)> Run<'_, F> {
 
     /// The details sheet's cycles grouped by their summary's key, each bad
     /// row reported (and marking its group).
-    fn gather_cycles(&mut self, p: &Parsed) -> BTreeMap<String, Group> {
-        let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    fn gather_cycles(&mut self, p: &Parsed) -> BTreeMap<KeyId, Group> {
+        let mut groups: BTreeMap<KeyId, Group> = BTreeMap::new();
         for row in &p.rows {
             let (key, rest) = split_key(&row.fields);
             let key = match decode::<KeyFields>(p, key) {
                 Ok(k) => ManeuverKey::from(k),
+                Err(_) if row.bad => continue,
                 Err((column, reason)) => {
                     self.bad(Sheet::CycleDetails, row.number, column, reason);
                     continue;
                 }
             };
-            let g = groups.entry(describe(&key)).or_default();
+            let g = groups.entry(key_id(&key)).or_default();
+            // A row with a refused cell (reported while reading) still
+            // refuses its summary: saving the others would drop that cycle.
+            if row.bad {
+                g.bad_row.get_or_insert(row.number);
+                continue;
+            }
             match decode::<CycleDetail>(p, rest) {
                 Ok(d) => g.rows.push((row.number, d)),
                 Err((column, reason)) => {
@@ -500,8 +308,23 @@ impl<F: FnMut(&BadCell)> Run<'_, F> {
         &mut self,
         p: &Parsed,
         row: &Row,
-        cycles: &mut BTreeMap<String, Group>,
+        cycles: &mut BTreeMap<KeyId, Group>,
     ) -> Result<(), CommandError> {
+        // One record per key: a second row with it would replace the first
+        // (and, for a summary, its cycles by none), so it is refused.
+        if let Ok(k) = decode::<KeyFields>(p, split_key(&row.fields).0) {
+            let id = (p.sheet.name(), key_id(&k.into()));
+            if let Some(first) = self.seen.get(&id).copied() {
+                let reason = format!(
+                    "has the same key ({}) as row {first}; a record is one row, so this one \
+                     was not saved",
+                    describe(&id.1)
+                );
+                self.refuse(p.sheet, row.number, vec![(None, reason)]);
+                return Ok(());
+            }
+            self.seen.insert(id, row.number);
+        }
         let mut fields = row.fields.clone();
         let file = match fields.remove("file_path") {
             Some(Value::String(s)) => Some(s),
@@ -570,7 +393,7 @@ impl<F: FnMut(&BadCell)> Run<'_, F> {
         p: &Parsed,
         row: u32,
         fields: Map<String, Value>,
-        cycles: &mut BTreeMap<String, Group>,
+        cycles: &mut BTreeMap<KeyId, Group>,
     ) -> Result<Item, Vec<Refusal>> {
         let one = |r: Refusal| vec![r];
         let item = match p.sheet {
@@ -579,7 +402,7 @@ impl<F: FnMut(&BadCell)> Run<'_, F> {
             Sheet::Synchronization => Item::Synchronization(decode(p, fields).map_err(one)?),
             Sheet::Cycles | Sheet::CycleDetails => {
                 let c: repo::MovementCycles = decode(p, fields).map_err(one)?;
-                let group = cycles.remove(&describe(&c.key())).unwrap_or_default();
+                let group = cycles.remove(&key_id(&c.key())).unwrap_or_default();
                 let rows: Vec<u32> = group.rows.iter().map(|(n, _)| *n).collect();
                 if let Some(r) = group.bad_row {
                     self.refuse_cycles(&rows, row);
