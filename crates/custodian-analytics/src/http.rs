@@ -51,6 +51,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
     OpenApiRouter::new()
         .routes(routes!(list_agents))
         .routes(routes!(route_intent))
+        .routes(routes!(update_agent))
         .routes(routes!(create_patient_journey, list_patient_journeys))
         .routes(routes!(
             get_patient_journey,
@@ -140,6 +141,40 @@ async fn route_intent(
 ) -> Result<Json<agent_registry::Model>, ApiError> {
     Ok(Json(
         registry::route_intent_to_agent(db.0.conn(), &q.intent).await?,
+    ))
+}
+
+/// Changes an agent: its tier, intents, description, settings, or whether
+/// it is routed to. Admins only (others get a recorded 403); audited as an
+/// update naming the changed fields.
+#[utoipa::path(patch, path = "/v1/analytics/agents/{agent_name}", tag = "analytics",
+    params(("agent_name" = crate::model::AgentType, Path, description = "The agent")),
+    request_body = registry::AgentPatch,
+    responses(
+        (status = 200, body = agent_registry::Model),
+        Forbidden,
+        custodian_http::responses::NotFound,
+        custodian_http::responses::Invalid,
+    ))]
+async fn update_agent(
+    db: Db,
+    Caller(actor): Caller,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<crate::model::AgentType>,
+    axum::Json(patch): axum::Json<registry::AgentPatch>,
+) -> Result<Json<agent_registry::Model>, ApiError> {
+    if principal.role != custodian_privacy::access::Role::Admin {
+        guard::record_denial(&db.0, &actor, "agent_registry", "write").await?;
+        return Err(ApiError::new(
+            Kind::Forbidden,
+            format!(
+                "role {} may not change the agent registry; it is for admins",
+                principal.role
+            ),
+        ));
+    }
+    Ok(Json(
+        registry::update_agent(&db.0, &actor, name, patch).await?,
     ))
 }
 

@@ -16,6 +16,98 @@ use serde_json::{Value, json};
 custodian_core::backend_tests! {
     intents_route_to_the_lowest_tier_and_unknown_ones_to_the_orchestrator => routing,
     an_analyst_never_sees_test_or_holdout_rows_on_any_route => split_routes,
+    admins_change_the_agent_registry_and_routing_follows => agent_changes,
+}
+
+async fn agent_changes(db: TestDb) {
+    let t = TestApp::spawn(&db, &Modules::all(&[custodian_analytics::MODULE])).await;
+    let admin = t.client("root", Role::Admin).await;
+    let loader = t.client("loader", Role::Service).await;
+    let route = |intent: &'static str| {
+        let admin = &admin;
+        async move {
+            admin
+                .ok(
+                    "GET",
+                    &format!("/v1/analytics/agents/route?intent={intent}"),
+                    None,
+                    StatusCode::OK,
+                )
+                .await["agent_name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert_eq!(route("CAUSAL").await, "causal_impact");
+    // Deactivated, it is no longer routed to: CAUSAL falls to the `*` agent.
+    let a = admin
+        .ok(
+            "PATCH",
+            "/v1/analytics/agents/causal_impact",
+            Some(json!({"is_active": false})),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(a["is_active"], false);
+    let e = last_entry(&db).await;
+    assert_eq!(
+        (e.action.as_str(), e.entity.as_str(), e.actor.as_str()),
+        ("update", "agent", "root")
+    );
+    assert_eq!(e.changed, json!(["is_active"]));
+    assert_eq!(route("CAUSAL").await, "orchestrator");
+    // Another agent takes the intent, at a lower tier than the orchestrator's peers.
+    let d = admin
+        .ok(
+            "PATCH",
+            "/v1/analytics/agents/explainer",
+            Some(json!({"tier": 2, "intents": ["explanation", "causal", "CAUSAL"], "config": {"style": "brief"}})),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(
+        d["intents"],
+        json!(["EXPLANATION", "CAUSAL"]),
+        "upper-cased, each once"
+    );
+    assert_eq!(route("CAUSAL").await, "explainer");
+    // Bad input names its field; only admins may change the registry (a
+    // service key writes analytics data, not its routing), and the refusal
+    // is recorded.
+    for (body, field) in [
+        (json!({"tier": 9}), "tier"),
+        (json!({"intents": []}), "intents"),
+        (json!({"intents": ["no spaces please"]}), "intents"),
+        (json!({"config": [1, 2]}), "config"),
+    ] {
+        let (s, p) = admin
+            .call("PATCH", "/v1/analytics/agents/explainer", Some(body))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert_eq!(p["invalid_params"][0]["name"], field, "{p}");
+    }
+    let (s, p) = loader
+        .call(
+            "PATCH",
+            "/v1/analytics/agents/explainer",
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
+    let e = last_entry(&db).await;
+    assert_eq!(
+        (e.action.as_str(), e.actor.as_str()),
+        ("access_denied", "loader")
+    );
+    let (s, _) = admin
+        .call(
+            "PATCH",
+            "/v1/analytics/agents/nobody",
+            Some(json!({"tier": 1})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
 async fn clients(db: &TestDb) -> Vec<Client> {

@@ -62,6 +62,15 @@ class CrossSourceMatch(BaseModel):
     """
 
 
+IntentName = TypeAliasType(
+    "IntentName", Annotated[str, Field(pattern='^(\\*|[A-Za-z0-9_]{1,32})$')]
+)
+"""
+An intent type as a patch names it: `*`, or 1 to 32 letters, digits and
+`_` (for the OpenAPI document; the patch holds plain strings).
+"""
+
+
 class MlAnnotation(BaseModel):
     """
     A label on a patient's record, for label-quality (IAA) tracking.
@@ -547,6 +556,47 @@ class Agent(BaseModel):
     Inactive agents are not routed to.
     """
     tier: int
+    """
+    1 (routed first) to 5.
+    """
+
+
+class AgentPatch(BaseModel):
+    """
+    A change to an agent (admins only): its tier, the intents it handles,
+    its description and settings, whether it is routed to.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    config: dict[str, Any] | None = None
+    """
+    Its settings, a JSON object; `null` clears them.
+    """
+    description: Annotated[
+        str | None,
+        Field(
+            max_length=500,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ] = None
+    """
+    What it does; `null` clears it.
+    """
+    intents: Annotated[list[IntentName] | None, Field(max_length=32, min_length=1)] = (
+        None
+    )
+    """
+    The intent types it handles, replacing its list: names of letters,
+    digits and `_`, stored upper-case, or `*` for intents no agent lists.
+    """
+    is_active: bool | None = None
+    """
+    `false`: no longer routed to (routing then falls to the next agent).
+    """
+    tier: Annotated[int | None, Field(ge=1, le=5)] = None
     """
     1 (routed first) to 5.
     """
