@@ -41,5 +41,12 @@ def test_to_polars(client: Client) -> None:
 
 def test_agents_and_kpis(client: Client) -> None:
     assert client.analytics.route_intent_to_agent("WHAT_IF").agent_name == "causal_impact"
+    off = client.analytics.update_agent("causal_impact", is_active=False)
+    try:
+        assert off.is_active is False
+        assert client.analytics.route_intent_to_agent("WHAT_IF").agent_name == "experiment_designer"
+    finally:
+        client.analytics.update_agent("causal_impact", is_active=True)
+    assert client.analytics.route_intent_to_agent("WHAT_IF").agent_name == "causal_impact"
     assert any(a.tier == 2 for a in client.analytics.list_agents(tier=2))
     assert client.analytics.kpi_active_users()[-1].period

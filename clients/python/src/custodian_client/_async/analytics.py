@@ -18,6 +18,7 @@ from ..bodies import body, seg
 from ..models.analytics import (
     ActiveUsers,
     Agent,
+    AgentPatch,
     CrossSourceMatch,
     MlAnnotation,
     MlAnnotationPatch,
@@ -201,6 +202,16 @@ class AsyncAnalytics(AsyncResource):
     async def route_intent_to_agent(self, intent: str) -> Agent:
         """The agent that handles ``intent`` (lowest tier wins; else the orchestrator)."""
         return await self._t.call("GET", "/v1/analytics/agents/route", Agent, params=[("intent", intent)])
+
+    async def update_agent(self, agent_name: str, update: AgentPatch | Body = None, /, **fields: Any) -> Agent:
+        """Change an agent (admin keys only): ``tier``, ``intents``, ``description``,
+        ``config`` or ``is_active`` (an inactive agent is not routed to). Audited."""
+        return await self._t.call(
+            "PATCH",
+            f"/v1/analytics/agents/{seg(agent_name)}",
+            Agent,
+            json=body(AgentPatch, update, fields),
+        )
 
     async def kpi_active_users(self) -> list[ActiveUsers]:
         return cast(
