@@ -79,6 +79,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
         .routes(routes!(ml_annotations_training))
         .routes(routes!(ml_annotations_validation))
         .routes(routes!(active_users))
+        .routes(routes!(record_user_session))
         .routes(routes!(cross_source_match))
         .route_layer(axum::middleware::from_fn(|req, next| {
             guard::require(crate::ANALYTICS, req, next)
@@ -444,6 +445,32 @@ async fn cross_source_matches(
     Ok(Json(
         patient::get_cross_source_matches(&r, &JOURNEYS, &q, &brand).await?,
     ))
+}
+
+// ---------------------------------------------------------------- user sessions
+
+/// Records a user session as the application ends it (writers: service
+/// keys); the active-users KPI counts it at once. The same checks as
+/// `custodian import analytics --table user_sessions`.
+#[utoipa::path(post, path = "/v1/analytics/user_sessions", tag = "analytics",
+    request_body = crate::import::NewUserSession,
+    responses(
+        (status = 201, body = crate::model::user_session::Model),
+        custodian_http::responses::Invalid,
+    ))]
+async fn record_user_session(
+    db: Db,
+    Caller(actor): Caller,
+    axum::Json(new): axum::Json<crate::import::NewUserSession>,
+) -> Result<
+    (
+        axum::http::StatusCode,
+        Json<crate::model::user_session::Model>,
+    ),
+    ApiError,
+> {
+    let s = crate::import::record_user_session(&db.0, &actor, new).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(s)))
 }
 
 // ---------------------------------------------------------------- KPIs

@@ -155,22 +155,46 @@ pub struct Report {
     pub bad: u64,
 }
 
-/// A user session to store.
-#[derive(Debug, Clone, Deserialize)]
+/// A user session to store: imported, or recorded live as it ends
+/// (`POST /v1/analytics/user_sessions`).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = analytics::NewUserSession)]
 pub struct NewUserSession {
     /// The user.
+    #[schema(min_length = 1, max_length = 255)]
     pub user_id: String,
     /// Started.
     pub session_start: DateTime<Utc>,
     /// Ended; not before the start.
     pub session_end: Option<DateTime<Utc>>,
     /// Length; defaults to end minus start.
+    #[schema(minimum = 0)]
     pub session_duration_seconds: Option<i32>,
     /// Pages viewed.
+    #[schema(minimum = 0)]
     pub pages_viewed: Option<i32>,
-    /// What the user did.
+    /// What the user did (a JSON object).
+    #[schema(value_type = Option<Object>)]
     pub actions_taken: Option<serde_json::Value>,
+}
+
+/// Records one session as an application ends it: checked as an imported
+/// row is, then inserted with its audit entry. The active-users KPI counts
+/// it at once.
+pub async fn record_user_session(
+    store: &Store,
+    actor: &Actor,
+    new: NewUserSession,
+) -> Result<user_session::Model> {
+    let mut am = session_row(new, custodian_core::time::now())?;
+    let id = Uuid::now_v7();
+    am.id = Set(id);
+    custodian_core::observe::observe(
+        "record_user_session",
+        custodian_ledger::record::create_audited(store, actor, id, am, SESSION_FIELDS),
+    )
+    .await
 }
 
 fn session_row(new: NewUserSession, now: DateTime<Utc>) -> Result<user_session::ActiveModel> {

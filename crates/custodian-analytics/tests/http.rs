@@ -17,6 +17,75 @@ custodian_core::backend_tests! {
     intents_route_to_the_lowest_tier_and_unknown_ones_to_the_orchestrator => routing,
     an_analyst_never_sees_test_or_holdout_rows_on_any_route => split_routes,
     admins_change_the_agent_registry_and_routing_follows => agent_changes,
+    a_session_recorded_live_counts_in_the_active_users_kpi_at_once => live_sessions,
+}
+
+async fn live_sessions(db: TestDb) {
+    let c = clients(&db).await;
+    let (loader, ana) = (&c[0], &c[1]);
+    let now = chrono::Utc::now();
+    let month = now.format("%Y-%m").to_string();
+    let mau = |kpis: &Value| {
+        kpis.as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["period"] == month.as_str())
+            .map_or(0, |k| k["mau"].as_i64().unwrap())
+    };
+    let before = mau(&ana
+        .ok(
+            "GET",
+            "/v1/analytics/kpis/active_users",
+            None,
+            StatusCode::OK,
+        )
+        .await);
+    let start = (now - chrono::Duration::minutes(5)).to_rfc3339();
+    let s = loader
+        .ok(
+            "POST",
+            "/v1/analytics/user_sessions",
+            Some(json!({"user_id": "u-live-1", "session_start": start, "session_end": now.to_rfc3339(),
+                        "pages_viewed": 3, "actions_taken": {"clicked": ["export"]}})),
+            StatusCode::CREATED,
+        )
+        .await;
+    assert_eq!(
+        s["session_duration_seconds"], 300,
+        "derived from start and end: {s}"
+    );
+    let after = mau(&ana
+        .ok(
+            "GET",
+            "/v1/analytics/kpis/active_users",
+            None,
+            StatusCode::OK,
+        )
+        .await);
+    assert_eq!(after, before + 1);
+    let e = last_entry(&db).await;
+    assert_eq!(
+        (e.action.as_str(), e.entity.as_str(), e.actor.as_str()),
+        ("create", "user_session", "loader")
+    );
+    // An end before the start names the field; a reader cannot record one.
+    let (st, p) = loader
+        .call(
+            "POST",
+            "/v1/analytics/user_sessions",
+            Some(json!({"user_id": "u-live-2", "session_start": now.to_rfc3339(), "session_end": start})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["invalid_params"][0]["name"], "session_end", "{p}");
+    let (st, _) = ana
+        .call(
+            "POST",
+            "/v1/analytics/user_sessions",
+            Some(json!({"user_id": "u", "session_start": start})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
 }
 
 async fn agent_changes(db: TestDb) {

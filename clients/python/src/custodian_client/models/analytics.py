@@ -366,6 +366,48 @@ class NewPatientJourney(BaseModel):
     """
 
 
+class NewUserSession(BaseModel):
+    """
+    A user session to store: imported, or recorded live as it ends
+    (`POST /v1/analytics/user_sessions`).
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    actions_taken: dict[str, Any] | None = None
+    """
+    What the user did (a JSON object).
+    """
+    pages_viewed: Annotated[int | None, Field(ge=0)] = None
+    """
+    Pages viewed.
+    """
+    session_duration_seconds: Annotated[int | None, Field(ge=0)] = None
+    """
+    Length; defaults to end minus start.
+    """
+    session_end: AwareDatetime | None = None
+    """
+    Ended; not before the start.
+    """
+    session_start: AwareDatetime
+    """
+    Started.
+    """
+    user_id: Annotated[
+        str,
+        Field(
+            max_length=255,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The user.
+    """
+
+
 class PatientJourney(BaseModel):
     """
     A patient's journey record, with where it came from.
@@ -462,6 +504,45 @@ class PatientJourneyPatch(BaseModel):
     source_stacking_flag: bool | None = None
     """
     New stacking flag.
+    """
+
+
+class UserSession(BaseModel):
+    """
+    One session of an application user (for MAU, WAU, DAU).
+    """
+
+    actions_taken: dict[str, Any] | None = None
+    """
+    What the user did.
+    """
+    created_at: AwareDatetime
+    """
+    Created.
+    """
+    id: UUID
+    """
+    UUID v7.
+    """
+    pages_viewed: int | None = None
+    """
+    Pages viewed.
+    """
+    session_duration_seconds: int | None = None
+    """
+    Length in seconds.
+    """
+    session_end: AwareDatetime | None = None
+    """
+    Ended.
+    """
+    session_start: AwareDatetime
+    """
+    Started.
+    """
+    user_id: str
+    """
+    The user.
     """
 
 
