@@ -65,11 +65,11 @@ maneuver_request!(
         qc_fail_channels: [bool; 4],
         /// Per channel: the artifact types found (at most 256 names of up to 64 characters).
         #[serde(default)]
-        #[schema(min_items = 4, max_items = 4)]
+        #[schema(value_type = Vec<Vec<super::Label>>, min_items = 4, max_items = 4)]
         artifact_types_channels: [Vec<String>; 4],
         /// Per channel: failed segments `[start_s, end_s]` (at most 256).
         #[serde(default)]
-        #[schema(value_type = Vec<Vec<Vec<f64>>>, min_items = 4, max_items = 4)]
+        #[schema(value_type = Vec<Vec<super::FailSegment>>, min_items = 4, max_items = 4)]
         fail_segments_channels: [Vec<Segment>; 4],
         /// Per channel: whether the signal dropped out.
         #[serde(default)]

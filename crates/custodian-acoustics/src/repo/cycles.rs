@@ -67,7 +67,7 @@ pub struct CycleDetail {
     pub qc_fail: bool,
     /// Why (at most 256 reasons of up to 64 characters).
     #[serde(default)]
-    #[schema(max_items = 256)]
+    #[schema(value_type = Vec<super::Label>, max_items = 256)]
     pub qc_reasons: Vec<String>,
 }
 

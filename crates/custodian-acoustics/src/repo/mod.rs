@@ -228,6 +228,20 @@ macro_rules! record_api {
 }
 pub(crate) use record_api;
 
+/// A name in an array field (an artifact type, a consensus method, a QC
+/// reason), as the OpenAPI document states it; the fields hold strings.
+#[derive(utoipa::ToSchema)]
+#[schema(as = acoustics::Label, min_length = 1, max_length = 64)]
+#[allow(dead_code)] // a schema, never built
+pub struct Label(String);
+
+/// A failed segment `[start_s, end_s]`: two numbers (that they are not
+/// negative and the end is not before the start, the server checks: 422).
+#[derive(utoipa::ToSchema)]
+#[schema(as = acoustics::FailSegment, value_type = Vec<f64>, min_items = 2, max_items = 2)]
+#[allow(dead_code)] // a schema, never built
+pub struct FailSegment(Vec<f64>);
+
 /// What identifies one processed maneuver of one participant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManeuverKey {

@@ -32,7 +32,7 @@ maneuver_request!(
         sync_method: String,
         /// The methods that agreed (at most 256 names of up to 64 characters).
         #[serde(default)]
-        #[schema(max_items = 256)]
+        #[schema(value_type = Vec<super::Label>, max_items = 256)]
         consensus_methods: Vec<String>,
         /// Largest disagreement between those methods, in seconds.
         #[serde(default)]

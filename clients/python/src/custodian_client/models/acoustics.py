@@ -10,40 +10,35 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from typing_extensions import TypeAliasType
 
-
-class CycleDetail(BaseModel):
-    """
-    One cycle of an extraction.
-    """
-
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    cycle_index: Annotated[int, Field(ge=0)]
-    """
-    The cycle's position, from 0, unique within the extraction.
-    """
-    end_time_s: Annotated[float, Field(ge=0.0)]
-    """
-    End, in seconds (not before the start).
-    """
-    qc_fail: bool | None = None
-    """
-    Whether the cycle failed QC.
-    """
-    qc_reasons: Annotated[list[str] | None, Field(max_length=256)] = None
-    """
-    Why (at most 256 reasons of up to 64 characters).
-    """
-    start_time_s: Annotated[float, Field(ge=0.0)]
-    """
-    Start, in seconds from the start of the recording.
-    """
+FailSegment = TypeAliasType(
+    "FailSegment", Annotated[list[float], Field(max_length=2, min_length=2)]
+)
+"""
+A failed segment `[start_s, end_s]`: two numbers (that they are not
+negative and the end is not before the start, the server checks: 422).
+"""
 
 
 Knee = TypeAliasType("Knee", Literal['left', 'right'])
 """
 Which knee the microphones were on.
+"""
+
+
+Label = TypeAliasType(
+    "Label",
+    Annotated[
+        str,
+        Field(
+            max_length=64,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ],
+)
+"""
+A name in an array field (an artifact type, a consensus method, a QC
+reason), as the OpenAPI document states it; the fields hold strings.
 """
 
 
@@ -224,7 +219,7 @@ class Synchronization(BaseModel):
     """
     The sync event's time in the biomechanics, in seconds.
     """
-    consensus_methods: Annotated[list[str] | None, Field(max_length=256)] = None
+    consensus_methods: Annotated[list[Label] | None, Field(max_length=256)] = None
     """
     The methods that agreed (at most 256 names of up to 64 characters).
     """
@@ -476,7 +471,7 @@ class AudioProcessing(BaseModel):
         extra='forbid',
     )
     artifact_types_channels: Annotated[
-        list[list[str]] | None, Field(max_length=4, min_length=4)
+        list[list[Label]] | None, Field(max_length=4, min_length=4)
     ] = None
     """
     Per channel: the artifact types found (at most 256 names of up to 64 characters).
@@ -515,7 +510,7 @@ class AudioProcessing(BaseModel):
     The recorder's serial number.
     """
     fail_segments_channels: Annotated[
-        list[list[list[float]]] | None, Field(max_length=4, min_length=4)
+        list[list[FailSegment]] | None, Field(max_length=4, min_length=4)
     ] = None
     """
     Per channel: failed segments `[start_s, end_s]` (at most 256).
@@ -989,6 +984,36 @@ class BiomechanicsImportSave(BaseModel):
     import_: Annotated[BiomechanicsImport, Field(alias='import')]
     """
     The record.
+    """
+
+
+class CycleDetail(BaseModel):
+    """
+    One cycle of an extraction.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    cycle_index: Annotated[int, Field(ge=0)]
+    """
+    The cycle's position, from 0, unique within the extraction.
+    """
+    end_time_s: Annotated[float, Field(ge=0.0)]
+    """
+    End, in seconds (not before the start).
+    """
+    qc_fail: bool | None = None
+    """
+    Whether the cycle failed QC.
+    """
+    qc_reasons: Annotated[list[Label] | None, Field(max_length=256)] = None
+    """
+    Why (at most 256 reasons of up to 64 characters).
+    """
+    start_time_s: Annotated[float, Field(ge=0.0)]
+    """
+    Start, in seconds from the start of the recording.
     """
 
 
