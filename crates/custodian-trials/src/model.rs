@@ -153,6 +153,33 @@ text_enum!(
     }
 );
 
+impl PipelineStatus {
+    /// Forward along `NEW → OUTREACH → SCREENING → SCHEDULED → ENROLLED`
+    /// (steps may be skipped: someone screened elsewhere is enrolled from
+    /// `NEW`); `DECLINED` from any step before enrolling; `WITHDRAWN` only
+    /// after it; `SCHEDULED → SCREENING` when the screening visit falls
+    /// through. `DECLINED` and `WITHDRAWN` are final. Staying is a no-op.
+    pub fn can_become(self, to: Self) -> bool {
+        use PipelineStatus::*;
+        let step = |s: Self| match s {
+            New => Some(0),
+            Outreach => Some(1),
+            Screening => Some(2),
+            Scheduled => Some(3),
+            Enrolled => Some(4),
+            Declined | Withdrawn => None,
+        };
+        self == to
+            || matches!((step(self), step(to)), (Some(a), Some(b)) if a < b)
+            || matches!(
+                (self, to),
+                (New | Outreach | Screening | Scheduled, Declined)
+                    | (Enrolled, Withdrawn)
+                    | (Scheduled, Screening)
+            )
+    }
+}
+
 impl AppointmentStatus {
     /// `BOOKED → CONFIRMED → COMPLETED | CANCELLED | NO_SHOW`. A booked
     /// appointment may also be cancelled or missed before it is confirmed;

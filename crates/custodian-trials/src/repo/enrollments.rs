@@ -217,7 +217,8 @@ pub async fn list_enrollments(
     read_page(store, actor, "list_enrollments", spec, q).await
 }
 
-/// Moves an enrollment along its pipeline.
+/// Moves an enrollment along its pipeline; a move the pipeline does not
+/// declare ([`PipelineStatus::can_become`]) is a 409 naming both steps.
 pub async fn update_enrollment(
     store: &Store,
     actor: &Actor,
@@ -230,6 +231,15 @@ pub async fn update_enrollment(
         store.transaction(|tx| {
             Box::pin(async move {
                 let cur = lock_live::<participant_trial::Entity>(tx, id).await?;
+                if let Some(to) = patch.pipeline_status
+                    && !cur.pipeline_status.can_become(to)
+                {
+                    return Err(super::conflict_state(
+                        "an enrollment",
+                        cur.pipeline_status,
+                        to,
+                    ));
+                }
                 let mut am = cur.clone().into_active_model();
                 let mut changed = Vec::new();
                 change!(am, cur, changed;
