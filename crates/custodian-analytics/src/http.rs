@@ -135,7 +135,11 @@ struct RouteQuery {
 /// The agent an intent goes to: the lowest tier that lists it, ties by
 /// name; an intent nobody lists goes to the orchestrator (`*`).
 #[utoipa::path(get, path = "/v1/analytics/agents/route", tag = "analytics", params(RouteQuery),
-    responses((status = 200, body = agent_registry::Model), BadQuery))]
+    responses(
+        (status = 200, body = agent_registry::Model),
+        BadQuery,
+        (status = 409, description = "No active agent lists the intent, and none takes `*` (an admin deactivated it)", body = custodian_http::Problem, content_type = "application/problem+json"),
+    ))]
 async fn route_intent(
     db: Db,
     Query(q): Query<RouteQuery>,

@@ -7,7 +7,8 @@
 //! their types; anything else is a [`QueryError`] naming the parameter. Values
 //! are always bound parameters, never spliced into SQL.
 //!
-//! Pagination is keyset, never offset: the order always ends with the
+//! Pagination is keyset (`offset` exists, capped, only for callers that
+//! page by number): the order always ends with the
 //! resource's unique key, and the cursor carries the last row's values of the
 //! order fields, so a page never repeats or skips a row while rows are
 //! inserted between requests. A cursor is bound to its query by a digest of

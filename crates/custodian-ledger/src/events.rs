@@ -68,8 +68,10 @@ pub struct NewEvent {
     /// What happened.
     #[schema(min_length = 1, max_length = 100)]
     pub event_type: String,
-    /// The kind of thing it is about.
-    #[schema(min_length = 1, max_length = 64)]
+    /// The kind of thing it is about: letters, digits, `_`, `.` and `-`
+    /// (so no invisible or look-alike character can make `participant`
+    /// read as another type).
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9_.-]+$")]
     pub subject_type: Option<String>,
     /// The id of that thing.
     pub subject_id: Option<Uuid>,
@@ -149,6 +151,17 @@ impl NewEvent {
             MAX_KEY_LEN,
             false,
         );
+        if let Some(t) = self.subject_type.as_deref()
+            && !t.trim().is_empty()
+            && !t
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            errs.push(FieldError {
+                name: "subject_type",
+                reason: "must be letters, digits, `_`, `.` and `-` (e.g. participant)".into(),
+            });
+        }
         if self.subject_id.is_some() && self.subject_type.is_none() {
             errs.push(FieldError {
                 name: "subject_type",

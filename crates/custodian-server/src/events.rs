@@ -110,21 +110,6 @@ async fn create_event(
         .as_ref()
         .and_then(|o| o.owner(event.subject_type.as_deref()))
         .copied();
-    // A module's subject type is written exactly as the module names it.
-    if let Some(o) = owner
-        && event.subject_type.as_deref() != Some(o.subject_type)
-    {
-        return Err(
-            custodian_core::Error::Invalid(vec![custodian_core::FieldError::new(
-                "subject_type",
-                format!(
-                    "write it {:?}, as the {} module names it",
-                    o.subject_type, o.area.name
-                ),
-            )])
-            .into(),
-        );
-    }
     // An event about a module's record needs that module's write permission.
     if let Some(area) = owner
         .map(|o| o.area)
@@ -140,6 +125,21 @@ async fn create_event(
                 area.name
             ),
         ));
+    }
+    // A module's subject type is written exactly as the module names it.
+    if let Some(o) = owner
+        && event.subject_type.as_deref() != Some(o.subject_type)
+    {
+        return Err(
+            custodian_core::Error::Invalid(vec![custodian_core::FieldError::new(
+                "subject_type",
+                format!(
+                    "write it {:?}, as the {} module names it",
+                    o.subject_type, o.area.name
+                ),
+            )])
+            .into(),
+        );
     }
     // ... and passes that module's check (trials: contact consent).
     let check = owner.and_then(|o| o.check);

@@ -524,7 +524,13 @@ async fn stop_contact(db: TestDb) {
         );
     }
     // Nor is another spelling of the type: it is refused, not let through.
-    for t in ["Participant", "participant ", "PARTICIPANT"] {
+    for t in [
+        "Participant",
+        "participant ",
+        "PARTICIPANT",
+        "participant\u{200b}",
+        "particip\u{430}nt",
+    ] {
         let (st, p) = agent
             .call("POST", "/v1/events", Some(event(t, &pid, "ev-spelled")))
             .await;

@@ -255,15 +255,12 @@ class NewEvent(BaseModel):
     The id of that thing.
     """
     subject_type: Annotated[
-        str | None,
-        Field(
-            max_length=64,
-            min_length=1,
-            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
-        ),
+        str | None, Field(max_length=64, min_length=1, pattern='^[A-Za-z0-9_.-]+$')
     ] = None
     """
-    The kind of thing it is about.
+    The kind of thing it is about: letters, digits, `_`, `.` and `-`
+    (so no invisible or look-alike character can make `participant`
+    read as another type).
     """
 
 
