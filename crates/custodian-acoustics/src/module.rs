@@ -75,12 +75,7 @@ impl Module for Acoustics {
                          and report each as ok, changed, missing or unreadable; exits 2 when any \
                          is not ok",
                     )
-                    .arg(
-                        clap::Arg::new("json")
-                            .long("json")
-                            .action(clap::ArgAction::SetTrue)
-                            .help("Print the report as JSON"),
-                    )
+                    .arg(flag("json", "Print the report as JSON"))
                 },
                 run: verify_files,
             },
@@ -106,26 +101,9 @@ impl Module for Acoustics {
                          each bad one is reported by sheet, row and column, and the exit status \
                          is then 2",
                     )
-                    .arg(
-                        clap::Arg::new("xlsx")
-                            .long("xlsx")
-                            .value_name("FILE")
-                            .required(true)
-                            .value_parser(clap::value_parser!(PathBuf))
-                            .help("The workbook (.xlsx) to read"),
-                    )
-                    .arg(
-                        clap::Arg::new("dry-run")
-                            .long("dry-run")
-                            .action(clap::ArgAction::SetTrue)
-                            .help("Check every row and report; write nothing"),
-                    )
-                    .arg(
-                        clap::Arg::new("json")
-                            .long("json")
-                            .action(clap::ArgAction::SetTrue)
-                            .help("Print the report as JSON"),
-                    )
+                    .arg(xlsx_arg("The workbook (.xlsx) to read"))
+                    .arg(flag("dry-run", "Check every row and report; write nothing"))
+                    .arg(flag("json", "Print the report as JSON"))
                 },
                 run: import_xlsx,
             },
@@ -137,14 +115,9 @@ impl Module for Acoustics {
                          import acoustics --xlsx` reads (so importing it into an empty database \
                          gives the same records); the reads are recorded in the audit chain",
                     )
-                    .arg(
-                        clap::Arg::new("xlsx")
-                            .long("xlsx")
-                            .value_name("FILE")
-                            .required(true)
-                            .value_parser(clap::value_parser!(PathBuf))
-                            .help("The workbook to write (refused if it exists, unless --force)"),
-                    )
+                    .arg(xlsx_arg(
+                        "The workbook to write (refused if it exists, unless --force)",
+                    ))
                     .arg(
                         clap::Arg::new("where")
                             .long("where")
@@ -156,12 +129,7 @@ impl Module for Acoustics {
                                  --where maneuver=eq.walk; repeat to narrow",
                             ),
                     )
-                    .arg(
-                        clap::Arg::new("force")
-                            .long("force")
-                            .action(clap::ArgAction::SetTrue)
-                            .help("Replace FILE if it exists"),
-                    )
+                    .arg(flag("force", "Replace FILE if it exists"))
                 },
                 run: export_xlsx,
             },
@@ -238,9 +206,7 @@ fn import_xlsx<'a>(
     args: &'a clap::ArgMatches,
 ) -> BoxFuture<'a, Result<Outcome, Error>> {
     Box::pin(async move {
-        let path = args
-            .get_one::<PathBuf>("xlsx")
-            .ok_or_else(|| Error::Usage("give --xlsx FILE".into()))?;
+        let path = xlsx_path(args)?;
         let dry_run = args.get_flag("dry-run");
         let root = DataRoot::new(data_root(env.config()));
         let bar = crate::verify::progress_bar();
@@ -295,9 +261,7 @@ fn export_xlsx<'a>(
     args: &'a clap::ArgMatches,
 ) -> BoxFuture<'a, Result<Outcome, Error>> {
     Box::pin(async move {
-        let path = args
-            .get_one::<PathBuf>("xlsx")
-            .ok_or_else(|| Error::Usage("give --xlsx FILE".into()))?;
+        let path = xlsx_path(args)?;
         if path.exists() && !args.get_flag("force") {
             return Err(Error::Usage(format!(
                 "{} exists; give --force to replace it",
@@ -320,4 +284,28 @@ fn export_xlsx<'a>(
         println!("{}: wrote {}", path.display(), parts.join(", "));
         Ok(Outcome::Done)
     })
+}
+
+/// The `--xlsx FILE` argument, with what the command does with the file.
+fn xlsx_arg(help: &'static str) -> clap::Arg {
+    clap::Arg::new("xlsx")
+        .long("xlsx")
+        .value_name("FILE")
+        .required(true)
+        .value_parser(clap::value_parser!(PathBuf))
+        .help(help)
+}
+
+/// A `--name` switch.
+fn flag(name: &'static str, help: &'static str) -> clap::Arg {
+    clap::Arg::new(name)
+        .long(name)
+        .action(clap::ArgAction::SetTrue)
+        .help(help)
+}
+
+/// The `--xlsx` path given.
+fn xlsx_path(args: &clap::ArgMatches) -> Result<&PathBuf, Error> {
+    args.get_one::<PathBuf>("xlsx")
+        .ok_or_else(|| Error::Usage("give --xlsx FILE".into()))
 }
