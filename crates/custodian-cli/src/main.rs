@@ -122,12 +122,30 @@ fn main() -> ExitCode {
 
 fn init_tracing(verbose: bool) {
     let default = if verbose { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTODIAN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = std::env::var("CUSTODIAN_LOG")
+        .ok()
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(sql_echo(&f)).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// `custodian::sql` is the SQL echo's documented name; the statements are
+/// logged by sqlx under `sqlx::query`, so each directive naming it names
+/// both.
+fn sql_echo(filter: &str) -> String {
+    filter
+        .split(',')
+        .flat_map(|d| match d.trim().strip_prefix("custodian::sql") {
+            Some(rest) if rest.is_empty() || rest.starts_with('=') => {
+                vec![d.to_owned(), format!("sqlx::query{rest}")]
+            }
+            _ => vec![d.to_owned()],
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 async fn run(cli: Option<Cli>, matches: &clap::ArgMatches) -> Result<ExitCode> {
@@ -167,5 +185,17 @@ mod tests {
     #[test]
     fn verify_cli() {
         super::cli_command().debug_assert();
+    }
+
+    #[test]
+    fn the_sql_echo_directive_also_names_sqlx_statements() {
+        use super::sql_echo;
+        assert_eq!(
+            sql_echo("warn,custodian::sql=debug"),
+            "warn,custodian::sql=debug,sqlx::query=debug"
+        );
+        assert_eq!(sql_echo("custodian::sql"), "custodian::sql,sqlx::query");
+        assert_eq!(sql_echo("custodian::sqlite=info"), "custodian::sqlite=info");
+        assert_eq!(sql_echo("info"), "info");
     }
 }

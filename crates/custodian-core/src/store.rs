@@ -44,7 +44,12 @@ impl Store {
             .acquire_timeout(cfg.acquire_timeout)
             .connect_timeout(cfg.acquire_timeout)
             .max_lifetime(cfg.max_lifetime)
-            .sqlx_logging(false);
+            // The SQL echo: sqlx logs each statement's text (placeholders,
+            // never bind values) with its timing at DEBUG under the target
+            // `sqlx::query`, which `CUSTODIAN_LOG=custodian::sql=debug`
+            // turns on; when that level is off it costs one check a statement.
+            .sqlx_logging(true)
+            .sqlx_logging_level(log::LevelFilter::Debug);
         match backend {
             Backend::Sqlite => {
                 let busy = cfg.busy_timeout;
