@@ -289,6 +289,7 @@ async fn explain(store: &Store) -> Result<String> {
         false,
     )?;
     let select = spec.apply(
+        sea_orm::DbBackend::Postgres,
         &q,
         case::Entity::find()
             .filter(case::Column::DeletedAt.is_null())

@@ -139,6 +139,8 @@ pub async fn seed(store: &Store, actor: &Actor, cases: usize) -> Result<SeedRepo
         RiskLevel::High,
         RiskLevel::Critical,
     ];
+    // Where each claim came in, as intake metadata (`metadata->>channel=eq.web`).
+    const CHANNELS: [&str; 3] = ["web", "phone", "agent"];
     let mut rng = SplitMix64::new(0x5EED_2004);
     for i in 0..cases {
         let case_type = rng.pick(&types);
@@ -156,7 +158,7 @@ pub async fn seed(store: &Store, actor: &Actor, cases: usize) -> Result<SeedRepo
                 priority_score: Some(unit(&mut rng)),
                 assigned_team_id: None,
                 assigned_user_id: None,
-                metadata: None,
+                metadata: Some(serde_json::json!({"channel": CHANNELS[i % CHANNELS.len()]})),
             },
         )
         .await?;

@@ -11,7 +11,10 @@ fn custodian(db: &TestDb, log: &str, args: &[&str]) -> Output {
         .args(args)
         .current_dir(std::env::temp_dir())
         .env("CUSTODIAN_DATABASE_URL", db.config.url.expose())
-        .env("CUSTODIAN_PEPPER", "sql-echo-test-pepper-0123456789abcdef0123")
+        .env(
+            "CUSTODIAN_PEPPER",
+            "sql-echo-test-pepper-0123456789abcdef0123",
+        )
         .env("CUSTODIAN_LOG", log)
         .env_remove("DATABASE_URL")
         .env_remove("CUSTODIAN_CONFIG")
@@ -46,7 +49,10 @@ async fn echo(db: TestDb) {
     );
     assert!(log.contains("elapsed"), "with its timing: {log}");
     for secret in [name, &key[..12]] {
-        assert!(!log.contains(secret), "{secret:?} was bound, not echoed: {log}");
+        assert!(
+            !log.contains(secret),
+            "{secret:?} was bound, not echoed: {log}"
+        );
     }
 
     let quiet = custodian(&db, "warn", &["keys", "list"]);

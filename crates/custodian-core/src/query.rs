@@ -19,8 +19,8 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, ModelTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, ModelTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Value,
     sea_query::{Expr, ExprTrait, Func, ValueType},
 };
 use serde::Serialize;
@@ -109,6 +109,7 @@ pub struct ListSpec<E: EntityTrait> {
     default_order: Vec<(usize, Dir)>,
     extra_params: Vec<&'static str>,
     default_limit: u64,
+    json_cols: Vec<(&'static str, E::Column)>,
 }
 
 impl<E: EntityTrait> ListSpec<E> {
@@ -131,6 +132,7 @@ impl<E: EntityTrait> ListSpec<E> {
             default_order: Vec::new(),
             extra_params: Vec::new(),
             default_limit: DEFAULT_LIMIT,
+            json_cols: Vec::new(),
         }
     }
 
@@ -149,6 +151,13 @@ impl<E: EntityTrait> ListSpec<E> {
             ty,
             orderable: false,
         });
+        self
+    }
+
+    /// A JSON object column whose keys clients may filter on, as
+    /// `name->>key=op.value` (see [`json_key`] for what compares how).
+    pub fn json_keys(mut self, name: &'static str, column: E::Column) -> Self {
+        self.json_cols.push((name, column));
         self
     }
 
@@ -258,7 +267,13 @@ impl<E: EntityTrait> ListSpec<E> {
                 }
                 k if self.extra_params.contains(&k) => q.extras.push((key.clone(), value.clone())),
                 k => {
-                    let Some(i) = self.index(k) else {
+                    let names: Vec<&str> = self.json_cols.iter().map(|(n, _)| *n).collect();
+                    let json = json_key::split(k, &names).transpose()?;
+                    let found = match json {
+                        Some((i, _)) => Some(i),
+                        None => self.index(k),
+                    };
+                    let Some(i) = found else {
                         return Err(QueryError::new(
                             k,
                             format!(
@@ -274,8 +289,16 @@ impl<E: EntityTrait> ListSpec<E> {
                             format!("at most {MAX_FILTERS} filters per request"),
                         ));
                     }
-                    q.filters
-                        .push(parse_filter(k, i, self.fields[i].ty, value)?);
+                    let filter = match json {
+                        Some((_, json_key)) => {
+                            let mut f = parse_filter(k, i, FieldType::Text, value)?;
+                            json_key::check_op(k, f.op)?;
+                            f.key = Some(json_key.to_owned());
+                            f
+                        }
+                        None => parse_filter(k, i, self.fields[i].ty, value)?,
+                    };
+                    q.filters.push(filter);
                     let bound: usize = q.filters.iter().map(|f| f.values.len()).sum();
                     if bound > MAX_BOUND_VALUES {
                         return Err(QueryError::new(
@@ -304,10 +327,12 @@ impl<E: EntityTrait> ListSpec<E> {
     }
 
     fn names(&self, orderable_only: bool) -> String {
+        let json = self.json_cols.iter().filter(|_| !orderable_only);
         self.fields
             .iter()
             .filter(|f| !orderable_only || f.orderable)
-            .map(|f| f.name)
+            .map(|f| f.name.to_owned())
+            .chain(json.map(|(n, _)| format!("{n}->>KEY")))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -394,16 +419,31 @@ impl<E: EntityTrait> ListSpec<E> {
         URL_SAFE_NO_PAD.encode(json)
     }
 
-    /// The filters as one condition (for counting and for custom queries).
-    pub fn condition(&self, q: &ListQuery) -> Condition {
-        q.filters.iter().fold(Condition::all(), |c, f| {
-            c.add(f.expr(self.fields[f.field].column))
-        })
+    /// The filters as one condition (for counting and for custom queries);
+    /// a JSON key's condition is written for `backend`.
+    pub fn condition(&self, backend: DbBackend, q: &ListQuery) -> Condition {
+        q.filters
+            .iter()
+            .fold(Condition::all(), |c, f| match &f.key {
+                Some(key) => {
+                    let column = self.json_cols[f.field].1;
+                    c.add(json_key::condition(
+                        backend,
+                        E::default().table_name(),
+                        column.as_str(),
+                        key,
+                        f.op,
+                        f.negated,
+                        &f.values,
+                    ))
+                }
+                None => c.add(f.expr(self.fields[f.field].column)),
+            })
     }
 
     /// Adds the filters, the keyset position, the order and `limit + 1`.
-    pub fn apply(&self, q: &ListQuery, mut select: Select<E>) -> Select<E> {
-        select = select.filter(self.condition(q));
+    pub fn apply(&self, backend: DbBackend, q: &ListQuery, mut select: Select<E>) -> Select<E> {
+        select = select.filter(self.condition(backend, q));
         if let Some(after) = &q.after {
             select = select.filter(self.keyset(q, after));
         }
@@ -466,12 +506,14 @@ impl<E: EntityTrait> ListSpec<E> {
     where
         E::Model: Sync,
     {
+        let backend = conn.get_database_backend();
         let total = if q.count_exact {
-            Some(select.clone().filter(self.condition(q)).count(conn).await?)
+            let filtered = select.clone().filter(self.condition(backend, q));
+            Some(filtered.count(conn).await?)
         } else {
             None
         };
-        let mut items = self.apply(q, select).all(conn).await?;
+        let mut items = self.apply(backend, q, select).all(conn).await?;
         let mut more = items.len() as u64 > q.limit;
         items.truncate(q.limit as usize);
         // A page ends early, with a cursor, once its rows pass the page cap
@@ -592,7 +634,10 @@ enum Op {
 #[derive(Debug, Clone, PartialEq)]
 struct Filter {
     name: String,
+    /// An index into the spec's fields, or into its JSON columns when `key` is set.
     field: usize,
+    /// The JSON key filtered on (`metadata->>key`).
+    key: Option<String>,
     op: Op,
     negated: bool,
     values: Vec<Scalar>,
@@ -782,6 +827,7 @@ fn parse_filter(name: &str, field: usize, ty: FieldType, raw: &str) -> Result<Fi
     Ok(Filter {
         name: name.to_owned(),
         field,
+        key: None,
         op,
         negated,
         values,
@@ -848,6 +894,8 @@ fn pattern(s: &Scalar) -> String {
         other => other.to_json().to_string(),
     }
 }
+
+pub mod json_key;
 
 #[cfg(test)]
 mod tests;

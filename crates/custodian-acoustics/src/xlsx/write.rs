@@ -103,7 +103,7 @@ where
     let q = spec
         .parse(filters, false)
         .map_err(|e| CommandError::Usage(format!("--where, on sheet {}: {e}", spec.resource())))?;
-    let mut select = E::find().filter(spec.condition(&q));
+    let mut select = E::find().filter(spec.condition(store.conn().get_database_backend(), &q));
     for name in ["study", "participant_number"] {
         if let Some(c) = E::Column::iter().find(|c| c.as_str() == name) {
             select = select.order_by_asc(c);

@@ -257,7 +257,8 @@ pub async fn get_case(store: &Store, actor: &Actor, id: Uuid, vis: Visibility) -
     Ok(CaseView::at(row, time::now()))
 }
 
-/// What case lists may filter and order by. `sla_breached` and
+/// What case lists may filter and order by; `metadata->>key=eq.value`
+/// filters on the intake metadata's keys. `sla_breached` and
 /// `include_deleted` are the resource's own parameters.
 pub fn case_spec() -> ListSpec<case::Entity> {
     use case::Column as C;
@@ -279,6 +280,7 @@ pub fn case_spec() -> ListSpec<case::Entity> {
         .filter("assigned_user_id", C::AssignedUserId, FieldType::Uuid)
         .filter("title", C::Title, FieldType::Text)
         .filter("sla_due_at", C::SlaDueAt, FieldType::Timestamp)
+        .json_keys("metadata", C::Metadata)
         // Both descending, so a page is one backward scan of claims_cases_list.
         .default_order(&[("created_at", Dir::Desc), ("id", Dir::Desc)])
         .extra_params(&["include_deleted", "sla_breached"])
