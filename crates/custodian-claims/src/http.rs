@@ -74,6 +74,36 @@ struct ReadParams {
     include_deleted: Option<bool>,
 }
 
+/// `?embed=` on case lists: related rows in the same answer. Declared for
+/// the OpenAPI document; the list reads it from its raw query.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct EmbedParam {
+    /// Related rows to bring along, comma-separated: `team`, `assignee`,
+    /// `documents`, `triage_results` (one query per relation for the whole
+    /// page; at most 1,000 rows of each).
+    #[param(
+        max_length = 200,
+        pattern = "^(team|assignee|documents|triage_results)(,(team|assignee|documents|triage_results))*$"
+    )]
+    embed: Option<String>,
+}
+
+/// A single case read: `include_deleted` and `embed`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct CaseReadParams {
+    /// Also find a soft-deleted case (admin only).
+    include_deleted: Option<bool>,
+    /// Related rows to bring along, as on the list.
+    #[param(
+        max_length = 200,
+        pattern = "^(team|assignee|documents|triage_results)(,(team|assignee|documents|triage_results))*$"
+    )]
+    embed: Option<String>,
+}
+
 /// One claims request: the database, the caller and their role. The
 /// shared [`custodian_http::resource_handlers!`] calls its methods; it
 /// decides visibility (`include_deleted` is an admin right, and a refusal
@@ -235,7 +265,7 @@ async fn create_case(
 /// `updated_at`, `priority_score`, `risk_score`, `external_id`, `sla_due_at`
 /// as `field=op.value`, and `sla_breached=true|false`. Order by
 /// `created_at`, `updated_at`, `priority_score`, `risk_score` or `external_id`.
-#[utoipa::path(get, path = "/v1/claims/cases", tag = "claims", responses(
+#[utoipa::path(get, path = "/v1/claims/cases", tag = "claims", params(EmbedParam), responses(
     (status = 200, body = Page<CaseView>),
     BadQuery,
     (status = 403, description = "include_deleted without the admin role", body = Problem, content_type = "application/problem+json"),
@@ -252,16 +282,24 @@ async fn list_cases(
     ))
 }
 
-/// One case, with `sla_breached` as of now.
+/// One case, with `sla_breached` as of now, and with `embed=` its related rows.
 #[utoipa::path(get, path = "/v1/claims/cases/{id}", tag = "claims",
-    params(("id" = Uuid, Path), ReadParams),
-    responses((status = 200, body = CaseView), NotFound))]
+    params(("id" = Uuid, Path), CaseReadParams),
+    responses((status = 200, body = CaseView), BadQuery, NotFound))]
 async fn get_case(
     call: Call,
     Path(id): Path<Uuid>,
-    Query(p): Query<ReadParams>,
+    Query(p): Query<CaseReadParams>,
 ) -> Result<Json<CaseView>, ApiError> {
-    Ok(Json(call.get(repo::get_case, id, p).await?))
+    let what = repo::Embed::parse(p.embed.as_deref())?;
+    let read = ReadParams {
+        include_deleted: p.include_deleted,
+    };
+    let vis = call.read_vis(&read).await?;
+    let db = &call.db.0;
+    Ok(Json(
+        repo::get_case_with(db, &call.actor, id, vis, what).await?,
+    ))
 }
 
 /// Changes a case: only the fields given. A refused status transition or a

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use custodian_claims::{
-    model::{CaseType, UrgencyLevel},
-    repo,
+    model::{CaseType, UrgencyLevel, UserRole},
+    repo::{self, CasePatch, Embed, NewDocument, NewTriageResult, NewUser, Visibility},
 };
 use custodian_core::{Backend, Store, testing::TestDb, time};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryTrait, Statement};
@@ -16,6 +16,7 @@ use common::*;
 custodian_core::backend_tests! {
     metadata_keys_filter_as_text_alike_on_both_backends => metadata_filters,
     bad_metadata_filters_are_refused_naming_the_parameter => metadata_refusals,
+    embed_brings_related_rows_records_their_reads_and_hides_the_deleted => embedded,
 }
 
 /// Five cases whose metadata differ in type and presence; returns their
@@ -152,4 +153,143 @@ async fn metadata_refusals(db: TestDb) {
         assert_eq!(err.param, param);
         assert!(err.reason.contains(says), "{param}={value}: {}", err.reason);
     }
+}
+
+async fn embedded(db: TestDb) {
+    let store = migrated(&db).await;
+    let a = actor();
+    let t = team(&store, "Auto", 10, 24).await;
+    let u = repo::create_user(
+        &store,
+        &a,
+        NewUser {
+            email: "emb@example.com".into(),
+            full_name: "Emb".into(),
+            role: UserRole::Adjuster,
+            team_id: Some(t),
+            is_active: None,
+        },
+    )
+    .await
+    .unwrap();
+    let c1 = case_in(&store, 1).await;
+    let _c2 = case_in(&store, 2).await;
+    let patch = CasePatch {
+        assigned_team_id: Some(Some(t)),
+        assigned_user_id: Some(Some(u.id)),
+        ..CasePatch::default()
+    };
+    repo::update_case(&store, &a, c1, patch).await.unwrap();
+    let mut docs = Vec::new();
+    for n in 0..3 {
+        let new = NewDocument {
+            case_id: c1,
+            file_uri: format!("s3://claims/CLAIM-00001/{n}.jpg"),
+            sha256: "c".repeat(64),
+            size_bytes: 10,
+            mime_type: "image/jpeg".into(),
+            processing_status: None,
+            processing_metadata: None,
+        };
+        docs.push(repo::create_document(&store, &a, new).await.unwrap().id);
+    }
+    repo::delete_document(&store, &a, docs[2]).await.unwrap();
+    let triage = NewTriageResult {
+        case_id: c1,
+        agent_outputs: serde_json::json!({}),
+        orchestration_metadata: None,
+        model_version: "m".into(),
+        processing_time_ms: 1,
+    };
+    let r = repo::create_triage_result(&store, &a, triage)
+        .await
+        .unwrap();
+
+    let reader = custodian_ledger::audit::Actor {
+        name: "embed-reader".into(),
+        request_id: None,
+    };
+    let spec = repo::case_spec();
+    let q = query("embed=team,assignee,documents,triage_results&order=external_id.asc");
+    let page = repo::list_cases(&store, &reader, &spec, &q, time::now())
+        .await
+        .unwrap();
+    let [one, two] = &page.items[..] else {
+        panic!("two cases: {:?}", page.items)
+    };
+    assert_eq!(one.team.as_ref().unwrap().as_ref().unwrap().id, t);
+    assert_eq!(one.assignee.as_ref().unwrap().as_ref().unwrap().id, u.id);
+    let listed: Vec<_> = one
+        .documents
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(listed, docs[..2], "oldest first, the deleted one left out");
+    let results: Vec<_> = one
+        .triage_results
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|x| x.id)
+        .collect();
+    assert_eq!(results, [r.id]);
+    let json = serde_json::to_value(two).unwrap();
+    assert_eq!(
+        (
+            &json["team"],
+            &json["assignee"],
+            &json["documents"],
+            &json["triage_results"]
+        ),
+        (
+            &serde_json::Value::Null,
+            &serde_json::Value::Null,
+            &serde_json::json!([]),
+            &serde_json::json!([])
+        ),
+        "an unassigned case embeds nulls and empty lists"
+    );
+
+    // The reads of the people's records embedded are recorded, each kind once.
+    let reads = custodian_ledger::testing::reads_by(&store, "embed-reader").await;
+    let kinds: Vec<&str> = reads.iter().map(|(e, _, _)| e.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["case", "user", "document", "triage_result"],
+        "{reads:?}"
+    );
+    let (_, _, doc_ids) = &reads[2];
+    assert_eq!(doc_ids.len(), 2, "{doc_ids:?}");
+
+    // Without embed, nothing is added to the answer.
+    let plain = repo::get_case(&store, &reader, c1, Visibility::default())
+        .await
+        .unwrap();
+    let json = serde_json::to_value(&plain).unwrap();
+    assert!(
+        json.get("team").is_none() && json.get("documents").is_none(),
+        "{json}"
+    );
+
+    // A single read embeds the same; an admin's include_deleted shows the deleted document.
+    let all = Visibility {
+        include_deleted: true,
+    };
+    let what = Embed::parse(Some("documents")).unwrap();
+    let one = repo::get_case_with(&store, &reader, c1, all, what)
+        .await
+        .unwrap();
+    assert_eq!(one.documents.unwrap().len(), 3);
+    assert!(one.team.is_none(), "only what was asked");
+
+    for bad in ["teams", "team,", "", &"team,".repeat(50)] {
+        let err = Embed::parse(Some(bad)).unwrap_err();
+        assert_eq!(err.param, "embed", "{bad}");
+    }
+    let err = repo::list_cases(&store, &reader, &spec, &query("embed=bogus"), time::now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, custodian_core::Error::Query(_)), "{err:?}");
 }

@@ -24,8 +24,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::embed::{Embed, embed};
 use super::{open_cases, sla_due};
-use crate::model::{CaseStatus, CaseType, RiskLevel, UrgencyLevel, case, team, user};
+use crate::model::{
+    CaseStatus, CaseType, RiskLevel, UrgencyLevel, case, document, team, triage_result, user,
+};
 
 /// A case as every read returns it: the row plus its SLA state now.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -36,13 +39,34 @@ pub struct CaseView {
     pub case: case::Model,
     /// Open for longer than its team's `sla_target_hours`.
     pub sla_breached: bool,
+    /// The assigned team, with `embed=team` (null when there is none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<team::Model>)]
+    pub team: Option<Option<team::Model>>,
+    /// The assigned user, with `embed=assignee` (null when there is none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<user::Model>)]
+    pub assignee: Option<Option<user::Model>>,
+    /// The case's documents, oldest first, with `embed=documents`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub documents: Option<Vec<document::Model>>,
+    /// The case's triage results, oldest first, with `embed=triage_results`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub triage_results: Option<Vec<triage_result::Model>>,
 }
 
 impl CaseView {
-    /// The case as seen at `now`.
+    /// The case as seen at `now`, with nothing embedded.
     pub fn at(case: case::Model, now: DateTime<Utc>) -> Self {
         let sla_breached = is_breached(&case, now);
-        Self { case, sla_breached }
+        Self {
+            case,
+            sla_breached,
+            team: None,
+            assignee: None,
+            documents: None,
+            triage_results: None,
+        }
     }
 }
 
@@ -252,9 +276,23 @@ pub async fn create_case(store: &Store, actor: &Actor, new: NewCase) -> Result<C
 /// One case as of now, its read recorded; deleted cases only when `vis`
 /// includes them.
 pub async fn get_case(store: &Store, actor: &Actor, id: Uuid, vis: Visibility) -> Result<CaseView> {
+    get_case_with(store, actor, id, vis, Embed::default()).await
+}
+
+/// [`get_case`] with the related rows `what` names.
+pub async fn get_case_with(
+    store: &Store,
+    actor: &Actor,
+    id: Uuid,
+    vis: Visibility,
+    what: Embed,
+) -> Result<CaseView> {
     let row = observe("get_case", get::<case::Entity>(store.conn(), id, vis)).await?;
     record_reads::<case::Entity>(store, actor, &[id.to_string()]).await?;
-    Ok(CaseView::at(row, time::now()))
+    let mut view = [CaseView::at(row, time::now())];
+    embed(store, actor, &mut view, what, vis).await?;
+    let [view] = view;
+    Ok(view)
 }
 
 /// What case lists may filter and order by; `metadata->>key=eq.value`
@@ -283,13 +321,13 @@ pub fn case_spec() -> ListSpec<case::Entity> {
         .json_keys("metadata", C::Metadata)
         // Both descending, so a page is one backward scan of claims_cases_list.
         .default_order(&[("created_at", Dir::Desc), ("id", Dir::Desc)])
-        .extra_params(&["include_deleted", "sla_breached"])
+        .extra_params(&["include_deleted", "sla_breached", "embed"])
 }
 
 /// Lists cases newest first by default, as of `now` (which decides
 /// `sla_breached`); the page's read is recorded (one entry naming its ids).
 /// Archived and deleted cases are left out unless `q` has
-/// `include_deleted=true`.
+/// `include_deleted=true`; `embed=` brings related rows along.
 pub async fn list_cases(
     store: &Store,
     actor: &Actor,
@@ -311,9 +349,11 @@ pub async fn list_cases_with(
     vis: Visibility,
     now: DateTime<Utc>,
 ) -> Result<Page<CaseView>> {
-    let page = observe("list_cases", case_page(store.conn(), spec, q, vis, now)).await?;
+    let what = Embed::parse(q.extra("embed"))?;
+    let mut page = observe("list_cases", case_page(store.conn(), spec, q, vis, now)).await?;
     let ids: Vec<String> = page.items.iter().map(|c| c.case.id.to_string()).collect();
     record_reads::<case::Entity>(store, actor, &ids).await?;
+    embed(store, actor, &mut page.items, what, vis).await?;
     Ok(page)
 }
 

@@ -25,18 +25,20 @@ use crate::model::{CaseStatus, case, document, team, triage_result, user};
 
 mod cases;
 mod documents;
+mod embed;
 mod teams;
 mod triage;
 mod users;
 
 pub use cases::{
     CasePatch, CaseView, NewCase, case_history, case_spec, create_case, delete_case, get_case,
-    is_breached, list_cases, list_cases_with, update_case,
+    get_case_with, is_breached, list_cases, list_cases_with, update_case,
 };
 pub use documents::{
     DocumentPatch, NewDocument, create_document, delete_document, document_spec, get_document,
     list_documents, update_document,
 };
+pub use embed::{Embed, MAX_EMBED_LEN, MAX_EMBEDDED, RELATIONS};
 pub use teams::{
     NewTeam, TeamPatch, create_team, delete_team, get_team, list_teams, team_spec, update_team,
 };

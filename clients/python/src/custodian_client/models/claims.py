@@ -888,9 +888,19 @@ class Case(CaseRow):
     A case as every read returns it: the row plus its SLA state now.
     """
 
+    assignee: User | None = None
+    documents: list[Document] | None = None
+    """
+    The case's documents, oldest first, with `embed=documents`.
+    """
     sla_breached: bool
     """
     Open for longer than its team's `sla_target_hours`.
+    """
+    team: Team | None = None
+    triage_results: list[TriageResult] | None = None
+    """
+    The case's triage results, oldest first, with `embed=triage_results`.
     """
 
 
