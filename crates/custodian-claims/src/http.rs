@@ -150,6 +150,27 @@ impl Call {
         Ok(vis)
     }
 
+    /// The claims user this request's key acts for, if bound; a binding to
+    /// a user who is gone or inactive is a recorded 403.
+    async fn acting_user(&self, case: Uuid) -> Result<Option<crate::model::user::Model>, ApiError> {
+        let found =
+            repo::acting::acting_user(self.db.0.conn(), self.principal.acts_as.as_deref()).await;
+        self.recorded(case, found).await
+    }
+
+    /// Passes `done` through, first recording a 403 (the case refused) in
+    /// the chain; if the refusal cannot be recorded, that failure is the answer.
+    async fn recorded<T>(
+        &self,
+        case: Uuid,
+        done: custodian_core::Result<T>,
+    ) -> Result<T, ApiError> {
+        if let Err(custodian_core::Error::Forbidden(_)) = &done {
+            guard::record_denial(&self.db.0, &self.actor, "case", &case.to_string()).await?;
+        }
+        Ok(done?)
+    }
+
     async fn create<'a, N, M, Fut>(
         &'a self,
         f: impl FnOnce(&'a Store, &'a Actor, N) -> Fut,
@@ -303,7 +324,8 @@ async fn get_case(
 }
 
 /// Changes a case: only the fields given. A refused status transition or a
-/// team at capacity is a 409.
+/// team at capacity is a 409. A key bound to a claims user changes only the
+/// cases that user reaches (403 otherwise, recorded).
 #[utoipa::path(patch, path = "/v1/claims/cases/{id}", tag = "claims", request_body = CasePatch,
     params(("id" = Uuid, Path)),
     responses(
@@ -313,23 +335,22 @@ async fn get_case(
         Invalid,
     ))]
 async fn update_case(
-    db: Db,
-    Caller(actor): Caller,
+    call: Call,
     Path(id): Path<Uuid>,
     Json(patch): Json<CasePatch>,
 ) -> Result<Json<CaseView>, ApiError> {
-    Ok(Json(repo::update_case(&db.0, &actor, id, patch).await?))
+    let by = call.acting_user(id).await?;
+    let done = repo::update_case_as(&call.db.0, &call.actor, by, id, patch).await;
+    Ok(Json(call.recorded(id, done).await?))
 }
 
-/// Soft-deletes a case.
+/// Soft-deletes a case; a key bound to a claims user only within their reach.
 #[utoipa::path(delete, path = "/v1/claims/cases/{id}", tag = "claims", params(("id" = Uuid, Path)),
     responses((status = 204), NotFound))]
-async fn delete_case(
-    db: Db,
-    Caller(actor): Caller,
-    Path(id): Path<Uuid>,
-) -> Result<StatusCode, ApiError> {
-    repo::delete_case(&db.0, &actor, id).await?;
+async fn delete_case(call: Call, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
+    let by = call.acting_user(id).await?;
+    let done = repo::delete_case_as(&call.db.0, &call.actor, by, id).await;
+    call.recorded(id, done).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

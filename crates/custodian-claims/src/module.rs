@@ -79,8 +79,68 @@ impl Module for Claims {
                 },
                 run: snapshot,
             },
+            Command {
+                verb: Verb::Own("bind-key"),
+                args: <BindArgs as clap::Args>::augment_args,
+                run: bind_key,
+            },
+            Command {
+                verb: Verb::Own("unbind-key"),
+                args: <UnbindArgs as clap::Args>::augment_args,
+                run: unbind_key,
+            },
         ]
     }
+}
+
+/// Bind an API key to a claims user: the key then changes only the cases
+/// that user's role reaches (admin: all; supervisor: their team's and
+/// unassigned ones; adjuster, reviewer: their own and their team's; viewer:
+/// none), and the audit chain names the user on everything the key does.
+#[derive(Debug, clap::Args)]
+struct BindArgs {
+    /// The key's name, id or prefix (`custodian keys list`).
+    key: String,
+    /// The claims user's id or e-mail; they must be active.
+    user: String,
+}
+
+/// Remove a key's claims user binding; it keeps its role's rights.
+#[derive(Debug, clap::Args)]
+struct UnbindArgs {
+    /// The key's name, id or prefix.
+    key: String,
+}
+
+fn bind_key<'a>(
+    _: &'a Env,
+    store: &'a Store,
+    m: &'a clap::ArgMatches,
+) -> BoxFuture<'a, Result<Outcome, Error>> {
+    Box::pin(async move {
+        let args = BindArgs::from_arg_matches(m).map_err(|e| Error::Usage(e.to_string()))?;
+        let actor = Actor::system();
+        let k = crate::repo::acting::bind_key(store, &actor, &args.key, &args.user).await?;
+        println!(
+            "key {} now acts as {}",
+            k.name,
+            k.acts_as.as_deref().unwrap_or("-")
+        );
+        Ok(Outcome::Done)
+    })
+}
+
+fn unbind_key<'a>(
+    _: &'a Env,
+    store: &'a Store,
+    m: &'a clap::ArgMatches,
+) -> BoxFuture<'a, Result<Outcome, Error>> {
+    Box::pin(async move {
+        let args = UnbindArgs::from_arg_matches(m).map_err(|e| Error::Usage(e.to_string()))?;
+        let k = crate::repo::acting::unbind_key(store, &Actor::system(), &args.key).await?;
+        println!("key {} acts for nobody", k.name);
+        Ok(Outcome::Done)
+    })
 }
 
 /// Claims: four teams, eight users and --cases cases (default 300), some

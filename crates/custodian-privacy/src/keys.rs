@@ -40,6 +40,8 @@ pub mod entity {
         pub created_at: chrono::DateTime<chrono::Utc>,
         /// When it was revoked; a revoked key authenticates nobody.
         pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+        /// The module user the key acts for (`claims_user:<uuid>`), if bound.
+        pub acts_as: Option<String>,
     }
 
     /// Standalone.
@@ -62,6 +64,20 @@ pub struct Principal {
     pub name: String,
     /// What it may do.
     pub role: Role,
+    /// The module user it acts for (`claims_user:<uuid>`), if bound.
+    pub acts_as: Option<String>,
+}
+
+impl Principal {
+    /// The name the audit chain records: the key's, and the user it acts
+    /// for when bound (`triage-app/claims_user:<uuid>`). Key names cannot
+    /// hold `/`, so this cannot be mistaken for another key.
+    pub fn actor_name(&self) -> String {
+        match &self.acts_as {
+            Some(who) => format!("{}/{who}", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 /// A key as listed: everything but the secret.
@@ -79,6 +95,8 @@ pub struct KeyInfo {
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// When it was revoked.
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The module user it acts for, if bound.
+    pub acts_as: Option<String>,
 }
 
 impl From<entity::Model> for KeyInfo {
@@ -90,6 +108,7 @@ impl From<entity::Model> for KeyInfo {
             prefix: m.prefix,
             created_at: m.created_at,
             revoked_at: m.revoked_at,
+            acts_as: m.acts_as,
         }
     }
 }
@@ -115,6 +134,11 @@ pub async fn create(
             "a key name must be 1 to 100 characters".into(),
         ));
     }
+    if name.contains('/') {
+        return Err(Error::Conflict(
+            "a key name cannot hold '/': the audit chain writes a bound key as name/user".into(),
+        ));
+    }
     if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name)) {
         return Err(Error::Conflict(format!(
             "{name:?} is reserved: the audit chain uses it for {}",
@@ -133,6 +157,7 @@ pub async fn create(
         key_hash: Set(hash(&key)),
         created_at: Set(custodian_core::time::now()),
         revoked_at: Set(None),
+        acts_as: Set(None),
     };
     let actor = actor.clone();
     let model = store
@@ -187,6 +212,7 @@ pub async fn authenticate(
             key_id: m.id,
             name: m.name,
             role,
+            acts_as: m.acts_as,
         })
     }))
 }
@@ -202,16 +228,53 @@ pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<KeyInfo>> {
         .collect())
 }
 
-/// Revokes the key named `name_or_id` (its name, id or prefix).
-pub async fn revoke(store: &Store, name_or_id: &str, actor: &Actor) -> Result<KeyInfo> {
-    let keys = list(store.conn()).await?;
-    let key = keys
+/// The key named `name_or_id` (its name, id or prefix).
+pub async fn find(conn: &impl ConnectionTrait, name_or_id: &str) -> Result<KeyInfo> {
+    list(conn)
+        .await?
         .into_iter()
         .find(|k| k.name == name_or_id || k.id.to_string() == name_or_id || k.prefix == name_or_id)
         .ok_or_else(|| Error::NotFound {
             entity: "api key",
             id: name_or_id.to_owned(),
-        })?;
+        })
+}
+
+/// Binds the key named `name_or_id` to a module user (`acts_as`, checked
+/// by the module that owns it), or unbinds it with `None`; audited.
+pub async fn bind(
+    store: &Store,
+    name_or_id: &str,
+    acts_as: Option<String>,
+    actor: &Actor,
+) -> Result<KeyInfo> {
+    let key = find(store.conn(), name_or_id).await?;
+    if key.revoked_at.is_some() {
+        return Err(Error::Conflict(format!("key {:?} is revoked", key.name)));
+    }
+    let (id, actor, value) = (key.id, actor.clone(), acts_as.clone());
+    store
+        .transaction(|tx| {
+            Box::pin(async move {
+                entity::Entity::update_many()
+                    .col_expr(
+                        entity::Column::ActsAs,
+                        sea_orm::sea_query::Expr::value(value),
+                    )
+                    .filter(entity::Column::Id.eq(id))
+                    .exec(tx)
+                    .await?;
+                audit::record(tx, &actor.change("bind", "api_key", id, &["acts_as"])).await?;
+                Ok::<_, Error>(())
+            })
+        })
+        .await?;
+    Ok(KeyInfo { acts_as, ..key })
+}
+
+/// Revokes the key named `name_or_id` (its name, id or prefix).
+pub async fn revoke(store: &Store, name_or_id: &str, actor: &Actor) -> Result<KeyInfo> {
+    let key = find(store.conn(), name_or_id).await?;
     if key.revoked_at.is_some() {
         return Ok(key);
     }

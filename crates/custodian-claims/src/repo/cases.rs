@@ -13,7 +13,7 @@ use custodian_ledger::{
     change,
     record::{
         Check, Named, Visibility, as_bad_ref, audit_update, get, insert_audited, list, lock_live,
-        nullable, parse_bool, record_reads, soft_delete,
+        nullable, parse_bool, record_reads, soft_delete, soft_delete_in,
     },
 };
 use sea_orm::{
@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::acting::check_reach;
 use super::embed::{Embed, embed};
 use super::{open_cases, sla_due};
 use crate::model::{
@@ -384,6 +385,19 @@ pub async fn update_case(
     id: Uuid,
     patch: CasePatch,
 ) -> Result<CaseView> {
+    update_case_as(store, actor, None, id, patch).await
+}
+
+/// [`update_case`] by a key acting for claims user `by`: refused (403)
+/// unless the case, as it stands under the row lock, is within their reach
+/// (see [`super::acting`]).
+pub async fn update_case_as(
+    store: &Store,
+    actor: &Actor,
+    by: Option<user::Model>,
+    id: Uuid,
+    patch: CasePatch,
+) -> Result<CaseView> {
     Check::default()
         .text("title", patch.title.as_deref(), 300)
         .unit("risk_score", patch.risk_score)
@@ -395,6 +409,9 @@ pub async fn update_case(
         store.transaction(|tx| {
             Box::pin(async move {
                 let cur = lock_live::<case::Entity>(tx, id).await?;
+                if let Some(by) = &by {
+                    check_reach(by, &cur)?;
+                }
                 let now = time::now();
                 let mut am = cur.clone().into_active_model();
                 let mut changed = Vec::new();
@@ -473,6 +490,28 @@ pub async fn update_case(
 /// Soft-deletes a case; it leaves lists and reads but stays in the audit chain.
 pub async fn delete_case(store: &Store, actor: &Actor, id: Uuid) -> Result<()> {
     observe("delete_case", soft_delete::<case::Entity>(store, actor, id)).await
+}
+
+/// [`delete_case`] by a key acting for claims user `by`, with the same
+/// reach as [`update_case_as`], checked under the row lock.
+pub async fn delete_case_as(
+    store: &Store,
+    actor: &Actor,
+    by: Option<user::Model>,
+    id: Uuid,
+) -> Result<()> {
+    let Some(by) = by else {
+        return delete_case(store, actor, id).await;
+    };
+    let actor = actor.clone();
+    let run = store.transaction(|tx| {
+        Box::pin(async move {
+            let cur = lock_live::<case::Entity>(tx, id).await?;
+            check_reach(&by, &cur)?;
+            soft_delete_in::<case::Entity>(tx, &actor, id).await
+        })
+    });
+    observe("delete_case", run).await
 }
 
 /// A case's history: its entries in the audit chain (who, what, which

@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use crate::model::{CaseStatus, case, document, team, triage_result, user};
 
+pub mod acting;
 mod cases;
 mod documents;
 mod embed;
@@ -31,8 +32,9 @@ mod triage;
 mod users;
 
 pub use cases::{
-    CasePatch, CaseView, NewCase, case_history, case_spec, create_case, delete_case, get_case,
-    get_case_with, is_breached, list_cases, list_cases_with, update_case,
+    CasePatch, CaseView, NewCase, case_history, case_spec, create_case, delete_case,
+    delete_case_as, get_case, get_case_with, is_breached, list_cases, list_cases_with, update_case,
+    update_case_as,
 };
 pub use documents::{
     DocumentPatch, NewDocument, create_document, delete_document, document_spec, get_document,

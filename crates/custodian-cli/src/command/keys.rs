@@ -66,19 +66,20 @@ pub async fn run(app: &App, cmd: KeysCommand) -> Result<ExitCode> {
         }
         KeysCommand::List => {
             println!(
-                "{:<24} {:<12} {:<14} {:<22} revoked",
-                "name", "role", "prefix", "created"
+                "{:<24} {:<12} {:<14} {:<22} {:<20} acts as",
+                "name", "role", "prefix", "created", "revoked"
             );
             for k in keys::list(store.conn()).await? {
                 let revoked = k.revoked_at.map_or("-".to_owned(), |t| {
                     t.format("%Y-%m-%d %H:%M:%S").to_string()
                 });
                 println!(
-                    "{:<24} {:<12} {:<14} {:<22} {revoked}",
+                    "{:<24} {:<12} {:<14} {:<22} {revoked:<20} {}",
                     k.name,
                     k.role,
                     k.prefix,
-                    k.created_at.format("%Y-%m-%d %H:%M:%S")
+                    k.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    k.acts_as.as_deref().unwrap_or("-")
                 );
             }
         }
