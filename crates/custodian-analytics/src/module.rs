@@ -142,14 +142,10 @@ struct ImportArgs {
 }
 
 fn parse_table(s: &str) -> Result<Table, String> {
-    Table::ALL
-        .iter()
-        .find(|(name, _)| *name == s)
-        .map(|(_, t)| *t)
-        .ok_or_else(|| {
-            let names: Vec<&str> = Table::ALL.iter().map(|(n, _)| *n).collect();
-            format!("unknown table {s:?}; tables: {}", names.join(", "))
-        })
+    Table::named(s).ok_or_else(|| {
+        let names: Vec<&str> = Table::all().map(Table::name).collect();
+        format!("unknown table {s:?}; tables: {}", names.join(", "))
+    })
 }
 
 /// `custodian import analytics`: streams the file in, with a progress bar

@@ -3,6 +3,9 @@
 //! analyst, and sessions that feed the active-users KPI.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
+mod common;
+use common::migrated;
+
 use std::fmt::Write as _;
 
 use custodian_analytics::{
@@ -11,7 +14,7 @@ use custodian_analytics::{
     model::patient_journey,
     patient::{self, Reader},
 };
-use custodian_core::{Store, migrate::Migrator, testing::TestDb};
+use custodian_core::{Store, testing::TestDb};
 use custodian_ledger::audit::{self, Actor};
 use custodian_privacy::{access::Role, splits::SplitConfig};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -101,19 +104,6 @@ where
         .unwrap()
         .items
         .len()
-}
-
-async fn migrated(db: &TestDb) -> Store {
-    Migrator::new(vec![
-        custodian_ledger::migrations(),
-        custodian_privacy::migrations(),
-        custodian_analytics::migrations(),
-    ])
-    .unwrap()
-    .up(&db.store)
-    .await
-    .unwrap();
-    db.store.clone()
 }
 
 async fn load(
