@@ -4,12 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
 mod common;
-use common::migrated;
+use common::{load, migrated};
 
 use std::fmt::Write as _;
 
 use custodian_analytics::{
-    import::{self, BadRow, Format, Load, Report, Table},
+    import::{Format, Report, Table},
     kpi,
     model::patient_journey,
     patient::{self, Reader},
@@ -104,37 +104,6 @@ where
         .unwrap()
         .items
         .len()
-}
-
-async fn load(
-    store: &Store,
-    table: Table,
-    format: Format,
-    text: &str,
-    batch: usize,
-) -> (Report, Vec<BadRow>) {
-    let mut bad = Vec::new();
-    let mut last = 0;
-    let report = import::import(
-        store,
-        &Actor::system(),
-        &SplitConfig::default(),
-        &Load {
-            table,
-            format,
-            source: "test-file",
-            batch,
-        },
-        text.as_bytes(),
-        |b| bad.push(b.clone()),
-        |bytes| {
-            assert!(bytes >= last, "progress only moves forward");
-            last = bytes;
-        },
-    )
-    .await
-    .unwrap();
-    (report, bad)
 }
 
 const JOURNEYS: &str = "\

@@ -6,11 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
 mod common;
-use common::migrated;
+use common::{load, migrated};
 
 use axum::http::StatusCode;
 use custodian_analytics::{
-    import::{self, BadRow, Format, Load, Report, Table},
+    import::{self, Format, Load, Table},
     model::{
         agent_activity, business_metric, causal_path, conversation, data_source_tracking,
         etl_pipeline_metric, hcp_intent_survey, reference_universe, trigger,
@@ -397,32 +397,11 @@ async fn recorded_reads(db: TestDb) {
     }
 }
 
-async fn load(store: &Store, table: Table, format: Format, text: &str) -> (Report, Vec<BadRow>) {
-    let mut bad = Vec::new();
-    let report = import::import(
-        store,
-        &Actor::system(),
-        &SplitConfig::default(),
-        &Load {
-            table,
-            format,
-            source: "test-file",
-            batch: 2,
-        },
-        text.as_bytes(),
-        |b| bad.push(b.clone()),
-        |_| {},
-    )
-    .await
-    .unwrap();
-    (report, bad)
-}
-
 async fn imports(db: TestDb) {
     let store = migrated(&db).await;
     for c in cases() {
         let table = Table::named(c.table).unwrap();
-        let (report, bad) = load(&store, table, Format::Csv, c.csv).await;
+        let (report, bad) = load(&store, table, Format::Csv, c.csv, 2).await;
         assert_eq!((report.loaded, report.bad), (1, 1), "{}: {bad:?}", c.table);
         assert_eq!(bad[0].line, 3, "{}", c.table);
         assert!(
@@ -432,7 +411,7 @@ async fn imports(db: TestDb) {
             bad[0].reason
         );
         // Again: nothing twice.
-        let (report, _) = load(&store, table, Format::Csv, c.csv).await;
+        let (report, _) = load(&store, table, Format::Csv, c.csv, 2).await;
         assert_eq!(
             (report.loaded, report.already_present),
             (0, 1),
@@ -441,7 +420,7 @@ async fn imports(db: TestDb) {
         );
         // NDJSON takes the API's bodies: the good ones load, the bad one is named.
         let ndjson = format!("{}\n{}\n{}\n", c.new, c.other, c.bad);
-        let (report, bad) = load(&store, table, Format::Ndjson, &ndjson).await;
+        let (report, bad) = load(&store, table, Format::Ndjson, &ndjson, 2).await;
         assert_eq!((report.loaded, report.bad), (2, 1), "{}: {bad:?}", c.table);
         assert_eq!(bad[0].line, 3);
         for f in c.bad_fields {
