@@ -1,5 +1,6 @@
 //! `/v1/analytics/...`: the agent registry, the patient-keyed tables
-//! through the split guard, and the KPI views.
+//! through the split guard, the KPI views, and the other tables
+//! ([`tables`]).
 //!
 //! Every route needs the `analytics` permission (analysts and evaluators
 //! read; service and admin keys write). Patient-keyed reads return only
@@ -40,6 +41,8 @@ use crate::{
     registry,
 };
 
+mod tables;
+
 static JOURNEYS: LazyLock<ListSpec<patient_journey::Entity>> = LazyLock::new(patient::journey_spec);
 static PREDICTIONS: LazyLock<ListSpec<ml_prediction::Entity>> =
     LazyLock::new(patient::prediction_spec);
@@ -48,7 +51,7 @@ static ANNOTATIONS: LazyLock<ListSpec<ml_annotation::Entity>> =
 
 /// The `/v1/analytics` routes, guarded by the `analytics` permission.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
-    OpenApiRouter::new()
+    tables::routes(OpenApiRouter::new())
         .routes(routes!(list_agents))
         .routes(routes!(route_intent))
         .routes(routes!(update_agent))

@@ -18,6 +18,7 @@ mod module;
 pub mod patient;
 pub mod ratios;
 pub mod registry;
+pub mod repo;
 pub mod seed;
 
 pub use module::{ANALYTICS, MODULE};

@@ -206,8 +206,8 @@ table!(
     }
 );
 
-// The tables below have no repository of their own yet; their entities let
-// Rust callers read and write them with the same types the migration made.
+// The tables below are read and written through the generic repository in
+// `crate::repo` (one file per table there).
 
 table!(
     analytics,

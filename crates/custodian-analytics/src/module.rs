@@ -116,7 +116,10 @@ fn seed<'a>(
 }
 
 /// Analytics: patient_journeys, ml_predictions, ml_annotations (split
-/// assigned on load from patient_id) or user_sessions.
+/// assigned on load from patient_id), user_sessions, or one of triggers,
+/// business_metrics, causal_paths, agent_activities, conversations,
+/// data_source_tracking, etl_pipeline_metrics, hcp_intent_surveys and
+/// reference_universe (checked as their POST routes check a body).
 ///
 /// CSV has a header row with the table's column names (lists such as
 /// data_sources_matched are `;`-separated or a JSON array; times are
@@ -127,7 +130,9 @@ fn seed<'a>(
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("file").required(true).args(["csv", "ndjson"])))]
 struct ImportArgs {
-    /// The table: patient_journeys, ml_predictions, ml_annotations or user_sessions.
+    /// The table: patient_journeys, ml_predictions, ml_annotations, user_sessions,
+    /// triggers, business_metrics, causal_paths, agent_activities, conversations,
+    /// data_source_tracking, etl_pipeline_metrics, hcp_intent_surveys or reference_universe.
     #[arg(long, value_parser = parse_table)]
     table: Table,
     /// A CSV file with a header row.
@@ -142,14 +147,10 @@ struct ImportArgs {
 }
 
 fn parse_table(s: &str) -> Result<Table, String> {
-    Table::ALL
-        .iter()
-        .find(|(name, _)| *name == s)
-        .map(|(_, t)| *t)
-        .ok_or_else(|| {
-            let names: Vec<&str> = Table::ALL.iter().map(|(n, _)| *n).collect();
-            format!("unknown table {s:?}; tables: {}", names.join(", "))
-        })
+    Table::named(s).ok_or_else(|| {
+        let names: Vec<&str> = Table::all().map(Table::name).collect();
+        format!("unknown table {s:?}; tables: {}", names.join(", "))
+    })
 }
 
 /// `custodian import analytics`: streams the file in, with a progress bar

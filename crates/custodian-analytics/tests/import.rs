@@ -3,15 +3,18 @@
 //! analyst, and sessions that feed the active-users KPI.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
+mod common;
+use common::{load, migrated};
+
 use std::fmt::Write as _;
 
 use custodian_analytics::{
-    import::{self, BadRow, Format, Load, Report, Table},
+    import::{Format, Report, Table},
     kpi,
     model::patient_journey,
     patient::{self, Reader},
 };
-use custodian_core::{Store, migrate::Migrator, testing::TestDb};
+use custodian_core::{Store, testing::TestDb};
 use custodian_ledger::audit::{self, Actor};
 use custodian_privacy::{access::Role, splits::SplitConfig};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -101,50 +104,6 @@ where
         .unwrap()
         .items
         .len()
-}
-
-async fn migrated(db: &TestDb) -> Store {
-    Migrator::new(vec![
-        custodian_ledger::migrations(),
-        custodian_privacy::migrations(),
-        custodian_analytics::migrations(),
-    ])
-    .unwrap()
-    .up(&db.store)
-    .await
-    .unwrap();
-    db.store.clone()
-}
-
-async fn load(
-    store: &Store,
-    table: Table,
-    format: Format,
-    text: &str,
-    batch: usize,
-) -> (Report, Vec<BadRow>) {
-    let mut bad = Vec::new();
-    let mut last = 0;
-    let report = import::import(
-        store,
-        &Actor::system(),
-        &SplitConfig::default(),
-        &Load {
-            table,
-            format,
-            source: "test-file",
-            batch,
-        },
-        text.as_bytes(),
-        |b| bad.push(b.clone()),
-        |bytes| {
-            assert!(bytes >= last, "progress only moves forward");
-            last = bytes;
-        },
-    )
-    .await
-    .unwrap();
-    (report, bad)
 }
 
 const JOURNEYS: &str = "\

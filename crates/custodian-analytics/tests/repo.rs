@@ -3,6 +3,9 @@
 //! values computed by hand from the fixture.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
+mod common;
+use common::migrated;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
@@ -14,7 +17,7 @@ use custodian_analytics::{
     patient::{self, *},
     registry,
 };
-use custodian_core::{Error, Store, migrate::Migrator, testing::TestDb};
+use custodian_core::{Error, Store, testing::TestDb};
 use custodian_ledger::audit::{self, Actor};
 use custodian_privacy::{
     access::Role,
@@ -155,19 +158,6 @@ async fn entities_round_trip(db: TestDb) {
         target_count: 500,
         covered_count: 120
     });
-}
-
-async fn migrated(db: &TestDb) -> Store {
-    Migrator::new(vec![
-        custodian_ledger::migrations(),
-        custodian_privacy::migrations(),
-        custodian_analytics::migrations(),
-    ])
-    .unwrap()
-    .up(&db.store)
-    .await
-    .unwrap();
-    db.store.clone()
 }
 
 fn actor(name: &str) -> Actor {

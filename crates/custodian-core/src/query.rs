@@ -79,6 +79,9 @@ pub enum FieldType {
     Uuid,
     /// RFC 3339 instant, or a `YYYY-MM-DD` date meaning midnight UTC.
     Timestamp,
+    /// A calendar day, `YYYY-MM-DD` (a `DATE` column: compared as a date on
+    /// both backends, where a timestamp would miss the day itself on SQLite).
+    Date,
     /// Text limited to these values (an enum column); anything else is a
     /// 400 naming the allowed values rather than an empty page.
     OneOf(&'static [&'static str]),
@@ -652,6 +655,7 @@ enum Scalar {
     Bool(bool),
     Uuid(Uuid),
     Timestamp(DateTime<Utc>),
+    Date(NaiveDate),
 }
 
 impl Scalar {
@@ -677,6 +681,9 @@ impl Scalar {
             FieldType::Timestamp => parse_instant(raw).map(Scalar::Timestamp).ok_or_else(|| {
                 "not an RFC 3339 time (2026-01-31T12:00:00Z) or a date (2026-01-31)".into()
             }),
+            FieldType::Date => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .map(Scalar::Date)
+                .map_err(|_| "not a date (2026-01-31)".into()),
             FieldType::OneOf(allowed) if allowed.contains(&raw) => Ok(Scalar::Text(raw.to_owned())),
             FieldType::OneOf(allowed) => Err(format!("not one of {}", allowed.join(", "))),
         }
@@ -690,6 +697,7 @@ impl Scalar {
             Scalar::Bool(b) => (*b).into(),
             Scalar::Uuid(u) => (*u).into(),
             Scalar::Timestamp(t) => (*t).into(),
+            Scalar::Date(d) => (*d).into(),
         }
     }
 
@@ -703,6 +711,7 @@ impl Scalar {
             Scalar::Timestamp(t) => t
                 .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
                 .into(),
+            Scalar::Date(d) => d.format("%Y-%m-%d").to_string().into(),
         }
     }
 
@@ -713,7 +722,7 @@ impl Scalar {
             (FieldType::Float, serde_json::Value::Number(n)) => n.as_f64().map(Scalar::Float),
             (FieldType::Bool, serde_json::Value::Bool(b)) => Some(Scalar::Bool(b)),
             (
-                FieldType::Uuid | FieldType::Timestamp | FieldType::OneOf(_),
+                FieldType::Uuid | FieldType::Timestamp | FieldType::Date | FieldType::OneOf(_),
                 serde_json::Value::String(s),
             ) => Scalar::parse(ty, &s).ok(),
             _ => None,
@@ -739,6 +748,7 @@ impl Scalar {
             FieldType::Timestamp => <DateTime<Utc> as ValueType>::try_from(v)
                 .ok()
                 .map(Scalar::Timestamp),
+            FieldType::Date => <NaiveDate as ValueType>::try_from(v).ok().map(Scalar::Date),
         }
     }
 }

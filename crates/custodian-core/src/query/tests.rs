@@ -14,6 +14,7 @@ mod probe {
         pub score: i64,
         pub active: bool,
         pub at: ChronoDateTimeUtc,
+        pub day: ChronoDate,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -29,6 +30,7 @@ fn spec() -> ListSpec<probe::Entity> {
         .sort("score", C::Score, FieldType::Int)
         .filter("active", C::Active, FieldType::Bool)
         .sort("at", C::At, FieldType::Timestamp)
+        .sort("day", C::Day, FieldType::Date)
         .default_order(&[("at", Dir::Desc)])
 }
 
@@ -61,6 +63,28 @@ fn nul_bytes_too_many_filters_and_long_patterns_are_bad_queries() {
             )
             .is_ok()
     );
+}
+
+#[test]
+fn a_day_field_takes_a_calendar_day_and_nothing_else() {
+    let q = spec()
+        .parse(
+            &pairs("day=gte.2026-01-31&day=in.(2026-02-01,2026-02-02)"),
+            false,
+        )
+        .unwrap();
+    assert_eq!(
+        q.filters[0].values,
+        vec![Scalar::Date(NaiveDate::from_ymd_opt(2026, 1, 31).unwrap())]
+    );
+    assert_eq!(q.filters[1].values.len(), 2);
+    for bad in [
+        "day=gte.2026-01-31T00:00:00Z",
+        "day=eq.2026-02-30",
+        "day=lt.tomorrow",
+    ] {
+        assert_eq!(err_param(bad), "day", "{bad}");
+    }
 }
 
 fn err_param(q: &str) -> String {

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -33,10 +34,214 @@ class ActiveUsers(BaseModel):
     """
 
 
+class AgentActivityPatch(BaseModel):
+    """
+    Changes to an analysis's outcome (the agent and what it was asked are fixed).
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    confidence: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    """
+    New confidence; `null` clears it.
+    """
+    duration_ms: Annotated[int | None, Field(ge=0)] = None
+    """
+    New duration; `null` clears it.
+    """
+    output: dict[str, Any] | None = None
+    """
+    New answer, a JSON object.
+    """
+
+
 AgentType = TypeAliasType("AgentType", Literal['orchestrator', 'causal_impact', 'gap_analyzer', 'heterogeneous_optimizer', 'experiment_designer', 'drift_monitor', 'health_score', 'prediction_synthesizer', 'resource_optimizer', 'explainer', 'feedback_learner'])
 """
 The seed's `agent_type` enumeration (V3: 11 agents).
 """
+
+
+class BusinessMetric(BaseModel):
+    """
+    A KPI snapshot for a period.
+    """
+
+    brand: str | None = None
+    """
+    The brand, if brand-specific.
+    """
+    created_at: AwareDatetime
+    """
+    Created.
+    """
+    id: UUID
+    """
+    UUID v7.
+    """
+    metric_name: str
+    """
+    The metric.
+    """
+    period_end: date
+    """
+    Last day of the period.
+    """
+    period_start: date
+    """
+    First day of the period.
+    """
+    target: float | None = None
+    """
+    The target.
+    """
+    value: float
+    """
+    The value.
+    """
+
+
+class BusinessMetricPatch(BaseModel):
+    """
+    Corrections to a snapshot (the metric, brand and period are fixed).
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    target: float | None = None
+    """
+    New target; `null` clears it.
+    """
+    value: float | None = None
+    """
+    New value.
+    """
+
+
+class CausalPath(BaseModel):
+    """
+    A discovered causal relationship.
+    """
+
+    brand: str | None = None
+    """
+    The brand, if brand-specific.
+    """
+    cause: str
+    """
+    The cause.
+    """
+    confidence: float | None = None
+    """
+    Confidence, 0 to 1.
+    """
+    created_at: AwareDatetime
+    """
+    Created.
+    """
+    discovered_by: str | None = None
+    """
+    The agent that found it.
+    """
+    effect: str
+    """
+    The effect.
+    """
+    effect_size: float | None = None
+    """
+    Estimated effect size.
+    """
+    id: UUID
+    """
+    UUID v7.
+    """
+    path: dict[str, Any]
+    """
+    The path from cause to effect (nodes and edges).
+    """
+
+
+class CausalPathPatch(BaseModel):
+    """
+    Corrections to a relationship's estimates (cause and effect are fixed).
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    confidence: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    """
+    New confidence; `null` clears it.
+    """
+    effect_size: float | None = None
+    """
+    New effect size; `null` clears it.
+    """
+    path: dict[str, Any] | None = None
+    """
+    New path, a JSON object.
+    """
+
+
+class Conversation(BaseModel):
+    """
+    One chat message, kept for retrieval.
+    """
+
+    content: str
+    """
+    The message.
+    """
+    created_at: AwareDatetime
+    """
+    Created.
+    """
+    id: UUID
+    """
+    UUID v7.
+    """
+    metadata: dict[str, Any] | None = None
+    """
+    Anything else about it.
+    """
+    role: str
+    """
+    `user`, `assistant` or `system`.
+    """
+    session_id: str
+    """
+    The chat session.
+    """
+    user_id: str
+    """
+    The user.
+    """
+
+
+class ConversationPatch(BaseModel):
+    """
+    Corrections to a message (its session, user and role are fixed).
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    content: Annotated[
+        str | None,
+        Field(
+            max_length=20000,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ] = None
+    """
+    New text (a redaction, say).
+    """
+    metadata: dict[str, Any] | None = None
+    """
+    New metadata; `null` clears it.
+    """
 
 
 class CrossSourceMatch(BaseModel):
@@ -59,6 +264,194 @@ class CrossSourceMatch(BaseModel):
     total_patients: int
     """
     Journey records (the seed counts rows, not distinct patients).
+    """
+
+
+class DataSourceTracking(BaseModel):
+    """
+    One source's records on one day, and how many matched other sources.
+    """
+
+    brand: str | None = None
+    """
+    The brand, if brand-specific.
+    """
+    created_at: AwareDatetime
+    """
+    Created.
+    """
+    id: UUID
+    """
+    UUID v7.
+    """
+    period_date: date
+    """
+    The day.
+    """
+    records_matched: int
+    """
+    Of those, matched in another source.
+    """
+    records_total: int
+    """
+    Records seen.
+    """
+    source_name: str
+    """
+    The source.
+    """
+
+
+class DataSourceTrackingPatch(BaseModel):
+    """
+    Corrected counts (the source, brand and day are fixed).
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    records_matched: Annotated[int | None, Field(ge=0)] = None
+    """
+    New matched count.
+    """
+    records_total: Annotated[int | None, Field(ge=0)] = None
+    """
+    New total.
+    """
+
+
+class EtlPipelineMetric(BaseModel):
+    """
+    One pipeline run, and how long its data took to be released.
+    """
+
+    created_at: AwareDatetime
+    """
+    Created.
+    """
+    data_period_end: date | None = None
+    """
+    The last day of data it covered.
+    """
+    id: UUID
+    """
+    UUID v7.
+    """
+    pipeline_name: str
+    """
+    The pipeline.
+    """
+    released_at: AwareDatetime | None = None
+    """
+    When its output was released.
+    """
+    rows_processed: int | None = None
+    """
+    Rows processed.
+    """
+    run_finished_at: AwareDatetime | None = None
+    """
+    Finished.
+    """
+    run_started_at: AwareDatetime
+    """
+    Started.
+    """
+    status: str
+    """
+    `running`, `succeeded`, `failed`.
+    """
+    time_to_release_hours: float | None = None
+    """
+    Hours from the end of the data period to release.
+    """
+
+
+class EtlPipelineMetricPatch(BaseModel):
+    """
+    A run's progress (the pipeline and its start are fixed); `null` clears
+    an optional field.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    data_period_end: date | None = None
+    """
+    New last day of data.
+    """
+    released_at: AwareDatetime | None = None
+    """
+    New release time.
+    """
+    rows_processed: Annotated[int | None, Field(ge=0)] = None
+    """
+    New row count.
+    """
+    run_finished_at: AwareDatetime | None = None
+    """
+    New finish time.
+    """
+    status: Annotated[str | None, Field(pattern='^(running|succeeded|failed)$')] = None
+    """
+    New state.
+    """
+
+
+class HcpIntentSurvey(BaseModel):
+    """
+    An HCP's intent to prescribe, before and after.
+    """
+
+    brand: str
+    """
+    The brand.
+    """
+    created_at: AwareDatetime
+    """
+    Created.
+    """
+    hcp_id: str
+    """
+    The healthcare professional.
+    """
+    id: UUID
+    """
+    UUID v7.
+    """
+    intent_after: float | None = None
+    """
+    Intent after.
+    """
+    intent_before: float | None = None
+    """
+    Intent before.
+    """
+    intent_delta: float | None = None
+    """
+    After minus before.
+    """
+    survey_date: date
+    """
+    When surveyed.
+    """
+
+
+class HcpIntentSurveyPatch(BaseModel):
+    """
+    Corrected answers (the HCP, brand and date are fixed); `null` clears one.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    intent_after: float | None = None
+    """
+    New intent after.
+    """
+    intent_before: float | None = None
+    """
+    New intent before.
     """
 
 
@@ -193,6 +586,339 @@ class MlPredictionPatch(BaseModel):
     rank_metrics: dict[str, Any] | None = None
     """
     New rank metrics.
+    """
+
+
+class NewAgentActivity(BaseModel):
+    """
+    An agent's analysis to store.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    activity_type: Annotated[
+        str,
+        Field(
+            max_length=100,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    What it did, e.g. `causal_estimate`.
+    """
+    agent_type: AgentType
+    """
+    One of the 11 agents.
+    """
+    confidence: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    """
+    Its confidence, 0 to 1.
+    """
+    duration_ms: Annotated[int | None, Field(ge=0)] = None
+    """
+    How long it took, in milliseconds.
+    """
+    input: dict[str, Any]
+    """
+    What it was asked, a JSON object.
+    """
+    output: dict[str, Any]
+    """
+    What it answered, a JSON object.
+    """
+    tier: Annotated[int, Field(ge=1, le=5)]
+    """
+    Its tier, 1 to 5.
+    """
+
+
+class NewBusinessMetric(BaseModel):
+    """
+    A KPI snapshot to store.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    brand: Annotated[
+        str | None,
+        Field(
+            max_length=100,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ] = None
+    """
+    The brand, if brand-specific.
+    """
+    metric_name: Annotated[
+        str,
+        Field(
+            max_length=100,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The metric, e.g. `trx_share`.
+    """
+    period_end: date
+    """
+    Last day of the period; not before the first.
+    """
+    period_start: date
+    """
+    First day of the period.
+    """
+    target: float | None = None
+    """
+    The target.
+    """
+    value: float
+    """
+    The value.
+    """
+
+
+class NewCausalPath(BaseModel):
+    """
+    A causal relationship to store.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    brand: Annotated[
+        str | None,
+        Field(
+            max_length=100,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ] = None
+    """
+    The brand, if brand-specific.
+    """
+    cause: Annotated[
+        str,
+        Field(
+            max_length=200,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The cause.
+    """
+    confidence: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    """
+    Confidence, 0 to 1.
+    """
+    discovered_by: AgentType | None = None
+    effect: Annotated[
+        str,
+        Field(
+            max_length=200,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The effect.
+    """
+    effect_size: float | None = None
+    """
+    Estimated effect size.
+    """
+    path: dict[str, Any]
+    """
+    The path from cause to effect (nodes and edges), a JSON object.
+    """
+
+
+class NewConversation(BaseModel):
+    """
+    A chat message to store.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    content: Annotated[
+        str,
+        Field(
+            max_length=20000,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The message, up to 20,000 characters.
+    """
+    metadata: dict[str, Any] | None = None
+    """
+    Anything else about it, a JSON object.
+    """
+    role: Annotated[str, Field(pattern='^(user|assistant|system)$')]
+    """
+    `user`, `assistant` or `system`.
+    """
+    session_id: Annotated[
+        str,
+        Field(
+            max_length=255,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The chat session.
+    """
+    user_id: Annotated[
+        str,
+        Field(
+            max_length=255,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The user.
+    """
+
+
+class NewDataSourceTracking(BaseModel):
+    """
+    One source's day to store.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    brand: Annotated[
+        str | None,
+        Field(
+            max_length=100,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ] = None
+    """
+    The brand, if brand-specific.
+    """
+    period_date: date
+    """
+    The day.
+    """
+    records_matched: Annotated[int, Field(ge=0)]
+    """
+    Of those, matched in another source (at most `records_total`).
+    """
+    records_total: Annotated[int, Field(ge=0)]
+    """
+    Records seen.
+    """
+    source_name: Annotated[
+        str,
+        Field(
+            max_length=100,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The source.
+    """
+
+
+class NewEtlPipelineMetric(BaseModel):
+    """
+    A pipeline run to store.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    data_period_end: date | None = None
+    """
+    The last day of data it covered.
+    """
+    pipeline_name: Annotated[
+        str,
+        Field(
+            max_length=100,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The pipeline.
+    """
+    released_at: AwareDatetime | None = None
+    """
+    When its output was released; not before the end of `data_period_end`.
+    """
+    rows_processed: Annotated[int | None, Field(ge=0)] = None
+    """
+    Rows processed.
+    """
+    run_finished_at: AwareDatetime | None = None
+    """
+    Finished; not before it started.
+    """
+    run_started_at: AwareDatetime
+    """
+    Started.
+    """
+    status: Annotated[str, Field(pattern='^(running|succeeded|failed)$')]
+    """
+    `running`, `succeeded` or `failed`.
+    """
+
+
+class NewHcpIntentSurvey(BaseModel):
+    """
+    A survey answer to store.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    brand: Annotated[
+        str,
+        Field(
+            max_length=100,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The brand.
+    """
+    hcp_id: Annotated[
+        str,
+        Field(
+            max_length=255,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The healthcare professional.
+    """
+    intent_after: float | None = None
+    """
+    Intent after.
+    """
+    intent_before: float | None = None
+    """
+    Intent before.
+    """
+    survey_date: date
+    """
+    When surveyed.
     """
 
 
@@ -366,6 +1092,119 @@ class NewPatientJourney(BaseModel):
     """
 
 
+class NewReferenceUniverse(BaseModel):
+    """
+    A coverage target to store.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    brand: Annotated[
+        str,
+        Field(
+            max_length=100,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The brand.
+    """
+    covered_count: Annotated[int, Field(ge=0)]
+    """
+    How many are covered (may pass the target).
+    """
+    segment: Annotated[
+        str,
+        Field(
+            max_length=100,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The segment.
+    """
+    target_count: Annotated[int, Field(ge=0)]
+    """
+    How many to cover.
+    """
+
+
+class NewTrigger(BaseModel):
+    """
+    A trigger to store.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    brand: Annotated[
+        str,
+        Field(
+            max_length=100,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The brand.
+    """
+    changed_at: AwareDatetime | None = None
+    """
+    When it changed.
+    """
+    hcp_id: Annotated[
+        str,
+        Field(
+            max_length=255,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    The healthcare professional.
+    """
+    previous_value: Annotated[
+        str | None,
+        Field(
+            max_length=2000,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ] = None
+    """
+    Its value before the change.
+    """
+    priority: Annotated[int | None, Field(ge=0)] = None
+    """
+    Priority, 0 or more.
+    """
+    trigger_type: Annotated[
+        str,
+        Field(
+            max_length=100,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    What kind of trigger.
+    """
+    trigger_value: Annotated[
+        str | None,
+        Field(
+            max_length=2000,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ] = None
+    """
+    Its value now.
+    """
+
+
 class NewUserSession(BaseModel):
     """
     A user session to store: imported, or recorded live as it ends
@@ -507,6 +1346,149 @@ class PatientJourneyPatch(BaseModel):
     """
 
 
+class ReferenceUniverse(BaseModel):
+    """
+    A coverage target for a brand and segment.
+    """
+
+    brand: str
+    """
+    The brand.
+    """
+    covered_count: int
+    """
+    How many are covered.
+    """
+    created_at: AwareDatetime
+    """
+    Created.
+    """
+    id: UUID
+    """
+    UUID v7.
+    """
+    segment: str
+    """
+    The segment.
+    """
+    target_count: int
+    """
+    How many to cover.
+    """
+
+
+class ReferenceUniversePatch(BaseModel):
+    """
+    New counts (the brand and segment are fixed).
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    covered_count: Annotated[int | None, Field(ge=0)] = None
+    """
+    New covered count.
+    """
+    target_count: Annotated[int | None, Field(ge=0)] = None
+    """
+    New target.
+    """
+
+
+class Trigger(BaseModel):
+    """
+    A trigger for an HCP, with what it changed from.
+    """
+
+    brand: str
+    """
+    The brand.
+    """
+    changed_at: AwareDatetime | None = None
+    """
+    When it changed.
+    """
+    created_at: AwareDatetime
+    """
+    Created.
+    """
+    hcp_id: str
+    """
+    The healthcare professional.
+    """
+    id: UUID
+    """
+    UUID v7.
+    """
+    previous_value: str | None = None
+    """
+    Its value before the change.
+    """
+    priority: int | None = None
+    """
+    Priority.
+    """
+    trigger_type: str
+    """
+    What kind of trigger.
+    """
+    trigger_value: str | None = None
+    """
+    Its value now.
+    """
+
+
+class TriggerPatch(BaseModel):
+    """
+    Changes to a trigger; `null` clears an optional field.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    changed_at: AwareDatetime | None = None
+    """
+    New change time.
+    """
+    previous_value: Annotated[
+        str | None,
+        Field(
+            max_length=2000,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ] = None
+    """
+    New previous value.
+    """
+    priority: Annotated[int | None, Field(ge=0)] = None
+    """
+    New priority.
+    """
+    trigger_type: Annotated[
+        str | None,
+        Field(
+            max_length=100,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ] = None
+    """
+    New trigger type.
+    """
+    trigger_value: Annotated[
+        str | None,
+        Field(
+            max_length=2000,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ] = None
+    """
+    New value.
+    """
+
+
 class UserSession(BaseModel):
     """
     One session of an application user (for MAU, WAU, DAU).
@@ -543,6 +1525,120 @@ class UserSession(BaseModel):
     user_id: str
     """
     The user.
+    """
+
+
+class BusinessMetricPage(BaseModel):
+    """
+    One page of a list.
+    """
+
+    items: list[BusinessMetric]
+    """
+    The rows, in the query's order.
+    """
+    next_cursor: str | None = None
+    """
+    Pass as `cursor` for the next page; `None` on the last page.
+    """
+    total: Annotated[int | None, Field(ge=0)] = None
+    """
+    Rows matching the filters, when `Prefer: count=exact` was sent.
+    """
+
+
+class CausalPathPage(BaseModel):
+    """
+    One page of a list.
+    """
+
+    items: list[CausalPath]
+    """
+    The rows, in the query's order.
+    """
+    next_cursor: str | None = None
+    """
+    Pass as `cursor` for the next page; `None` on the last page.
+    """
+    total: Annotated[int | None, Field(ge=0)] = None
+    """
+    Rows matching the filters, when `Prefer: count=exact` was sent.
+    """
+
+
+class ConversationPage(BaseModel):
+    """
+    One page of a list.
+    """
+
+    items: list[Conversation]
+    """
+    The rows, in the query's order.
+    """
+    next_cursor: str | None = None
+    """
+    Pass as `cursor` for the next page; `None` on the last page.
+    """
+    total: Annotated[int | None, Field(ge=0)] = None
+    """
+    Rows matching the filters, when `Prefer: count=exact` was sent.
+    """
+
+
+class DataSourceTrackingPage(BaseModel):
+    """
+    One page of a list.
+    """
+
+    items: list[DataSourceTracking]
+    """
+    The rows, in the query's order.
+    """
+    next_cursor: str | None = None
+    """
+    Pass as `cursor` for the next page; `None` on the last page.
+    """
+    total: Annotated[int | None, Field(ge=0)] = None
+    """
+    Rows matching the filters, when `Prefer: count=exact` was sent.
+    """
+
+
+class EtlPipelineMetricPage(BaseModel):
+    """
+    One page of a list.
+    """
+
+    items: list[EtlPipelineMetric]
+    """
+    The rows, in the query's order.
+    """
+    next_cursor: str | None = None
+    """
+    Pass as `cursor` for the next page; `None` on the last page.
+    """
+    total: Annotated[int | None, Field(ge=0)] = None
+    """
+    Rows matching the filters, when `Prefer: count=exact` was sent.
+    """
+
+
+class HcpIntentSurveyPage(BaseModel):
+    """
+    One page of a list.
+    """
+
+    items: list[HcpIntentSurvey]
+    """
+    The rows, in the query's order.
+    """
+    next_cursor: str | None = None
+    """
+    Pass as `cursor` for the next page; `None` on the last page.
+    """
+    total: Annotated[int | None, Field(ge=0)] = None
+    """
+    Rows matching the filters, when `Prefer: count=exact` was sent.
     """
 
 
@@ -603,6 +1699,44 @@ class PatientJourneyPage(BaseModel):
     """
 
 
+class ReferenceUniversePage(BaseModel):
+    """
+    One page of a list.
+    """
+
+    items: list[ReferenceUniverse]
+    """
+    The rows, in the query's order.
+    """
+    next_cursor: str | None = None
+    """
+    Pass as `cursor` for the next page; `None` on the last page.
+    """
+    total: Annotated[int | None, Field(ge=0)] = None
+    """
+    Rows matching the filters, when `Prefer: count=exact` was sent.
+    """
+
+
+class TriggerPage(BaseModel):
+    """
+    One page of a list.
+    """
+
+    items: list[Trigger]
+    """
+    The rows, in the query's order.
+    """
+    next_cursor: str | None = None
+    """
+    Pass as `cursor` for the next page; `None` on the last page.
+    """
+    total: Annotated[int | None, Field(ge=0)] = None
+    """
+    Rows matching the filters, when `Prefer: count=exact` was sent.
+    """
+
+
 class Agent(BaseModel):
     """
     One of the 11 agents, its tier and the intents it handles.
@@ -639,6 +1773,49 @@ class Agent(BaseModel):
     tier: int
     """
     1 (routed first) to 5.
+    """
+
+
+class AgentActivity(BaseModel):
+    """
+    One analysis an agent ran.
+    """
+
+    activity_type: str
+    """
+    What it did.
+    """
+    agent_type: AgentType
+    """
+    One of the 11 agents.
+    """
+    confidence: float | None = None
+    """
+    Its confidence.
+    """
+    created_at: AwareDatetime
+    """
+    Created.
+    """
+    duration_ms: int | None = None
+    """
+    How long it took.
+    """
+    id: UUID
+    """
+    UUID v7.
+    """
+    input: dict[str, Any]
+    """
+    What it was asked.
+    """
+    output: dict[str, Any]
+    """
+    What it answered.
+    """
+    tier: int
+    """
+    Its tier, 1 to 5.
     """
 
 
@@ -680,4 +1857,23 @@ class AgentPatch(BaseModel):
     tier: Annotated[int | None, Field(ge=1, le=5)] = None
     """
     1 (routed first) to 5.
+    """
+
+
+class AgentActivityPage(BaseModel):
+    """
+    One page of a list.
+    """
+
+    items: list[AgentActivity]
+    """
+    The rows, in the query's order.
+    """
+    next_cursor: str | None = None
+    """
+    Pass as `cursor` for the next page; `None` on the last page.
+    """
+    total: Annotated[int | None, Field(ge=0)] = None
+    """
+    Rows matching the filters, when `Prefer: count=exact` was sent.
     """

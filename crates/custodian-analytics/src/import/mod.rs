@@ -10,6 +10,10 @@
 //! - Memory is bounded by one batch: nothing else is kept per row.
 //! - Each batch is one transaction with one `import` entry in the audit
 //!   chain naming the file, its lines and the fields written.
+//! - The tables with the generic repository (triggers, business metrics,
+//!   ...) load through one implementation in [`tables`].
+
+mod tables;
 
 use std::io::{BufRead, Read};
 
@@ -52,16 +56,28 @@ pub enum Table {
     MlAnnotations,
     /// `analytics_user_sessions` (the active-users KPI's source).
     UserSessions,
+    /// One of the tables with the generic repository (`triggers`, ...):
+    /// checked as `POST /v1/analytics/<table>` checks a body.
+    Other(tables::Other),
 }
 
 impl Table {
-    /// Every table, by its name on the command line.
-    pub const ALL: &'static [(&'static str, Table)] = &[
-        ("patient_journeys", Table::PatientJourneys),
-        ("ml_predictions", Table::MlPredictions),
-        ("ml_annotations", Table::MlAnnotations),
-        ("user_sessions", Table::UserSessions),
-    ];
+    /// Every table, in the order the command line lists them.
+    pub fn all() -> impl Iterator<Item = Table> {
+        [
+            Table::PatientJourneys,
+            Table::MlPredictions,
+            Table::MlAnnotations,
+            Table::UserSessions,
+        ]
+        .into_iter()
+        .chain(tables::OTHERS.iter().copied().map(Table::Other))
+    }
+
+    /// The table called `name` on the command line.
+    pub fn named(name: &str) -> Option<Table> {
+        Table::all().find(|t| t.name() == name)
+    }
 
     /// The name on the command line.
     pub fn name(self) -> &'static str {
@@ -70,7 +86,13 @@ impl Table {
             Table::MlPredictions => "ml_predictions",
             Table::MlAnnotations => "ml_annotations",
             Table::UserSessions => "user_sessions",
+            Table::Other(t) => t.0.name(),
         }
+    }
+
+    /// The record's name in the audit chain (the `entity` of its entries).
+    pub fn audit_name(self) -> &'static str {
+        self.audit().0
     }
 
     /// The record's name in the audit chain, and the fields a load writes.
@@ -80,6 +102,7 @@ impl Table {
             Table::MlPredictions => (ml_prediction::Entity::NAME, PREDICTION_FIELDS),
             Table::MlAnnotations => (ml_annotation::Entity::NAME, ANNOTATION_FIELDS),
             Table::UserSessions => (user_session::Entity::NAME, SESSION_FIELDS),
+            Table::Other(t) => t.0.audit(),
         }
     }
 
@@ -119,6 +142,7 @@ impl Table {
                     "actions_taken",
                 ],
             ),
+            Table::Other(t) => t.0.columns(),
         }
     }
 }
@@ -264,6 +288,7 @@ enum Row {
     Prediction(ml_prediction::ActiveModel),
     Annotation(ml_annotation::ActiveModel),
     Session(user_session::ActiveModel),
+    Other(tables::Other, tables::Built),
 }
 
 impl Row {
@@ -275,6 +300,7 @@ impl Row {
             Row::Prediction(r) => custodian_core::limits::check_json_columns(r),
             Row::Annotation(r) => custodian_core::limits::check_json_columns(r),
             Row::Session(r) => custodian_core::limits::check_json_columns(r),
+            Row::Other(t, r) => return t.0.within_limits(r).map(|()| self),
         };
         checked.map(|()| self).map_err(|e| reason(&e))
     }
@@ -285,6 +311,7 @@ impl Row {
             Row::Prediction(r) => r.id = Set(id),
             Row::Annotation(r) => r.id = Set(id),
             Row::Session(r) => r.id = Set(id),
+            Row::Other(t, r) => t.0.set_id(r, id),
         }
     }
 }
@@ -307,18 +334,25 @@ where
 /// Splits a batch by kind (a load has one kind) and inserts each.
 async fn insert_rows(tx: &sea_orm::DatabaseTransaction, rows: Vec<Row>) -> Result<u64> {
     let (mut j, mut p, mut a, mut s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut other: Option<(tables::Other, Vec<tables::Built>)> = None;
     for r in rows {
         match r {
             Row::Journey(x) => j.push(x),
             Row::Prediction(x) => p.push(x),
             Row::Annotation(x) => a.push(x),
             Row::Session(x) => s.push(x),
+            Row::Other(t, x) => other.get_or_insert_with(|| (t, Vec::new())).1.push(x),
         }
     }
+    let o = match other {
+        Some((t, rows)) => t.0.insert(tx, rows).await?,
+        None => 0,
+    };
     Ok(insert_new(tx, j).await?
         + insert_new(tx, p).await?
         + insert_new(tx, a).await?
-        + insert_new(tx, s).await?)
+        + insert_new(tx, s).await?
+        + o)
 }
 
 /// Accumulates rows and writes a batch at a time.
@@ -544,6 +578,7 @@ fn csv_row(
                 .map(Row::Session)
                 .map_err(|e| reason(&e))
         }
+        Table::Other(t) => t.0.csv_row(f, now).map(|r| Row::Other(t, r)),
     }
 }
 
@@ -582,6 +617,7 @@ fn json_row(
                 .map(Row::Session)
                 .map_err(|e| reason(&e))
         }
+        Table::Other(t) => t.0.json_row(line, now).map(|r| Row::Other(t, r)),
     }
 }
 
