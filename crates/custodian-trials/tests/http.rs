@@ -718,6 +718,7 @@ async fn signed_audio(db: TestDb) {
             "calls/c1.wav",
             chrono::Utc::now() - chrono::Duration::minutes(10),
         )
+        .await
         .unwrap();
     let (st, body, _) = fetch(&s.app, &old.url).await;
     assert_eq!(st, StatusCode::FORBIDDEN);

@@ -704,12 +704,15 @@ async fn conversations(db: TestDb) {
             .total,
         Some(1)
     );
-    // Recording URLs are signed on demand; none without a recording.
-    let media = custodian_trials::media::Media::new(
-        "/srv/media",
-        [1; 32],
-        std::time::Duration::from_secs(300),
-    );
+    // Recording URLs are signed on demand; none without a recording, or
+    // while the store does not hold it.
+    let media =
+        custodian_trials::media::Media::memory([1; 32], std::time::Duration::from_secs(300));
+    assert!(matches!(
+        audio_url(&store, &actor(), &media, c.id).await,
+        Err(Error::NotFound { .. })
+    ));
+    media.put("calls/c1.wav", b"RIFF".to_vec()).await.unwrap();
     let url = audio_url(&store, &actor(), &media, c.id).await.unwrap();
     assert!(
         url.url.starts_with("/media/trials/calls/c1.wav?expires="),
