@@ -35,7 +35,7 @@ def test_enroll_book_remind_and_stop_contact(client: Client, unique: str) -> Non
     assert enrollment.pipeline_status == "SCREENING"
     assert client.trials.get_participant_trial(p.id, "diabetes-study-a").id == enrollment.id
     appt = client.trials.create_appointment(
-        participant_id=p.id, trial_id="diabetes-study-a", visit_type="screening", scheduled_at="2031-03-02T15:00:00Z"
+        participant_id=p.id, trial_id="diabetes-study-a", visit_type="screening", scheduled_at="2031-03-04T15:00:00Z"
     )
     assert client.trials.send_reminder(appt.id, idempotency_key=f"remind-{unique}").duplicate is False
 

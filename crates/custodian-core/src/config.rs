@@ -67,6 +67,15 @@ pub struct ServerConfig {
     pub media_dir: std::path::PathBuf,
     /// How long a signed media URL stays valid.
     pub media_url_ttl: Duration,
+    /// Which store holds media: `local` (`media_dir`) or `s3`. Its
+    /// credentials come from the environment only and are never kept here.
+    pub media_store: String,
+    /// The S3 bucket, for `media_store = "s3"`.
+    pub media_bucket: Option<String>,
+    /// The S3-compatible endpoint (unset: AWS).
+    pub media_endpoint: Option<String>,
+    /// The S3 region.
+    pub media_region: Option<String>,
     /// Where modules' registered research files live (acoustics under
     /// `acoustics/`); kept apart from `media_dir`, which signed URLs serve.
     pub files_dir: std::path::PathBuf,
@@ -99,6 +108,10 @@ impl Default for ServerConfig {
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
             media_dir: std::path::PathBuf::from("media"),
             media_url_ttl: Duration::from_secs(5 * 60),
+            media_store: "local".to_owned(),
+            media_bucket: None,
+            media_endpoint: None,
+            media_region: None,
             files_dir: std::path::PathBuf::from("files"),
             max_json_bytes: crate::limits::DEFAULT_MAX_JSON_BYTES,
             max_page_bytes: crate::limits::DEFAULT_MAX_PAGE_BYTES,
@@ -243,6 +256,10 @@ struct FileServer {
     idempotency_ttl: Option<String>,
     media_dir: Option<String>,
     media_url_ttl: Option<String>,
+    media_store: Option<String>,
+    media_bucket: Option<String>,
+    media_endpoint: Option<String>,
+    media_region: Option<String>,
     files_dir: Option<String>,
     max_json_bytes: Option<usize>,
     max_page_bytes: Option<usize>,
@@ -298,6 +315,22 @@ const SETTINGS: &[Setting] = &[
     Setting {
         env: "CUSTODIAN_MEDIA_URL_TTL",
         file_key: "server.media_url_ttl",
+    },
+    Setting {
+        env: "CUSTODIAN_MEDIA_STORE",
+        file_key: "server.media_store",
+    },
+    Setting {
+        env: "CUSTODIAN_MEDIA_BUCKET",
+        file_key: "server.media_bucket",
+    },
+    Setting {
+        env: "CUSTODIAN_MEDIA_ENDPOINT",
+        file_key: "server.media_endpoint",
+    },
+    Setting {
+        env: "CUSTODIAN_MEDIA_REGION",
+        file_key: "server.media_region",
     },
     Setting {
         env: "CUSTODIAN_FILES_DIR",
@@ -397,6 +430,15 @@ impl Config {
                 }
                 "server.media_dir" => server.media_dir = raw.clone().into(),
                 "server.files_dir" => server.files_dir = raw.clone().into(),
+                "server.media_store" => {
+                    if !matches!(raw.as_str(), "local" | "s3") {
+                        return Err(bad("must be \"local\" or \"s3\"".into()));
+                    }
+                    server.media_store = raw.clone();
+                }
+                "server.media_bucket" => server.media_bucket = Some(raw.clone()),
+                "server.media_endpoint" => server.media_endpoint = Some(raw.clone()),
+                "server.media_region" => server.media_region = Some(raw.clone()),
                 "server.media_url_ttl" => {
                     let d = parse_duration(&raw).map_err(bad)?;
                     if d.is_zero() {
@@ -496,6 +538,19 @@ impl Config {
                 "server.media_url_ttl".into(),
                 dur(self.server.media_url_ttl),
             ),
+            ("server.media_store".into(), self.server.media_store.clone()),
+            (
+                "server.media_bucket".into(),
+                self.server.media_bucket.clone().unwrap_or_default(),
+            ),
+            (
+                "server.media_endpoint".into(),
+                self.server.media_endpoint.clone().unwrap_or_default(),
+            ),
+            (
+                "server.media_region".into(),
+                self.server.media_region.clone().unwrap_or_default(),
+            ),
             (
                 "server.files_dir".into(),
                 self.server.files_dir.display().to_string(),
@@ -578,6 +633,10 @@ fn file_value(f: &FileConfig, key: &str) -> Option<String> {
         "server.media_dir" => f.server.media_dir.clone(),
         "server.files_dir" => f.server.files_dir.clone(),
         "server.media_url_ttl" => f.server.media_url_ttl.clone(),
+        "server.media_store" => f.server.media_store.clone(),
+        "server.media_bucket" => f.server.media_bucket.clone(),
+        "server.media_endpoint" => f.server.media_endpoint.clone(),
+        "server.media_region" => f.server.media_region.clone(),
         "server.max_json_bytes" => f.server.max_json_bytes.map(|v| v.to_string()),
         "server.max_page_bytes" => f.server.max_page_bytes.map(|v| v.to_string()),
         _ => None,

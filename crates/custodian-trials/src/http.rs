@@ -12,8 +12,8 @@ use std::sync::LazyLock;
 use axum::{
     Router,
     body::Body,
-    extract::{FromRequestParts, Path, Query, RawQuery, Request},
-    http::{HeaderMap, StatusCode, request::Parts},
+    extract::{FromRequestParts, Path, Query, RawQuery},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Json, Response},
     routing::get,
 };
@@ -25,14 +25,14 @@ use custodian_http::{
     ApiError, Caller, Db, Kind, Problem, guard, list::parse, resource::NoParams, resource_handlers,
 };
 use custodian_ledger::audit::Actor;
+use object_store::GetRange;
 use serde::Deserialize;
-use tower::ServiceExt;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
     Context,
-    media::{MEDIA_PREFIX, Refused, SignedUrl},
+    media::{MEDIA_PREFIX, MediaError, SignedUrl},
     model::{
         agent_reasoning, appointment, conversation, handoff, participant, participant_trial, ride,
         trial,
@@ -131,24 +131,82 @@ async fn serve_media(
     Ctx(ctx): Ctx,
     Path(path): Path<String>,
     Query(s): Query<Signature>,
-    req: Request,
+    headers: HeaderMap,
 ) -> Response {
     let media = &ctx.media;
-    let checked = media
-        .verify(&path, s.expires, &s.sig, custodian_core::time::now())
-        .and_then(|()| media.file(&path));
-    let file = match checked {
-        Ok(f) => f,
-        Err(e @ (Refused::Expired(_) | Refused::BadSignature | Refused::BadPath(_))) => {
-            return ApiError::new(Kind::Forbidden, e.to_string()).into_response();
+    if let Err(e) = media.verify(&path, s.expires, &s.sig, custodian_core::time::now()) {
+        return ApiError::new(Kind::Forbidden, e.to_string()).into_response();
+    }
+    let range = match headers
+        .get(header::RANGE)
+        .map(|v| parse_range(v.as_bytes()))
+    {
+        None => None,
+        Some(Some(r)) => Some(r),
+        Some(None) => {
+            return ApiError::new(
+                Kind::BadRequest,
+                "Range must be one bytes=a-b, a- or -n range",
+            )
+            .into_response();
         }
     };
-    match tower_http::services::ServeFile::new(file)
-        .oneshot(req)
-        .await
-    {
-        Ok(res) => res.map(Body::new),
-        Err(never) => match never {},
+    let partial = range.is_some();
+    let got = match media.get(&path, range).await {
+        Ok(g) => g,
+        Err(MediaError::NotFound(_)) => {
+            return ApiError::new(Kind::NotFound, "no recording at this path").into_response();
+        }
+        Err(e) => {
+            tracing::error!("trials media: {e}");
+            return ApiError::new(Kind::Unavailable, "the media store did not answer")
+                .into_response();
+        }
+    };
+    let (start, end, size) = (got.range.start, got.range.end, got.meta.size);
+    let mut res = Response::new(Body::from_stream(got.into_stream()));
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(&path)),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+    if partial {
+        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("bytes {start}-{}/{size}", end.saturating_sub(1)))
+        {
+            res.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
+    res
+}
+
+/// One `bytes=` range of a Range header; several ranges are not served.
+fn parse_range(v: &[u8]) -> Option<GetRange> {
+    let spec = std::str::from_utf8(v).ok()?.trim().strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    match (a.trim(), b.trim()) {
+        ("", n) => Some(GetRange::Suffix(n.parse().ok()?)),
+        (a, "") => Some(GetRange::Offset(a.parse().ok()?)),
+        (a, b) => {
+            let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
+            (a <= b).then(|| GetRange::Bounded(a..b.saturating_add(1)))
+        }
+    }
+}
+
+/// The content type of a recording, by its extension.
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()) {
+        Some(e) if e == "wav" => "audio/wav",
+        Some(e) if e == "mp3" => "audio/mpeg",
+        Some(e) if e == "ogg" || e == "opus" => "audio/ogg",
+        Some(e) if e == "m4a" || e == "mp4" => "audio/mp4",
+        Some(e) if e == "webm" => "audio/webm",
+        Some(e) if e == "flac" => "audio/flac",
+        _ => "application/octet-stream",
     }
 }
 

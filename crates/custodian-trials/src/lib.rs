@@ -11,6 +11,7 @@
 //! cancelled, conversations ended, tickets resolved.
 #![deny(missing_docs)]
 
+pub mod hours;
 pub mod http;
 pub mod media;
 mod migrations;
@@ -67,17 +68,17 @@ pub struct Context {
 }
 
 impl Context {
-    /// The context for `pseudonymizer`, with media under `media_dir` and
-    /// URLs valid for `url_ttl`; the URL key is derived from the pepper.
-    pub fn new(
-        pseudonymizer: Arc<Pseudonymizer>,
-        media_dir: impl Into<std::path::PathBuf>,
-        url_ttl: std::time::Duration,
-    ) -> Self {
-        let key = pseudonymizer.derive_key(media::KEY_PURPOSE);
+    /// The context for `pseudonymizer` with recordings in `media`.
+    pub fn new(pseudonymizer: Arc<Pseudonymizer>, media: media::Media) -> Self {
         Self {
             pseudonymizer,
-            media: Arc::new(media::Media::new(media_dir, key, url_ttl)),
+            media: Arc::new(media),
         }
+    }
+
+    /// The key Custodian's own media URLs are signed with, derived from
+    /// the pepper.
+    pub fn url_key(pseudonymizer: &Pseudonymizer) -> [u8; 32] {
+        pseudonymizer.derive_key(media::KEY_PURPOSE)
     }
 }

@@ -5,9 +5,17 @@
 //! a URL; it is `/media/trials/<path>?expires=<unix seconds>&sig=<hex>`,
 //! where `sig` is HMAC-SHA256 over the path and the expiry under a key
 //! derived from the pepper. Custodian serves the file itself for local
-//! storage; an expired, altered or foreign signature is a 403.
+//! storage; an expired, altered or foreign signature is a 403. A store that
+//! can sign its own URLs (S3) hands out its presigned URL instead.
+//!
+//! Every read and write of media goes through [`Media`] (see `store.rs`),
+//! whichever store holds the objects: a local directory (the default), S3-
+//! compatible storage (feature `s3`), or memory (tests).
 
-use std::{path::PathBuf, time::Duration};
+mod store;
+pub use store::{Media, MediaError, MediaSettings, StoreKind};
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
@@ -22,18 +30,17 @@ pub const MEDIA_PREFIX: &str = "/media/trials/";
 /// The purpose the signing key is derived for.
 pub const KEY_PURPOSE: &str = "trials media url v1";
 
-/// Signs and checks media URLs, and knows where the files are.
+/// Signs and checks the `/media/trials/...` URLs Custodian serves itself
+/// (for stores that cannot sign their own).
 #[derive(Clone)]
-pub struct Media {
-    root: PathBuf,
+pub struct UrlKey {
     key: [u8; 32],
     ttl: Duration,
 }
 
-impl std::fmt::Debug for Media {
+impl std::fmt::Debug for UrlKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Media")
-            .field("root", &self.root)
+        f.debug_struct("UrlKey")
             .field("key", &"***")
             .field("ttl", &self.ttl)
             .finish()
@@ -88,20 +95,10 @@ pub fn check_path(path: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-impl Media {
-    /// Files under `root`, URLs signed with `key` and valid for `ttl`.
-    pub fn new(root: impl Into<PathBuf>, key: [u8; 32], ttl: Duration) -> Self {
-        Self {
-            root: root.into(),
-            key,
-            ttl,
-        }
-    }
-
-    /// Where a stored path's file is on disk.
-    pub fn file(&self, path: &str) -> Result<PathBuf, Refused> {
-        check_path(path).map_err(Refused::BadPath)?;
-        Ok(self.root.join(path))
+impl UrlKey {
+    /// URLs signed with `key` and valid for `ttl`.
+    pub fn new(key: [u8; 32], ttl: Duration) -> Self {
+        Self { key, ttl }
     }
 
     fn mac(&self, path: &str, expires: i64) -> Hmac<Sha256> {
@@ -159,8 +156,8 @@ impl Media {
 mod tests {
     use super::*;
 
-    fn media() -> Media {
-        Media::new("/srv/media", [7u8; 32], Duration::from_secs(300))
+    fn media() -> UrlKey {
+        UrlKey::new([7u8; 32], Duration::from_secs(300))
     }
 
     fn parts(url: &str) -> (String, i64, String) {
@@ -223,7 +220,7 @@ mod tests {
             m.verify(&path, expires, "zz", now),
             Err(Refused::BadSignature)
         );
-        let other = Media::new("/srv/media", [8u8; 32], Duration::from_secs(300));
+        let other = UrlKey::new([8u8; 32], Duration::from_secs(300));
         assert_eq!(
             other.verify(&path, expires, &sig, now),
             Err(Refused::BadSignature)

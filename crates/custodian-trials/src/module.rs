@@ -13,7 +13,10 @@ use custodian_privacy::{
 use futures::future::BoxFuture;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::Context;
+use crate::{
+    Context,
+    media::{Media, MediaSettings, StoreKind},
+};
 
 /// The module, for the one list of modules.
 pub const MODULE: &dyn Module = &Trials;
@@ -93,6 +96,17 @@ impl Module for Trials {
         }
     }
 
+    fn check<'a>(&'a self, _: &'a Store, env: &'a Env) -> BoxFuture<'a, Result<(), Error>> {
+        // Without a pepper the module still serves what needs none; a
+        // media store configured wrong is refused here, naming why.
+        Box::pin(async move {
+            if env.pseudonymizer().is_err() {
+                return Ok(());
+            }
+            media_from_env(env).map(|_| ())
+        })
+    }
+
     fn commands(&self) -> Vec<Command> {
         vec![Command {
             verb: Verb::Seed,
@@ -109,17 +123,51 @@ impl Module for Trials {
     }
 }
 
+/// The media settings `env`'s configuration gives.
+pub fn media_settings(env: &Env) -> MediaSettings {
+    let server = &env.config().server;
+    MediaSettings {
+        kind: if server.media_store == "s3" {
+            StoreKind::S3
+        } else {
+            StoreKind::Local
+        },
+        dir: server.media_dir.clone(),
+        bucket: server.media_bucket.clone(),
+        endpoint: server.media_endpoint.clone(),
+        region: server.media_region.clone(),
+        url_ttl: server.media_url_ttl,
+    }
+}
+
+/// The media store `env` configures, with S3 credentials from the process
+/// environment; it needs the pepper, which the URL key is derived from.
+fn media_from_env(env: &Env) -> Result<Media, Error> {
+    let pz = env.pseudonymizer().map_err(|e| {
+        Error::Unavailable(format!(
+            "trials media URLs are signed with a key derived from the pepper: {e}"
+        ))
+    })?;
+    Media::from_settings(&media_settings(env), Context::url_key(pz), |k| {
+        std::env::var(k).ok()
+    })
+    .map_err(|e| Error::Unavailable(e.to_string()))
+}
+
 impl Context {
-    /// The context `env` allows: `None` without a pepper, so routes that
-    /// need one answer 503 and the rest still work.
+    /// The context `env` allows: `None` without a pepper or with a media
+    /// store that cannot be built (logged; `serve` refuses to start on it
+    /// first, through the module's check), so routes that need it answer
+    /// 503 and the rest still work.
     pub fn from_env(env: &Env) -> Option<Self> {
         let pz = env.pseudonymizer().ok()?;
-        let server = &env.config().server;
-        Some(Self::new(
-            Arc::clone(pz),
-            server.media_dir.clone(),
-            server.media_url_ttl,
-        ))
+        match media_from_env(env) {
+            Ok(media) => Some(Self::new(Arc::clone(pz), media)),
+            Err(e) => {
+                tracing::warn!("trials: {e}");
+                None
+            }
+        }
     }
 }
 
@@ -137,19 +185,15 @@ fn seed<'a>(
             ))
         })?;
         let r = crate::seed::seed(store, &Actor::system(), pz).await?;
-        let media_dir = &env.config().server.media_dir;
-        let audio = media_dir.join(crate::seed::DEMO_AUDIO_PATH);
-        if !audio.exists() {
-            if let Some(dir) = audio.parent() {
-                std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-                    what: format!("creating {}", dir.display()),
-                    source,
-                })?;
-            }
-            std::fs::write(&audio, crate::seed::silent_wav()).map_err(|source| Error::Io {
-                what: format!("writing {}", audio.display()),
-                source,
-            })?;
+        let media = media_from_env(env)?;
+        let audio = crate::seed::DEMO_AUDIO_PATH;
+        let failed =
+            |e: crate::media::MediaError| Error::Unavailable(format!("writing {audio}: {e}"));
+        if media.head(audio).await.map_err(failed)?.is_none() {
+            media
+                .put(audio, crate::seed::silent_wav())
+                .await
+                .map_err(failed)?;
         }
         if r.created {
             println!(
@@ -158,7 +202,7 @@ fn seed<'a>(
                 r.participants,
                 r.appointments,
                 r.rides,
-                media_dir.display()
+                media.name()
             );
         } else {
             println!("trials: demo data already present; nothing written");

@@ -2,7 +2,7 @@
 //! their appointments, a ride and a recorded call. Everything goes through
 //! the repository, so every row is audited. A second run writes nothing.
 
-use chrono::{Duration, NaiveDate, Timelike};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use custodian_core::{Result, Store, time};
 use custodian_ledger::audit::Actor;
 use custodian_privacy::pseudonym::Pseudonymizer;
@@ -114,16 +114,13 @@ pub async fn seed(store: &Store, actor: &Actor, pz: &Pseudonymizer) -> Result<Se
         )
         .await?;
     }
-    // Whole hours, three and five days out, at 10:00 and 14:00 UTC.
-    let today = time::now()
-        .with_minute(0)
-        .and_then(|t| t.with_second(0))
-        .and_then(|t| t.with_nanosecond(0))
-        .unwrap_or_else(time::now);
+    // Three and five days out (or the next Monday to Thursday), at 10:00
+    // and 14:00 at the site, inside the trial's hours.
+    let today = time::now();
     let mut appointments = 0;
     let mut rides = 0;
     for (i, p) in made.iter().take(2).enumerate() {
-        let at = today + Duration::days(3 + 2 * i as i64);
+        let at = demo_visit_at(today, 3 + 2 * i as i64, 10 + 4 * i as u32);
         let a = repo::create_appointment(
             store,
             actor,
@@ -190,6 +187,22 @@ pub async fn seed(store: &Store, actor: &Actor, pz: &Pseudonymizer) -> Result<Se
         appointments,
         rides,
     })
+}
+
+/// A time inside Diabetes Study A's hours: `hour`:00 in Chicago on the
+/// first Monday to Thursday at least `days` days after `from` (Friday
+/// closes too early for a 90-minute screening in the afternoon).
+pub fn demo_visit_at(from: DateTime<Utc>, days: i64, hour: u32) -> DateTime<Utc> {
+    let tz = chrono_tz::America::Chicago;
+    let mut date = from.with_timezone(&tz).date_naive() + Duration::days(days);
+    while date.weekday().num_days_from_monday() > 3 {
+        date += Duration::days(1);
+    }
+    // `hour` is a whole daytime hour, never in a DST gap; the fallback
+    // (the same instant in UTC) is only reached for an hour past 23.
+    date.and_hms_opt(hour, 0, 0)
+        .and_then(|t| tz.from_local_datetime(&t).earliest())
+        .map_or_else(|| from + Duration::days(days), |t| t.with_timezone(&Utc))
 }
 
 /// A second of 8 kHz mono silence as a WAV file, for the demo recording.

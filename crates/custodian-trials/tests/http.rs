@@ -275,13 +275,13 @@ async fn outreach_flow(db: TestDb) {
             "/v1/trials/appointments",
             Some(json!({
                 "participant_id": pid, "trial_id": "diabetes-study-a", "visit_type": "screening",
-                "scheduled_at": "2031-03-02T15:00:00Z"
+                "scheduled_at": "2031-03-04T15:00:00Z"
             })),
             StatusCode::CREATED,
         )
         .await;
     assert_eq!(a["status"], "BOOKED");
-    assert_eq!(a["confirmation_due_at"], "2031-03-01T15:00:00Z");
+    assert_eq!(a["confirmation_due_at"], "2031-03-03T15:00:00Z");
     let aid = id(&a);
     let (st, p) = c
         .call(
@@ -314,7 +314,7 @@ async fn outreach_flow(db: TestDb) {
             "/v1/trials/rides",
             Some(json!({
                 "appointment_id": aid, "pickup_address": "100 Example St",
-                "pickup_at": "2031-03-02T14:15:00Z", "return_pickup_at": "2031-03-02T17:00:00Z"
+                "pickup_at": "2031-03-04T14:15:00Z", "return_pickup_at": "2031-03-04T17:00:00Z"
             })),
             StatusCode::CREATED,
         )
@@ -476,7 +476,7 @@ async fn stop_contact(db: TestDb) {
             "/v1/trials/appointments",
             Some(json!({
                 "participant_id": pid, "trial_id": "diabetes-study-a", "visit_type": "screening",
-                "scheduled_at": "2031-03-02T15:00:00Z"
+                "scheduled_at": "2031-03-04T15:00:00Z"
             })),
             StatusCode::CREATED,
         )
@@ -718,6 +718,7 @@ async fn signed_audio(db: TestDb) {
             "calls/c1.wav",
             chrono::Utc::now() - chrono::Duration::minutes(10),
         )
+        .await
         .unwrap();
     let (st, body, _) = fetch(&s.app, &old.url).await;
     assert_eq!(st, StatusCode::FORBIDDEN);

@@ -257,13 +257,8 @@ async fn trials(db: TestDb) {
         &actor(),
         NewTrial {
             trial_id: None,
-            name: "Asthma Study B".into(),
-            description: None,
-            inclusion_criteria: None,
-            exclusion_criteria: None,
-            visit_templates: None,
-            operating_hours: None,
             active: Some(false),
+            ..new_trial("", "Asthma Study B")
         },
     )
     .await
@@ -290,22 +285,9 @@ async fn trials(db: TestDb) {
     .unwrap();
     assert!(opened.active);
     assert_eq!(list_active_trials(store.conn()).await.unwrap().len(), 2);
-    let dup = create_trial(
-        &store,
-        &actor(),
-        NewTrial {
-            trial_id: Some(DIABETES_STUDY_A.into()),
-            name: "Again".into(),
-            description: None,
-            inclusion_criteria: None,
-            exclusion_criteria: None,
-            visit_templates: None,
-            operating_hours: None,
-            active: None,
-        },
-    )
-    .await
-    .unwrap_err();
+    let dup = create_trial(&store, &actor(), new_trial(DIABETES_STUDY_A, "Again"))
+        .await
+        .unwrap_err();
     conflict(dup);
     assert!(matches!(
         get_trial(store.conn(), "no-such-trial").await,
@@ -353,14 +335,8 @@ async fn enrollments(db: TestDb) {
         &store,
         &actor(),
         NewTrial {
-            trial_id: Some("closed-study".into()),
-            name: "Closed".into(),
-            description: None,
-            inclusion_criteria: None,
-            exclusion_criteria: None,
-            visit_templates: None,
-            operating_hours: None,
             active: Some(false),
+            ..new_trial("closed-study", "Closed")
         },
     )
     .await
@@ -398,7 +374,7 @@ async fn enrollments(db: TestDb) {
         participant_id,
         trial_id: DIABETES_STUDY_A.into(),
         visit_type: visit.into(),
-        scheduled_at: Utc::now() + Duration::days(2),
+        scheduled_at: custodian_trials::seed::demo_visit_at(Utc::now(), 2, 10),
         location: None,
         confirmation_due_at: None,
     };
@@ -498,7 +474,7 @@ async fn appointment_transitions(db: TestDb) {
         &actor(),
         id,
         AppointmentPatch {
-            scheduled_at: Some(Utc::now() + Duration::days(9)),
+            scheduled_at: Some(custodian_trials::seed::demo_visit_at(Utc::now(), 9, 10)),
             ..Default::default()
         },
     )
@@ -728,12 +704,15 @@ async fn conversations(db: TestDb) {
             .total,
         Some(1)
     );
-    // Recording URLs are signed on demand; none without a recording.
-    let media = custodian_trials::media::Media::new(
-        "/srv/media",
-        [1; 32],
-        std::time::Duration::from_secs(300),
-    );
+    // Recording URLs are signed on demand; none without a recording, or
+    // while the store does not hold it.
+    let media =
+        custodian_trials::media::Media::memory([1; 32], std::time::Duration::from_secs(300));
+    assert!(matches!(
+        audio_url(&store, &actor(), &media, c.id).await,
+        Err(Error::NotFound { .. })
+    ));
+    media.put("calls/c1.wav", b"RIFF".to_vec()).await.unwrap();
     let url = audio_url(&store, &actor(), &media, c.id).await.unwrap();
     assert!(
         url.url.starts_with("/media/trials/calls/c1.wav?expires="),
@@ -912,14 +891,9 @@ async fn bad_input(db: TestDb) {
             &store,
             &actor(),
             NewTrial {
-                trial_id: Some("Has Spaces".into()),
-                name: "x".into(),
-                description: None,
                 inclusion_criteria: Some(serde_json::json!([1, 2])),
-                exclusion_criteria: None,
                 visit_templates: Some(serde_json::json!([{"week": 1}])),
-                operating_hours: None,
-                active: None,
+                ..new_trial("Has Spaces", "x")
             },
         )
         .await

@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::model::{AppointmentStatus, RideStatus, appointment, ride};
+use crate::{
+    hours::OperatingHours,
+    model::{AppointmentStatus, RideStatus, appointment, ride, trial},
+};
 
 use super::{conflict_state, enrollments::enrollment_of, trials::get_trial};
 
@@ -123,6 +126,7 @@ pub async fn create_appointment(
                         format!("trial {} has visits {}", t.trial_id, visits.join(", ")),
                     )]));
                 }
+                check_hours(&t, &new.visit_type, new.scheduled_at)?;
                 let now = time::now();
                 let id = Uuid::now_v7();
                 let due = new
@@ -253,6 +257,10 @@ pub async fn update_appointment(
                         status = AppointmentStatus::Booked;
                         am.confirmed_at = Set(None);
                     }
+                    if let Some(at) = patch.scheduled_at {
+                        let t = get_trial(tx, &cur.trial_id).await?;
+                        check_hours(&t, &cur.visit_type, at)?;
+                    }
                     change!(am, cur, changed; scheduled_at = patch.scheduled_at);
                     am.confirmation_due_at =
                         Set(patch.scheduled_at.map(|t| t - Duration::hours(24)));
@@ -284,6 +292,44 @@ pub async fn update_appointment(
         }),
     )
     .await
+}
+
+/// How long a visit of `visit_type` lasts: its template's
+/// `duration_minutes` (1 to 1440), or 0 when the template gives none, so
+/// then only the start must fall within the hours.
+fn visit_minutes(t: &trial::Model, visit_type: &str) -> i64 {
+    t.visit_templates
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v.get("visit_type").and_then(|s| s.as_str()) == Some(visit_type))
+        .and_then(|v| v.get("duration_minutes"))
+        .and_then(serde_json::Value::as_i64)
+        .map_or(0, |m| m.clamp(0, 24 * 60))
+}
+
+/// Refuses (a 422 on `scheduled_at`, saying the hours in the trial's zone)
+/// a visit that does not fall within trial `t`'s operating hours from
+/// start to end; a trial with `{}` hours takes any time. Hours stored
+/// before they were checked and unreadable now are a 409: the trial needs
+/// correcting, not the booking.
+fn check_hours(t: &trial::Model, visit_type: &str, at: DateTime<Utc>) -> Result<()> {
+    let hours = OperatingHours::parse(&t.operating_hours).map_err(|why| {
+        Error::Conflict(format!(
+            "trial {}'s stored operating_hours cannot be read ({why}); correct the trial first",
+            t.trial_id
+        ))
+    })?;
+    let Some(hours) = hours else {
+        return Ok(());
+    };
+    let end = at + Duration::minutes(visit_minutes(t, visit_type));
+    hours.check_visit(at, end).map_err(|why| {
+        Error::Invalid(vec![FieldError::new(
+            "scheduled_at",
+            format!("trial {} sees visits only in its hours: {why}", t.trial_id),
+        )])
+    })
 }
 
 async fn cancel_rides(tx: &DatabaseTransaction, actor: &Actor, appointment_id: Uuid) -> Result<()> {

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
-    media::{self, Media, SignedUrl},
+    media::{self, Media, MediaError, SignedUrl},
     model::{Channel, ConversationStatus, conversation, participant},
 };
 
@@ -216,16 +216,24 @@ pub async fn update_conversation(
 }
 
 /// A short-lived signed URL to the conversation's recording; a 404 when it
-/// has none. Handing one out is recorded as a read of the recording.
+/// has none or the store does not hold it. Handing one out is recorded as
+/// a read of the recording.
 pub async fn audio_url(store: &Store, actor: &Actor, media: &Media, id: Uuid) -> Result<SignedUrl> {
     let c = by_id::<conversation::Entity>(store.conn(), "audio_url", id).await?;
-    let path = c.audio_path.ok_or_else(|| Error::NotFound {
+    let missing = || Error::NotFound {
         entity: "recording of conversation",
         id: id.to_string(),
-    })?;
-    let url = media
-        .sign(&path, time::now())
-        .map_err(|e| Error::Conflict(format!("the stored audio path cannot be served: {e}")))?;
+    };
+    let path = c.audio_path.ok_or_else(missing)?;
+    let unservable =
+        |e: MediaError| Error::Conflict(format!("the stored audio path cannot be served: {e}"));
+    match media.head(&path).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(missing()),
+        Err(e @ MediaError::BadPath(_)) => return Err(unservable(e)),
+        Err(e) => return Err(Error::Unavailable(e.to_string())),
+    }
+    let url = media.sign(&path, time::now()).await.map_err(unservable)?;
     custodian_ledger::audit::append(store, actor.change("read", "conversation_audio", id, &[]))
         .await?;
     Ok(url)

@@ -20,7 +20,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::model::trial;
+use crate::{
+    hours::{OperatingHours, OperatingHoursSchema},
+    model::trial,
+};
 
 /// Trials are keyed by their own `trial_id`, so they are named but not a
 /// generic [`custodian_ledger::record::Record`].
@@ -50,8 +53,8 @@ pub struct NewTrial {
     /// A list of `{"visit_type": ...}` objects; `[]` when absent.
     #[schema(value_type = Option<Vec<VisitTemplate>>, inline)]
     pub visit_templates: Option<serde_json::Value>,
-    /// `{}` when absent.
-    #[schema(value_type = Option<Object>)]
+    /// `{}` (no restriction) when absent; bookings must fall within them.
+    #[schema(value_type = Option<OperatingHoursSchema>)]
     pub operating_hours: Option<serde_json::Value>,
     /// Defaults to true.
     pub active: Option<bool>,
@@ -87,8 +90,8 @@ pub struct TrialPatch {
     /// Replaces the visit templates.
     #[schema(value_type = Option<Vec<VisitTemplate>>, inline)]
     pub visit_templates: Option<serde_json::Value>,
-    /// Replaces the operating hours.
-    #[schema(value_type = Option<Object>)]
+    /// Replaces the operating hours; `{}` removes the restriction.
+    #[schema(value_type = Option<OperatingHoursSchema>)]
     pub operating_hours: Option<serde_json::Value>,
     /// Open or close recruiting.
     pub active: Option<bool>,
@@ -109,8 +112,12 @@ pub struct Criteria {
 fn check_trial_json(
     c: &mut Check,
     templates: Option<&serde_json::Value>,
+    hours: Option<&serde_json::Value>,
     objects: &[(&'static str, Option<&serde_json::Value>)],
 ) {
+    if let Some(Err(why)) = hours.map(OperatingHours::parse) {
+        c.push("operating_hours", &why);
+    }
     if let Some(t) = templates {
         let ok = t.as_array().is_some_and(|a| {
             a.iter()
@@ -153,10 +160,10 @@ pub async fn create_trial(store: &Store, actor: &Actor, new: NewTrial) -> Result
     check_trial_json(
         &mut c,
         new.visit_templates.as_ref(),
+        new.operating_hours.as_ref(),
         &[
             ("inclusion_criteria", new.inclusion_criteria.as_ref()),
             ("exclusion_criteria", new.exclusion_criteria.as_ref()),
-            ("operating_hours", new.operating_hours.as_ref()),
         ],
     );
     c.done()?;
@@ -287,10 +294,10 @@ pub async fn update_trial(
     check_trial_json(
         &mut c,
         patch.visit_templates.as_ref(),
+        patch.operating_hours.as_ref(),
         &[
             ("inclusion_criteria", patch.inclusion_criteria.as_ref()),
             ("exclusion_criteria", patch.exclusion_criteria.as_ref()),
-            ("operating_hours", patch.operating_hours.as_ref()),
         ],
     );
     c.done()?;

@@ -88,13 +88,27 @@ pub async fn booked(store: &Store, participant_id: Uuid) -> appointment::Model {
             participant_id,
             trial_id: DIABETES_STUDY_A.into(),
             visit_type: "screening".into(),
-            scheduled_at: Utc::now() + Duration::days(3),
+            scheduled_at: custodian_trials::seed::demo_visit_at(Utc::now(), 3, 10),
             location: None,
             confirmation_due_at: None,
         },
     )
     .await
     .unwrap()
+}
+
+/// A trial with only an id and a name; every other field defaults.
+pub fn new_trial(trial_id: &str, name: &str) -> NewTrial {
+    NewTrial {
+        trial_id: Some(trial_id.into()),
+        name: name.into(),
+        description: None,
+        inclusion_criteria: None,
+        exclusion_criteria: None,
+        visit_templates: None,
+        operating_hours: None,
+        active: None,
+    }
 }
 
 pub fn to(status: AppointmentStatus) -> AppointmentPatch {

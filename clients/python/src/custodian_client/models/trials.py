@@ -444,54 +444,85 @@ class VisitTemplate(BaseModel):
     """
 
 
-class NewTrial(BaseModel):
+FriItem = TypeAliasType(
+    "FriItem", Annotated[str, Field(pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$')]
+)
+
+
+MonItem = TypeAliasType(
+    "MonItem", Annotated[str, Field(pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$')]
+)
+
+
+SatItem = TypeAliasType(
+    "SatItem", Annotated[str, Field(pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$')]
+)
+
+
+SunItem = TypeAliasType(
+    "SunItem", Annotated[str, Field(pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$')]
+)
+
+
+ThuItem = TypeAliasType(
+    "ThuItem", Annotated[str, Field(pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$')]
+)
+
+
+TueItem = TypeAliasType(
+    "TueItem", Annotated[str, Field(pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$')]
+)
+
+
+WedItem = TypeAliasType(
+    "WedItem", Annotated[str, Field(pattern='^([01][0-9]|2[0-3]):[0-5][0-9]$')]
+)
+
+
+class OperatingHours(BaseModel):
     """
-    A trial to create.
+    When the site sees visits: an IANA timezone and, per day, opening and closing local times. `{}` means no restriction; a day absent is closed.
     """
 
     model_config = ConfigDict(
         extra='forbid',
     )
-    active: bool | None = None
+    fri: Annotated[list[FriItem] | None, Field(max_length=2, min_length=2)] = None
     """
-    Defaults to true.
+    Opening and closing, HH:MM local time; a day absent is closed.
     """
-    description: str | None = None
+    mon: Annotated[list[MonItem] | None, Field(max_length=2, min_length=2)] = None
     """
-    What the study is.
+    Opening and closing, HH:MM local time; a day absent is closed.
     """
-    exclusion_criteria: dict[str, Any] | None = None
+    sat: Annotated[list[SatItem] | None, Field(max_length=2, min_length=2)] = None
     """
-    `{}` when absent.
+    Opening and closing, HH:MM local time; a day absent is closed.
     """
-    inclusion_criteria: dict[str, Any] | None = None
+    sun: Annotated[list[SunItem] | None, Field(max_length=2, min_length=2)] = None
     """
-    `{}` when absent.
+    Opening and closing, HH:MM local time; a day absent is closed.
     """
-    name: Annotated[
-        str,
+    thu: Annotated[list[ThuItem] | None, Field(max_length=2, min_length=2)] = None
+    """
+    Opening and closing, HH:MM local time; a day absent is closed.
+    """
+    timezone: Annotated[
+        str | None,
         Field(
-            max_length=200,
+            examples=['America/Chicago'],
+            max_length=64,
             min_length=1,
             pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
         ),
-    ]
-    """
-    Display name.
-    """
-    operating_hours: dict[str, Any] | None = None
-    """
-    `{}` when absent.
-    """
-    trial_id: Annotated[
-        str | None, Field(max_length=64, pattern='^[a-z0-9_-]{1,64}$')
     ] = None
+    tue: Annotated[list[TueItem] | None, Field(max_length=2, min_length=2)] = None
     """
-    Made from a random suffix (`trial-1a2b3c4d`) when absent.
+    Opening and closing, HH:MM local time; a day absent is closed.
     """
-    visit_templates: list[VisitTemplate] | None = None
+    wed: Annotated[list[WedItem] | None, Field(max_length=2, min_length=2)] = None
     """
-    A list of `{"visit_type": ...}` objects; `[]` when absent.
+    Opening and closing, HH:MM local time; a day absent is closed.
     """
 
 
@@ -649,10 +680,7 @@ class TrialPatch(BaseModel):
     """
     New name.
     """
-    operating_hours: dict[str, Any] | None = None
-    """
-    Replaces the operating hours.
-    """
+    operating_hours: OperatingHours | None = None
     visit_templates: list[VisitTemplate] | None = None
     """
     Replaces the visit templates.
@@ -1072,6 +1100,54 @@ class NewParticipant(BaseModel):
     BCP 47 tag; defaults to `en`.
     """
     research_consent: ResearchConsent | None = None
+
+
+class NewTrial(BaseModel):
+    """
+    A trial to create.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    active: bool | None = None
+    """
+    Defaults to true.
+    """
+    description: str | None = None
+    """
+    What the study is.
+    """
+    exclusion_criteria: dict[str, Any] | None = None
+    """
+    `{}` when absent.
+    """
+    inclusion_criteria: dict[str, Any] | None = None
+    """
+    `{}` when absent.
+    """
+    name: Annotated[
+        str,
+        Field(
+            max_length=200,
+            min_length=1,
+            pattern='[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]',
+        ),
+    ]
+    """
+    Display name.
+    """
+    operating_hours: OperatingHours | None = None
+    trial_id: Annotated[
+        str | None, Field(max_length=64, pattern='^[a-z0-9_-]{1,64}$')
+    ] = None
+    """
+    Made from a random suffix (`trial-1a2b3c4d`) when absent.
+    """
+    visit_templates: list[VisitTemplate] | None = None
+    """
+    A list of `{"visit_type": ...}` objects; `[]` when absent.
+    """
 
 
 class Participant(BaseModel):
