@@ -119,12 +119,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Call {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let db = Db::from_request_parts(parts, state).await?;
-        let Ok(Caller(actor)) = Caller::from_request_parts(parts, state).await;
+        let Ok(Caller(mut actor)) = Caller::from_request_parts(parts, state).await;
         let principal = parts
             .extensions
             .get::<Principal>()
             .cloned()
             .ok_or_else(|| ApiError::new(Kind::Unauthenticated, "no authenticated key"))?;
+        // A key acting for a claims user is named with the user on every
+        // claims entry; elsewhere (idempotency scope, events) it is the key.
+        actor.name = principal.actor_name();
         Ok(Self {
             db,
             actor,
@@ -153,22 +156,49 @@ impl Call {
     /// The claims user this request's key acts for, if bound; a binding to
     /// a user who is gone or inactive is a recorded 403.
     async fn acting_user(&self, case: Uuid) -> Result<Option<crate::model::user::Model>, ApiError> {
-        let found =
-            repo::acting::acting_user(self.db.0.conn(), self.principal.acts_as.as_deref()).await;
-        self.recorded(case, found).await
+        self.acting_user_for(&case.to_string()).await
     }
 
-    /// Passes `done` through, first recording a 403 (the case refused) in
-    /// the chain; if the refusal cannot be recorded, that failure is the answer.
+    async fn acting_user_for(
+        &self,
+        what: &str,
+    ) -> Result<Option<crate::model::user::Model>, ApiError> {
+        let found =
+            repo::acting::acting_user(self.db.0.conn(), self.principal.acts_as.as_deref()).await;
+        self.recorded(what, found).await
+    }
+
+    /// Passes `done` through, first recording a 403 (what was refused: a
+    /// case id, or `write`) in the chain; if the refusal cannot be recorded,
+    /// that failure is the answer.
     async fn recorded<T>(
         &self,
-        case: Uuid,
+        what: &str,
         done: custodian_core::Result<T>,
     ) -> Result<T, ApiError> {
         if let Err(custodian_core::Error::Forbidden(_)) = &done {
-            guard::record_denial(&self.db.0, &self.actor, "case", &case.to_string()).await?;
+            guard::record_denial(&self.db.0, &self.actor, "case", what).await?;
         }
         Ok(done?)
+    }
+
+    /// Teams, users, documents and triage results are written by unbound
+    /// keys, or by keys acting for a claims admin: a key acting for anyone
+    /// else could otherwise promote its own user or reach other teams'
+    /// cases through their documents. The refusal is recorded.
+    async fn may_write_records(&self) -> Result<(), ApiError> {
+        let Some(by) = self.acting_user_for("write").await? else {
+            return Ok(());
+        };
+        if by.role == crate::model::UserRole::Admin {
+            return Ok(());
+        }
+        let refused = custodian_core::Error::Forbidden(format!(
+            "this key acts for claims user {} ({}), who changes cases only; teams, users, \
+             documents and triage results are written by an unbound key or a claims admin",
+            by.id, by.role
+        ));
+        self.recorded("write", Err(refused)).await
     }
 
     async fn create<'a, N, M, Fut>(
@@ -179,6 +209,7 @@ impl Call {
     where
         Fut: Future<Output = custodian_core::Result<M>>,
     {
+        self.may_write_records().await?;
         Ok(f(&self.db.0, &self.actor, new).await?)
     }
 
@@ -243,6 +274,7 @@ impl Call {
     where
         Fut: Future<Output = custodian_core::Result<M>>,
     {
+        self.may_write_records().await?;
         Ok(f(&self.db.0, &self.actor, id, patch).await?)
     }
 
@@ -254,6 +286,7 @@ impl Call {
     where
         Fut: Future<Output = custodian_core::Result<()>>,
     {
+        self.may_write_records().await?;
         Ok(f(&self.db.0, &self.actor, id).await?)
     }
 }
@@ -269,12 +302,8 @@ type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
         (status = 409, description = "Duplicate external_id, or the team is at capacity", body = Problem, content_type = "application/problem+json"),
         Invalid,
     ))]
-async fn create_case(
-    db: Db,
-    Caller(actor): Caller,
-    Json(new): Json<repo::NewCase>,
-) -> Created<CaseView> {
-    let c = repo::create_case(&db.0, &actor, new).await?;
+async fn create_case(call: Call, Json(new): Json<repo::NewCase>) -> Created<CaseView> {
+    let c = repo::create_case(&call.db.0, &call.actor, new).await?;
     Ok((StatusCode::CREATED, Json(c)))
 }
 
@@ -284,7 +313,8 @@ async fn create_case(
 /// Filters: `status`, `case_type`, `urgency_level`, `risk_level`,
 /// `assigned_team_id`, `assigned_user_id`, `title`, `created_at`,
 /// `updated_at`, `priority_score`, `risk_score`, `external_id`, `sla_due_at`
-/// as `field=op.value`, and `sla_breached=true|false`. Order by
+/// as `field=op.value`, keys of the metadata as `metadata->>key=op.value`,
+/// and `sla_breached=true|false`. Order by
 /// `created_at`, `updated_at`, `priority_score`, `risk_score` or `external_id`.
 #[utoipa::path(get, path = "/v1/claims/cases", tag = "claims", params(EmbedParam), responses(
     (status = 200, body = Page<CaseView>),
@@ -341,7 +371,7 @@ async fn update_case(
 ) -> Result<Json<CaseView>, ApiError> {
     let by = call.acting_user(id).await?;
     let done = repo::update_case_as(&call.db.0, &call.actor, by, id, patch).await;
-    Ok(Json(call.recorded(id, done).await?))
+    Ok(Json(call.recorded(&id.to_string(), done).await?))
 }
 
 /// Soft-deletes a case; a key bound to a claims user only within their reach.
@@ -350,7 +380,7 @@ async fn update_case(
 async fn delete_case(call: Call, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
     let by = call.acting_user(id).await?;
     let done = repo::delete_case_as(&call.db.0, &call.actor, by, id).await;
-    call.recorded(id, done).await?;
+    call.recorded(&id.to_string(), done).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -425,10 +455,10 @@ resource_handlers!(
 /// Computes the figures now and stores them as a snapshot.
 #[utoipa::path(post, path = "/v1/claims/snapshots", tag = "claims",
     responses((status = 201, body = snapshot::Model)))]
-async fn take_snapshot(db: Db, Caller(actor): Caller) -> Created<snapshot::Model> {
+async fn take_snapshot(call: Call) -> Created<snapshot::Model> {
     Ok((
         StatusCode::CREATED,
-        Json(snap::take_snapshot(&db.0, &actor).await?),
+        Json(snap::take_snapshot(&call.db.0, &call.actor).await?),
     ))
 }
 

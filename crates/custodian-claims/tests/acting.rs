@@ -139,6 +139,65 @@ async fn reach(db: TestDb) {
         assert!(seen.contains(&want), "{want:?} in {seen:?}");
     }
 
+    // A bound key writes no teams, users, documents or triage results unless
+    // its user is an admin: it cannot promote itself or reach around a case.
+    for (method, path, body) in [
+        (
+            "PATCH",
+            format!("/v1/claims/users/{adj}"),
+            Some(json!({"role": "admin"})),
+        ),
+        (
+            "PATCH",
+            format!("/v1/claims/users/{adj}"),
+            Some(json!({"team_id": team_b})),
+        ),
+        (
+            "POST",
+            "/v1/claims/teams".to_owned(),
+            Some(json!({"name": "C", "capacity": 1, "sla_target_hours": 1})),
+        ),
+        (
+            "POST",
+            "/v1/claims/documents".to_owned(),
+            Some(
+                json!({"case_id": elsewhere, "file_uri": "s3://x/y.pdf", "sha256": "a".repeat(64),
+                        "size_bytes": 1, "mime_type": "application/pdf"}),
+            ),
+        ),
+    ] {
+        let (status, body) = adj_key.call(method, &path, body).await;
+        assert_eq!(status, no, "{method} {path}: {body}");
+    }
+    let admin_user = user(&admin, "boss@example.com", "admin", None).await;
+    let boss = t.client("boss-app", Role::Coordinator).await;
+    acting::bind_key(&t.store, &sys, "boss-app", &admin_user)
+        .await
+        .unwrap();
+    boss.ok(
+        "PATCH",
+        &format!("/v1/claims/users/{adj}"),
+        Some(json!({"full_name": "Adj"})),
+        ok,
+    )
+    .await;
+    assert_eq!(
+        patch(&boss, &elsewhere).await,
+        ok,
+        "a claims admin reaches every case"
+    );
+
+    // A binding that names no user reaches nothing.
+    keys::bind(
+        &t.store,
+        "view-app",
+        Some("claims_user:not-a-uuid".into()),
+        &sys,
+    )
+    .await
+    .unwrap();
+    assert_eq!(patch(view_key, &mine).await, no);
+
     // A user made inactive takes their key's reach with them.
     admin
         .ok(

@@ -257,10 +257,10 @@ async fn embedded(db: TestDb) {
     let kinds: Vec<&str> = reads.iter().map(|(e, _, _)| e.as_str()).collect();
     assert_eq!(
         kinds,
-        ["case", "user", "document", "triage_result"],
+        ["user", "document", "triage_result", "case"],
         "{reads:?}"
     );
-    let (_, _, doc_ids) = &reads[2];
+    let (_, _, doc_ids) = &reads[1];
     assert_eq!(doc_ids.len(), 2, "{doc_ids:?}");
 
     // Without embed, nothing is added to the answer.

@@ -49,7 +49,13 @@ impl Store {
             // `sqlx::query`, which `CUSTODIAN_LOG=custodian::sql=debug`
             // turns on; when that level is off it costs one check a statement.
             .sqlx_logging(true)
-            .sqlx_logging_level(log::LevelFilter::Debug);
+            .sqlx_logging_level(log::LevelFilter::Debug)
+            // sqlx would otherwise warn of every statement over a second
+            // whatever the filter; slow ones are echoed with the rest.
+            .sqlx_slow_statements_logging_settings(
+                log::LevelFilter::Debug,
+                std::time::Duration::from_secs(1),
+            );
         match backend {
             Backend::Sqlite => {
                 let busy = cfg.busy_timeout;

@@ -228,16 +228,36 @@ pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<KeyInfo>> {
         .collect())
 }
 
-/// The key named `name_or_id` (its name, id or prefix).
+/// The key named `name_or_id`: its name first, then its id, then its
+/// prefix (a prefix two keys share is refused rather than guessed).
 pub async fn find(conn: &impl ConnectionTrait, name_or_id: &str) -> Result<KeyInfo> {
-    list(conn)
-        .await?
-        .into_iter()
-        .find(|k| k.name == name_or_id || k.id.to_string() == name_or_id || k.prefix == name_or_id)
-        .ok_or_else(|| Error::NotFound {
-            entity: "api key",
-            id: name_or_id.to_owned(),
-        })
+    let keys = list(conn).await?;
+    let matching = |hit: fn(&KeyInfo, &str) -> bool| -> Vec<KeyInfo> {
+        keys.iter()
+            .filter(|k| hit(k, name_or_id))
+            .cloned()
+            .collect()
+    };
+    for found in [
+        matching(|k, n| k.name == n),
+        matching(|k, n| k.id.to_string() == n),
+        matching(|k, n| k.prefix == n),
+    ] {
+        match &found[..] {
+            [] => continue,
+            [one] => return Ok(one.clone()),
+            _ => {
+                return Err(Error::Conflict(format!(
+                    "{name_or_id:?} is the prefix of {} keys; give the key's name",
+                    found.len()
+                )));
+            }
+        }
+    }
+    Err(Error::NotFound {
+        entity: "api key",
+        id: name_or_id.to_owned(),
+    })
 }
 
 /// Binds the key named `name_or_id` to a module user (`acts_as`, checked

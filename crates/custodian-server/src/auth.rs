@@ -33,7 +33,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     match keys::authenticate(state.store.conn(), presented).await {
         Ok(Some(principal)) => {
             req.extensions_mut()
-                .insert(PrincipalName(principal.actor_name()));
+                .insert(PrincipalName(principal.name.clone()));
             req.extensions_mut().insert(principal);
             req.extensions_mut().insert(state.store.clone());
             next.run(req).await

@@ -137,31 +137,31 @@ async fn serve_media(
     if let Err(e) = media.verify(&path, s.expires, &s.sig, custodian_core::time::now()) {
         return ApiError::new(Kind::Forbidden, e.to_string()).into_response();
     }
-    let range = match headers
+    // RFC 9110: a Range this server does not serve (malformed, several
+    // ranges) is ignored and the whole file answered.
+    let asked = headers
         .get(header::RANGE)
-        .map(|v| parse_range(v.as_bytes()))
-    {
+        .and_then(|v| parse_range(v.as_bytes()));
+    let range = match asked {
         None => None,
-        Some(Some(r)) => Some(r),
-        Some(None) => {
-            return ApiError::new(
-                Kind::BadRequest,
-                "Range must be one bytes=a-b, a- or -n range",
-            )
-            .into_response();
-        }
+        Some(asked) => match media.head(&path).await {
+            Ok(Some(meta)) => match resolve(asked, meta.size) {
+                Some(r) => Some(r),
+                None => return unsatisfiable(meta.size),
+            },
+            Ok(None) => {
+                return ApiError::new(Kind::NotFound, "no recording at this path").into_response();
+            }
+            Err(e) => return unavailable(&e),
+        },
     };
     let partial = range.is_some();
-    let got = match media.get(&path, range).await {
+    let got = match media.get(&path, range.map(GetRange::Bounded)).await {
         Ok(g) => g,
         Err(MediaError::NotFound(_)) => {
             return ApiError::new(Kind::NotFound, "no recording at this path").into_response();
         }
-        Err(e) => {
-            tracing::error!("trials media: {e}");
-            return ApiError::new(Kind::Unavailable, "the media store did not answer")
-                .into_response();
-        }
+        Err(e) => return unavailable(&e),
     };
     let (start, end, size) = (got.range.start, got.range.end, got.meta.size);
     let mut res = Response::new(Body::from_stream(got.into_stream()));
@@ -172,6 +172,16 @@ async fn serve_media(
     );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+    // A recording is health data: no shared cache keeps it, and no browser
+    // guesses it is something to run.
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if partial {
         *res.status_mut() = StatusCode::PARTIAL_CONTENT;
         if let Ok(v) =
@@ -183,7 +193,27 @@ async fn serve_media(
     res
 }
 
-/// One `bytes=` range of a Range header; several ranges are not served.
+fn unavailable(e: &MediaError) -> Response {
+    tracing::error!("trials media: {e}");
+    ApiError::new(Kind::Unavailable, "the media store did not answer").into_response()
+}
+
+/// 416, with the size a client needs to ask again.
+fn unsatisfiable(size: u64) -> Response {
+    let mut res = ApiError::new(
+        Kind::BadRequest,
+        format!("the range is outside the recording's {size} bytes"),
+    )
+    .into_response();
+    *res.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+    if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+        res.headers_mut().insert(header::CONTENT_RANGE, v);
+    }
+    res
+}
+
+/// One `bytes=` range of a Range header; several ranges, or anything
+/// malformed, are `None` (the header is then ignored).
 fn parse_range(v: &[u8]) -> Option<GetRange> {
     let spec = std::str::from_utf8(v).ok()?.trim().strip_prefix("bytes=")?;
     let (a, b) = spec.split_once('-')?;
@@ -195,6 +225,17 @@ fn parse_range(v: &[u8]) -> Option<GetRange> {
             (a <= b).then(|| GetRange::Bounded(a..b.saturating_add(1)))
         }
     }
+}
+
+/// The bytes `asked` covers in an object of `size` bytes, or `None` when it
+/// covers none (a start at or past the end, an empty suffix or object).
+fn resolve(asked: GetRange, size: u64) -> Option<std::ops::Range<u64>> {
+    let r = match asked {
+        GetRange::Bounded(r) => r.start..r.end.min(size),
+        GetRange::Offset(start) => start..size,
+        GetRange::Suffix(n) => size.saturating_sub(n)..size,
+    };
+    (r.start < r.end).then_some(r)
 }
 
 /// The content type of a recording, by its extension.
@@ -719,4 +760,36 @@ async fn get_agent_reasoning(
     Path(id): Path<Uuid>,
 ) -> Result<Json<agent_reasoning::Model>, ApiError> {
     Ok(Json(repo::get_agent_reasoning(&db.0, &actor, id).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{GetRange, parse_range, resolve};
+
+    #[test]
+    fn ranges_resolve_within_the_object_or_not_at_all() {
+        let r = |h: &str, size| parse_range(h.as_bytes()).and_then(|a| resolve(a, size));
+        assert_eq!(r("bytes=0-9", 100), Some(0..10));
+        assert_eq!(r("bytes=90-200", 100), Some(90..100));
+        assert_eq!(r("bytes=95-", 100), Some(95..100));
+        assert_eq!(r("bytes=-10", 100), Some(90..100));
+        assert_eq!(r("bytes=-500", 100), Some(0..100));
+        for unsatisfiable in ["bytes=100-", "bytes=100-200", "bytes=-0", "bytes=0-0"] {
+            let size = if unsatisfiable == "bytes=0-0" { 0 } else { 100 };
+            assert_eq!(r(unsatisfiable, size), None, "{unsatisfiable}");
+        }
+        for ignored in [
+            "bytes=5-1",
+            "bytes=0-1,4-5",
+            "items=0-1",
+            "bytes=a-b",
+            "bytes=-",
+        ] {
+            assert!(parse_range(ignored.as_bytes()).is_none(), "{ignored}");
+        }
+        assert!(matches!(
+            parse_range(b"bytes=18446744073709551615-"),
+            Some(GetRange::Offset(u64::MAX))
+        ));
+    }
 }

@@ -51,7 +51,8 @@ impl std::fmt::Debug for UrlKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(as = trials::SignedUrl)]
 pub struct SignedUrl {
-    /// Path and query, relative to this server.
+    /// Path and query relative to this server (local storage), or the
+    /// store's own absolute presigned URL (S3).
     pub url: String,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,

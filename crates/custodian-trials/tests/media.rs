@@ -176,4 +176,9 @@ async fn an_s3_store_presigns_a_get_without_the_network() {
         err.contains("AWS_SECRET_ACCESS_KEY") && !err.contains("AKIDEXAMPLE"),
         "{err}"
     );
+    // None at all is refused too, rather than left to instance metadata.
+    let err = Media::from_settings(&settings, KEY, |_| None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
 }

@@ -1,16 +1,18 @@
 //! API keys bound to claims users: a key that acts for a user may change
 //! only the cases that user's role reaches, and the chain names the user
-//! (`key/claims_user:<uuid>`) on every entry the key makes.
+//! (`key/claims_user:<uuid>`) on every claims entry the key makes.
 //!
 //! | user role | may update and delete |
 //! |---|---|
 //! | `admin` | every case |
-//! | `supervisor` | cases of their team, and cases no team has yet |
+//! | `supervisor` | cases of their team, cases assigned to them, and cases no team has yet |
 //! | `adjuster`, `reviewer` | cases assigned to them or to their team |
 //! | `viewer` | none |
 //!
-//! An inactive or deleted user reaches nothing. A key without a binding
-//! keeps its role's rights, as before.
+//! An inactive or deleted user reaches nothing. A bound key writes teams,
+//! users, documents and triage results only when its user is an admin. The
+//! user's role and team are read as the request starts; the case is checked
+//! under its row lock. A key without a binding keeps its role's rights.
 
 use custodian_core::{Error, FieldError, Result, Store};
 use custodian_ledger::{audit::Actor, record::Visibility};
@@ -38,8 +40,14 @@ pub async fn acting_user(
     conn: &impl ConnectionTrait,
     acts_as: Option<&str>,
 ) -> Result<Option<user::Model>> {
-    let Some(id) = bound_user_id(acts_as) else {
+    let Some(raw) = acts_as.and_then(|a| a.strip_prefix(ACTS_AS_PREFIX)) else {
         return Ok(None);
+    };
+    // A binding that does not name a user reaches nothing (fail closed).
+    let Some(id) = bound_user_id(acts_as) else {
+        return Err(Error::Forbidden(format!(
+            "this key's claims binding {raw:?} is not a user id; rebind it"
+        )));
     };
     match get::<user::Entity>(conn, id, Visibility::default()).await {
         Ok(u) if u.is_active => Ok(Some(u)),

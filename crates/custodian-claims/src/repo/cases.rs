@@ -289,9 +289,9 @@ pub async fn get_case_with(
     what: Embed,
 ) -> Result<CaseView> {
     let row = observe("get_case", get::<case::Entity>(store.conn(), id, vis)).await?;
-    record_reads::<case::Entity>(store, actor, &[id.to_string()]).await?;
     let mut view = [CaseView::at(row, time::now())];
     embed(store, actor, &mut view, what, vis).await?;
+    record_reads::<case::Entity>(store, actor, &[id.to_string()]).await?;
     let [view] = view;
     Ok(view)
 }
@@ -350,11 +350,25 @@ pub async fn list_cases_with(
     vis: Visibility,
     now: DateTime<Utc>,
 ) -> Result<Page<CaseView>> {
-    let what = Embed::parse(q.extra("embed"))?;
+    let embeds: Vec<&str> = q
+        .extras
+        .iter()
+        .filter(|(k, _)| k == "embed")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if embeds.len() > 1 {
+        return Err(custodian_core::query::QueryError {
+            param: "embed".into(),
+            reason: "given more than once; list the relations in one embed=a,b".into(),
+        }
+        .into());
+    }
+    let what = Embed::parse(embeds.first().copied())?;
     let mut page = observe("list_cases", case_page(store.conn(), spec, q, vis, now)).await?;
+    // Embedded rows first: a refused embed answers nothing, so records nothing.
+    embed(store, actor, &mut page.items, what, vis).await?;
     let ids: Vec<String> = page.items.iter().map(|c| c.case.id.to_string()).collect();
     record_reads::<case::Entity>(store, actor, &ids).await?;
-    embed(store, actor, &mut page.items, what, vis).await?;
     Ok(page)
 }
 

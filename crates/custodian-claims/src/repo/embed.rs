@@ -6,21 +6,24 @@
 //! `include_deleted`), and reads of people's records among them (the
 //! assignee, documents, triage results) are recorded like any other read.
 
-use custodian_core::{Result, Store, query::QueryError};
+use custodian_core::{
+    Result, Store,
+    limits::{max_page_bytes, row_len},
+    query::QueryError,
+};
 use custodian_ledger::{
     audit::Actor,
-    record::{Named, Visibility, record_reads},
+    record::{Visibility, record_reads},
 };
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, ModelTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::CaseView;
 use crate::model::{document, team, triage_result, user};
 
 /// Most rows of one relation a request embeds; a page whose cases have more
-/// is refused (400) rather than answered in part.
+/// is refused (400) rather than answered in part. Together the embedded rows
+/// also stay within `server.max_page_bytes`.
 pub const MAX_EMBEDDED: u64 = 1000;
 
 /// Longest `embed` value.
@@ -77,8 +80,10 @@ impl Embed {
     }
 }
 
-/// Fills the asked-for relations of `cases`, recording the reads of the
-/// embedded records of people.
+/// Fills the asked-for relations of `cases`, then records the reads of the
+/// embedded records of people. Nothing is recorded when the answer is
+/// refused: more than [`MAX_EMBEDDED`] rows of a relation, or embedded rows
+/// past `server.max_page_bytes` together (a 400 saying to ask for fewer).
 pub async fn embed(
     store: &Store,
     actor: &Actor,
@@ -91,92 +96,96 @@ pub async fn embed(
     }
     let conn = store.conn();
     let ids: Vec<Uuid> = cases.iter().map(|c| c.case.id).collect();
-    let live = |deleted: sea_orm::sea_query::Expr| {
-        if vis.include_deleted {
-            Condition::all()
-        } else {
-            Condition::all().add(deleted)
+    let teams = if what.team {
+        let wanted = cases.iter().filter_map(|c| c.case.assigned_team_id);
+        let mut q = team::Entity::find().filter(team::Column::Id.is_in(wanted));
+        if !vis.include_deleted {
+            q = q.filter(team::Column::DeletedAt.is_null());
         }
+        q.all(conn).await?
+    } else {
+        Vec::new()
     };
-    if what.team {
-        let wanted: Vec<Uuid> = cases
-            .iter()
-            .filter_map(|c| c.case.assigned_team_id)
-            .collect();
-        let teams = team::Entity::find()
-            .filter(team::Column::Id.is_in(wanted))
-            .filter(live(team::Column::DeletedAt.is_null()))
-            .all(conn)
-            .await?;
-        for c in cases.iter_mut() {
-            let found = teams.iter().find(|t| Some(t.id) == c.case.assigned_team_id);
-            c.team = Some(found.cloned());
+    let users = if what.assignee {
+        let wanted = cases.iter().filter_map(|c| c.case.assigned_user_id);
+        let mut q = user::Entity::find().filter(user::Column::Id.is_in(wanted));
+        if !vis.include_deleted {
+            q = q.filter(user::Column::DeletedAt.is_null());
         }
-    }
-    if what.assignee {
-        let wanted: Vec<Uuid> = cases
-            .iter()
-            .filter_map(|c| c.case.assigned_user_id)
-            .collect();
-        let users = user::Entity::find()
-            .filter(user::Column::Id.is_in(wanted))
-            .filter(live(user::Column::DeletedAt.is_null()))
-            .all(conn)
-            .await?;
-        let read: Vec<String> = users.iter().map(|u| u.id.to_string()).collect();
-        record_reads::<user::Entity>(store, actor, &read).await?;
-        for c in cases.iter_mut() {
-            let found = users.iter().find(|u| Some(u.id) == c.case.assigned_user_id);
-            c.assignee = Some(found.cloned());
-        }
-    }
-    if what.documents {
+        q.all(conn).await?
+    } else {
+        Vec::new()
+    };
+    let docs = if what.documents {
         use document::Column as C;
-        let docs = children::<document::Entity>(
-            store,
-            actor,
-            [C::CaseId, C::DeletedAt, C::CreatedAt, C::Id],
-            &ids,
-            vis,
-        )
-        .await?;
-        for c in cases.iter_mut() {
-            let mine = docs.iter().filter(|d| d.case_id == c.case.id);
-            c.documents = Some(mine.cloned().collect());
-        }
-    }
-    if what.triage_results {
+        let cols = [C::CaseId, C::DeletedAt, C::CreatedAt, C::Id];
+        children::<document::Entity>(conn, cols, &ids, vis).await?
+    } else {
+        Vec::new()
+    };
+    let results = if what.triage_results {
         use triage_result::Column as C;
-        let results = children::<triage_result::Entity>(
-            store,
-            actor,
-            [C::CaseId, C::DeletedAt, C::CreatedAt, C::Id],
-            &ids,
-            vis,
-        )
+        let cols = [C::CaseId, C::DeletedAt, C::CreatedAt, C::Id];
+        children::<triage_result::Entity>(conn, cols, &ids, vis).await?
+    } else {
+        Vec::new()
+    };
+    let bytes = teams.iter().map(row_len::<team::Entity>).sum::<usize>()
+        + users.iter().map(row_len::<user::Entity>).sum::<usize>()
+        + docs.iter().map(row_len::<document::Entity>).sum::<usize>()
+        + results
+            .iter()
+            .map(row_len::<triage_result::Entity>)
+            .sum::<usize>();
+    if bytes > max_page_bytes() {
+        return Err(refuse(format!(
+            "the embedded rows of this page pass server.max_page_bytes ({} bytes); ask for \
+             fewer cases (limit) or fewer relations",
+            max_page_bytes()
+        )));
+    }
+    let read = |ids: Vec<Uuid>| ids.iter().map(Uuid::to_string).collect::<Vec<_>>();
+    record_reads::<user::Entity>(store, actor, &read(users.iter().map(|u| u.id).collect())).await?;
+    record_reads::<document::Entity>(store, actor, &read(docs.iter().map(|d| d.id).collect()))
         .await?;
-        for c in cases.iter_mut() {
-            let mine = results.iter().filter(|r| r.case_id == c.case.id);
+    let result_ids = results.iter().map(|r| r.id).collect();
+    record_reads::<triage_result::Entity>(store, actor, &read(result_ids)).await?;
+    for c in cases.iter_mut() {
+        let (team_id, user_id, id) = (c.case.assigned_team_id, c.case.assigned_user_id, c.case.id);
+        if what.team {
+            c.team = Some(teams.iter().find(|t| Some(t.id) == team_id).cloned());
+        }
+        if what.assignee {
+            c.assignee = Some(users.iter().find(|u| Some(u.id) == user_id).cloned());
+        }
+        if what.documents {
+            c.documents = Some(docs.iter().filter(|d| d.case_id == id).cloned().collect());
+        }
+        if what.triage_results {
+            let mine = results.iter().filter(|r| r.case_id == id);
             c.triage_results = Some(mine.cloned().collect());
         }
     }
     Ok(())
 }
 
+fn refuse(reason: String) -> custodian_core::Error {
+    QueryError {
+        param: "embed".into(),
+        reason,
+    }
+    .into()
+}
+
 /// The live (or, with `include_deleted`, all) rows of a case's child table
-/// for `ids`, oldest first, their reads recorded; `cols` are its case id,
-/// `deleted_at`, `created_at` and id columns.
-async fn children<E>(
-    store: &Store,
-    actor: &Actor,
+/// for `ids`, oldest first; `cols` are its case id, `deleted_at`,
+/// `created_at` and id columns.
+async fn children<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
     [case_id, deleted_at, created_at, id]: [E::Column; 4],
     ids: &[Uuid],
     vis: Visibility,
-) -> Result<Vec<E::Model>>
-where
-    E: Named,
-    E::Model: ModelTrait<Entity = E>,
-{
+) -> Result<Vec<E::Model>> {
     let mut select = E::find().filter(case_id.is_in(ids.iter().copied()));
     if !vis.include_deleted {
         select = select.filter(deleted_at.is_null());
@@ -185,26 +194,17 @@ where
         .order_by_asc(created_at)
         .order_by_asc(id)
         .limit(MAX_EMBEDDED + 1)
-        .all(store.conn())
+        .all(conn)
         .await?;
     if rows.len() as u64 > MAX_EMBEDDED {
-        return Err(QueryError {
-            param: "embed".into(),
-            reason: format!(
-                "this page's cases have more than {MAX_EMBEDDED} {}s; ask for fewer cases \
-                 (limit) or list them by case_id=eq.ID",
-                E::NAME
-            ),
-        }
-        .into());
+        return Err(refuse(format!(
+            "this page's cases have more than {MAX_EMBEDDED} {}s; ask for fewer cases \
+             (limit) or list them by case_id=eq.ID",
+            E::default()
+                .table_name()
+                .trim_start_matches("claims_")
+                .trim_end_matches('s')
+        )));
     }
-    let read: Vec<String> = rows
-        .iter()
-        .filter_map(|r| match r.get(id) {
-            sea_orm::Value::Uuid(Some(u)) => Some(u.to_string()),
-            _ => None,
-        })
-        .collect();
-    record_reads::<E>(store, actor, &read).await?;
     Ok(rows)
 }

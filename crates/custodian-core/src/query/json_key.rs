@@ -105,14 +105,15 @@ pub(super) fn condition(
 fn containment(col: &str, key: &str, strings: &[String]) -> Condition {
     let mut any = Condition::any();
     for s in strings {
-        let mut candidates = vec![serde_json::Value::String(s.clone())];
-        if let Ok(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) =
+        let mut candidates = vec![serde_json::json!({ key: s }).to_string()];
+        // A number or boolean goes in as written, never through an f64 that
+        // could round it: the key is `[A-Za-z0-9_-]` and `s` parsed as JSON.
+        if let Ok(serde_json::Value::Number(_) | serde_json::Value::Bool(_)) =
             serde_json::from_str::<serde_json::Value>(s)
         {
-            candidates.push(v);
+            candidates.push(format!("{{\"{key}\":{}}}", s.trim()));
         }
-        for v in candidates {
-            let doc = serde_json::json!({ key: v }).to_string();
+        for doc in candidates {
             any = any.add(Expr::cust_with_values(
                 format!("{col} @> CAST($1 AS jsonb)"),
                 [doc],

@@ -179,10 +179,12 @@ impl Media {
                     b = b.with_token(token);
                 }
             }
-            (None, None) => {}
+            // Without both, the S3 client would fall back to instance
+            // metadata, which an S3-compatible store does not have: every
+            // URL would then wait on its retries.
             _ => {
                 return Err(MediaError::Config(
-                    "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither".into(),
+                    "the s3 media store needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
                 ));
             }
         }

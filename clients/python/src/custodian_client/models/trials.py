@@ -594,7 +594,8 @@ class SignedUrl(BaseModel):
     """
     url: str
     """
-    Path and query, relative to this server.
+    Path and query relative to this server (local storage), or the
+    store's own absolute presigned URL (S3).
     """
 
 
