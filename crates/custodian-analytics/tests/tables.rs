@@ -34,7 +34,7 @@ custodian_core::backend_tests! {
     each_table_creates_gets_lists_by_filter_updates_and_hard_deletes => repository,
     each_table_names_every_bad_field_at_once => bad_fields,
     each_route_serves_readers_and_refuses_writes_by_a_reader => routes,
-    reads_of_conversations_are_recorded_and_of_the_other_tables_not => recorded_reads,
+    reads_of_conversations_and_agent_activities_are_recorded_and_of_the_rest_not => recorded_reads,
     each_table_imports_good_rows_and_reports_bad_ones => imports,
     dates_filter_and_order_as_days_and_derived_columns_follow_a_patch => dates_and_derived,
 }
@@ -384,7 +384,8 @@ async fn recorded_reads(db: TestDb) {
             StatusCode::OK,
         )
         .await;
-        let want = if c.table == "conversations" { 2 } else { 0 };
+        let personal = ["conversations", "agent_activities"].contains(&c.table);
+        let want = if personal { 2 } else { 0 };
         assert_eq!(reads(entity).await - before, want, "{path}");
         if c.table == "conversations" {
             let e = last_entry(&db.store).await;

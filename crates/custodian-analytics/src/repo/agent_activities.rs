@@ -1,7 +1,7 @@
-//! `analytics_agent_activities`: one analysis an agent ran. Not personal
-//! data: its input and output are the analysis's parameters and findings
-//! at brand or HCP level (the user's own words are in `conversations`, whose
-//! reads are recorded), so reads are not recorded.
+//! `analytics_agent_activities`: one analysis an agent ran. Treated as
+//! personal data: its input is what a user asked, which may name a patient
+//! or quote them as freely as `conversations` does, so every read is
+//! recorded like theirs.
 
 use chrono::{DateTime, Utc};
 use custodian_core::query::{Dir, FieldType, ListSpec};
@@ -67,7 +67,7 @@ pub struct AgentActivityPatch {
 
 impl Resource for agent_activity::Entity {
     const PLURAL: &'static str = "agent_activities";
-    const PERSONAL: bool = false;
+    const PERSONAL: bool = true;
     const FIELDS: &'static [&'static str] = &[
         "agent_type",
         "tier",
