@@ -38,3 +38,17 @@ def test_create_case_and_workflow_conflict(client: Client, unique: str) -> None:
         assert "pending to archived" in (e.detail or "")
     else:  # pragma: no cover
         raise AssertionError("a pending case cannot be archived")
+
+
+def test_metadata_keys_and_embedded_relations(client: Client) -> None:
+    phone = client.claims.list_cases(metadata={"channel": "phone"}, limit=5).to_list()
+    assert phone and all(c.metadata == {"channel": "phone"} for c in phone)
+    web = client.claims.list_cases(metadata={"channel__in": ["web", "agent"]}, limit=5).to_list()
+    assert web and all(c.metadata["channel"] in {"web", "agent"} for c in web)
+
+    assigned = client.claims.list_cases(assigned_team_id__not_is=None, embed=["team", "documents"], limit=3)
+    for case in assigned.to_list():
+        assert case.team is not None and case.team.id == case.assigned_team_id
+        assert case.documents is not None and case.assignee is None
+    one = client.claims.get_case(phone[0].id, embed="assignee")
+    assert one.team is None and (one.assignee is None) == (one.assigned_user_id is None)

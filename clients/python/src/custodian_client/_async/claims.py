@@ -30,6 +30,14 @@ from .base import AsyncResource
 from .pager import AsyncPager
 
 Order = str | Iterable[str] | None
+Embed = str | Iterable[str] | None
+
+
+def _embed(embed: Embed) -> str | None:
+    """``["team", "documents"]`` -> ``team,documents`` (the server's ``embed=``)."""
+    if embed is None or isinstance(embed, str):
+        return embed
+    return ",".join(embed)
 
 
 class AsyncClaims(AsyncResource):
@@ -44,15 +52,22 @@ class AsyncClaims(AsyncResource):
             "POST", "/v1/claims/cases", Case, json=body(NewCase, case, fields), idempotency_key=idempotency_key
         )
 
-    async def get_case(self, case_id: UUID | str, *, include_deleted: bool | None = None) -> Case:
-        params = [("include_deleted", "true")] if include_deleted else None
-        return await self._t.call("GET", f"/v1/claims/cases/{seg(case_id)}", Case, params=params)
+    async def get_case(
+        self, case_id: UUID | str, *, include_deleted: bool | None = None, embed: Embed = None
+    ) -> Case:
+        """One case; ``embed=["team", "assignee", "documents", "triage_results"]`` brings those along."""
+        params = [("include_deleted", "true")] if include_deleted else []
+        if embed is not None:
+            params.append(("embed", _embed(embed) or ""))
+        return await self._t.call("GET", f"/v1/claims/cases/{seg(case_id)}", Case, params=params or None)
 
     def list_cases(
         self,
         *,
         sla_breached: bool | None = None,
         include_deleted: bool | None = None,
+        embed: Embed = None,
+        metadata: Mapping[str, Any] | None = None,
         order: Order = None,
         limit: int | None = None,
         count: bool = False,
@@ -61,16 +76,20 @@ class AsyncClaims(AsyncResource):
         """Cases matching the filters, e.g. ``status="pending", urgency_level=["high", "critical"]``.
 
         ``sla_breached`` is computed at read time, so it is a parameter of
-        its own rather than a column filter.
+        its own rather than a column filter. ``metadata={"channel": "phone"}``
+        filters on keys of the intake metadata (``metadata->>channel=eq.phone``;
+        ``{"channel__ilike": "ph*"}`` takes an operator), and ``embed`` brings
+        related rows along as on :meth:`get_case`.
         """
+        keyed = {f"metadata->>{k}": v for k, v in (metadata or {}).items()}
         return self._list(
             "/v1/claims/cases",
             Case,
-            filters,
+            {**filters, **keyed},
             order=order,
             limit=limit,
             count=count,
-            plain={"sla_breached": sla_breached, "include_deleted": include_deleted},
+            plain={"sla_breached": sla_breached, "include_deleted": include_deleted, "embed": _embed(embed)},
         )
 
     async def update_case(
