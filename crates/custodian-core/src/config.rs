@@ -62,6 +62,9 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// How long a stored `Idempotency-Key` response is replayed.
     pub idempotency_ttl: Duration,
+    /// How long an authenticated API key is trusted without asking the
+    /// database again; a revocation elsewhere shows within it. Zero: always ask.
+    pub auth_cache_ttl: Duration,
     /// Where locally stored media (conversation audio) lives; stored paths
     /// are relative to it.
     pub media_dir: std::path::PathBuf,
@@ -106,6 +109,7 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 1024 * 1024,
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+            auth_cache_ttl: Duration::from_secs(2),
             media_dir: std::path::PathBuf::from("media"),
             media_url_ttl: Duration::from_secs(5 * 60),
             media_store: "local".to_owned(),
@@ -254,6 +258,7 @@ struct FileServer {
     bind: Option<String>,
     body_limit: Option<usize>,
     idempotency_ttl: Option<String>,
+    auth_cache_ttl: Option<String>,
     media_dir: Option<String>,
     media_url_ttl: Option<String>,
     media_store: Option<String>,
@@ -307,6 +312,10 @@ const SETTINGS: &[Setting] = &[
     Setting {
         env: "CUSTODIAN_IDEMPOTENCY_TTL",
         file_key: "server.idempotency_ttl",
+    },
+    Setting {
+        env: "CUSTODIAN_AUTH_CACHE_TTL",
+        file_key: "server.auth_cache_ttl",
     },
     Setting {
         env: "CUSTODIAN_MEDIA_DIR",
@@ -428,6 +437,9 @@ impl Config {
                 "server.idempotency_ttl" => {
                     server.idempotency_ttl = parse_duration(&raw).map_err(bad)?
                 }
+                "server.auth_cache_ttl" => {
+                    server.auth_cache_ttl = parse_duration(&raw).map_err(bad)?
+                }
                 "server.media_dir" => server.media_dir = raw.clone().into(),
                 "server.files_dir" => server.files_dir = raw.clone().into(),
                 "server.media_store" => {
@@ -531,6 +543,10 @@ impl Config {
                 dur(self.server.idempotency_ttl),
             ),
             (
+                "server.auth_cache_ttl".into(),
+                dur(self.server.auth_cache_ttl),
+            ),
+            (
                 "server.media_dir".into(),
                 self.server.media_dir.display().to_string(),
             ),
@@ -630,6 +646,7 @@ fn file_value(f: &FileConfig, key: &str) -> Option<String> {
         "server.bind" => f.server.bind.clone(),
         "server.body_limit" => f.server.body_limit.map(|v| v.to_string()),
         "server.idempotency_ttl" => f.server.idempotency_ttl.clone(),
+        "server.auth_cache_ttl" => f.server.auth_cache_ttl.clone(),
         "server.media_dir" => f.server.media_dir.clone(),
         "server.files_dir" => f.server.files_dir.clone(),
         "server.media_url_ttl" => f.server.media_url_ttl.clone(),
@@ -723,7 +740,7 @@ mod tests {
     #[test]
     fn every_server_setting_is_read_from_the_environment_and_the_file() {
         let c = Config::from_toml(
-            "[server]\nmedia_dir = \"/srv/audio\"\nidempotency_ttl = \"1h\"\n",
+            "[server]\nmedia_dir = \"/srv/audio\"\nidempotency_ttl = \"1h\"\nauth_cache_ttl = \"5s\"\n",
             env(&[
                 ("CUSTODIAN_IDEMPOTENCY_TTL", "90s"),
                 ("CUSTODIAN_MEDIA_URL_TTL", "2m"),
@@ -731,6 +748,13 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.server.idempotency_ttl, Duration::from_secs(90));
+        assert_eq!(c.server.auth_cache_ttl, Duration::from_secs(5));
+        assert_eq!(
+            Config::default().server.auth_cache_ttl,
+            Duration::from_secs(2)
+        );
+        let off = Config::from_toml("", env(&[("CUSTODIAN_AUTH_CACHE_TTL", "0")])).unwrap();
+        assert_eq!(off.server.auth_cache_ttl, Duration::ZERO);
         assert_eq!(c.server.media_url_ttl, Duration::from_secs(120));
         assert_eq!(c.server.media_dir, std::path::PathBuf::from("/srv/audio"));
         assert_eq!(

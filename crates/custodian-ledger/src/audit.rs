@@ -358,8 +358,9 @@ impl Verification {
     }
 }
 
-/// Entries read per query while verifying; memory stays constant.
-const BATCH: u64 = 5_000;
+/// Entries read per query while verifying; at most two batches are held
+/// (one being hashed, the next being read), so memory stays constant.
+const BATCH: u64 = 10_000;
 
 /// The head's seq (0 for an empty chain): the chain's length when intact,
 /// read from the primary key's index rather than by counting rows.
@@ -381,65 +382,166 @@ pub async fn count(conn: &impl ConnectionTrait) -> Result<u64> {
     Ok(entity::Entity::find().count(conn).await?)
 }
 
+/// One row of the chain as read for verification: the columns by position,
+/// not a model decoded column by column by name.
+type RawEntry = (
+    i64,
+    DateTime<Utc>,
+    String,
+    String,
+    String,
+    Option<String>,
+    serde_json::Value,
+    Option<String>,
+    String,
+    String,
+);
+
+/// Up to [`BATCH`] entries from `from` on, in `seq` order.
+async fn read_batch(conn: &impl ConnectionTrait, from: i64) -> Result<Vec<AuditEntry>> {
+    use entity::Column as C;
+    let rows = entity::Entity::find()
+        .select_only()
+        .columns([
+            C::Seq,
+            C::At,
+            C::Actor,
+            C::Action,
+            C::Entity,
+            C::EntityId,
+            C::Changed,
+            C::RequestId,
+            C::PrevHash,
+            C::Hash,
+        ])
+        .filter(C::Seq.gte(from))
+        .order_by_asc(C::Seq)
+        .limit(BATCH)
+        .into_tuple::<RawEntry>()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(seq, at, actor, action, entity, entity_id, changed, request_id, prev_hash, hash)| {
+                AuditEntry {
+                    seq,
+                    at,
+                    actor,
+                    action,
+                    entity,
+                    entity_id,
+                    changed,
+                    request_id,
+                    prev_hash,
+                    hash,
+                }
+            },
+        )
+        .collect())
+}
+
+/// Whether each entry's hash is right for its own `prev_hash`, on every
+/// core. An entry carries its predecessor's hash, so these checks are
+/// independent; whether `prev_hash` really is the predecessor's hash is the
+/// link check, done in order afterwards.
+fn hashes_match(entries: &[AuditEntry]) -> Vec<bool> {
+    let serial = |chunk: &[AuditEntry]| -> Vec<bool> {
+        chunk
+            .iter()
+            .map(|e| hash_matches(&e.prev_hash, e))
+            .collect()
+    };
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if cores == 1 || entries.len() < 256 {
+        return serial(entries);
+    }
+    let size = entries.len().div_ceil(cores);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = entries
+            .chunks(size)
+            .map(|chunk| (chunk, s.spawn(move || serial(chunk))))
+            .collect();
+        workers
+            .into_iter()
+            // A worker that failed is redone here rather than lost.
+            .flat_map(|(chunk, w)| w.join().unwrap_or_else(|_| serial(chunk)))
+            .collect()
+    })
+}
+
+/// [`hashes_match`] on threads of its own, so the async caller keeps
+/// reading the next batch meanwhile.
+async fn hashes_match_off_task(batch: std::sync::Arc<Vec<AuditEntry>>) -> Vec<bool> {
+    let (tx, rx) = futures::channel::oneshot::channel();
+    let shared = batch.clone();
+    // If no thread can be had, the sender is dropped and the work is done here.
+    let _ = std::thread::Builder::new()
+        .name("audit-verify".into())
+        .spawn(move || {
+            let _ = tx.send(hashes_match(&shared));
+        });
+    match rx.await {
+        Ok(ok) => ok,
+        Err(_) => hashes_match(&batch),
+    }
+}
+
 /// Walks the chain in `seq` order, in batches, and stops at the first break.
 /// With a checkpoint, also checks that the signed entry is still there,
-/// unchanged. `progress` is told how many entries have been read.
+/// unchanged. `progress` is told how many entries have been verified.
+///
+/// Rows are read by position in large batches; while one batch is hashed
+/// on every core, the next is read. The hashes are checked independently
+/// (each against the entry's own `prev_hash`); the walk in order then
+/// applies the checks in the same order as ever (gap, link, hash,
+/// checkpoint), so the first break reported is the same.
 pub async fn verify(
     conn: &impl ConnectionTrait,
     checkpoint: Option<&Checkpoint>,
     mut progress: impl FnMut(u64),
 ) -> Result<Verification> {
-    use entity::Column as C;
     let mut prev_hash = GENESIS.to_owned();
     let mut expected = 1i64;
     let mut entries = 0u64;
     let mut brk: Option<ChainBreak> = None;
-    let fetch = |from: i64| {
-        entity::Entity::find()
-            .filter(C::Seq.gte(from))
-            .order_by_asc(C::Seq)
-            .limit(BATCH)
-            .all(conn)
-    };
     // From the lowest seq there is, not from 1: a row slipped in at seq 0
     // or below is a break, not invisible.
-    let mut batch = fetch(i64::MIN).await?;
+    let mut batch = std::sync::Arc::new(read_batch(conn, i64::MIN).await?);
     while !batch.is_empty() {
-        // The next batch is requested before this one is hashed, so the
-        // database works while we do.
         let next_from = batch.last().map_or(expected, |e| e.seq + 1);
-        let check = async {
-            for e in &batch {
-                let reason = if e.seq != expected {
-                    Some(Break::Gap { expected })
-                } else if e.prev_hash != prev_hash {
-                    Some(Break::BrokenLink)
-                } else if !hash_matches(&prev_hash, e) {
-                    Some(Break::HashMismatch)
-                } else if checkpoint.is_some_and(|c| c.seq == e.seq && c.hash != e.hash) {
-                    Some(Break::CheckpointMismatch)
-                } else {
-                    None
-                };
-                if let Some(reason) = reason {
-                    return Some(ChainBreak {
-                        seq: expected.min(e.seq),
-                        reason,
-                    });
-                }
-                entries += 1;
-                prev_hash.clone_from(&e.hash);
-                expected += 1;
+        let (next, hash_ok) = futures::join!(
+            read_batch(conn, next_from),
+            hashes_match_off_task(batch.clone())
+        );
+        for (e, hash_ok) in batch.iter().zip(hash_ok) {
+            let reason = if e.seq != expected {
+                Some(Break::Gap { expected })
+            } else if e.prev_hash != prev_hash {
+                Some(Break::BrokenLink)
+            } else if !hash_ok {
+                Some(Break::HashMismatch)
+            } else if checkpoint.is_some_and(|c| c.seq == e.seq && c.hash != e.hash) {
+                Some(Break::CheckpointMismatch)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                brk = Some(ChainBreak {
+                    seq: expected.min(e.seq),
+                    reason,
+                });
+                break;
             }
-            None
-        };
-        let (next, found) = futures::join!(fetch(next_from), check);
-        if found.is_some() {
-            brk = found;
+            entries += 1;
+            prev_hash.clone_from(&e.hash);
+            expected += 1;
+        }
+        if brk.is_some() {
             break;
         }
         progress(entries);
-        batch = next?;
+        batch = std::sync::Arc::new(next?);
     }
     let head_seq = (entries > 0).then_some(expected - 1);
     if brk.is_none()

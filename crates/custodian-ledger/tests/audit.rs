@@ -42,6 +42,45 @@ custodian_core::backend_tests! {
     an_empty_chain_verifies_and_cannot_be_checkpointed => empty_chain,
     a_row_slipped_in_below_seq_one_is_a_break => row_below_one,
     a_broken_chain_is_not_checkpointed => no_checkpoint_of_a_broken_chain,
+    one_edited_entry_in_the_middle_of_a_long_chain_is_named_exactly => long_chain_tamper,
+}
+
+async fn long_chain_tamper(db: TestDb) {
+    // More than one verification batch, written a few thousand per
+    // transaction so the test stays quick.
+    const N: usize = 12_000;
+    let store = migrated(&db).await;
+    for start in (0..N).step_by(3_000) {
+        store
+            .transaction(|tx| {
+                Box::pin(async move {
+                    for i in start..start + 3_000 {
+                        audit::record(tx, &change(i)).await?;
+                    }
+                    Ok::<_, Error>(())
+                })
+            })
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let v = audit::verify(store.conn(), None, |n| seen.push(n))
+        .await
+        .unwrap();
+    assert!(v.ok(), "{v:?}");
+    assert_eq!((v.entries, v.head_seq), (N as u64, Some(N as i64)));
+    assert!(
+        seen.is_sorted() && seen.last() == Some(&(N as u64)),
+        "{seen:?}"
+    );
+
+    drop_triggers(&store).await;
+    let edit = "UPDATE audit_log SET entity_id = 'case-x' WHERE seq = 6001";
+    store.conn().execute_unprepared(edit).await.unwrap();
+    let v = verify(&store, None).await;
+    assert_eq!(broken_at(&v), (6001, Break::HashMismatch));
+    assert_eq!(v.entries, 6000);
+    assert_eq!(v.head_seq, Some(6000));
 }
 
 async fn row_below_one(db: TestDb) {

@@ -10,6 +10,7 @@
 
 mod audit;
 pub mod auth;
+pub mod auth_cache;
 mod conform;
 mod contract;
 pub mod events;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub ready_timeout: Duration,
     /// `Idempotency-Key` behaviour.
     pub idempotency: IdempotencySettings,
+    /// Keys that authenticated recently, so a request skips the lookup.
+    pub auth_cache: auth_cache::AuthCache,
 }
 
 /// How long replays are kept, and how long a retry waits for the first try.
@@ -71,13 +74,17 @@ impl Default for IdempotencySettings {
 }
 
 impl AppState {
-    /// State over `store` with the process-wide metrics recorder.
+    /// State over `store` with the process-wide metrics recorder and the
+    /// default settings of `custodian.toml`.
     pub fn new(store: Store) -> Self {
         Self {
             store,
             metrics: metrics::handle(),
             ready_timeout: Duration::from_secs(2),
             idempotency: IdempotencySettings::default(),
+            auth_cache: auth_cache::AuthCache::new(
+                custodian_core::Config::default().server.auth_cache_ttl,
+            ),
         }
     }
 }

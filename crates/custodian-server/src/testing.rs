@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::{AppState, router};
+use crate::{AppState, auth_cache::AuthCache, router};
 
 /// The pepper every `TestApp` uses, so a test can make the same ids.
 pub const TEST_PEPPER: &str = "a test pepper that is long enough to be a secret";
@@ -42,8 +42,13 @@ pub struct Options {
     pub pepper: bool,
     /// The largest accepted body.
     pub body_limit: usize,
-    /// The state to serve with; `AppState::new` over the test store if `None`.
+    /// The state to serve with; `AppState::new` over the test store, with
+    /// `auth_cache_ttl`, if `None`.
     pub state: Option<AppState>,
+    /// How long the default state remembers an authenticated key. Zero by
+    /// default: tests revoke and rebind keys through the library, behind the
+    /// server's back, and expect the next request to see it.
+    pub auth_cache_ttl: std::time::Duration,
 }
 
 impl Default for Options {
@@ -52,6 +57,7 @@ impl Default for Options {
             pepper: true,
             body_limit: TEST_BODY_LIMIT,
             state: None,
+            auth_cache_ttl: std::time::Duration::ZERO,
         }
     }
 }
@@ -70,9 +76,10 @@ impl TestApp {
         if options.pepper {
             env = env.with_pseudonymizer(test_pseudonymizer());
         }
-        let state = options
-            .state
-            .unwrap_or_else(|| AppState::new(db.store.clone()));
+        let state = options.state.unwrap_or_else(|| AppState {
+            auth_cache: AuthCache::new(options.auth_cache_ttl),
+            ..AppState::new(db.store.clone())
+        });
         let app = router(state, modules, &env, options.body_limit);
         Self {
             app,

@@ -104,6 +104,7 @@ pub async fn run(mut app: App, args: ServeArgs) -> Result<ExitCode> {
     tracing::info!(%addr, backend = %store.backend(), database = %config.database.url, "serving");
     let mut state = custodian_server::AppState::new(store.clone());
     state.idempotency.ttl = config.server.idempotency_ttl;
+    state.auth_cache = custodian_server::auth_cache::AuthCache::new(config.server.auth_cache_ttl);
     let pruner = tokio::spawn(prune_idempotency_records(store.clone()));
     let router = custodian_server::router(state, &app.modules, &env, config.server.body_limit);
     custodian_server::serve(listener, router, custodian_server::shutdown_signal()).await?;
