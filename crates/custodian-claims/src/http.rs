@@ -177,7 +177,13 @@ impl Call {
         done: custodian_core::Result<T>,
     ) -> Result<T, ApiError> {
         if let Err(custodian_core::Error::Forbidden(_)) = &done {
-            guard::record_denial(&self.db.0, &self.actor, "case", what).await?;
+            // A case id names the case; anything else is a claims write.
+            let entity = if Uuid::parse_str(what).is_ok() {
+                "case"
+            } else {
+                "claims"
+            };
+            guard::record_denial(&self.db.0, &self.actor, entity, what).await?;
         }
         Ok(done?)
     }
@@ -195,7 +201,8 @@ impl Call {
         }
         let refused = custodian_core::Error::Forbidden(format!(
             "this key acts for claims user {} ({}), who changes cases only; teams, users, \
-             documents and triage results are written by an unbound key or a claims admin",
+             documents, triage results and snapshots are written by an unbound key or a claims \
+             admin",
             by.id, by.role
         ));
         self.recorded("write", Err(refused)).await
@@ -303,6 +310,10 @@ type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
         Invalid,
     ))]
 async fn create_case(call: Call, Json(new): Json<repo::NewCase>) -> Created<CaseView> {
+    if let Some(by) = call.acting_user_for("create").await? {
+        let allowed = repo::acting::check_new(&by, new.assigned_team_id, new.assigned_user_id);
+        call.recorded("create", allowed).await?;
+    }
     let c = repo::create_case(&call.db.0, &call.actor, new).await?;
     Ok((StatusCode::CREATED, Json(c)))
 }
@@ -456,6 +467,7 @@ resource_handlers!(
 #[utoipa::path(post, path = "/v1/claims/snapshots", tag = "claims",
     responses((status = 201, body = snapshot::Model)))]
 async fn take_snapshot(call: Call) -> Created<snapshot::Model> {
+    call.may_write_records().await?;
     Ok((
         StatusCode::CREATED,
         Json(snap::take_snapshot(&call.db.0, &call.actor).await?),

@@ -169,6 +169,32 @@ async fn reach(db: TestDb) {
         let (status, body) = adj_key.call(method, &path, body).await;
         assert_eq!(status, no, "{method} {path}: {body}");
     }
+    // A case it creates must land within its reach; a viewer creates none,
+    // and no bound non-admin takes snapshots.
+    let new_case = |n: &str, team: &str| {
+        Some(
+            json!({"external_id": n, "title": "Hail", "case_type": "auto", "assigned_team_id": team}),
+        )
+    };
+    let (status, body) = adj_key
+        .call("POST", "/v1/claims/cases", new_case("C-ADJ-B", &team_b))
+        .await;
+    assert_eq!(status, no, "{body}");
+    adj_key
+        .ok(
+            "POST",
+            "/v1/claims/cases",
+            new_case("C-ADJ-A", &team_a),
+            StatusCode::CREATED,
+        )
+        .await;
+    let (status, _) = view_key
+        .call("POST", "/v1/claims/cases", new_case("C-VIEW", &team_a))
+        .await;
+    assert_eq!(status, no);
+    let (status, _) = adj_key.call("POST", "/v1/claims/snapshots", None).await;
+    assert_eq!(status, no);
+
     let admin_user = user(&admin, "boss@example.com", "admin", None).await;
     let boss = t.client("boss-app", Role::Coordinator).await;
     acting::bind_key(&t.store, &sys, "boss-app", &admin_user)

@@ -62,7 +62,7 @@ pub async fn require(area: Area, req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let actor = Actor {
-        name: principal.actor_name(),
+        name: principal.name.clone(),
         request_id,
     };
     let what = if access == Access::Read {

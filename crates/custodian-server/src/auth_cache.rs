@@ -124,7 +124,10 @@ impl AuthCache {
             digest,
             Entry {
                 principal,
-                expires: now + self.ttl,
+                // A TTL too large to add is treated as "until restart".
+                expires: now
+                    .checked_add(self.ttl)
+                    .unwrap_or(now + Duration::from_secs(86_400)),
             },
         );
     }

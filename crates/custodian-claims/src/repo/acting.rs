@@ -2,7 +2,7 @@
 //! only the cases that user's role reaches, and the chain names the user
 //! (`key/claims_user:<uuid>`) on every claims entry the key makes.
 //!
-//! | user role | may update and delete |
+//! | user role | may create, update and delete |
 //! |---|---|
 //! | `admin` | every case |
 //! | `supervisor` | cases of their team, cases assigned to them, and cases no team has yet |
@@ -61,17 +61,33 @@ pub async fn acting_user(
     }
 }
 
-/// Whether `by` may change `c`; a refusal says why.
-pub fn check_reach(by: &user::Model, c: &case::Model) -> Result<()> {
-    let mine = c.assigned_user_id == Some(by.id);
-    let my_team = by.team_id.is_some() && c.assigned_team_id == by.team_id;
-    let allowed = match by.role {
+/// Whether `by` reaches a case assigned to `team` and `user`.
+fn reaches(by: &user::Model, team: Option<Uuid>, user: Option<Uuid>) -> bool {
+    let mine = user == Some(by.id);
+    let my_team = by.team_id.is_some() && team == by.team_id;
+    match by.role {
         UserRole::Admin => true,
-        UserRole::Supervisor => my_team || mine || c.assigned_team_id.is_none(),
+        UserRole::Supervisor => my_team || mine || team.is_none(),
         UserRole::Adjuster | UserRole::Reviewer => mine || my_team,
         UserRole::Viewer => false,
-    };
-    if allowed {
+    }
+}
+
+/// Whether `by` may create a case assigned to `team` and `user`: the same
+/// reach as for changing it, so a bound key cannot fill another team's queue.
+pub fn check_new(by: &user::Model, team: Option<Uuid>, user: Option<Uuid>) -> Result<()> {
+    if reaches(by, team, user) {
+        return Ok(());
+    }
+    Err(Error::Forbidden(format!(
+        "claims user {} ({}) may not create a case assigned there: it would be outside their reach",
+        by.id, by.role
+    )))
+}
+
+/// Whether `by` may change `c`; a refusal says why.
+pub fn check_reach(by: &user::Model, c: &case::Model) -> Result<()> {
+    if reaches(by, c.assigned_team_id, c.assigned_user_id) {
         return Ok(());
     }
     Err(Error::Forbidden(format!(

@@ -173,18 +173,23 @@ impl Media {
                 .with_allow_http(endpoint.starts_with("http://"));
         }
         match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+            // On AWS itself, no variables means the instance's or the
+            // service account's role, which the S3 client finds.
+            (None, None) if settings.endpoint.is_none() => {}
             (Some(id), Some(secret)) => {
                 b = b.with_access_key_id(id).with_secret_access_key(secret);
                 if let Some(token) = env("AWS_SESSION_TOKEN") {
                     b = b.with_token(token);
                 }
             }
-            // Without both, the S3 client would fall back to instance
-            // metadata, which an S3-compatible store does not have: every
-            // URL would then wait on its retries.
+            // With an endpoint (an S3-compatible store) there is no
+            // instance metadata to fall back to: every URL would wait on
+            // its retries. Half the credentials is a mistake anywhere.
             _ => {
                 return Err(MediaError::Config(
-                    "the s3 media store needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
+                    "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (required with \
+                     media_endpoint; on AWS without them, the instance's role is used)"
+                        .into(),
                 ));
             }
         }

@@ -37,8 +37,8 @@ Embed = str | Iterable[str] | None
 def _embed(embed: Embed) -> str | None:
     """``["team", "documents"]`` -> ``team,documents`` (the server's ``embed=``)."""
     if embed is None or isinstance(embed, str):
-        return embed
-    return ",".join(embed)
+        return embed or None
+    return ",".join(embed) or None
 
 
 class Claims(Resource):
