@@ -135,7 +135,7 @@ tables! {
         [BUSINESS_METRICS, create_business_metric, list_business_metrics, get_business_metric, update_business_metric, delete_business_metric];
     causal_path, "/v1/analytics/causal_paths", "causal path", repo::causal_paths::NewCausalPath, repo::causal_paths::CausalPathPatch, "Not personal data: reads are not recorded.",
         [CAUSAL_PATHS, create_causal_path, list_causal_paths, get_causal_path, update_causal_path, delete_causal_path];
-    agent_activity, "/v1/analytics/agent_activities", "agent activity", repo::agent_activities::NewAgentActivity, repo::agent_activities::AgentActivityPatch, "Not personal data: reads are not recorded.",
+    agent_activity, "/v1/analytics/agent_activities", "agent activity", repo::agent_activities::NewAgentActivity, repo::agent_activities::AgentActivityPatch, "Personal data (what a user asked): every read is recorded in the audit chain.",
         [AGENT_ACTIVITIES, create_agent_activity, list_agent_activities, get_agent_activity, update_agent_activity, delete_agent_activity];
     conversation, "/v1/analytics/conversations", "conversation message", repo::conversations::NewConversation, repo::conversations::ConversationPatch, "Personal data (a user's chat): every read is recorded in the audit chain.",
         [CONVERSATIONS, create_conversation, list_conversations, get_conversation, update_conversation, delete_conversation];
