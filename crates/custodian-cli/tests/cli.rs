@@ -80,7 +80,7 @@ fn start_server(db: &TestDb, log: Option<&str>) -> Server {
 
 async fn crash_loses_nothing(db: TestDb) {
     use custodian_ledger::{audit, events};
-    use sea_orm::{EntityTrait, PaginatorTrait};
+    use sea_orm::EntityTrait;
     assert!(custodian(&db, &["init"]).status.success());
     let key = String::from_utf8_lossy(
         &custodian(
@@ -135,14 +135,16 @@ async fn crash_loses_nothing(db: TestDb) {
             "acknowledged event {k} was lost"
         );
     }
+    // The key's creation, plus exactly one entry per stored event: in the
+    // chain, or queued behind a busy chain when the server died and linked
+    // by the next linker.
+    let linked = audit::count(db.store.conn()).await.unwrap();
+    let queued = audit::backlog(db.store.conn()).await.unwrap();
+    assert_eq!(linked + queued, stored.len() as u64 + 1);
+    assert_eq!(audit::link_pending(&db.store).await.unwrap(), queued);
     let chain = audit::verify(db.store.conn(), None, |_| {}).await.unwrap();
     assert!(chain.ok(), "{chain:?}");
-    let entries = audit::entity::Entity::find()
-        .count(db.store.conn())
-        .await
-        .unwrap();
-    // The key's creation, plus exactly one entry per stored event.
-    assert_eq!(entries, stored.len() as u64 + 1);
+    assert_eq!(chain.entries, stored.len() as u64 + 1);
 
     // A client retrying after the crash finds its event, not a second one.
     let again = start_server(&db, None);
@@ -455,6 +457,8 @@ async fn down_then_up(db: TestDb) {
             "--force",
             "--drop",
             "audit_log",
+            "--drop",
+            "audit_queue",
             "--drop",
             "events",
         ],

@@ -5,9 +5,12 @@
 //! 32 zero bytes before the first entry. The entry holds names of changed
 //! fields, never their values, so the chain carries no PHI.
 //!
-//! Appends are serialized so the chain never forks: on PostgreSQL a
-//! transaction advisory lock, on SQLite the write lock that
+//! Linking is serialized so the chain never forks: on PostgreSQL a
+//! transaction advisory lock (the chain lock), on SQLite the write lock that
 //! [`Store::begin`](custodian_core::Store::begin) takes at `BEGIN IMMEDIATE`.
+//! On PostgreSQL a writer does not wait for the chain lock: when another
+//! transaction holds it, the entry is queued in the writer's transaction
+//! and linked later, in commit order, many per transaction (`queue`).
 //! The primary key on `seq` and the unique `hash` are the backstop. A
 //! signed [`Checkpoint`] of the head detects what the chain alone cannot: a
 //! truncated tail, or history rewritten and re-hashed.
@@ -20,10 +23,12 @@ use custodian_core::{
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+mod queue;
 
 /// The `audit_log` table.
 pub mod entity {
@@ -221,58 +226,79 @@ fn hash_matches(prev_hash: &str, e: &AuditEntry) -> bool {
 
 /// Appends one entry inside the caller's transaction, so the change and its
 /// entry commit together or not at all.
-pub async fn record(tx: &DatabaseTransaction, change: &Change) -> Result<AuditEntry> {
-    use entity::Column as C;
+///
+/// On PostgreSQL a writer that finds the chain lock free links its entry
+/// at once (after any queued ones); one that finds it taken queues the
+/// entry rather than wait, and the lock's next holder links it (see
+/// [`link_pending`]). On SQLite the write lock is already held and the
+/// entry is linked at once.
+pub async fn record(tx: &DatabaseTransaction, change: &Change) -> Result<()> {
+    let entry = queue::unlinked(change, custodian_core::time::now());
     if tx.get_database_backend() == DbBackend::Postgres {
-        tx.execute_unprepared("SELECT pg_advisory_xact_lock(hashtext('custodian.audit_log'))")
-            .await?;
+        match queue::try_lock(tx).await? {
+            None => return queue::enqueue(tx, entry).await,
+            Some(true) => {
+                queue::link_queued(tx, queue::LINK_BATCH).await?;
+            }
+            Some(false) => {}
+        }
     }
-    let head = entity::Entity::find()
+    queue::link(tx, [entry]).await?;
+    Ok(())
+}
+
+/// Links every queued entry into the chain, in transactions of its own
+/// that wait for the chain lock; returns how many. `custodian serve` runs
+/// it in the background; `audit verify` runs it first. Nothing to do on
+/// SQLite, which never queues.
+pub async fn link_pending(store: &custodian_core::Store) -> Result<u64> {
+    if store.backend() != custodian_core::Backend::Postgres {
+        return Ok(0);
+    }
+    // Most calls find nothing; they should not wait for the lock to learn it.
+    if backlog_any(store.conn()).await? == 0 {
+        return Ok(0);
+    }
+    let mut total = 0;
+    loop {
+        let n = store
+            .transaction(|tx| {
+                Box::pin(async move {
+                    queue::lock(tx).await?;
+                    queue::link_queued(tx, queue::LINK_BATCH).await
+                })
+            })
+            .await?;
+        total += n;
+        if n < queue::LINK_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Entries recorded but not yet linked into the chain (always 0 on SQLite).
+pub async fn backlog(conn: &impl ConnectionTrait) -> Result<u64> {
+    if conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(0);
+    }
+    Ok(queue::entity::Entity::find().count(conn).await?)
+}
+
+/// 1 when anything is queued, else 0, without counting.
+async fn backlog_any(conn: &impl ConnectionTrait) -> Result<u64> {
+    let one = queue::entity::Entity::find()
         .select_only()
-        .columns([C::Seq, C::Hash])
-        .order_by(C::Seq, sea_orm::Order::Desc)
+        .column(queue::entity::Column::Id)
         .limit(1)
-        .into_tuple::<(i64, String)>()
-        .one(tx)
+        .into_tuple::<i64>()
+        .one(conn)
         .await?;
-    let (seq, prev_hash) = match head {
-        Some((s, h)) => (s + 1, h),
-        None => (1, GENESIS.to_owned()),
-    };
-    let mut entry = AuditEntry {
-        seq,
-        at: custodian_core::time::now(),
-        actor: change.actor.clone(),
-        action: change.action.clone(),
-        entity: change.entity.clone(),
-        entity_id: change.entity_id.clone(),
-        changed: serde_json::json!(change.changed),
-        request_id: change.request_id.clone(),
-        prev_hash,
-        hash: String::new(),
-    };
-    entry.hash = entry_hash(&entry.prev_hash, &entry);
-    let am = entity::ActiveModel {
-        seq: Set(entry.seq),
-        at: Set(entry.at),
-        actor: Set(entry.actor.clone()),
-        action: Set(entry.action.clone()),
-        entity: Set(entry.entity.clone()),
-        entity_id: Set(entry.entity_id.clone()),
-        changed: Set(entry.changed.clone()),
-        request_id: Set(entry.request_id.clone()),
-        prev_hash: Set(entry.prev_hash.clone()),
-        hash: Set(entry.hash.clone()),
-    };
-    entity::Entity::insert(am)
-        .exec_without_returning(tx)
-        .await?;
-    Ok(entry)
+    Ok(u64::from(one.is_some()))
 }
 
 /// Appends one entry in a transaction of its own, for events that change
 /// nothing else: reads, refusals.
-pub async fn append(store: &custodian_core::Store, change: Change) -> Result<AuditEntry> {
+pub async fn append(store: &custodian_core::Store, change: Change) -> Result<()> {
     store
         .transaction(|tx| Box::pin(async move { record(tx, &change).await }))
         .await

@@ -18,7 +18,7 @@ pub mod testing;
 use custodian_core::migrate::MigrationSet;
 
 /// The append-only tables: never dropped by `migrate down` unless named.
-pub const APPEND_ONLY_TABLES: &[&str] = &["audit_log", "events"];
+pub const APPEND_ONLY_TABLES: &[&str] = &["audit_log", "audit_queue", "events"];
 
 /// The ledger's migrations, oldest first.
 pub fn migrations() -> MigrationSet {

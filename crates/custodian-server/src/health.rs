@@ -63,6 +63,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         Ok(n) => crate::metrics::record_chain_length(u64::try_from(n).unwrap_or(0)),
         Err(e) => tracing::warn!(error = %e, "could not read the audit chain length"),
     }
+    match custodian_ledger::audit::backlog(state.store.conn()).await {
+        Ok(n) => crate::metrics::record_audit_backlog(n),
+        Err(e) => tracing::warn!(error = %e, "could not read the audit queue"),
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

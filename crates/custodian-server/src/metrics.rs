@@ -74,3 +74,8 @@ pub fn record_verification(v: &custodian_ledger::audit::Verification) {
 pub fn record_chain_length(len: u64) {
     metrics::gauge!("custodian_audit_chain_length").set(len as f64);
 }
+
+/// Publishes how many audit entries wait in the queue to be linked.
+pub fn record_audit_backlog(n: u64) {
+    metrics::gauge!("custodian_audit_backlog").set(n as f64);
+}

@@ -75,6 +75,8 @@ pub async fn run(app: &App, cmd: AuditCommand) -> Result<ExitCode> {
         AuditCommand::Checkpoint { key, out } => {
             let secret = read_key(&key)?;
             let store = app.connect(false).await?;
+            // Sign the head with every recorded entry in it.
+            audit::link_pending(&store).await?;
             let cp = audit::checkpoint(store.conn(), &secret).await?;
             store.close().await?;
             let json = serde_json::to_string_pretty(&cp)?;
@@ -104,6 +106,12 @@ pub async fn run(app: &App, cmd: AuditCommand) -> Result<ExitCode> {
                 _ => None,
             };
             let store = app.connect(false).await?;
+            // Entries still queued (a server stopped before linking them)
+            // join the chain first, so all that was recorded is verified.
+            let linked = audit::link_pending(&store).await?;
+            if linked > 0 {
+                eprintln!("linked {linked} queued entries into the chain first");
+            }
             let started = std::time::Instant::now();
             let bar = if std::io::stderr().is_terminal() {
                 // The head's seq, read from the index: counting rows would

@@ -17,8 +17,8 @@ pub enum MigrateCommand {
     /// Revert the most recently applied migrations.
     ///
     /// Refused, with nothing reverted, when it would drop a table holding
-    /// rows (unless --force) or the ledger's audit_log or events (unless each
-    /// is named with --drop). --dry-run says what would be dropped. A revert
+    /// rows (unless --force) or the ledger's audit_log, audit_queue or events
+    /// (unless each is named with --drop). --dry-run says what would be dropped. A revert
     /// that keeps audit_log is recorded in the audit chain.
     Down {
         /// How many migrations to revert.
@@ -27,7 +27,8 @@ pub enum MigrateCommand {
         /// Drop tables even though they hold rows.
         #[arg(long)]
         force: bool,
-        /// Allow dropping this append-only table (audit_log or events); repeat for both.
+        /// Allow dropping this append-only table (audit_log, audit_queue or
+        /// events); repeat for each.
         #[arg(long, value_name = "TABLE")]
         drop: Vec<String>,
         /// Only say what would be reverted and dropped; change nothing.

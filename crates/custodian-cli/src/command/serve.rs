@@ -106,9 +106,16 @@ pub async fn run(mut app: App, args: ServeArgs) -> Result<ExitCode> {
     state.idempotency.ttl = config.server.idempotency_ttl;
     state.auth_cache = custodian_server::auth_cache::AuthCache::new(config.server.auth_cache_ttl);
     let pruner = tokio::spawn(prune_idempotency_records(store.clone()));
+    let linker = tokio::spawn(link_audit_queue(store.clone()));
     let router = custodian_server::router(state, &app.modules, &env, config.server.body_limit);
     custodian_server::serve(listener, router, custodian_server::shutdown_signal()).await?;
     pruner.abort();
+    linker.abort();
+    // What the last requests queued is linked now rather than by the next
+    // process to write.
+    if let Err(e) = custodian_ledger::audit::link_pending(&store).await {
+        tracing::warn!(error = %e, "could not link queued audit entries");
+    }
     store.close().await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
@@ -185,6 +192,27 @@ fn uuid_suffix() -> String {
 }
 
 /// Forgets expired `Idempotency-Key` records every ten minutes.
+/// How often the sequencer looks for queued audit entries: the longest an
+/// entry waits to be linked when no other write comes along to link it.
+const AUDIT_LINK_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The chain's sequencer (PostgreSQL): links entries that writers queued
+/// because the chain lock was taken. Writers link the queue too whenever
+/// they take the lock, so this only bounds how long an entry waits.
+async fn link_audit_queue(store: Store) {
+    if store.backend() != custodian_core::Backend::Postgres {
+        return;
+    }
+    let mut every = tokio::time::interval(AUDIT_LINK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = custodian_ledger::audit::link_pending(&store).await {
+            tracing::warn!(error = %e, "could not link queued audit entries");
+        }
+    }
+}
+
 async fn prune_idempotency_records(store: Store) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
