@@ -14,7 +14,10 @@ use sea_orm::EntityTrait;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
-use custodian_http::{list, problem::ApiError};
+use custodian_http::{
+    list,
+    problem::{ApiError, Kind},
+};
 
 static SPEC: LazyLock<ListSpec<entity::Entity>> = LazyLock::new(audit::list_spec);
 
@@ -52,12 +55,45 @@ async fn list_audit(
     .await
 }
 
-/// Verifies the whole chain and names the first broken entry, if any.
+/// One verification at a time per process: each hashes on every core, so
+/// concurrent calls would only compete for the same cores.
+static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// The right to verify now; `None` while another verification runs.
+fn verification_permit() -> Option<tokio::sync::SemaphorePermit<'static>> {
+    VERIFYING.try_acquire().ok()
+}
+
+/// Verifies the whole chain and names the first broken entry, if any. One
+/// verification runs at a time; a call meanwhile is a 409.
 #[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", responses(
     (status = 200, description = "The verification result; `first_break` is null when intact", body = Verification),
+    (status = 409, description = "A verification is already running; retry when it ends", body = custodian_http::problem::Problem, content_type = "application/problem+json"),
 ))]
 async fn verify_audit(State(state): State<AppState>) -> Result<Json<Verification>, ApiError> {
+    let Some(_running) = verification_permit() else {
+        return Err(ApiError::new(
+            Kind::Conflict,
+            "a verification of the chain is already running; retry when it ends",
+        ));
+    };
     let v = audit::verify(state.store.conn(), None, |_| {}).await?;
     crate::metrics::record_verification(&v);
     Ok(Json(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verification_permit;
+
+    #[test]
+    fn only_one_verification_runs_at_a_time() {
+        let first = verification_permit().expect("the first runs");
+        assert!(verification_permit().is_none(), "one runs already");
+        drop(first);
+        assert!(
+            verification_permit().is_some(),
+            "the next runs once it ends"
+        );
+    }
 }
