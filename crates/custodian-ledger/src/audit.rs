@@ -10,7 +10,9 @@
 //! [`Store::begin`](custodian_core::Store::begin) takes at `BEGIN IMMEDIATE`.
 //! On PostgreSQL a writer does not wait for the chain lock: when another
 //! transaction holds it, the entry is queued in the writer's transaction
-//! and linked later, in commit order, many per transaction (`queue`).
+//! and linked later, oldest queued first, many per transaction (`queue`).
+//! `seq` is the chain's order; `at` is when the change was made, so it
+//! need not rise with `seq`.
 //! The primary key on `seq` and the unique `hash` are the backstop. A
 //! signed [`Checkpoint`] of the head detects what the chain alone cannot: a
 //! truncated tail, or history rewritten and re-hashed.
@@ -252,7 +254,7 @@ pub async fn record(tx: &DatabaseTransaction, change: &Change) -> Result<()> {
 /// it in the background; `audit verify` runs it first. Nothing to do on
 /// SQLite, which never queues.
 pub async fn link_pending(store: &custodian_core::Store) -> Result<u64> {
-    if store.backend() != custodian_core::Backend::Postgres {
+    if store.backend() != custodian_core::Backend::Postgres || !queue::exists(store.conn()).await? {
         return Ok(0);
     }
     // Most calls find nothing; they should not wait for the lock to learn it.
@@ -278,7 +280,7 @@ pub async fn link_pending(store: &custodian_core::Store) -> Result<u64> {
 
 /// Entries recorded but not yet linked into the chain (always 0 on SQLite).
 pub async fn backlog(conn: &impl ConnectionTrait) -> Result<u64> {
-    if conn.get_database_backend() != DbBackend::Postgres {
+    if conn.get_database_backend() != DbBackend::Postgres || !queue::exists(conn).await? {
         return Ok(0);
     }
     Ok(queue::entity::Entity::find().count(conn).await?)
@@ -294,6 +296,24 @@ async fn backlog_any(conn: &impl ConnectionTrait) -> Result<u64> {
         .one(conn)
         .await?;
     Ok(u64::from(one.is_some()))
+}
+
+/// Appends one entry in a transaction of its own, waiting for the chain
+/// lock and never touching the queue: for a schema change that may have
+/// dropped the queue (link it with [`link_pending`] before the change).
+pub async fn append_linked(store: &custodian_core::Store, change: Change) -> Result<()> {
+    store
+        .transaction(|tx| {
+            Box::pin(async move {
+                if tx.get_database_backend() == DbBackend::Postgres {
+                    queue::lock(tx).await?;
+                }
+                let entry = queue::unlinked(&change, custodian_core::time::now());
+                queue::link(tx, [entry]).await?;
+                Ok(())
+            })
+        })
+        .await
 }
 
 /// Appends one entry in a transaction of its own, for events that change

@@ -115,6 +115,8 @@ postgres_tests! {
     a_queued_entry_rolls_back_with_its_write => queued_rolls_back,
     the_next_writer_links_queued_entries_before_its_own => next_writer_links,
     the_queue_refuses_edits_outside_the_sequencer => queue_append_only,
+    a_backlog_longer_than_one_batch_is_linked_whole_and_in_order => long_backlog,
+    a_transaction_whose_first_entry_was_queued_links_it_before_its_second => queued_then_linked,
 }
 
 /// Opens a transaction holding the chain lock (it has recorded `a`), then
@@ -204,4 +206,45 @@ async fn queue_append_only(db: TestDb) {
     assert_eq!(audit::backlog(store.conn()).await.unwrap(), 1);
     assert_eq!(audit::link_pending(&store).await.unwrap(), 1);
     assert_eq!(chain(&store).await, ["a", "b"]);
+}
+
+async fn long_backlog(db: TestDb) {
+    const N: usize = 2_500; // more than two linking batches
+    let store = migrated(&db).await;
+    let holder = store.conn().begin().await.unwrap();
+    audit::record(&holder, &change("a")).await.unwrap();
+    store
+        .transaction(|tx| {
+            Box::pin(async move {
+                for i in 0..N {
+                    audit::record(tx, &change(&format!("q{i:05}"))).await?;
+                }
+                Ok::<_, Error>(())
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit::backlog(store.conn()).await.unwrap(), N as u64);
+    holder.commit().await.unwrap();
+    assert_eq!(audit::link_pending(&store).await.unwrap(), N as u64);
+    let ids = chain(&store).await;
+    let mut expected = vec!["a".to_owned()];
+    expected.extend((0..N).map(|i| format!("q{i:05}")));
+    assert_eq!(ids, expected);
+    assert_eq!(verified(&store).await, N as u64 + 1);
+}
+
+async fn queued_then_linked(db: TestDb) {
+    let store = migrated(&db).await;
+    let holder = store.conn().begin().await.unwrap();
+    audit::record(&holder, &change("a")).await.unwrap();
+    let writer = store.conn().begin().await.unwrap();
+    audit::record(&writer, &change("b1")).await.unwrap();
+    holder.commit().await.unwrap();
+    // The lock is free now: the second entry links the first on its way.
+    audit::record(&writer, &change("b2")).await.unwrap();
+    writer.commit().await.unwrap();
+    assert_eq!(chain(&store).await, ["a", "b1", "b2"]);
+    assert_eq!(audit::backlog(store.conn()).await.unwrap(), 0);
+    assert_eq!(verified(&store).await, 3);
 }

@@ -55,13 +55,9 @@ async fn list_audit(
     .await
 }
 
-/// One verification at a time per process: each hashes on every core, so
-/// concurrent calls would only compete for the same cores.
-static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
-
 /// The right to verify now; `None` while another verification runs.
-fn verification_permit() -> Option<tokio::sync::SemaphorePermit<'static>> {
-    VERIFYING.try_acquire().ok()
+fn verification_permit(gate: &tokio::sync::Semaphore) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    gate.try_acquire().ok()
 }
 
 /// Verifies the whole chain and names the first broken entry, if any. One
@@ -71,7 +67,7 @@ fn verification_permit() -> Option<tokio::sync::SemaphorePermit<'static>> {
     (status = 409, description = "A verification is already running; retry when it ends", body = custodian_http::problem::Problem, content_type = "application/problem+json"),
 ))]
 async fn verify_audit(State(state): State<AppState>) -> Result<Json<Verification>, ApiError> {
-    let Some(_running) = verification_permit() else {
+    let Some(_running) = verification_permit(&state.verifying) else {
         return Err(ApiError::new(
             Kind::Conflict,
             "a verification of the chain is already running; retry when it ends",
@@ -88,11 +84,12 @@ mod tests {
 
     #[test]
     fn only_one_verification_runs_at_a_time() {
-        let first = verification_permit().expect("the first runs");
-        assert!(verification_permit().is_none(), "one runs already");
+        let gate = tokio::sync::Semaphore::new(1);
+        let first = verification_permit(&gate).expect("the first runs");
+        assert!(verification_permit(&gate).is_none(), "one runs already");
         drop(first);
         assert!(
-            verification_permit().is_some(),
+            verification_permit(&gate).is_some(),
             "the next runs once it ends"
         );
     }

@@ -52,6 +52,9 @@ pub struct AppState {
     pub idempotency: IdempotencySettings,
     /// Keys that authenticated recently, so a request skips the lookup.
     pub auth_cache: auth_cache::AuthCache,
+    /// One chain verification at a time: each hashes on every core, so
+    /// concurrent ones would only compete for the same cores.
+    pub verifying: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// How long replays are kept, and how long a retry waits for the first try.
@@ -85,6 +88,7 @@ impl AppState {
             auth_cache: auth_cache::AuthCache::new(
                 custodian_core::Config::default().server.auth_cache_ttl,
             ),
+            verifying: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 }

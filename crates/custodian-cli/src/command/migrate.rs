@@ -66,6 +66,11 @@ pub async fn run(app: &App, cmd: MigrateCommand) -> Result<ExitCode> {
                 allow_drop: drop,
                 dry_run,
             };
+            if !dry_run {
+                // Entries still queued join the chain before a revert can
+                // drop the queue they wait in.
+                custodian_ledger::audit::link_pending(&store).await?;
+            }
             let report = migrator.down(&store, steps as usize, &opts).await?;
             let verb = if dry_run { "would revert" } else { "reverted" };
             if report.reverted.is_empty() {
@@ -110,7 +115,8 @@ async fn record_revert(store: &custodian_core::Store, report: &DownReport) -> Re
     let actor = custodian_ledger::audit::Actor::system();
     let mut change = actor.change("migrate_down", "schema", "", &names);
     change.entity_id = None;
-    custodian_ledger::audit::append(store, change).await?;
+    // The revert may have dropped the queue: link the entry directly.
+    custodian_ledger::audit::append_linked(store, change).await?;
     Ok(())
 }
 

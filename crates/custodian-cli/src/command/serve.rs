@@ -191,7 +191,6 @@ fn uuid_suffix() -> String {
     hex::encode(bytes)
 }
 
-/// Forgets expired `Idempotency-Key` records every ten minutes.
 /// How often the sequencer looks for queued audit entries: the longest an
 /// entry waits to be linked when no other write comes along to link it.
 const AUDIT_LINK_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
@@ -213,6 +212,7 @@ async fn link_audit_queue(store: Store) {
     }
 }
 
+/// Forgets expired `Idempotency-Key` records every ten minutes.
 async fn prune_idempotency_records(store: Store) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {

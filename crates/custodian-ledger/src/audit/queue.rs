@@ -12,8 +12,8 @@
 use chrono::{DateTime, Utc};
 use custodian_core::Result;
 use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryOrder, QuerySelect, Set,
-    Statement,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 
 use super::{AuditEntry, Change, GENESIS, entity as log};
@@ -76,6 +76,21 @@ pub(super) async fn try_lock(tx: &DatabaseTransaction) -> Result<Option<bool>> {
     let got: bool = row.try_get("", "got")?;
     let pending: bool = row.try_get("", "pending")?;
     Ok(got.then_some(pending))
+}
+
+/// Whether the database has the queue (a `migrate down` may have dropped
+/// it while keeping the chain).
+pub(super) async fn exists(conn: &impl ConnectionTrait) -> Result<bool> {
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT to_regclass('audit_queue') IS NOT NULL AS present",
+        ))
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get("", "present")?,
+        None => false,
+    })
 }
 
 /// Takes the chain lock, waiting for it.
@@ -197,17 +212,23 @@ pub(super) async fn link_queued(tx: &DatabaseTransaction, limit: u64) -> Result<
     }
     // Exactly the ids read: a row committed meanwhile with a lower id is
     // not among them and stays queued for the next linker.
-    let ids = queued
-        .iter()
-        .map(|q| q.id.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
+    let ids: Vec<i64> = queued.iter().map(|q| q.id).collect();
     let n = link(tx, queued).await?;
-    tx.execute_unprepared(&format!(
-        "SELECT set_config('custodian.linking', 'on', true); \
-         DELETE FROM audit_queue WHERE id IN ({ids}); \
-         SELECT set_config('custodian.linking', 'off', true);"
-    ))
-    .await?;
+    tx.execute_unprepared("SELECT set_config('custodian.linking', 'on', true)")
+        .await?;
+    let deleted = entity::Entity::delete_many()
+        .filter(entity::Column::Id.is_in(ids))
+        .exec(tx)
+        .await?
+        .rows_affected;
+    tx.execute_unprepared("SELECT set_config('custodian.linking', 'off', true)")
+        .await?;
+    if deleted != n {
+        // Someone else took queued entries out meanwhile: linking them
+        // again would record them twice, so nothing of this commits.
+        return Err(custodian_core::Error::Database(sea_orm::DbErr::Custom(
+            format!("linked {n} queued audit entries but removed {deleted} from the queue"),
+        )));
+    }
     Ok(n)
 }
