@@ -18,18 +18,11 @@ use custodian_module::{
     Env, Modules,
     erase::{self, Report, Request},
 };
-use custodian_privacy::access::Area;
+use custodian_privacy::access::ERASURE;
 use utoipa::OpenApi;
 use uuid::Uuid;
 
 use crate::AppState;
-
-/// Erasure is an admin's alone: no other role reads or writes it.
-pub const ERASURE: Area = Area {
-    name: "erasure",
-    readers: &[],
-    writers: &[],
-};
 
 /// Erases one subject: every personal field of its rows replaced, its
 /// data keys destroyed (its event payloads and stored answers then read
