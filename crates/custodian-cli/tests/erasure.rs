@@ -121,7 +121,7 @@ async fn erase_command(db: TestDb) {
     assert!(text(&o).contains("consent_withdrawn"), "{}", text(&o));
     let o = custodian(
         &db,
-        &["erase", "claims", &pid, "--reason", "subject_request"],
+        &["erase", "analytics", &pid, "--reason", "subject_request"],
         &env,
     );
     assert!(!o.status.success());

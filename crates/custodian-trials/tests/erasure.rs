@@ -202,6 +202,10 @@ async fn seed(s: &Setup) -> (String, Vec<String>, Value) {
     let (st, p) = keyed_post(s, c, "/v1/trials/participants", "create-zq", &person).await;
     assert_eq!(st, StatusCode::CREATED, "{p}");
     let pid = id(&p);
+    // A keyed lookup: its stored answer names them too.
+    let who = json!({"first_name": FIRST, "last_name": LAST, "date_of_birth": "1970-02-03"});
+    let (st, found) = keyed_post(s, c, "/v1/trials/participants/lookup", "lookup-zq", &who).await;
+    assert_eq!(st, StatusCode::OK, "{found}");
     c.ok(
         "POST",
         "/v1/trials/enrollments",

@@ -5,7 +5,8 @@
 //! Only a POST with an `Idempotency-Key` is looked at (nothing else is
 //! stored). The participant is the one in the path
 //! (`/v1/trials/participants/{id}/...`), else the answer's
-//! `participant_id`, else, for a created participant, the answer's `id`.
+//! `participant_id`, else, for a participant created or looked up
+//! (`/v1/trials/participants...`), the answer's `id`.
 
 use axum::{
     body::{Body, to_bytes},
@@ -39,7 +40,8 @@ pub async fn mark(req: Request, next: Next) -> Response {
         .ok()
         .and_then(|v| {
             let field = |k: &str| v.get(k)?.as_str()?.parse::<Uuid>().ok();
-            field("participant_id").or_else(|| (path == PARTICIPANTS).then(|| field("id"))?)
+            field("participant_id")
+                .or_else(|| path.starts_with(PARTICIPANTS).then(|| field("id"))?)
         });
     let res = Response::from_parts(parts, Body::from(bytes));
     match found {
