@@ -106,6 +106,13 @@ pub struct Stored {
     pub subject: Option<Subject>,
 }
 
+/// The KEK a sealed answer needs, or why there is none.
+fn need_kek(kek: Option<&Kek>) -> Result<&Kek> {
+    kek.ok_or_else(|| {
+        custodian_core::Error::Config(custodian_core::seal::KekError::Missing.to_string())
+    })
+}
+
 /// What a stored body is bound to: its principal and key.
 fn body_ad(principal: &str, key: &str) -> Vec<u8> {
     format!("idempotency\0{principal}\0{key}").into_bytes()
@@ -215,9 +222,7 @@ pub async fn claim(
             subject,
         };
         if let Some(s) = &stored.subject {
-            let kek = kek.ok_or_else(|| {
-                custodian_core::Error::Config(custodian_core::seal::KekError::Missing.to_string())
-            })?;
+            let kek = need_kek(kek)?;
             let ad = body_ad(fp.principal, fp.key);
             match Opener::with_kek(kek)
                 .open_bytes(conn, s, &ad, &stored.body)
@@ -283,9 +288,7 @@ pub async fn complete(
     use entity::Column as C;
     let body = match &response.subject {
         Some(s) => {
-            let kek = kek.ok_or_else(|| {
-                custodian_core::Error::Config(custodian_core::seal::KekError::Missing.to_string())
-            })?;
+            let kek = need_kek(kek)?;
             subject_keys::seal_bytes(conn, kek, s, &body_ad(principal, key), &response.body).await?
         }
         None => response.body.clone(),
