@@ -21,6 +21,9 @@ fn area_of(path: &str) -> &'static str {
         ("/v1/therapy/", "therapy"),
         ("/v1/acoustics/", "acoustics"),
     ];
+    if path.ends_with("/erase") {
+        return "erasure";
+    }
     AREAS
         .iter()
         .find(|(prefix, _)| path.starts_with(prefix))

@@ -43,6 +43,9 @@ fn roles(area: &Area, method: &str) -> String {
     } else {
         area.writers
     };
+    if who.is_empty() {
+        return "admin only".to_owned();
+    }
     who.iter()
         .map(|r| r.as_str())
         .collect::<Vec<_>>()
@@ -82,7 +85,9 @@ fn the_readme_lists_every_trials_route_with_its_roles() {
     );
     assert_eq!(listed.len(), rows.len(), "a route is listed twice");
     for (method, path, written) in &rows {
-        let area = if path.starts_with("/v1/trials/agent_reasoning") {
+        let area = if path.ends_with("/erase") {
+            &custodian_privacy::access::ERASURE
+        } else if path.starts_with("/v1/trials/agent_reasoning") {
             &custodian_trials::AGENT_REASONING
         } else {
             &custodian_trials::TRIALS

@@ -275,6 +275,9 @@ impl Server {
             .env("CUSTODIAN_DATABASE_URL", &scratch.url)
             .env("CUSTODIAN_DB_MAX_CONNECTIONS", "16")
             .env("CUSTODIAN_PEPPER", hex::encode(pepper))
+            .env("CUSTODIAN_KEK", &scratch.kek_hex)
+            .env_remove("CUSTODIAN_KEK_VERSION")
+            .env_remove("CUSTODIAN_KEK_PREVIOUS")
             .env("CUSTODIAN_LOG", "warn")
             .env_remove("CUSTODIAN_CONFIG")
             .stdout(std::process::Stdio::piped())
@@ -411,6 +414,8 @@ struct Scratch {
     store: Store,
     db: ScratchDb,
     url: String,
+    /// A throwaway KEK (hex), for the scratch store and a server over it.
+    kek_hex: String,
 }
 
 impl Scratch {
@@ -424,7 +429,10 @@ impl Scratch {
             acquire_timeout: Duration::from_secs(120),
             ..DatabaseConfig::default()
         };
-        let store = Store::connect(&config).await?;
+        let secret = custodian_core::seal::Kek::demo_secret();
+        let store = Store::connect(&config)
+            .await?
+            .with_kek(custodian_core::seal::Kek::from_bytes("v1", secret)?);
         custodian_app::modules(&custodian_core::Config::default())?
             .migrator()?
             .up(&store)
@@ -433,6 +441,7 @@ impl Scratch {
             store,
             url: db.url.expose().to_owned(),
             db,
+            kek_hex: hex::encode(secret),
         })
     }
 

@@ -75,7 +75,9 @@ pub(super) async fn w1(store: &Store, api: &Api, scale: f64, out: &Output) -> Re
                 (store.clone(), calls.clone(), results.clone(), http.clone());
             async move {
                 let id = match http {
-                    None => match events::log_event(store.conn(), "bench", &calls[i]).await? {
+                    None => match events::log_event(store.conn(), store.kek()?, "bench", &calls[i])
+                        .await?
+                    {
                         events::Logged::New(id) => Some(id),
                         events::Logged::Duplicate(_) => None,
                     },

@@ -10,6 +10,7 @@
 //! `users` or `documents`.
 #![deny(missing_docs)]
 
+pub mod erase;
 pub mod http;
 mod migrations;
 pub mod model;

@@ -62,6 +62,10 @@ impl Module for Claims {
         crate::http::routes()
     }
 
+    fn erasure(&self) -> Option<custodian_module::erase::Erasure> {
+        Some(crate::erase::ERASURE)
+    }
+
     fn commands(&self) -> Vec<Command> {
         vec![
             Command {

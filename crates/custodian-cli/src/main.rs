@@ -63,6 +63,13 @@ enum Command {
     /// Manage pseudonymous ids.
     #[command(subcommand)]
     Pseudonyms(command::pseudonyms::PseudonymsCommand),
+    /// Erase one subject of a module (GDPR article 17, a withdrawn consent):
+    /// personal fields replaced, data keys destroyed, files removed, one
+    /// `erase` entry in the audit chain. Irreversible.
+    Erase(command::erase::EraseArgs),
+    /// Check or rotate the key-encryption key (CUSTODIAN_KEK).
+    #[command(subcommand)]
+    Kek(command::kek::KekCommand),
     /// Load a module's demo data. Safe to repeat: existing demo data is left as is.
     Seed(command::module::ModuleCommand),
     /// Load a file into a module's table: streamed in batches, each bad row
@@ -170,6 +177,8 @@ async fn run(cli: Option<Cli>, matches: &clap::ArgMatches) -> Result<ExitCode> {
         Command::Audit(cmd) => command::audit::run(&app, cmd).await,
         Command::Keys(cmd) => command::keys::run(&app, cmd).await,
         Command::Pseudonyms(cmd) => command::pseudonyms::run(&app, cmd).await,
+        Command::Erase(args) => command::erase::run(&app, args).await,
+        Command::Kek(cmd) => command::kek::run(&app, cmd).await,
         Command::Seed(_) | Command::Import(_) | Command::Export(_) | Command::Snapshot(_) => {
             command::module::run(&app, matches).await
         }

@@ -21,6 +21,7 @@ fn custodian_with(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Output {
         .current_dir(dir)
         .env("CUSTODIAN_DATABASE_URL", db.config.url.expose())
         .env("CUSTODIAN_PEPPER", TEST_PEPPER)
+        .env("CUSTODIAN_KEK", custodian_core::testing::TEST_KEK_HEX)
         .env_remove("DATABASE_URL")
         .env_remove("CUSTODIAN_CONFIG");
     for (k, v) in env {
@@ -69,6 +70,7 @@ fn start_server(db: &TestDb, log: Option<&str>) -> Server {
         .current_dir(std::env::temp_dir())
         .env("CUSTODIAN_DATABASE_URL", db.config.url.expose())
         .env("CUSTODIAN_PEPPER", TEST_PEPPER)
+        .env("CUSTODIAN_KEK", custodian_core::testing::TEST_KEK_HEX)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null());
     if let Some(level) = log {

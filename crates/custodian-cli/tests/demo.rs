@@ -21,6 +21,8 @@ fn custodian(dir: &Path) -> Command {
         "CUSTODIAN_CONFIG",
         "CUSTODIAN_PEPPER",
         "CUSTODIAN_PEPPER_FILE",
+        "CUSTODIAN_KEK",
+        "CUSTODIAN_KEK_FILE",
         "CUSTODIAN_MEDIA_DIR",
         "CUSTODIAN_MODULES",
     ] {

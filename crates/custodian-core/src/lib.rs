@@ -11,6 +11,7 @@ pub mod observe;
 pub mod query;
 pub mod schema;
 pub mod scratch;
+pub mod seal;
 pub mod splitmix;
 pub mod store;
 pub mod text_enum;

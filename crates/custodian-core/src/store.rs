@@ -23,6 +23,7 @@ pub type TxFuture<'c, T, E> = Pin<Box<dyn Future<Output = std::result::Result<T,
 pub struct Store {
     db: DatabaseConnection,
     backend: Backend,
+    kek: Option<std::sync::Arc<crate::seal::Kek>>,
 }
 
 /// Pool occupancy, exported on `/metrics`.
@@ -67,6 +68,9 @@ impl Store {
                         .busy_timeout(busy)
                         // PostgreSQL's LIKE is case-sensitive; make SQLite's agree.
                         .pragma("case_sensitive_like", "ON")
+                        // Erasure overwrites personal fields; freed pages are
+                        // zeroed so the old values do not linger in the file.
+                        .pragma("secure_delete", "ON")
                 });
             }
             Backend::Postgres => {
@@ -77,7 +81,24 @@ impl Store {
             }
         }
         let db = Database::connect(opts).await.map_err(Error::from)?;
-        Ok(Self { db, backend })
+        Ok(Self {
+            db,
+            backend,
+            kek: None,
+        })
+    }
+
+    /// This store with the key-encryption key subject data is sealed under.
+    pub fn with_kek(mut self, kek: crate::seal::Kek) -> Self {
+        self.kek = Some(std::sync::Arc::new(kek));
+        self
+    }
+
+    /// The key-encryption key, or why sealed data cannot be written or read.
+    pub fn kek(&self) -> Result<&crate::seal::Kek> {
+        self.kek
+            .as_deref()
+            .ok_or_else(|| Error::Config(crate::seal::KekError::Missing.to_string()))
     }
 
     /// The pool, for repository calls outside a transaction.

@@ -35,6 +35,16 @@ pub struct TestDb {
     scratch: Option<ScratchDb>,
 }
 
+/// The key-encryption key every test store seals under (fixed, so a second
+/// pool or a CLI run over the same database can use it: `TEST_KEK_HEX`).
+pub fn test_kek() -> crate::seal::Kek {
+    crate::seal::Kek::from_bytes("v1", [0x5a; crate::seal::KEY_LEN])
+        .unwrap_or_else(|e| panic!("test KEK: {e}"))
+}
+
+/// [`test_kek`] as `CUSTODIAN_KEK` takes it.
+pub const TEST_KEK_HEX: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+
 fn keep() -> bool {
     std::env::var("CUSTODIAN_TEST_KEEP").is_ok_and(|v| v == "1")
 }
@@ -51,7 +61,8 @@ async fn open(base: &str) -> TestDb {
     };
     let store = Store::connect(&config)
         .await
-        .unwrap_or_else(|e| panic!("open {}: {e}", config.url));
+        .unwrap_or_else(|e| panic!("open {}: {e}", config.url))
+        .with_kek(test_kek());
     TestDb {
         store,
         config,

@@ -11,7 +11,11 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::audit::{self, Actor};
+use crate::{
+    audit::{self, Actor},
+    subject_keys::{self, Opener, Subject},
+};
+use custodian_core::seal::Kek;
 
 /// The `events` table.
 pub mod entity {
@@ -190,14 +194,25 @@ impl NewEvent {
 /// of them different the key was reused for another event, which is a 422
 /// (acting on it as "already done" would skip a real action). Call
 /// [`NewEvent::validate`] first; this function trusts its input.
+///
+/// An event about a subject has its payload sealed under the subject's
+/// key (made now if it has none; an erased subject is a 409), bound to the
+/// event's id; type, subject, provenance and key stay plaintext.
 pub async fn log_event(
     conn: &impl ConnectionTrait,
+    kek: &Kek,
     scope: &str,
     event: &NewEvent,
 ) -> Result<Logged> {
     use entity::Column as C;
     let id = Uuid::now_v7();
-    let payload = event.payload_or_empty();
+    let payload = match event.subject() {
+        Some(s) => {
+            subject_keys::seal_json(conn, kek, &s, &payload_ad(id), &event.payload_or_empty())
+                .await?
+        }
+        None => event.payload_or_empty(),
+    };
     let values: [sea_orm::Value; 9] = [
         id.into(),
         event.subject_type.clone().into(),
@@ -265,6 +280,7 @@ pub async fn log_event(
             Error::Conflict(format!("idempotency key {key:?} is being recorded; retry"))
         })?,
     };
+    let prior = open_event(conn, &mut Opener::with_kek(kek), prior).await?;
     if event.same_as(&prior) {
         Ok(Logged::Duplicate(prior.id))
     } else {
@@ -301,6 +317,7 @@ pub async fn record_event_checked(
 ) -> Result<Logged> {
     let event = event.clone();
     let actor = actor.clone();
+    let kek = store.kek()?.clone();
     store
         .transaction(|tx| {
             Box::pin(async move {
@@ -314,7 +331,7 @@ pub async fn record_event_checked(
                 if let Some(check) = check.filter(|_| !recorded) {
                     check(tx, &event).await?;
                 }
-                let logged = log_event(tx, &actor.name, &event).await?;
+                let logged = log_event(tx, &kek, &actor.name, &event).await?;
                 if let Logged::New(id) = logged {
                     audit::record(
                         tx,
@@ -328,7 +345,33 @@ pub async fn record_event_checked(
         .await
 }
 
+/// What a sealed payload is bound to: its event's id.
+fn payload_ad(id: Uuid) -> Vec<u8> {
+    format!("event\0{id}").into_bytes()
+}
+
+/// `e` with its payload opened: as recorded, or `{"erased": true}` once
+/// its subject was erased (type, subject, time and key stay as they were).
+pub async fn open_event(
+    conn: &impl ConnectionTrait,
+    opener: &mut Opener<'_>,
+    mut e: Event,
+) -> Result<Event> {
+    if let (Some(t), Some(id)) = (e.subject_type.as_deref(), e.subject_id) {
+        let payload = std::mem::take(&mut e.payload);
+        e.payload = opener
+            .open_json(conn, &Subject::new(t, id), &payload_ad(e.id), payload)
+            .await?;
+    }
+    Ok(e)
+}
+
 impl NewEvent {
+    /// The subject whose key seals the payload, when the event names one.
+    pub fn subject(&self) -> Option<Subject> {
+        Some(Subject::new(self.subject_type.clone()?, self.subject_id?))
+    }
+
     /// The payload as stored: `{}` when absent.
     fn payload_or_empty(&self) -> serde_json::Value {
         self.payload
@@ -403,7 +446,7 @@ impl crate::record::Named for entity::Entity {
 /// personal data in their payloads). An event whose `subject_type` is in
 /// `hidden` (the caller may not read those subjects) is a 404.
 pub async fn read_event(store: &Store, actor: &Actor, id: Uuid, hidden: &[&str]) -> Result<Event> {
-    let e = get_event(store.conn(), id).await?;
+    let e = get_event(store, id).await?;
     if e.subject_type
         .as_deref()
         .is_some_and(|t| hidden.contains(&t))
@@ -434,22 +477,30 @@ pub async fn list_events(
                 .add(entity::Column::SubjectType.is_not_in(hidden.iter().copied())),
         );
     }
-    let page = spec.fetch(store.conn(), q, select).await?;
+    let mut page = spec.fetch(store.conn(), q, select).await?;
     let ids: Vec<String> = page.items.iter().map(|e| e.id.to_string()).collect();
     crate::record::record_reads::<entity::Entity>(store, actor, &ids).await?;
+    let mut opener = Opener::new(store);
+    let mut items = Vec::with_capacity(page.items.len());
+    for e in std::mem::take(&mut page.items) {
+        items.push(open_event(store.conn(), &mut opener, e).await?);
+    }
+    page.items = items;
     Ok(page)
 }
 
-/// One event by id, not recorded: for code that already holds the right
-/// to it (a duplicate's answer, a test). Reads for callers use [`read_event`].
-pub async fn get_event(conn: &impl ConnectionTrait, id: Uuid) -> Result<Event> {
-    entity::Entity::find_by_id(id)
-        .one(conn)
+/// One event by id, its payload opened, not recorded: for code that
+/// already holds the right to it (a duplicate's answer, a test). Reads for
+/// callers use [`read_event`].
+pub async fn get_event(store: &Store, id: Uuid) -> Result<Event> {
+    let e = entity::Entity::find_by_id(id)
+        .one(store.conn())
         .await?
         .ok_or_else(|| Error::NotFound {
             entity: "event",
             id: id.to_string(),
-        })
+        })?;
+    open_event(store.conn(), &mut Opener::new(store), e).await
 }
 
 /// What `GET /v1/events` may filter and order by.

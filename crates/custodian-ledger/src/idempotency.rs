@@ -19,6 +19,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::subject_keys::{self, Opener, Subject};
+use custodian_core::seal::Kek;
+
 /// The `idempotency_keys` table.
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -54,6 +57,10 @@ pub mod entity {
         pub expires_at: chrono::DateTime<chrono::Utc>,
         /// The holder's token while in flight: only it completes or releases.
         pub claim_token: Option<String>,
+        /// The subject whose key sealed `response_body`, if one did.
+        pub subject_type: Option<String>,
+        /// Its id.
+        pub subject_id: Option<Uuid>,
     }
 
     /// Standalone.
@@ -94,6 +101,21 @@ pub struct Stored {
     pub content_type: Option<String>,
     /// Its body.
     pub body: Vec<u8>,
+    /// The subject the request touched: the body is stored sealed under
+    /// its key, and reads as `{"erased": true}` once it is erased.
+    pub subject: Option<Subject>,
+}
+
+/// The KEK a sealed answer needs, or why there is none.
+fn need_kek(kek: Option<&Kek>) -> Result<&Kek> {
+    kek.ok_or_else(|| {
+        custodian_core::Error::Config(custodian_core::seal::KekError::Missing.to_string())
+    })
+}
+
+/// What a stored body is bound to: its principal and key.
+fn body_ad(principal: &str, key: &str) -> Vec<u8> {
+    format!("idempotency\0{principal}\0{key}").into_bytes()
 }
 
 /// What to do with a request carrying a key.
@@ -118,9 +140,11 @@ const IN_FLIGHT: &str = "in_flight";
 pub const IN_FLIGHT_LEASE: chrono::Duration = chrono::Duration::minutes(2);
 const DONE: &str = "done";
 
-/// Claims `fp.key` for `fp.principal`, or says why not.
+/// Claims `fp.key` for `fp.principal`, or says why not. A replayed body
+/// sealed under a subject's key is opened with `kek`.
 pub async fn claim(
     conn: &impl ConnectionTrait,
+    kek: Option<&Kek>,
     fp: &Fingerprint<'_>,
     ttl: Duration,
 ) -> Result<Claim> {
@@ -184,14 +208,34 @@ pub async fn claim(
             }
             return Ok(Claim::InFlight);
         }
-        return Ok(Claim::Replay(Stored {
+        let subject = match (rec.subject_type, rec.subject_id) {
+            (Some(t), Some(id)) => Some(Subject::new(t, id)),
+            _ => None,
+        };
+        let mut stored = Stored {
             status: rec
                 .status
                 .and_then(|s| u16::try_from(s).ok())
                 .unwrap_or(200),
             content_type: rec.content_type,
             body: rec.response_body.unwrap_or_default(),
-        }));
+            subject,
+        };
+        if let Some(s) = &stored.subject {
+            let kek = need_kek(kek)?;
+            let ad = body_ad(fp.principal, fp.key);
+            match Opener::with_kek(kek)
+                .open_bytes(conn, s, &ad, &stored.body)
+                .await?
+            {
+                Some(plain) => stored.body = plain,
+                None => {
+                    stored.body = subject_keys::erased_value().to_string().into_bytes();
+                    stored.content_type = Some("application/json".into());
+                }
+            }
+        }
+        return Ok(Claim::Replay(stored));
     }
     // Expired and re-claimed by someone else between our two rounds.
     Ok(Claim::InFlight)
@@ -231,23 +275,40 @@ async fn release_stale(
 
 /// Stores the response of the claim `token` holds; `false` when the claim
 /// is no longer that token's (it was abandoned and taken over), and then
-/// nothing is written.
+/// nothing is written. A response about a subject is sealed under its key
+/// (an erased subject's answer is not stored: a 409).
 pub async fn complete(
     conn: &impl ConnectionTrait,
+    kek: Option<&Kek>,
     principal: &str,
     key: &str,
     token: &str,
     response: &Stored,
 ) -> Result<bool> {
     use entity::Column as C;
+    let body = match &response.subject {
+        Some(s) => {
+            let kek = need_kek(kek)?;
+            subject_keys::seal_bytes(conn, kek, s, &body_ad(principal, key), &response.body).await?
+        }
+        None => response.body.clone(),
+    };
     let res = entity::Entity::update_many()
+        .col_expr(
+            C::SubjectType,
+            Expr::value(response.subject.as_ref().map(|s| s.subject_type.clone())),
+        )
+        .col_expr(
+            C::SubjectId,
+            Expr::value(response.subject.as_ref().map(|s| s.id)),
+        )
         .col_expr(C::State, Expr::value(DONE))
         .col_expr(
             C::Status,
             Expr::value(i16::try_from(response.status).unwrap_or(500)),
         )
         .col_expr(C::ContentType, Expr::value(response.content_type.clone()))
-        .col_expr(C::ResponseBody, Expr::value(response.body.clone()))
+        .col_expr(C::ResponseBody, Expr::value(body))
         .col_expr(C::ClaimToken, Expr::value(Option::<String>::None))
         .filter(C::Principal.eq(principal))
         .filter(C::Key.eq(key))

@@ -12,6 +12,7 @@ pub mod events;
 pub mod idempotency;
 mod migrations;
 pub mod record;
+pub mod subject_keys;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -5,6 +5,14 @@ use custodian_core::{Store, migrate::Migrator, testing::TestDb};
 use custodian_ledger::events::{self, Logged, NewEvent};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 
+static KEK: std::sync::LazyLock<custodian_core::seal::Kek> =
+    std::sync::LazyLock::new(custodian_core::testing::test_kek);
+
+/// The KEK every test store seals under.
+fn db_kek() -> &'static custodian_core::seal::Kek {
+    &KEK
+}
+
 async fn migrated(db: &TestDb) -> Store {
     Migrator::new(vec![custodian_ledger::migrations()])
         .unwrap()
@@ -37,7 +45,7 @@ async fn legacy_keys(db: TestDb) {
     let conn = store.conn();
     // An event recorded before the upgrade: its key has the legacy scope.
     let old = event(Some("sms-7"));
-    let Logged::New(old_id) = events::log_event(conn, events::LEGACY_SCOPE, &old)
+    let Logged::New(old_id) = events::log_event(conn, db_kek(), events::LEGACY_SCOPE, &old)
         .await
         .unwrap()
     else {
@@ -45,21 +53,27 @@ async fn legacy_keys(db: TestDb) {
     };
     // Its retry after the upgrade, by whoever sends it, is that event.
     assert_eq!(
-        events::log_event(conn, "agent-a", &old).await.unwrap(),
+        events::log_event(conn, db_kek(), "agent-a", &old)
+            .await
+            .unwrap(),
         Logged::Duplicate(old_id)
     );
     let mut other = event(Some("sms-7"));
     other.event_type = "call_placed".into();
-    assert!(events::log_event(conn, "agent-a", &other).await.is_err());
+    assert!(
+        events::log_event(conn, db_kek(), "agent-a", &other)
+            .await
+            .is_err()
+    );
     // Unkeyed and new keys are unaffected.
     assert!(matches!(
-        events::log_event(conn, "agent-a", &event(Some("sms-8")))
+        events::log_event(conn, db_kek(), "agent-a", &event(Some("sms-8")))
             .await
             .unwrap(),
         Logged::New(_)
     ));
     assert!(matches!(
-        events::log_event(conn, "agent-a", &event(None))
+        events::log_event(conn, db_kek(), "agent-a", &event(None))
             .await
             .unwrap(),
         Logged::New(_)
@@ -75,18 +89,22 @@ async fn scoped_keys(db: TestDb) {
         subject_id: Some(uuid::Uuid::from_u128(subject)),
         ..event(Some("call-1"))
     };
-    let first = events::log_event(conn, "agent-a", &about(1)).await.unwrap();
+    let first = events::log_event(conn, db_kek(), "agent-a", &about(1))
+        .await
+        .unwrap();
     let Logged::New(first_id) = first else {
         panic!("{first:?}")
     };
     // Another caller's same key is its own event, not A's duplicate.
-    let other = events::log_event(conn, "agent-b", &about(2)).await.unwrap();
+    let other = events::log_event(conn, db_kek(), "agent-b", &about(2))
+        .await
+        .unwrap();
     assert!(
         matches!(other, Logged::New(id) if id != first_id),
         "{other:?}"
     );
     // A's key again for another subject: refused, naming the key.
-    let err = events::log_event(conn, "agent-a", &about(2))
+    let err = events::log_event(conn, db_kek(), "agent-a", &about(2))
         .await
         .unwrap_err();
     match err {
@@ -98,13 +116,15 @@ async fn scoped_keys(db: TestDb) {
     let mut changed_payload = about(1);
     changed_payload.payload = Some(serde_json::json!({"template": "other"}));
     assert!(
-        events::log_event(conn, "agent-a", &changed_payload)
+        events::log_event(conn, db_kek(), "agent-a", &changed_payload)
             .await
             .is_err()
     );
     // The same event again is the duplicate it always was.
     assert_eq!(
-        events::log_event(conn, "agent-a", &about(1)).await.unwrap(),
+        events::log_event(conn, db_kek(), "agent-a", &about(1))
+            .await
+            .unwrap(),
         Logged::Duplicate(first_id)
     );
     assert_eq!(events::entity::Entity::find().count(conn).await.unwrap(), 2);
@@ -152,7 +172,7 @@ async fn one_key_many_callers(db: TestDb) {
     for _ in 0..64 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            events::log_event(store.conn(), "caller", &event(Some("retry-1")))
+            events::log_event(store.conn(), db_kek(), "caller", &event(Some("retry-1")))
                 .await
                 .unwrap()
         }));
@@ -193,7 +213,7 @@ async fn keyless_events(db: TestDb) {
     let store = migrated(&db).await;
     for _ in 0..3 {
         assert!(matches!(
-            events::log_event(store.conn(), "caller", &event(None))
+            events::log_event(store.conn(), db_kek(), "caller", &event(None))
                 .await
                 .unwrap(),
             Logged::New(_)
@@ -210,7 +230,7 @@ async fn keyless_events(db: TestDb) {
 
 async fn append_only(db: TestDb) {
     let store = migrated(&db).await;
-    events::log_event(store.conn(), "caller", &event(Some("k")))
+    events::log_event(store.conn(), db_kek(), "caller", &event(Some("k")))
         .await
         .unwrap();
     for sql in [

@@ -16,9 +16,14 @@ async fn claim(db: &TestDb, principal: &str, hash: &str, ttl: Duration) -> Claim
 }
 
 async fn claim_token(db: &TestDb, principal: &str, hash: &str, ttl: Duration) -> Claim {
-    idempotency::claim(db.store.conn(), &fp(principal, hash), ttl)
-        .await
-        .unwrap()
+    idempotency::claim(
+        db.store.conn(),
+        db.store.kek().ok(),
+        &fp(principal, hash),
+        ttl,
+    )
+    .await
+    .unwrap()
 }
 
 fn fresh() -> Claim {
@@ -82,10 +87,11 @@ async fn claim_owner(db: TestDb) {
         status,
         content_type: None,
         body: Vec::new(),
+        subject: None,
     };
     // The slow first request neither completes nor releases the new claim.
     assert!(
-        !idempotency::complete(conn, "alice", "k-1", &first, &stored(201))
+        !idempotency::complete(conn, None, "alice", "k-1", &first, &stored(201))
             .await
             .unwrap()
     );
@@ -97,7 +103,7 @@ async fn claim_owner(db: TestDb) {
         Claim::InFlight
     );
     assert!(
-        idempotency::complete(conn, "alice", "k-1", &second, &stored(202))
+        idempotency::complete(conn, None, "alice", "k-1", &second, &stored(202))
             .await
             .unwrap()
     );
@@ -146,10 +152,11 @@ async fn complete_and_release(db: TestDb) {
         status: 201,
         content_type: Some("application/json".into()),
         body: b"{\"id\":1}".to_vec(),
+        subject: None,
     };
     let t = token(claim_token(&db, "alice", "h", ttl).await);
     assert!(
-        idempotency::complete(conn, "alice", "k-1", &t, &stored)
+        idempotency::complete(conn, None, "alice", "k-1", &t, &stored)
             .await
             .unwrap()
     );

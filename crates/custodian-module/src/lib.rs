@@ -9,6 +9,7 @@
 
 mod command;
 mod env;
+pub mod erase;
 mod select;
 
 use axum::Router;
@@ -86,5 +87,12 @@ pub trait Module: Send + Sync {
     /// The module's commands: its demo seed, importers, snapshot.
     fn commands(&self) -> Vec<Command> {
         Vec::new()
+    }
+
+    /// The subject this module can erase (its personal fields, keys and
+    /// files), served as `POST /v1/<name>/<resource>/{id}/erase` and
+    /// `custodian erase <name> <id>`. `None`: nothing to erase.
+    fn erasure(&self) -> Option<erase::Erasure> {
+        None
     }
 }

@@ -106,8 +106,15 @@ pub const AUDIT: Area = Area {
     writers: &[],
 };
 
+/// `POST /v1/<module>/<resource>/{id}/erase`: irreversible, an admin's alone.
+pub const ERASURE: Area = Area {
+    name: "erasure",
+    readers: &[],
+    writers: &[],
+};
+
 /// The areas every build has, before any module's.
-pub const CORE_AREAS: [Area; 2] = [EVENTS, AUDIT];
+pub const CORE_AREAS: [Area; 3] = [EVENTS, AUDIT, ERASURE];
 
 /// Reading or changing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -12,7 +12,10 @@ use axum::{
     response::Json,
 };
 use custodian_core::query::{ListSpec, Page};
-use custodian_ledger::events::{self, Event, Logged, NewEvent, entity};
+use custodian_ledger::{
+    events::{self, Event, Logged, NewEvent, entity},
+    subject_keys::Subject,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -101,7 +104,7 @@ async fn create_event(
     Extension(principal): Extension<Principal>,
     owners: Option<Extension<EventOwners>>,
     Json(event): Json<NewEvent>,
-) -> Result<(StatusCode, Json<Recorded>), ApiError> {
+) -> Result<(StatusCode, Option<Extension<Subject>>, Json<Recorded>), ApiError> {
     let errors = event.validate();
     if !errors.is_empty() {
         return Err(custodian_core::Error::Invalid(errors).into());
@@ -150,6 +153,8 @@ async fn create_event(
     };
     Ok((
         status,
+        // A stored Idempotency-Key answer is sealed under the subject's key.
+        event.subject().map(Extension),
         Json(Recorded {
             id: logged.id(),
             duplicate: status == StatusCode::OK,

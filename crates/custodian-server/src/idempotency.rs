@@ -20,8 +20,9 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use custodian_ledger::idempotency::{
-    self as store, Claim, Fingerprint, MAX_KEY_LEN, MAX_PATH_LEN, Stored,
+use custodian_ledger::{
+    idempotency::{self as store, Claim, Fingerprint, MAX_KEY_LEN, MAX_PATH_LEN, Stored},
+    subject_keys::Subject,
 };
 use sha2::{Digest, Sha256};
 
@@ -121,7 +122,7 @@ async fn handle(
     let conn = state.store.conn();
     let deadline = Instant::now() + state.idempotency.in_flight_wait;
     let token = loop {
-        match store::claim(conn, &fp, state.idempotency.ttl)
+        match store::claim(conn, state.store.kek().ok(), &fp, state.idempotency.ttl)
             .await
             .map_err(api)?
         {
@@ -186,8 +187,20 @@ async fn handle(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
             body: body.to_vec(),
+            // A handler whose answer is about a subject says so; the
+            // answer is then stored sealed under that subject's key.
+            subject: parts.extensions.get::<Subject>().cloned(),
         };
-        match store::complete(conn, &principal, &key, &token, &stored).await {
+        match store::complete(
+            conn,
+            state.store.kek().ok(),
+            &principal,
+            &key,
+            &token,
+            &stored,
+        )
+        .await
+        {
             Ok(true) => Ok(()),
             Ok(false) => {
                 // Abandoned past its lease and taken over by a retry: that

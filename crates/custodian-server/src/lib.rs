@@ -13,6 +13,7 @@ pub mod auth;
 pub mod auth_cache;
 mod conform;
 mod contract;
+pub mod erase;
 pub mod events;
 mod health;
 pub mod idempotency;
@@ -159,6 +160,7 @@ fn assemble(modules: &Modules, env: &Env) -> (Router<AppState>, utoipa::openapi:
                 .build(),
         );
     }
+    let routes = erase::add(modules, env, routes, &mut doc);
     contract::declare_shared_problems(&mut doc);
     contract::declare_not_blank(&mut doc);
     (routes, doc)

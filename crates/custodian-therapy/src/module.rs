@@ -53,6 +53,10 @@ impl Module for Therapy {
         crate::http::routes()
     }
 
+    fn erasure(&self) -> Option<custodian_module::erase::Erasure> {
+        Some(crate::erase::ERASURE)
+    }
+
     fn commands(&self) -> Vec<Command> {
         vec![Command {
             verb: Verb::Seed,

@@ -40,6 +40,8 @@ use crate::{
     repo::{self, Criteria, Outbound},
 };
 
+mod sealing;
+
 static PARTICIPANTS: LazyLock<ListSpec<participant::Entity>> =
     LazyLock::new(repo::participant_spec);
 static ENROLLMENTS: LazyLock<ListSpec<participant_trial::Entity>> =
@@ -112,7 +114,9 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
         .route_layer(axum::middleware::from_fn(|req, next| {
             guard::require(crate::AGENT_REASONING, req, next)
         }));
-    trials.merge(reasoning)
+    trials
+        .merge(reasoning)
+        .route_layer(axum::middleware::from_fn(sealing::mark))
 }
 
 /// `GET /media/trials/{path}?expires=..&sig=..`: the file behind a signed

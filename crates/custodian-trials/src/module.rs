@@ -107,6 +107,10 @@ impl Module for Trials {
         })
     }
 
+    fn erasure(&self) -> Option<custodian_module::erase::Erasure> {
+        Some(crate::erase::ERASURE)
+    }
+
     fn commands(&self) -> Vec<Command> {
         vec![Command {
             verb: Verb::Seed,
@@ -142,7 +146,7 @@ pub fn media_settings(env: &Env) -> MediaSettings {
 
 /// The media store `env` configures, with S3 credentials from the process
 /// environment; it needs the pepper, which the URL key is derived from.
-fn media_from_env(env: &Env) -> Result<Media, Error> {
+pub(crate) fn media_from_env(env: &Env) -> Result<Media, Error> {
     let pz = env.pseudonymizer().map_err(|e| {
         Error::Unavailable(format!(
             "trials media URLs are signed with a key derived from the pepper: {e}"

@@ -71,7 +71,7 @@ async fn consent_stop(db: TestDb) {
         .await
         .unwrap();
     assert!(!r.duplicate);
-    let e = events::get_event(store.conn(), r.event_id).await.unwrap();
+    let e = events::get_event(&store, r.event_id).await.unwrap();
     assert_eq!(e.event_type, "appointment_reminder");
     assert_eq!(e.subject_id, Some(a.id));
     assert_eq!(event_count(&store).await, 2);

@@ -2,7 +2,9 @@
 
 pub mod audit;
 pub mod check;
+pub mod erase;
 pub mod init;
+pub mod kek;
 pub mod keys;
 pub mod migrate;
 pub mod module;
@@ -13,7 +15,11 @@ pub mod serve;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use custodian_core::{Config, Store, migrate::Migrator};
+use custodian_core::{
+    Config, Store,
+    migrate::Migrator,
+    seal::{Kek, KekError},
+};
 use custodian_module::{Env, Modules};
 use custodian_privacy::{pseudonym::Pseudonymizer, splits::SplitConfig};
 
@@ -78,13 +84,19 @@ impl App {
     }
 
     /// Opens the store and refuses a schema this binary does not match.
+    /// The KEK is attached when one is configured (and refused if it is not
+    /// the one the database's keys are wrapped under); without one, only
+    /// what needs no sealing works.
     pub async fn connect_current(&self) -> Result<Store> {
         let store = self.connect(false).await?;
         self.migrator()?
             .ensure_current(&store, false)
             .await
             .context("the database schema does not match this binary")?;
-        Ok(store)
+        match kek_from_env()? {
+            Some(kek) => with_checked_kek(store, kek).await,
+            None => Ok(store),
+        }
     }
 
     /// What modules build their context from; the pepper comes from the
@@ -96,6 +108,23 @@ impl App {
             Err(e) => env.without_pseudonymizer(e.to_string()),
         }
     }
+}
+
+/// The KEK the environment configures, `None` when it configures none.
+pub fn kek_from_env() -> Result<Option<Kek>> {
+    match Kek::from_env(|k| std::env::var(k).ok()) {
+        Ok(k) => Ok(Some(k)),
+        Err(KekError::Missing) => Ok(None),
+        Err(e) => Err(e).context("the key-encryption key"),
+    }
+}
+
+/// `store` with `kek`, once `kek` is shown to open the database's keys.
+pub async fn with_checked_kek(store: Store, kek: Kek) -> Result<Store> {
+    custodian_ledger::subject_keys::check_kek(store.conn(), &kek)
+        .await
+        .context("the key-encryption key")?;
+    Ok(store.with_kek(kek))
 }
 
 /// Writes a new file readable by its owner only (a key, a pepper); an

@@ -72,6 +72,26 @@ pub async fn run(mut app: App, args: ServeArgs) -> Result<ExitCode> {
         None => Pseudonymizer::from_env(|k| std::env::var(k).ok())
             .context("pseudonymous ids need a pepper")?,
     };
+    let kek = match &demo {
+        Some(dir) => {
+            let (k, made) = dir.kek()?;
+            println!(
+                "DEMO MODE: subject data is sealed under a demo-only key-encryption key {} {}; \
+                 set CUSTODIAN_KEK and drop --demo for real data.",
+                if made {
+                    "made now and kept in"
+                } else {
+                    "kept from an earlier run in"
+                },
+                dir.root().join("kek").display()
+            );
+            k
+        }
+        None => super::kek_from_env()?.context(
+            "the key-encryption key: set CUSTODIAN_KEK (32 bytes as 64 hex digits or base64) \
+             or CUSTODIAN_KEK_FILE; make one with `head -c 32 /dev/urandom | base64`",
+        )?,
+    };
     let migrator = app.migrator()?;
     let store = app.connect(migrate).await?;
     if migrate {
@@ -81,6 +101,9 @@ pub async fn run(mut app: App, args: ServeArgs) -> Result<ExitCode> {
         .ensure_current(&store, false)
         .await
         .context("the database schema does not match this binary")?;
+    let kek_version = kek.current_version().to_owned();
+    let store = super::with_checked_kek(store, kek).await?;
+    tracing::info!(kek_version, "key-encryption key ready");
     let config = &app.config;
     let listener = tokio::net::TcpListener::bind(config.server.bind)
         .await

@@ -7,6 +7,7 @@ mod m20261123_000003_ledger_idempotency_keys;
 mod m20261203_000001_ledger_event_key_scope;
 mod m20261203_000002_ledger_idempotency_claim_token;
 mod m20261204_000001_ledger_audit_queue;
+mod m20261204_000002_ledger_subject_keys;
 
 pub(crate) fn all() -> Vec<Box<dyn MigrationTrait>> {
     vec![
@@ -16,6 +17,7 @@ pub(crate) fn all() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261203_000001_ledger_event_key_scope::Migration),
         Box::new(m20261203_000002_ledger_idempotency_claim_token::Migration),
         Box::new(m20261204_000001_ledger_audit_queue::Migration),
+        Box::new(m20261204_000002_ledger_subject_keys::Migration),
     ]
 }
 

@@ -214,6 +214,15 @@ impl Media {
         Ok(())
     }
 
+    /// Removes the object at `path` (erasure); one already gone is not an error.
+    pub async fn delete(&self, path: &str) -> Result<(), MediaError> {
+        let p = object_path(path)?;
+        match self.store.delete(&p).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The object at `path`, or the part `range` names.
     pub async fn get(&self, path: &str, range: Option<GetRange>) -> Result<GetResult, MediaError> {
         let p = object_path(path)?;

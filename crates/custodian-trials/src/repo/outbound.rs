@@ -1,7 +1,7 @@
 //! Outbound actions (messages, calls, reminders): a consent check under the
 //! participant's lock, then `log_event` with an idempotency key.
 
-use custodian_core::{Error, Result, Store, observe::observe};
+use custodian_core::{Error, Result, Store, observe::observe, seal::Kek};
 use custodian_ledger::{
     audit::{self, Actor},
     events::{self, Logged, NewEvent},
@@ -91,12 +91,13 @@ pub struct Outbound {
 /// idempotency key, in one transaction.
 async fn log_outbound_in(
     tx: &DatabaseTransaction,
+    kek: &Kek,
     actor: &Actor,
     participant_id: Uuid,
     event: NewEvent,
 ) -> Result<Outbound> {
     may_contact(tx, participant_id).await?;
-    match events::log_event(tx, &actor.name, &event).await? {
+    match events::log_event(tx, kek, &actor.name, &event).await? {
         Logged::New(id) => {
             audit::record(
                 tx,
@@ -171,10 +172,11 @@ pub async fn log_outbound(
         payload,
     )?;
     let actor = actor.clone();
+    let kek = store.kek()?.clone();
     observe(
         "log_outbound",
         store.transaction(|tx| {
-            Box::pin(async move { log_outbound_in(tx, &actor, participant_id, event).await })
+            Box::pin(async move { log_outbound_in(tx, &kek, &actor, participant_id, event).await })
         }),
     )
     .await
@@ -202,6 +204,7 @@ pub async fn send_reminder(
     new: NewReminder,
 ) -> Result<Outbound> {
     let actor = actor.clone();
+    let kek = store.kek()?.clone();
     observe(
         "send_reminder",
         store.transaction(|tx| {
@@ -227,7 +230,7 @@ pub async fn send_reminder(
                         "scheduled_at": a.scheduled_at,
                     }),
                 )?;
-                log_outbound_in(tx, &actor, a.participant_id, event).await
+                log_outbound_in(tx, &kek, &actor, a.participant_id, event).await
             })
         }),
     )

@@ -135,6 +135,67 @@ class ChainBreak(BaseModel):
     """
 
 
+ErasureReason = TypeAliasType("ErasureReason", Literal['consent_withdrawn', 'subject_request', 'retention_expired', 'legal_obligation', 'recorded_in_error'])
+"""
+Why a subject is erased: a fixed list, so the chain never holds a
+client's free text.
+"""
+
+
+class ErasureReport(BaseModel):
+    """
+    What an erasure did.
+    """
+
+    files_failed: Annotated[int, Field(ge=0)]
+    """
+    Files that could not be removed (still to be removed by hand).
+    """
+    files_removed: Annotated[int, Field(ge=0)]
+    """
+    Files removed after the commit.
+    """
+    keys_destroyed: Annotated[int, Field(ge=0)]
+    """
+    Data keys destroyed (the subject's and its dependants').
+    """
+    module: str
+    """
+    The module.
+    """
+    reason: ErasureReason
+    """
+    The reason category.
+    """
+    rows: dict[str, Any]
+    """
+    Rows whose personal fields were replaced, per table.
+    """
+    subject_id: UUID
+    """
+    The subject's id.
+    """
+    subject_type: str
+    """
+    The subject type.
+    """
+
+
+class ErasureRequest(BaseModel):
+    """
+    An erasure asked for: only a reason category, so no free text reaches
+    the chain.
+    """
+
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    reason: ErasureReason
+    """
+    Why the subject is erased.
+    """
+
+
 class Event(BaseModel):
     """
     One recorded event; never updated or deleted.

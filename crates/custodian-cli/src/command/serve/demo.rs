@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use custodian_core::Store;
+use custodian_core::{Store, seal::Kek};
 use custodian_ledger::audit::Actor;
 use custodian_privacy::{access::Role, keys, pseudonym::Pseudonymizer};
 
@@ -16,6 +16,7 @@ use crate::command::write_private;
 const MARKER: &str = ".custodian-demo";
 /// The pepper, hex; demo-only.
 const PEPPER: &str = "pepper";
+const KEK: &str = "kek";
 /// The admin key, on one line, so `KEY=$(cat custodian-demo/admin.key)` works.
 const ADMIN_KEY: &str = "admin.key";
 
@@ -107,6 +108,27 @@ impl DemoDir {
         let secret = Pseudonymizer::demo_secret()?;
         write_private(&path, &hex::encode(&secret))?;
         Ok((Pseudonymizer::demo_with(secret)?, true))
+    }
+
+    /// The demo KEK: read from the folder, or made once and kept there
+    /// (mode 0600), so a restart still opens what the demo sealed.
+    pub fn kek(&self) -> Result<(Kek, bool)> {
+        let path = self.root.join(KEK);
+        if path.exists() {
+            regular_file(&path)?;
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let secret: [u8; custodian_core::seal::KEY_LEN] = hex::decode(text.trim())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .with_context(|| {
+                    format!("{} is not a demo KEK (hex); delete it", path.display())
+                })?;
+            return Ok((Kek::demo_with(secret), false));
+        }
+        let secret = Kek::demo_secret();
+        write_private(&path, &hex::encode(secret))?;
+        Ok((Kek::demo_with(secret), true))
     }
 
     /// The demo's admin key: the kept one while it still works on this

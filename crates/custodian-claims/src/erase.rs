@@ -1,0 +1,93 @@
+//! Erasing a claims case: its free text, intake metadata, documents'
+//! locations and metadata, and triage outputs replaced in the erasing
+//! transaction. The case row stays (status, scores, team and SLA keep the
+//! figures right), naming nobody: its title becomes `[erased]` and its
+//! external number `erased_<id>`, so the insurer's number finds nothing.
+//! The documents' files live where their URIs pointed, outside Custodian:
+//! their removal is the operator's (the report counts the documents).
+
+use custodian_core::{Error, Result};
+use custodian_module::erase::{Erased, Erasure};
+use futures::future::BoxFuture;
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
+};
+use uuid::Uuid;
+
+use crate::model::{case, document, triage_result};
+
+/// What replaces a required text field.
+const ERASED_TEXT: &str = "[erased]";
+
+/// The claims case, as `Module::erasure` gives it.
+pub const ERASURE: Erasure = Erasure {
+    resource: "cases",
+    subject_type: "case",
+    erase: erase_case,
+    remove_files: None,
+};
+
+fn erase_case(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result<Erased>> {
+    Box::pin(async move {
+        // Soft-deleted cases are erased too: deletion hid them, it did not forget them.
+        case::Entity::find_by_id(id)
+            .lock_exclusive()
+            .one(tx)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                entity: "case",
+                id: id.to_string(),
+            })?;
+        let now = custodian_core::time::now();
+        let empty = serde_json::json!({});
+        let mut rows = Vec::new();
+        let n = case::Entity::update_many()
+            .col_expr(
+                case::Column::ExternalId,
+                Expr::value(format!("erased_{id}")),
+            )
+            .col_expr(case::Column::Title, Expr::value(ERASED_TEXT))
+            .col_expr(
+                case::Column::Description,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(case::Column::Metadata, Expr::value(empty.clone()))
+            .col_expr(case::Column::UpdatedAt, Expr::value(now))
+            .filter(case::Column::Id.eq(id))
+            .exec(tx)
+            .await?
+            .rows_affected;
+        rows.push(("claims_cases", n));
+        let n = document::Entity::update_many()
+            .col_expr(document::Column::FileUri, Expr::value(ERASED_TEXT))
+            .col_expr(
+                document::Column::ProcessingMetadata,
+                Expr::value(empty.clone()),
+            )
+            .col_expr(document::Column::UpdatedAt, Expr::value(now))
+            .filter(document::Column::CaseId.eq(id))
+            .exec(tx)
+            .await?
+            .rows_affected;
+        rows.push(("claims_documents", n));
+        let n = triage_result::Entity::update_many()
+            .col_expr(
+                triage_result::Column::AgentOutputs,
+                Expr::value(empty.clone()),
+            )
+            .col_expr(
+                triage_result::Column::OrchestrationMetadata,
+                Expr::value(empty),
+            )
+            .filter(triage_result::Column::CaseId.eq(id))
+            .exec(tx)
+            .await?
+            .rows_affected;
+        rows.push(("claims_triage_results", n));
+        Ok(Erased {
+            rows,
+            subjects: Vec::new(),
+            files: Vec::new(),
+        })
+    })
+}

@@ -1,0 +1,209 @@
+//! Erasing a participant: every personal field of their rows replaced in
+//! the erasing transaction, their recordings removed after it commits.
+//!
+//! The rows stay (counts, trial pipelines and the ledger's references keep
+//! meaning), stripped of who the person was: names become `[erased]`, the
+//! date of birth 1900-01-01, contact details, transcripts, notes, addresses
+//! and screening answers are cleared, and `mary_id` becomes `erased_<id>`,
+//! so neither their pseudonym nor a lookup by their details finds them.
+//! Contact consent is revoked, so no new event about them is taken.
+
+use custodian_core::Result;
+use custodian_ledger::{record::lock_live, subject_keys::Subject};
+use custodian_module::{
+    Env, Error,
+    erase::{Erased, Erasure},
+};
+use futures::future::BoxFuture;
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
+};
+use uuid::Uuid;
+
+use crate::model::{
+    ResearchConsent, agent_reasoning, appointment, conversation, handoff, participant,
+    participant_trial, ride,
+};
+
+/// What replaces a required text field.
+pub const ERASED_TEXT: &str = "[erased]";
+
+/// The trials participant, as `Module::erasure` gives it.
+pub const ERASURE: Erasure = Erasure {
+    resource: "participants",
+    subject_type: "participant",
+    erase: erase_participant,
+    remove_files: Some(remove_recordings),
+};
+
+fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result<Erased>> {
+    Box::pin(async move {
+        lock_live::<participant::Entity>(tx, id).await?;
+        let now = custodian_core::time::now();
+        let mut rows = Vec::new();
+        let dob = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default();
+        let n = participant::Entity::update_many()
+            .col_expr(
+                participant::Column::MaryId,
+                Expr::value(format!("erased_{id}")),
+            )
+            .col_expr(participant::Column::FirstName, Expr::value(ERASED_TEXT))
+            .col_expr(participant::Column::LastName, Expr::value(ERASED_TEXT))
+            .col_expr(participant::Column::DateOfBirth, Expr::value(dob))
+            .col_expr(
+                participant::Column::Phone,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                participant::Column::Email,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(participant::Column::ContactConsent, Expr::value(false))
+            .col_expr(
+                participant::Column::ContactConsentRevokedAt,
+                Expr::value(now),
+            )
+            .col_expr(
+                participant::Column::ResearchConsent,
+                Expr::value(ResearchConsent::Withdrawn.as_str()),
+            )
+            .col_expr(participant::Column::ResearchConsentAt, Expr::value(now))
+            .col_expr(participant::Column::UpdatedAt, Expr::value(now))
+            .filter(participant::Column::Id.eq(id))
+            .exec(tx)
+            .await?
+            .rows_affected;
+        rows.push(("trials_participants", n));
+
+        let n = participant_trial::Entity::update_many()
+            .col_expr(
+                participant_trial::Column::EligibilityDetails,
+                Expr::value(serde_json::json!({})),
+            )
+            .col_expr(participant_trial::Column::UpdatedAt, Expr::value(now))
+            .filter(participant_trial::Column::ParticipantId.eq(id))
+            .exec(tx)
+            .await?
+            .rows_affected;
+        rows.push(("trials_participant_trials", n));
+
+        let appointments: Vec<Uuid> = appointment::Entity::find()
+            .select_only()
+            .column(appointment::Column::Id)
+            .filter(appointment::Column::ParticipantId.eq(id))
+            .into_tuple()
+            .all(tx)
+            .await?;
+        let n = appointment::Entity::update_many()
+            .col_expr(
+                appointment::Column::Location,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                appointment::Column::CancellationReason,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(appointment::Column::UpdatedAt, Expr::value(now))
+            .filter(appointment::Column::ParticipantId.eq(id))
+            .exec(tx)
+            .await?
+            .rows_affected;
+        rows.push(("trials_appointments", n));
+
+        let files: Vec<Option<String>> = conversation::Entity::find()
+            .select_only()
+            .column(conversation::Column::AudioPath)
+            .filter(conversation::Column::ParticipantId.eq(id))
+            .into_tuple()
+            .all(tx)
+            .await?;
+        let n = conversation::Entity::update_many()
+            .col_expr(
+                conversation::Column::Transcript,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                conversation::Column::AudioPath,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                conversation::Column::HandoffReason,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
+            .filter(conversation::Column::ParticipantId.eq(id))
+            .exec(tx)
+            .await?
+            .rows_affected;
+        rows.push(("trials_conversations", n));
+
+        let n = handoff::Entity::update_many()
+            .col_expr(handoff::Column::Reason, Expr::value(ERASED_TEXT))
+            .col_expr(
+                handoff::Column::ResolutionNote,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(handoff::Column::UpdatedAt, Expr::value(now))
+            .filter(handoff::Column::ParticipantId.eq(id))
+            .exec(tx)
+            .await?
+            .rows_affected;
+        rows.push(("trials_handoff_queue", n));
+
+        let n = ride::Entity::update_many()
+            .col_expr(ride::Column::PickupAddress, Expr::value(ERASED_TEXT))
+            .col_expr(
+                ride::Column::ProviderRef,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(ride::Column::UpdatedAt, Expr::value(now))
+            .filter(ride::Column::ParticipantId.eq(id))
+            .exec(tx)
+            .await?
+            .rows_affected;
+        rows.push(("trials_rides", n));
+
+        let n = agent_reasoning::Entity::update_many()
+            .col_expr(
+                agent_reasoning::Column::Trace,
+                Expr::value(serde_json::json!({ "erased": true })),
+            )
+            .col_expr(agent_reasoning::Column::UpdatedAt, Expr::value(now))
+            .filter(agent_reasoning::Column::ParticipantId.eq(id))
+            .exec(tx)
+            .await?
+            .rows_affected;
+        rows.push(("trials_agent_reasoning", n));
+
+        Ok(Erased {
+            rows,
+            subjects: appointments
+                .into_iter()
+                .map(|a| Subject::new("appointment", a))
+                .collect(),
+            files: files.into_iter().flatten().collect(),
+        })
+    })
+}
+
+fn remove_recordings<'a>(
+    env: &'a Env,
+    paths: &'a [String],
+) -> BoxFuture<'a, std::result::Result<u64, Error>> {
+    Box::pin(async move {
+        // Removing needs no URL signing, so no pepper: the key is unused.
+        let media =
+            crate::media::Media::from_settings(&crate::module::media_settings(env), [0; 32], |k| {
+                std::env::var(k).ok()
+            })
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        let mut failed = 0;
+        for p in paths {
+            if let Err(e) = media.delete(p).await {
+                tracing::error!(error = %e, "an erased participant's recording could not be removed");
+                failed += 1;
+            }
+        }
+        Ok(failed)
+    })
+}
