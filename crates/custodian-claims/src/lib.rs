@@ -10,6 +10,7 @@
 //! `users` or `documents`.
 #![deny(missing_docs)]
 
+mod export;
 pub mod http;
 mod migrations;
 pub mod model;

@@ -62,6 +62,10 @@ impl Module for Claims {
         crate::http::routes()
     }
 
+    fn exports(&self) -> Vec<custodian_module::export::ExportResource> {
+        crate::export::exports()
+    }
+
     fn commands(&self) -> Vec<Command> {
         vec![
             Command {

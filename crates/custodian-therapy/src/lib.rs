@@ -9,6 +9,7 @@
 //! `therapy_`; rows are kept (sessions are cancelled, transcripts replaced).
 #![deny(missing_docs)]
 
+mod export;
 pub mod http;
 mod migrations;
 pub mod model;

@@ -53,6 +53,10 @@ impl Module for Therapy {
         crate::http::routes()
     }
 
+    fn exports(&self) -> Vec<custodian_module::export::ExportResource> {
+        crate::export::exports()
+    }
+
     fn commands(&self) -> Vec<Command> {
         vec![Command {
             verb: Verb::Seed,

@@ -11,6 +11,7 @@
 //! cancelled, conversations ended, tickets resolved.
 #![deny(missing_docs)]
 
+mod export;
 pub mod hours;
 pub mod http;
 pub mod media;

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod check;
+pub mod export;
 pub mod init;
 pub mod keys;
 pub mod migrate;
@@ -48,6 +49,8 @@ impl App {
         );
         let splits =
             SplitConfig::from_section(config.splits.as_ref()).context("custodian.toml [splits]")?;
+        custodian_export::Profiles::from_config(config.export.as_ref())
+            .context("custodian.toml [export]")?;
         let modules = custodian_app::modules(&config).with_context(|| {
             format!("modules.enabled ({})", config.source_of("modules.enabled"))
         })?;
