@@ -127,7 +127,10 @@ impl Cell {
             Cell::Null => None,
             Cell::Text(s) => Some(s.clone()),
             Cell::Int(i) => Some(i.to_string()),
-            Cell::Float(f) => Some(f.to_string()),
+            // As JSON writes it (`1.0`, not `1`), so CSV and NDJSON agree.
+            Cell::Float(f) => Some(
+                serde_json::Number::from_f64(*f).map_or_else(|| f.to_string(), |n| n.to_string()),
+            ),
             Cell::Bool(b) => Some(b.to_string()),
             Cell::Timestamp(t) => Some(t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()),
             Cell::Date(d) => Some(d.format("%Y-%m-%d").to_string()),

@@ -67,6 +67,7 @@ pub struct Job {
     keys: Option<Keys>,
     request: Request,
     cursor: Option<String>,
+    first: Option<Vec<Vec<Cell>>>,
     done: bool,
     rows: u64,
     recorded: bool,
@@ -149,7 +150,7 @@ impl Job {
             }
         };
         resource.source.check(&request.filters)?;
-        Ok(Self {
+        let mut job = Self {
             store,
             reader: Reader { actor, role },
             module,
@@ -158,10 +159,16 @@ impl Job {
             keys,
             request,
             cursor: None,
+            first: None,
             done: false,
             rows: 0,
             recorded: false,
-        })
+        };
+        // The first page is read now, so that what only reading can refuse
+        // (a split outside the role, deleted rows for a non-admin) is
+        // answered before a response has begun.
+        job.first = job.read_page().await?;
+        Ok(job)
     }
 
     /// The file's columns.
@@ -179,13 +186,20 @@ impl Job {
         )
     }
 
-    /// Rows written so far.
+    /// Rows read so far.
     pub fn rows(&self) -> u64 {
         self.rows
     }
 
     /// The next page of file rows, or `None` when every row has been read.
     pub async fn next_page(&mut self) -> Result<Option<Vec<Vec<Cell>>>, ExportError> {
+        match self.first.take() {
+            Some(page) => Ok(Some(page)),
+            None => self.read_page().await,
+        }
+    }
+
+    async fn read_page(&mut self) -> Result<Option<Vec<Vec<Cell>>>, ExportError> {
         if self.done {
             return Ok(None);
         }
