@@ -183,7 +183,7 @@ fn operation(module: &'static str, r: &ExportResource) -> utoipa::openapi::path:
         .operation_id(Some(format!("export_{module}_{}", r.name)))
         .summary(Some(format!("Export {} as CSV or NDJSON", r.name)))
         .description(Some(format!(
-            "Every {name} matching the filters (the list route's `field=op.value` grammar and \
+            "Every row of {name} matching the filters (the list route's `field=op.value` grammar and \
              `order`), streamed. Without `profile` the rows are as stored, which only roles \
              with the raw export right (admin) may ask for; with `profile=safe_harbor` or a \
              configured profile each field is kept, dropped, pseudonymized, date-shifted or \
