@@ -5,8 +5,6 @@
 
 use std::io::Write;
 
-use custodian_module::export::ValueType;
-
 use crate::{ExportError, deid::Cell, profile::Column};
 
 /// A file format.
@@ -152,13 +150,13 @@ fn ndjson_line(out: &mut Vec<u8>, columns: &[Column], row: &[Cell]) -> Result<()
 /// and Excel through their crates.
 pub enum FileSink {
     /// CSV or NDJSON.
-    Text(TextWriter, Box<dyn Write + Send>),
+    Text(Box<TextWriter>, Box<dyn Write + Send>),
     /// Parquet.
     #[cfg(feature = "parquet")]
-    Parquet(crate::parquet::ParquetSink),
+    Parquet(Box<crate::parquet::ParquetSink>),
     /// Excel.
     #[cfg(feature = "xlsx")]
-    Xlsx(crate::xlsx::XlsxSink),
+    Xlsx(Box<crate::xlsx::XlsxSink>),
 }
 
 impl FileSink {
@@ -172,17 +170,18 @@ impl FileSink {
     ) -> Result<Self, ExportError> {
         let _ = path;
         match format {
-            Format::Csv | Format::Ndjson => {
-                Ok(FileSink::Text(TextWriter::new(format, columns)?, out))
-            }
+            Format::Csv | Format::Ndjson => Ok(FileSink::Text(
+                Box::new(TextWriter::new(format, columns)?),
+                out,
+            )),
             #[cfg(feature = "parquet")]
-            Format::Parquet => Ok(FileSink::Parquet(crate::parquet::ParquetSink::new(
-                columns, out,
-            )?)),
+            Format::Parquet => Ok(FileSink::Parquet(Box::new(
+                crate::parquet::ParquetSink::new(columns, out)?,
+            ))),
             #[cfg(feature = "xlsx")]
-            Format::Xlsx => Ok(FileSink::Xlsx(crate::xlsx::XlsxSink::new(
+            Format::Xlsx => Ok(FileSink::Xlsx(Box::new(crate::xlsx::XlsxSink::new(
                 columns, out, path,
-            )?)),
+            )?))),
             #[allow(unreachable_patterns)]
             other => Err(ExportError::Usage(format!(
                 "this build has no {} support (cargo feature `{}` of custodian-export)",
@@ -217,14 +216,9 @@ impl FileSink {
                 Ok(())
             }
             #[cfg(feature = "parquet")]
-            FileSink::Parquet(p) => p.finish(),
+            FileSink::Parquet(p) => (*p).finish(),
             #[cfg(feature = "xlsx")]
-            FileSink::Xlsx(x) => x.finish(),
+            FileSink::Xlsx(x) => (*x).finish(),
         }
     }
-}
-
-/// Whether a file type carries cells of `ty` natively (else as text).
-pub fn is_numeric(ty: ValueType) -> bool {
-    matches!(ty, ValueType::Int | ValueType::Float)
 }

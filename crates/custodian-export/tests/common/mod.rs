@@ -43,8 +43,10 @@ pub async fn seeded(db: &TestDb) -> TestApp {
 /// The environment exports are made in: the test pepper, and `export` as
 /// the `[export]` section of custodian.toml.
 pub fn env(export: Option<&str>) -> Env {
-    let mut config = custodian_core::Config::default();
-    config.export = export.map(|t| toml::from_str(t).unwrap());
+    let config = custodian_core::Config {
+        export: export.map(|t| toml::from_str(t).unwrap()),
+        ..Default::default()
+    };
     Env::new(config, SplitConfig::default()).with_pseudonymizer(test_pseudonymizer())
 }
 
