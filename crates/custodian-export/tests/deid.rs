@@ -234,6 +234,9 @@ fn a_field_no_profile_names_is_dropped_and_check_profile_lists_it() {
 fn every_field_of_every_exported_resource_is_classified() {
     for m in modules().enabled() {
         for r in m.exports() {
+            r.source
+                .check(&[])
+                .unwrap_or_else(|e| panic!("{}/{}: {e}", m.name(), r.name));
             for f in &r.fields {
                 assert!(
                     f.class.is_some(),
