@@ -176,10 +176,11 @@ impl Profiles {
         Ok(out)
     }
 
-    /// The profile called `name`.
+    /// The profile called `name`; an unknown one is not found (404), as an
+    /// unknown resource is.
     pub fn get(&self, name: &str) -> Result<&Profile, ExportError> {
         self.0.get(name).ok_or_else(|| {
-            ExportError::Usage(format!(
+            ExportError::NotFound(format!(
                 "no export profile {name:?}; profiles: {}",
                 self.0.keys().cloned().collect::<Vec<_>>().join(", ")
             ))

@@ -21,7 +21,7 @@ custodian_core::backend_tests! {
     an_analyst_cannot_export_raw_nor_see_test_or_holdout_rows => analyst,
     a_filter_on_the_export_selects_what_the_same_filter_on_the_list_does => filters,
     each_export_is_one_chain_entry_naming_no_value => chain,
-    bad_formats_profiles_and_filters_are_400s_and_non_readers_403s => bad_input,
+    bad_formats_and_filters_are_400s_unknown_profiles_404s_and_non_readers_403s => bad_input,
     a_csv_export_streams_with_its_type_and_file_name => csv_headers,
 }
 
@@ -235,7 +235,6 @@ async fn bad_input(db: TestDb) {
     for uri in [
         "/v1/trials/participants/export?format=parquet",
         "/v1/trials/participants/export?format=pdf",
-        "/v1/trials/participants/export?profile=nope",
         "/v1/trials/participants/export?profile=Bad%20Name",
         "/v1/trials/participants/export?first_name=eq.Ana",
         "/v1/trials/participants/export?identity_status=eq.MAYBE",
@@ -250,6 +249,8 @@ async fn bad_input(db: TestDb) {
     }
     let (st, _, _, _) = get(&admin, "/v1/trials/nothing/export").await;
     assert_eq!(st, 404);
+    let (st, _, _, body) = get(&admin, "/v1/trials/participants/export?profile=nope").await;
+    assert_eq!(st, 404, "{}", String::from_utf8_lossy(&body));
     // A role that does not read the area is refused before any row is read.
     let ana = app.client("ana", Role::Analyst).await;
     let (st, _, _, _) = get(&ana, "/v1/trials/participants/export?profile=safe_harbor").await;
