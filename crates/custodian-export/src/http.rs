@@ -18,7 +18,8 @@ use custodian_ledger::audit;
 use custodian_module::{Env, Module, export::ExportResource};
 use custodian_privacy::keys::Principal;
 use utoipa::openapi::{
-    ContentBuilder, HttpMethod, ObjectBuilder, OpenApi, Paths, Required, ResponseBuilder, Type,
+    ContentBuilder, HttpMethod, ObjectBuilder, OpenApi, Paths, Ref, Required, ResponseBuilder,
+    Type,
     path::{OperationBuilder, ParameterBuilder, ParameterIn},
 };
 use utoipa_axum::router::OpenApiRouter;
@@ -216,6 +217,18 @@ fn operation(module: &'static str, r: &ExportResource) -> utoipa::openapi::path:
                         .pattern(Some("^[a-z0-9_-]{1,64}$"))
                         .max_length(Some(MAX_PROFILE_LEN)),
                 )),
+        )
+        .response(
+            "404",
+            ResponseBuilder::new()
+                .description("No such profile")
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
         )
         .response(
             "200",
