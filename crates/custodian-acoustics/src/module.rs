@@ -65,6 +65,10 @@ impl Module for Acoustics {
         crate::http::routes().layer(axum::Extension(DataRoot::new(data_root(env.config()))))
     }
 
+    fn exports(&self) -> Vec<custodian_module::export::ExportResource> {
+        crate::export::exports()
+    }
+
     fn commands(&self) -> Vec<Command> {
         vec![
             Command {

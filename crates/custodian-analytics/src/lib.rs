@@ -9,6 +9,7 @@
 //! Tables are prefixed `analytics_`; the views keep the seed's names.
 #![deny(missing_docs)]
 
+mod export;
 pub mod http;
 pub mod import;
 pub mod kpi;

@@ -73,6 +73,10 @@ impl Module for Analytics {
         crate::http::routes().layer(axum::Extension(*env.splits()))
     }
 
+    fn exports(&self) -> Vec<custodian_module::export::ExportResource> {
+        crate::export::exports()
+    }
+
     fn commands(&self) -> Vec<Command> {
         vec![
             Command {

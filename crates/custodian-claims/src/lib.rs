@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod erase;
+mod export;
 pub mod http;
 mod migrations;
 pub mod model;

@@ -66,6 +66,10 @@ impl Module for Claims {
         Some(crate::erase::ERASURE)
     }
 
+    fn exports(&self) -> Vec<custodian_module::export::ExportResource> {
+        crate::export::exports()
+    }
+
     fn commands(&self) -> Vec<Command> {
         vec![
             Command {

@@ -75,7 +75,10 @@ enum Command {
     /// Load a file into a module's table: streamed in batches, each bad row
     /// reported with its line and skipped, safe to run again.
     Import(command::module::ModuleCommand),
-    /// Write a module's records to a file, in the layout its import reads.
+    /// Write a resource to a file (CSV, NDJSON, Parquet, Excel), raw or
+    /// de-identified by a profile: `custodian export <module> <resource>
+    /// --format FORMAT --out FILE [--profile NAME] [--where FIELD=OP.VALUE]`;
+    /// `--check-profile NAME` lists the fields a profile leaves out.
     Export(command::module::ModuleCommand),
     /// Compute a module's reporting figures now and store them.
     Snapshot(command::module::ModuleCommand),
@@ -90,7 +93,7 @@ enum Command {
 /// The whole command line: the derived commands, with each module's
 /// commands mounted under their verbs.
 fn cli_command() -> clap::Command {
-    command::module::mount(Cli::command())
+    command::export::mount(command::module::mount(Cli::command()))
 }
 
 fn main() -> ExitCode {
@@ -179,7 +182,8 @@ async fn run(cli: Option<Cli>, matches: &clap::ArgMatches) -> Result<ExitCode> {
         Command::Pseudonyms(cmd) => command::pseudonyms::run(&app, cmd).await,
         Command::Erase(args) => command::erase::run(&app, args).await,
         Command::Kek(cmd) => command::kek::run(&app, cmd).await,
-        Command::Seed(_) | Command::Import(_) | Command::Export(_) | Command::Snapshot(_) => {
+        Command::Export(_) => command::export::run(&app, matches).await,
+        Command::Seed(_) | Command::Import(_) | Command::Snapshot(_) => {
             command::module::run(&app, matches).await
         }
         Command::Bench(args) => {

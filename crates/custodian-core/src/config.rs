@@ -25,6 +25,9 @@ pub struct Config {
     /// The `[splits]` section as written, parsed and validated by the
     /// privacy crate (which owns the split rule).
     pub splits: Option<toml::Table>,
+    /// The `[export]` section as written (de-identification profiles),
+    /// parsed and validated by `custodian-export`.
+    pub export: Option<toml::Table>,
     /// The modules to enable by name (`[modules] enabled`, `CUSTODIAN_MODULES`);
     /// `None` enables every module the binary has. Names are checked
     /// against the binary's modules where the list of them is known.
@@ -230,6 +233,7 @@ struct FileConfig {
     #[serde(default)]
     server: FileServer,
     splits: Option<toml::Table>,
+    export: Option<toml::Table>,
     #[serde(default)]
     modules: FileModules,
 }
@@ -507,6 +511,7 @@ impl Config {
             database: db,
             server,
             splits: file.splits,
+            export: file.export,
             modules,
             sources,
         })

@@ -10,6 +10,7 @@
 mod command;
 mod env;
 pub mod erase;
+pub mod export;
 mod select;
 
 use axum::Router;
@@ -82,6 +83,12 @@ pub trait Module: Send + Sync {
         _env: &'a Env,
     ) -> futures::future::BoxFuture<'a, Result<(), Error>> {
         Box::pin(async { Ok(()) })
+    }
+
+    /// The resources `custodian export` and `GET /v1/<name>/<resource>/export`
+    /// can write out, with their fields classified for de-identification.
+    fn exports(&self) -> Vec<export::ExportResource> {
+        Vec::new()
     }
 
     /// The module's commands: its demo seed, importers, snapshot.

@@ -63,6 +63,37 @@ impl Role {
     }
 }
 
+/// What a role may take out, in files, of an area it may read: the
+/// permission table's export column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportRight {
+    /// Rows as stored, or through any de-identification profile.
+    Raw,
+    /// Only through a de-identification profile.
+    Deidentified,
+}
+
+impl ExportRight {
+    /// `raw` or `deidentified`, for `keys roles` and refusals.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportRight::Raw => "raw",
+            ExportRight::Deidentified => "deidentified",
+        }
+    }
+}
+
+impl Role {
+    /// Admins may export raw; every other role that may read an area
+    /// exports it only de-identified (analysts and evaluators included).
+    pub fn export_right(self) -> ExportRight {
+        match self {
+            Role::Admin => ExportRight::Raw,
+            _ => ExportRight::Deidentified,
+        }
+    }
+}
+
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -177,6 +208,18 @@ mod tests {
         assert_eq!(locked.cell(Role::Service), "-");
         assert_eq!(EVENTS.cell(Role::Analyst), "r");
         assert_eq!(EVENTS.cell(Role::Service), "rw");
+    }
+
+    #[test]
+    fn only_admins_export_raw() {
+        for r in Role::ALL {
+            let want = if r == Role::Admin {
+                ExportRight::Raw
+            } else {
+                ExportRight::Deidentified
+            };
+            assert_eq!(r.export_right(), want, "{r}");
+        }
     }
 
     #[test]

@@ -148,7 +148,10 @@ fn core_routes() -> OpenApiRouter<AppState> {
 fn assemble(modules: &Modules, env: &Env) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (mut routes, mut doc) = core_routes().split_for_parts();
     for m in modules.enabled() {
-        let (module_routes, module_doc) = m.routes(env).split_for_parts();
+        let (module_routes, module_doc) = m
+            .routes(env)
+            .merge(custodian_export::http::routes(*m, env))
+            .split_for_parts();
         routes = routes
             .merge(module_routes.with_state(()))
             .merge(m.public_routes(env).with_state(()));

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod erase;
+mod export;
 pub mod http;
 mod migrations;
 pub mod model;

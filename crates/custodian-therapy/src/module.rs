@@ -57,6 +57,10 @@ impl Module for Therapy {
         Some(crate::erase::ERASURE)
     }
 
+    fn exports(&self) -> Vec<custodian_module::export::ExportResource> {
+        crate::export::exports()
+    }
+
     fn commands(&self) -> Vec<Command> {
         vec![Command {
             verb: Verb::Seed,

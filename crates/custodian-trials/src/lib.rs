@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod erase;
+mod export;
 pub mod hours;
 pub mod http;
 pub mod media;

@@ -76,6 +76,10 @@ impl Module for Trials {
         Some(crate::repo::check_event)
     }
 
+    fn exports(&self) -> Vec<custodian_module::export::ExportResource> {
+        crate::export::exports()
+    }
+
     fn pseudonym_columns(&self) -> Vec<PseudonymColumn> {
         crate::pseudonym_columns()
     }

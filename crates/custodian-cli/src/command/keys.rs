@@ -42,12 +42,14 @@ pub async fn run(app: &App, cmd: KeysCommand) -> Result<ExitCode> {
         for a in &areas {
             print!("{:<17}", a.name);
         }
+        print!("{:<14}", "export");
         println!("splits");
         for r in access::Role::ALL {
             print!("{:<13}", r.as_str());
             for a in &areas {
                 print!("{:<17}", a.cell(r));
             }
+            print!("{:<14}", r.export_right().as_str());
             let splits: Vec<&str> = r.allowed_splits().iter().map(|s| s.as_str()).collect();
             println!("{}", splits.join(","));
         }

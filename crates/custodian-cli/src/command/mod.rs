@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod check;
 pub mod erase;
+pub mod export;
 pub mod init;
 pub mod kek;
 pub mod keys;
@@ -54,6 +55,8 @@ impl App {
         );
         let splits =
             SplitConfig::from_section(config.splits.as_ref()).context("custodian.toml [splits]")?;
+        custodian_export::Profiles::from_config(config.export.as_ref())
+            .context("custodian.toml [export]")?;
         let modules = custodian_app::modules(&config).with_context(|| {
             format!("modules.enabled ({})", config.source_of("modules.enabled"))
         })?;

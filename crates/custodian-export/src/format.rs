@@ -1,0 +1,224 @@
+//! The file formats: CSV (RFC 4180, a header row), NDJSON (one object per
+//! line), and with their features Parquet (typed columns) and Excel (one
+//! sheet, a header row). Each writes page by page, so memory stays bounded
+//! by one page whatever the row count.
+
+use std::io::Write;
+
+use crate::{ExportError, deid::Cell, profile::Column};
+
+/// A file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// RFC 4180 CSV with a header row; NULL is an empty field.
+    Csv,
+    /// One JSON object per line, keys in column order.
+    Ndjson,
+    /// Parquet with typed columns (feature `parquet`).
+    Parquet,
+    /// One Excel sheet with a header row (feature `xlsx`).
+    Xlsx,
+}
+
+impl Format {
+    /// The name on the command line and in `?format=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Ndjson => "ndjson",
+            Format::Parquet => "parquet",
+            Format::Xlsx => "xlsx",
+        }
+    }
+
+    /// The HTTP content type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Ndjson => "application/x-ndjson",
+            Format::Parquet => "application/vnd.apache.parquet",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }
+    }
+
+    /// Whether the format is written as a stream of text pages (what HTTP serves).
+    pub fn is_text(self) -> bool {
+        matches!(self, Format::Csv | Format::Ndjson)
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = ExportError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "csv" => Ok(Format::Csv),
+            "ndjson" => Ok(Format::Ndjson),
+            "parquet" => Ok(Format::Parquet),
+            "xlsx" => Ok(Format::Xlsx),
+            other => Err(ExportError::Usage(format!(
+                "unknown format {other:?}; formats: csv, ndjson, parquet, xlsx"
+            ))),
+        }
+    }
+}
+
+/// Writes CSV or NDJSON pages into bytes the caller sends on.
+pub struct TextWriter {
+    format: Format,
+    columns: Vec<Column>,
+    csv: Option<csv::Writer<Vec<u8>>>,
+    header_done: bool,
+}
+
+impl TextWriter {
+    /// A writer of `format` (CSV or NDJSON) for `columns`.
+    pub fn new(format: Format, columns: &[Column]) -> Result<Self, ExportError> {
+        if !format.is_text() {
+            return Err(ExportError::Usage(format!(
+                "{} is not a text format",
+                format.as_str()
+            )));
+        }
+        Ok(Self {
+            format,
+            columns: columns.to_vec(),
+            csv: (format == Format::Csv).then(|| csv::Writer::from_writer(Vec::new())),
+            header_done: false,
+        })
+    }
+
+    /// The bytes of the next rows (the header too, before the first).
+    pub fn page(&mut self, rows: &[Vec<Cell>]) -> Result<Vec<u8>, ExportError> {
+        match self.csv.take() {
+            Some(mut w) => {
+                if !std::mem::replace(&mut self.header_done, true) {
+                    w.write_record(self.columns.iter().map(|c| c.name))?;
+                }
+                for row in rows {
+                    w.write_record(row.iter().map(|c| c.to_text().unwrap_or_default()))?;
+                }
+                let bytes = w
+                    .into_inner()
+                    .map_err(|e| ExportError::Format(format!("csv: {}", e.error())))?;
+                // A fresh writer per page: each page's bytes leave as they are made.
+                self.csv = Some(csv::Writer::from_writer(Vec::new()));
+                Ok(bytes)
+            }
+            None => {
+                let mut out = Vec::new();
+                for row in rows {
+                    ndjson_line(&mut out, &self.columns, row)?;
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// The bytes that end the file: the CSV header when there were no rows.
+    pub fn finish(&mut self) -> Result<Vec<u8>, ExportError> {
+        if self.format == Format::Csv && !self.header_done {
+            return self.page(&[]);
+        }
+        Ok(Vec::new())
+    }
+}
+
+fn ndjson_line(out: &mut Vec<u8>, columns: &[Column], row: &[Cell]) -> Result<(), ExportError> {
+    out.push(b'{');
+    for (i, (c, v)) in columns.iter().zip(row).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, c.name)?;
+        out.push(b':');
+        let value = match v {
+            Cell::Null => serde_json::Value::Null,
+            Cell::Int(i) => (*i).into(),
+            Cell::Float(f) => serde_json::Number::from_f64(*f)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            Cell::Bool(b) => (*b).into(),
+            other => other.to_text().unwrap_or_default().into(),
+        };
+        serde_json::to_writer(&mut *out, &value)?;
+    }
+    out.extend_from_slice(b"}\n");
+    Ok(())
+}
+
+/// A file being written in any format: text pages to a writer, or Parquet
+/// and Excel through their crates.
+pub enum FileSink {
+    /// CSV or NDJSON.
+    Text(Box<TextWriter>, Box<dyn Write + Send>),
+    /// Parquet.
+    #[cfg(feature = "parquet")]
+    Parquet(Box<crate::parquet::ParquetSink>),
+    /// Excel.
+    #[cfg(feature = "xlsx")]
+    Xlsx(Box<crate::xlsx::XlsxSink>),
+}
+
+impl FileSink {
+    /// Opens `format` for `columns`, writing to `out` (Excel: to `path`,
+    /// or to `out` once complete when `path` is `None`).
+    pub fn open(
+        format: Format,
+        columns: &[Column],
+        out: Box<dyn Write + Send>,
+        path: Option<&std::path::Path>,
+    ) -> Result<Self, ExportError> {
+        let _ = path;
+        match format {
+            Format::Csv | Format::Ndjson => Ok(FileSink::Text(
+                Box::new(TextWriter::new(format, columns)?),
+                out,
+            )),
+            #[cfg(feature = "parquet")]
+            Format::Parquet => Ok(FileSink::Parquet(Box::new(
+                crate::parquet::ParquetSink::new(columns, out)?,
+            ))),
+            #[cfg(feature = "xlsx")]
+            Format::Xlsx => Ok(FileSink::Xlsx(Box::new(crate::xlsx::XlsxSink::new(
+                columns, out, path,
+            )?))),
+            #[allow(unreachable_patterns)]
+            other => Err(ExportError::Usage(format!(
+                "this build has no {} support (cargo feature `{}` of custodian-export)",
+                other.as_str(),
+                other.as_str()
+            ))),
+        }
+    }
+
+    /// Writes rows.
+    pub fn write(&mut self, rows: &[Vec<Cell>]) -> Result<(), ExportError> {
+        match self {
+            FileSink::Text(t, out) => {
+                let bytes = t.page(rows)?;
+                out.write_all(&bytes)?;
+                Ok(())
+            }
+            #[cfg(feature = "parquet")]
+            FileSink::Parquet(p) => p.write(rows),
+            #[cfg(feature = "xlsx")]
+            FileSink::Xlsx(x) => x.write(rows),
+        }
+    }
+
+    /// Ends the file.
+    pub fn finish(self) -> Result<(), ExportError> {
+        match self {
+            FileSink::Text(mut t, mut out) => {
+                let bytes = t.finish()?;
+                out.write_all(&bytes)?;
+                out.flush()?;
+                Ok(())
+            }
+            #[cfg(feature = "parquet")]
+            FileSink::Parquet(p) => (*p).finish(),
+            #[cfg(feature = "xlsx")]
+            FileSink::Xlsx(x) => (*x).finish(),
+        }
+    }
+}

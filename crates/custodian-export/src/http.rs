@@ -1,0 +1,242 @@
+//! `GET /v1/<module>/<resource>/export?format=ndjson|csv[&profile=NAME][&filters]`:
+//! one route per exportable resource of each enabled module, guarded by the
+//! resource's permission area, streamed page by page (chunked) so memory
+//! stays bounded by one page. Parquet and Excel are written by the CLI.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::{RawQuery, Request},
+    http::{HeaderValue, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use custodian_http::{ApiError, Caller, Db, Kind, guard};
+use custodian_ledger::audit;
+use custodian_module::{Env, Module, export::ExportResource};
+use custodian_privacy::keys::Principal;
+use utoipa::openapi::{
+    ContentBuilder, HttpMethod, ObjectBuilder, OpenApi, Paths, Ref, Required, ResponseBuilder,
+    Type,
+    path::{OperationBuilder, ParameterBuilder, ParameterIn},
+};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::{ExportError, Format, Job, Request as ExportRequest, Settings, TextWriter};
+
+/// Longest `profile=` value.
+const MAX_PROFILE_LEN: usize = 64;
+
+/// The export routes of `module`, with their OpenAPI entries; none when it
+/// exports nothing. Profiles that do not parse make every de-identified
+/// export answer 503 naming the error (`custodian check` reports it too).
+pub fn routes(module: &'static dyn Module, env: &Env) -> OpenApiRouter {
+    let resources = module.exports();
+    if resources.is_empty() {
+        return OpenApiRouter::new();
+    }
+    let settings = Arc::new(Settings::from_env(env).map_err(|e| e.to_string()));
+    let mut paths = Paths::new();
+    let mut router = axum::Router::new();
+    for r in resources {
+        let path = format!("/v1/{}/{}/export", module.name(), r.name);
+        paths.add_path_operation(&path, vec![HttpMethod::Get], operation(module.name(), &r));
+        let area = r.area;
+        let shared = Arc::new((module.name(), r, settings.clone()));
+        router = router.route(
+            &path,
+            get(
+                move |caller: Caller, db: Db, RawQuery(q): RawQuery, req: Request| {
+                    let shared = shared.clone();
+                    async move { export(shared, caller, db, q, req).await }
+                },
+            )
+            .route_layer(middleware::from_fn(move |req: Request, next: Next| {
+                guard::require(area, req, next)
+            })),
+        );
+    }
+    let mut doc = OpenApi::default();
+    doc.paths = paths;
+    OpenApiRouter::with_openapi(doc).merge(router.into())
+}
+
+type Shared = Arc<(&'static str, ExportResource, Arc<Result<Settings, String>>)>;
+
+async fn export(
+    shared: Shared,
+    Caller(actor): Caller,
+    Db(store): Db,
+    query: Option<String>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (module, resource, settings) = (&shared.0, &shared.1, &shared.2);
+    let principal = req
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| ApiError::new(Kind::Unauthenticated, "send Authorization: Bearer <key>"))?;
+    if principal.acts_as.is_some() {
+        // A key bound to a module user reads within that user's reach,
+        // which a whole-table export does not know.
+        audit::append(
+            &store,
+            actor.change("export_denied", resource.entity, "bound key", &[]),
+        )
+        .await?;
+        return Err(ApiError::new(
+            Kind::Forbidden,
+            "a key acting for a module user cannot export; use an unbound key",
+        ));
+    }
+    let settings = settings
+        .as_ref()
+        .as_ref()
+        .map_err(|e| ApiError::new(Kind::Unavailable, format!("export profiles: {e}")))?;
+    let pairs = custodian_http::list::list_params(query.as_deref(), req.headers()).0;
+    let mut format = Format::Ndjson;
+    let mut profile = None;
+    let mut filters = Vec::new();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "format" => {
+                format = v.parse::<Format>().ok().filter(|f| f.is_text()).ok_or_else(|| {
+                    ApiError::new(
+                        Kind::BadQuery,
+                        "format: ndjson or csv over HTTP (parquet and xlsx with `custodian export`)",
+                    )
+                })?;
+            }
+            "profile" => {
+                if v.len() > MAX_PROFILE_LEN {
+                    return Err(ApiError::new(Kind::BadQuery, "profile: too long"));
+                }
+                profile = Some(v);
+            }
+            _ => filters.push((k, v)),
+        }
+    }
+    let request = ExportRequest {
+        format,
+        profile,
+        filters,
+    };
+    let job = Job::start(
+        store,
+        actor,
+        principal.role,
+        (module, resource.clone()),
+        settings,
+        request,
+    )
+    .await?;
+    let writer = TextWriter::new(format, job.columns())?;
+    let disposition = format!("attachment; filename=\"{}\"", job.file_name());
+    let body = Body::from_stream(futures::stream::unfold(
+        Some((job, writer)),
+        |state| async move {
+            let (mut job, mut writer) = state?;
+            match job.next_page().await {
+                Ok(Some(rows)) => match writer.page(&rows) {
+                    Ok(bytes) => Some((Ok(bytes), Some((job, writer)))),
+                    Err(e) => Some((Err(stream_error(e)), None)),
+                },
+                Ok(None) => {
+                    let tail = writer.finish();
+                    match (job.finish().await, tail) {
+                        (Ok(_), Ok(bytes)) => Some((Ok(bytes), None)),
+                        (Err(e), _) | (_, Err(e)) => Some((Err(stream_error(e)), None)),
+                    }
+                }
+                Err(e) => Some((Err(stream_error(e)), None)),
+            }
+        },
+    ));
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+/// An error after the first byte: the stream is cut (the client sees an
+/// incomplete chunked body, never a file that looks whole).
+fn stream_error(e: ExportError) -> std::io::Error {
+    tracing::error!(error = %e, "export stream failed");
+    std::io::Error::other("the export failed part way")
+}
+
+fn operation(module: &'static str, r: &ExportResource) -> utoipa::openapi::path::Operation {
+    let text = || {
+        ContentBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .build()
+    };
+    OperationBuilder::new()
+        .tag(module)
+        .operation_id(Some(format!("export_{module}_{}", r.name)))
+        .summary(Some(format!("Export {} as CSV or NDJSON", r.name)))
+        .description(Some(format!(
+            "Every row of {name} matching the filters (the list route's `field=op.value` grammar and \
+             `order`), streamed. Without `profile` the rows are as stored, which only roles \
+             with the raw export right (admin) may ask for; with `profile=safe_harbor` or a \
+             configured profile each field is kept, dropped, pseudonymized, date-shifted or \
+             generalized. Needs read access to `{area}`. The export is recorded in the audit \
+             chain (who, filters, profile, row count; never values).",
+            name = r.name,
+            area = r.area.name
+        )))
+        .parameter(
+            ParameterBuilder::new()
+                .name("format")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some("`ndjson` (default) or `csv`"))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(["ndjson", "csv"])),
+                )),
+        )
+        .parameter(
+            ParameterBuilder::new()
+                .name("profile")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some("A de-identification profile, e.g. `safe_harbor`"))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some("^[a-z0-9_-]{1,64}$"))
+                        .max_length(Some(MAX_PROFILE_LEN)),
+                )),
+        )
+        .response(
+            "404",
+            ResponseBuilder::new()
+                .description("No such profile")
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description("The rows, streamed")
+                .content("text/csv", text())
+                .content("application/x-ndjson", text())
+                .build(),
+        )
+        .build()
+}

@@ -1,0 +1,278 @@
+//! De-identification: nothing a module calls a direct identifier, free
+//! text, a stored id or a full date reaches a `safe_harbor` file; date
+//! shifts keep intervals within a subject and are the same in every file;
+//! fields a profile does not name are dropped and listed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use common::{env, export_file, modules, ndjson, seeded};
+use custodian_core::testing::TestDb;
+use custodian_export::{Format, Plan, Profile, Profiles, profile::unmentioned};
+use custodian_module::export::{Class, ExportResource, ValueType};
+use serde_json::Value;
+
+custodian_core::backend_tests! {
+    no_identifier_of_seeded_data_appears_anywhere_in_a_safe_harbor_export => safe_harbor_bytes,
+    date_shifts_keep_intervals_within_a_subject_and_are_stable_across_exports => shifts,
+}
+
+/// The values of `row` whose field `resource` classes as identifying, as
+/// text long enough to search for without matching by chance.
+fn identifying(resource: &ExportResource, row: &serde_json::Map<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in &resource.fields {
+        let risky = matches!(
+            f.class,
+            Some(Class::Direct | Class::FreeText | Class::Key | Class::Pseudonym | Class::Date)
+        ) || f.class.is_none();
+        if !risky {
+            continue;
+        }
+        let v = match row.get(f.name) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => continue,
+            Some(other) => other.to_string(),
+        };
+        let v = if f.ty == ValueType::Timestamp {
+            // An instant is searched for down to the day, as Safe Harbor asks.
+            v.chars().take(10).collect()
+        } else {
+            v
+        };
+        if v.len() >= 4 && !v.bytes().all(|b| b.is_ascii_digit()) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+async fn safe_harbor_bytes(db: TestDb) {
+    let _app = seeded(&db).await;
+    let env = env(None);
+    let mods = modules();
+    let mut checked = 0;
+    for m in mods.enabled() {
+        for r in m.exports() {
+            let (raw, n) =
+                export_file(&db, &env, m.name(), r.name, Format::Ndjson, None, &[]).await;
+            if n == 0 {
+                continue;
+            }
+            let secrets: BTreeSet<String> = ndjson(&std::fs::read(&raw).unwrap())
+                .iter()
+                .flat_map(|row| identifying(&r, row))
+                .collect();
+            for format in [Format::Csv, Format::Ndjson] {
+                let (path, rows) = export_file(
+                    &db,
+                    &env,
+                    m.name(),
+                    r.name,
+                    format,
+                    Some("safe_harbor"),
+                    &[],
+                )
+                .await;
+                assert_eq!(rows, n, "{}/{}: the same rows", m.name(), r.name);
+                let bytes = std::fs::read(&path).unwrap();
+                for s in &secrets {
+                    assert!(
+                        !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                        "{}/{} {}: {s:?} appears in the safe_harbor file",
+                        m.name(),
+                        r.name,
+                        format.as_str()
+                    );
+                }
+                let _ = std::fs::remove_file(path);
+            }
+            checked += secrets.len();
+            let _ = std::fs::remove_file(raw);
+        }
+    }
+    // The seeds hold names, e-mails, notes, transcripts and dates: the
+    // search above must have had something to look for.
+    assert!(checked > 100, "only {checked} identifying values searched");
+}
+
+const SHIFTED: &str = r#"
+[profiles.shifted]
+shift_days = 30
+[profiles.shifted.fields."trials.participants"]
+id = "keep"
+created_at = "shift_date"
+date_of_birth = "shift_date"
+[profiles.shifted.fields."trials.appointments"]
+id = "keep"
+participant_id = "keep"
+scheduled_at = "shift_date"
+created_at = "shift_date"
+"#;
+
+fn instant(v: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(v.as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+async fn shifts(db: TestDb) {
+    let _app = seeded(&db).await;
+    let env = env(Some(SHIFTED));
+    let read = |p: &std::path::Path| ndjson(&std::fs::read(p).unwrap());
+    let by_id = |rows: Vec<serde_json::Map<String, Value>>| {
+        rows.into_iter()
+            .map(|r| (r["id"].as_str().unwrap().to_owned(), r))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let export = |resource: &'static str, profile: Option<&'static str>| {
+        let (db, env) = (&db, &env);
+        async move {
+            let (p, _) =
+                export_file(db, env, "trials", resource, Format::Ndjson, profile, &[]).await;
+            by_id(read(&p))
+        }
+    };
+    let raw_people = export("participants", None).await;
+    let raw_visits = export("appointments", None).await;
+    let people = export("participants", Some("shifted")).await;
+    let visits = export("appointments", Some("shifted")).await;
+    assert!(!visits.is_empty() && !people.is_empty());
+
+    // Each participant's offset, from their own row...
+    let mut offset: BTreeMap<String, i64> = BTreeMap::new();
+    for (id, p) in &people {
+        let d = (instant(&p["created_at"]) - instant(&raw_people[id]["created_at"])).num_days();
+        assert!((-30..=30).contains(&d), "{d} days is outside +/-30");
+        let dob =
+            |v: &Value| chrono::NaiveDate::parse_from_str(v.as_str().unwrap(), "%Y-%m-%d").unwrap();
+        assert_eq!(
+            (dob(&p["date_of_birth"]) - dob(&raw_people[id]["date_of_birth"])).num_days(),
+            d,
+            "one subject, one offset"
+        );
+        offset.insert(id.clone(), d);
+    }
+    assert!(
+        offset.values().collect::<BTreeSet<_>>().len() > 1 || offset.len() < 3,
+        "every subject moved alike: {offset:?}"
+    );
+    // ...is the offset of every date about them in another file, so
+    // intervals within a subject survive.
+    for (id, v) in &visits {
+        let raw = &raw_visits[id];
+        let who = v["participant_id"].as_str().unwrap();
+        let d = offset[who];
+        assert_eq!(
+            (instant(&v["scheduled_at"]) - instant(&raw["scheduled_at"])).num_days(),
+            d
+        );
+        assert_eq!(
+            instant(&v["scheduled_at"]) - instant(&v["created_at"]),
+            instant(&raw["scheduled_at"]) - instant(&raw["created_at"]),
+            "the interval within the subject is kept"
+        );
+    }
+    // A second export shifts the same way.
+    assert_eq!(export("appointments", Some("shifted")).await, visits);
+    // Fields the profile does not name are not there.
+    let any = people.values().next().unwrap();
+    assert!(
+        any.get("first_name").is_none() && any.get("email").is_none(),
+        "{any:?}"
+    );
+}
+
+#[test]
+fn a_field_no_profile_names_is_dropped_and_check_profile_lists_it() {
+    let trials = modules()
+        .enabled()
+        .iter()
+        .find(|m| m.name() == "trials")
+        .copied()
+        .unwrap();
+    let mut participants = trials
+        .exports()
+        .into_iter()
+        .find(|r| r.name == "participants")
+        .unwrap();
+    // A column added to the table later: in the rows, classified by no one.
+    for f in participants.fields.iter_mut() {
+        if f.name == "preferred_language" {
+            f.class = None;
+        }
+    }
+    let sh = Profile::safe_harbor();
+    let plan = Plan::of(&sh, "trials", &participants).unwrap();
+    let names: Vec<&str> = plan.columns.iter().map(|c| c.name).collect();
+    assert!(!names.contains(&"preferred_language"), "{names:?}");
+    assert!(names.contains(&"preferred_channel"), "{names:?}");
+    let missing: Vec<&str> = unmentioned(&sh, "trials", &participants)
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(missing, ["preferred_language"]);
+
+    // A profile of its own keeps only what it names.
+    let t: toml::Table = toml::from_str(
+        "[profiles.few.fields.\"trials.participants\"]\nresearch_consent = \"keep\"\n",
+    )
+    .unwrap();
+    let few = Profiles::from_config(Some(&t)).unwrap();
+    let plan = Plan::of(few.get("few").unwrap(), "trials", &participants).unwrap();
+    assert_eq!(plan.columns.len(), 1);
+    assert_eq!(
+        unmentioned(few.get("few").unwrap(), "trials", &participants).len(),
+        participants.fields.len() - 1
+    );
+}
+
+#[test]
+fn every_field_of_every_exported_resource_is_classified() {
+    for m in modules().enabled() {
+        for r in m.exports() {
+            r.source
+                .check(&[])
+                .unwrap_or_else(|e| panic!("{}/{}: {e}", m.name(), r.name));
+            for f in &r.fields {
+                assert!(
+                    f.class.is_some(),
+                    "{}.{}.{} has no class",
+                    m.name(),
+                    r.name,
+                    f.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_profile_naming_a_missing_field_or_a_wrong_action_is_refused() {
+    let trials = modules()
+        .enabled()
+        .iter()
+        .find(|m| m.name() == "trials")
+        .copied()
+        .unwrap();
+    let participants = trials
+        .exports()
+        .into_iter()
+        .find(|r| r.name == "participants")
+        .unwrap();
+    for bad in [
+        "[profiles.p.fields.\"trials.participants\"]\nnickname = \"keep\"\n",
+        "[profiles.p.fields.\"trials.participants\"]\nemail = \"shift_date\"\n",
+        "[profiles.p.fields.\"trials.participants\"]\ncontact_consent = \"generalize\"\n",
+    ] {
+        let t: toml::Table = toml::from_str(bad).unwrap();
+        let p = Profiles::from_config(Some(&t)).unwrap();
+        assert!(
+            Plan::of(p.get("p").unwrap(), "trials", &participants).is_err(),
+            "{bad}"
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! What `custodian export therapy ...` and `/v1/therapy/<resource>/export`
+//! write: clients (notes and JSON details are free text), sessions (audio
+//! paths are direct identifiers) and transcript sentences (their text is).
+
+use custodian_core::query::{Dir, FieldType, ListSpec};
+use custodian_module::export::{Class::*, ExportResource, Listed};
+
+use crate::{
+    model::{client, sentence, session},
+    module::THERAPY,
+    repo,
+};
+
+/// What a sentence export may filter and order by.
+fn sentence_spec() -> ListSpec<sentence::Entity> {
+    use sentence::Column as C;
+    ListSpec::new("sentences", "id", C::Id, FieldType::Uuid)
+        .filter("session_id", C::SessionId, FieldType::Uuid)
+        .filter("speaker", C::Speaker, FieldType::Text)
+        .sort("created_at", C::CreatedAt, FieldType::Timestamp)
+        .default_order(&[("created_at", Dir::Asc)])
+}
+
+/// The exportable therapy resources.
+pub fn exports() -> Vec<ExportResource> {
+    vec![
+        ExportResource::table(
+            "clients",
+            THERAPY,
+            Some("id"),
+            &[
+                ("id", Key),
+                ("age", Age),
+                ("gender", Plain),
+                ("demographics", FreeText),
+                ("clinical_notes", FreeText),
+                ("risk_factors", FreeText),
+                ("treatment_history", FreeText),
+                ("preferences", FreeText),
+                ("created_at", Date),
+                ("updated_at", Date),
+            ],
+            Listed::<client::Entity>::new(repo::client_spec),
+        ),
+        ExportResource::table(
+            "sessions",
+            THERAPY,
+            Some("client_id"),
+            &[
+                ("id", Key),
+                ("client_id", Key),
+                ("date", Date),
+                ("duration_minutes", Plain),
+                ("session_type", Plain),
+                ("status", Plain),
+                ("audio_file_path", Direct),
+                ("transcript_status", Plain),
+                ("analysis_status", Plain),
+                ("analysis_worker", Direct),
+                ("analysis_lease", Key),
+                ("analysis_lease_until", Date),
+                ("analysis_attempts", Plain),
+                ("analysis_error", FreeText),
+                ("created_at", Date),
+                ("updated_at", Date),
+            ],
+            Listed::<session::Entity>::new(repo::session_spec),
+        ),
+        ExportResource::table(
+            "sentences",
+            THERAPY,
+            Some("session_id"),
+            &[
+                ("id", Key),
+                ("session_id", Key),
+                ("start_ms", Plain),
+                ("end_ms", Plain),
+                ("sequence_number", Plain),
+                ("text", FreeText),
+                ("speaker", Plain),
+                ("confidence", Plain),
+                ("keywords", FreeText),
+                ("sentiment", Plain),
+                ("emotion_scores", Plain),
+                ("chunks", FreeText),
+                ("created_at", Date),
+                ("updated_at", Date),
+            ],
+            Listed::<sentence::Entity>::new(sentence_spec),
+        ),
+    ]
+}
