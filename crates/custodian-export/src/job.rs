@@ -149,6 +149,7 @@ impl Job {
                 (plan, Some(keys))
             }
         };
+        check_shape(&request.filters, request.profile.as_ref().map(|_| &plan))?;
         resource.source.check(&request.filters)?;
         let mut job = Self {
             store,
@@ -274,6 +275,45 @@ impl Drop for Job {
             }
         });
     }
+}
+
+/// Refuses what the list grammar alone would let through an export: a
+/// repeated `split` or `include_deleted` (only the first would act, and
+/// each would be recorded), and, under a profile, a filter or `order` on a
+/// field the profile does not keep as stored, which would single people
+/// out by what the file hides (`id=eq.<uuid>` links a stored id to its
+/// export pseudonym; `created_at=gt.` bisects a shifted date; `age=eq.93`
+/// undoes the 90+ band).
+fn check_shape(filters: &[(String, String)], profile: Option<&Plan>) -> Result<(), ExportError> {
+    for flag in ["split", "include_deleted"] {
+        if filters.iter().filter(|(k, _)| k == flag).count() > 1 {
+            return Err(ExportError::Usage(format!("{flag}: give it once")));
+        }
+    }
+    let Some(plan) = profile else { return Ok(()) };
+    let kept = |field: &str| {
+        plan.columns
+            .iter()
+            .any(|c| c.name == field && c.action == crate::profile::Action::Keep)
+    };
+    for (key, value) in filters {
+        let fields: Vec<&str> = match key.as_str() {
+            "split" | "include_deleted" => continue,
+            "order" => value
+                .split(',')
+                .map(|item| item.split('.').next().unwrap_or_default().trim())
+                .collect(),
+            // A JSON-key filter (`metadata->>channel`) acts on its column.
+            k => vec![k.split("->>").next().unwrap_or_default()],
+        };
+        if let Some(hidden) = fields.into_iter().find(|f| !kept(f)) {
+            return Err(ExportError::Usage(format!(
+                "{key}: under a profile, filters and order may name only fields the profile \
+                 keeps as stored, and it does not keep {hidden:?}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A filter as the chain records it: its field and operator, never its

@@ -242,11 +242,23 @@ async fn bad_input(db: TestDb) {
         "/v1/trials/participants/export?cursor=abc",
         "/v1/trials/participants/export?split=train",
         "/v1/analytics/patient_journeys/export?split=summer",
+        "/v1/analytics/patient_journeys/export?split=train&split=test",
+        // Under a profile, no filter or order on what the file hides.
+        "/v1/trials/participants/export?profile=safe_harbor&id=eq.0190b0c0-0000-7000-8000-000000000000",
+        "/v1/trials/participants/export?profile=safe_harbor&created_at=gt.2020-01-01T00:00:00Z",
+        "/v1/trials/participants/export?profile=safe_harbor&order=created_at.desc",
     ] {
         let (st, ct, _, body) = get(&admin, uri).await;
         assert_eq!(st, 400, "{uri}: {}", String::from_utf8_lossy(&body));
         assert!(ct.starts_with("application/problem+json"), "{uri}: {ct}");
     }
+    // A filter on a field the profile keeps is fine.
+    let (st, _, _, body) = get(
+        &admin,
+        "/v1/trials/participants/export?profile=safe_harbor&identity_status=eq.VERIFIED",
+    )
+    .await;
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
     let (st, _, _, _) = get(&admin, "/v1/trials/nothing/export").await;
     assert_eq!(st, 404);
     let (st, _, _, body) = get(&admin, "/v1/trials/participants/export?profile=nope").await;

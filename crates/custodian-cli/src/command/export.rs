@@ -171,6 +171,9 @@ fn open_out(path: &Path, force: bool) -> Result<Box<dyn Write + Send>> {
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true);
+    // A raw export holds personal data: readable by its owner only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     if force {
         opts.create(true).truncate(true);
     } else {
