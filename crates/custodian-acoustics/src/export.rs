@@ -1,12 +1,13 @@
 //! What `custodian export acoustics <resource>` and
 //! `/v1/acoustics/<resource>/export` write: participants and their
 //! recordings' metadata (file names, paths and device serials are direct
-//! identifiers; participant numbers are pseudonymized).
+//! identifiers; participant numbers are pseudonymized), synchronizations
+//! and movement-cycle summaries (QC notes and free JSON are free text).
 
 use custodian_module::export::{Class, Class::*, ExportResource, Listed};
 
 use crate::{
-    model::{audio_processing, biomechanics_import, participant},
+    model::{audio_processing, biomechanics_import, movement_cycles, participant, synchronization},
     module::ACOUSTICS,
     repo,
 };
@@ -103,6 +104,35 @@ pub fn exports() -> Vec<ExportResource> {
                 ("qc_notes", FreeText),
             ]),
             Listed::<biomechanics_import::Entity>::new(repo::biomechanics_import_spec),
+        ),
+        ExportResource::table(
+            "synchronizations",
+            ACOUSTICS,
+            Some("participant_id"),
+            &with_maneuver(&[
+                ("audio_sync_time_s", Plain),
+                ("biomechanics_sync_time_s", Plain),
+                ("sync_offset_s", Plain),
+                ("sync_method", Plain),
+                ("consensus_methods", FreeText),
+                ("consensus_spread_s", Plain),
+                ("qc_fail", Plain),
+                ("qc_notes", FreeText),
+            ]),
+            Listed::<synchronization::Entity>::new(repo::synchronization_spec),
+        ),
+        ExportResource::table(
+            "movement_cycles",
+            ACOUSTICS,
+            Some("participant_id"),
+            &with_maneuver(&[
+                ("extraction_method", Plain),
+                ("total_cycles", Plain),
+                ("clean_cycles", Plain),
+                ("qc_fail", Plain),
+                ("qc_notes", FreeText),
+            ]),
+            Listed::<movement_cycles::Entity>::new(repo::movement_cycles_spec),
         ),
     ]
 }

@@ -1,15 +1,29 @@
 //! What `custodian export claims ...` and `/v1/claims/<resource>/export`
-//! write: cases (titles, descriptions and metadata are free text) and users
-//! (names and e-mail are direct identifiers). Deleted rows only for an
-//! admin who asks (`include_deleted=true`).
+//! write: cases (titles, descriptions and metadata are free text), users
+//! (names and e-mail are direct identifiers), documents (file URIs are
+//! direct identifiers, extraction metadata free text) and triage results
+//! (agent outputs are free text). Deleted rows, and the documents and triage
+//! results of deleted cases, only for an admin who asks
+//! (`include_deleted=true`), as their lists.
 
 use custodian_module::export::{Class::*, ExportResource, Listed};
+use sea_orm::Condition;
 
 use crate::{
-    model::{case, user},
+    model::{case, document, triage_result, user},
     module::CLAIMS,
     repo,
 };
+
+/// Documents whose case is live, as the document list shows.
+fn documents_of_live_cases() -> Condition {
+    repo::of_live_cases(document::Column::CaseId)
+}
+
+/// Triage results whose case is live, as the triage result list shows.
+fn triage_results_of_live_cases() -> Condition {
+    repo::of_live_cases(triage_result::Column::CaseId)
+}
 
 /// The exportable claims resources.
 pub fn exports() -> Vec<ExportResource> {
@@ -56,6 +70,46 @@ pub fn exports() -> Vec<ExportResource> {
                 ("deleted_at", Date),
             ],
             Listed::<user::Entity>::new(repo::user_spec).soft_deleted(user::Column::DeletedAt),
+        ),
+        ExportResource::table(
+            "documents",
+            CLAIMS,
+            Some("case_id"),
+            &[
+                ("id", Key),
+                ("case_id", Key),
+                ("file_uri", Direct),
+                ("sha256", Key),
+                ("size_bytes", Plain),
+                ("mime_type", Plain),
+                ("processing_status", Plain),
+                ("processing_metadata", FreeText),
+                ("created_at", Date),
+                ("updated_at", Date),
+                ("deleted_at", Date),
+            ],
+            Listed::<document::Entity>::new(repo::document_spec)
+                .soft_deleted(document::Column::DeletedAt)
+                .live_only(documents_of_live_cases),
+        ),
+        ExportResource::table(
+            "triage_results",
+            CLAIMS,
+            Some("case_id"),
+            &[
+                ("id", Key),
+                ("case_id", Key),
+                ("agent_outputs", FreeText),
+                ("orchestration_metadata", FreeText),
+                ("model_version", Plain),
+                ("processing_time_ms", Plain),
+                ("created_at", Date),
+                ("updated_at", Date),
+                ("deleted_at", Date),
+            ],
+            Listed::<triage_result::Entity>::new(repo::triage_result_spec)
+                .soft_deleted(triage_result::Column::DeletedAt)
+                .live_only(triage_results_of_live_cases),
         ),
     ]
 }

@@ -9,7 +9,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use common::{env, export_file, modules, ndjson, seeded};
+use common::{env, export_file, modules, ndjson, seed_rest, seeded};
 use custodian_core::testing::TestDb;
 use custodian_export::{Format, Plan, Profile, Profiles, profile::unmentioned};
 use custodian_module::export::{Class, ExportResource, ValueType};
@@ -52,9 +52,11 @@ fn identifying(resource: &ExportResource, row: &serde_json::Map<String, Value>) 
 
 async fn safe_harbor_bytes(db: TestDb) {
     let _app = seeded(&db).await;
+    seed_rest(&db).await;
     let env = env(None);
     let mods = modules();
     let mut checked = 0;
+    let mut searched = BTreeSet::new();
     for m in mods.enabled() {
         for r in m.exports() {
             let (raw, n) =
@@ -62,6 +64,7 @@ async fn safe_harbor_bytes(db: TestDb) {
             if n == 0 {
                 continue;
             }
+            searched.insert(format!("{}/{}", m.name(), r.name));
             let secrets: BTreeSet<String> = ndjson(&std::fs::read(&raw).unwrap())
                 .iter()
                 .flat_map(|row| identifying(&r, row))
@@ -97,6 +100,15 @@ async fn safe_harbor_bytes(db: TestDb) {
     // The seeds hold names, e-mails, notes, transcripts and dates: the
     // search above must have had something to look for.
     assert!(checked > 100, "only {checked} identifying values searched");
+    for r in [
+        "acoustics/synchronizations",
+        "acoustics/movement_cycles",
+        "trials/agent_reasoning",
+        "claims/documents",
+        "claims/triage_results",
+    ] {
+        assert!(searched.contains(r), "{r} had no seeded rows to search");
+    }
 }
 
 const SHIFTED: &str = r#"

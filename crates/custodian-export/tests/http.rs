@@ -8,12 +8,13 @@ mod common;
 use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
-use common::{get, last_entries, ndjson, seeded};
+use common::{get, last_entries, modules, ndjson, seed_rest, seeded};
 use custodian_analytics::{
     model::patient_journey,
     patient::{NewPatientJourney, journey_row},
 };
 use custodian_core::testing::TestDb;
+use custodian_ledger::audit::Actor;
 use custodian_privacy::{access::Role, splits::SplitConfig};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
@@ -23,6 +24,8 @@ custodian_core::backend_tests! {
     each_export_is_one_chain_entry_naming_no_value => chain,
     bad_formats_and_filters_are_400s_unknown_profiles_404s_and_non_readers_403s => bad_input,
     a_csv_export_streams_with_its_type_and_file_name => csv_headers,
+    every_declared_resource_exports_over_http_through_safe_harbor => every_resource,
+    a_deleted_cases_documents_leave_the_export_unless_an_admin_asks => live_cases,
 }
 
 async fn analyst(db: TestDb) {
@@ -306,4 +309,87 @@ async fn csv_headers(db: TestDb) {
     let (_, ct, cd, _) = get(&admin, "/v1/trials/participants/export").await;
     assert_eq!(ct, "application/x-ndjson");
     assert!(cd.ends_with("trials-participants.ndjson\""), "{cd}");
+}
+
+async fn every_resource(db: TestDb) {
+    let app = seeded(&db).await;
+    seed_rest(&db).await;
+    let admin = app.client("root", Role::Admin).await;
+    let mut filled = BTreeSet::new();
+    for m in modules().enabled() {
+        for r in m.exports() {
+            let path = format!("/v1/{}/{}/export", m.name(), r.name);
+            let (st, _, _, body) = get(&admin, &format!("{path}?profile=safe_harbor")).await;
+            assert_eq!(st, 200, "{path}: {}", String::from_utf8_lossy(&body));
+            let rows = ndjson(&body);
+            let (st, _, _, body) =
+                get(&admin, &format!("{path}?format=csv&profile=safe_harbor")).await;
+            assert_eq!(st, 200, "{path} as CSV");
+            let mut csv = csv::Reader::from_reader(body.as_slice());
+            assert!(csv.headers().is_ok(), "{path}: a CSV header");
+            let records = csv.records().collect::<Result<Vec<_>, _>>().unwrap();
+            assert_eq!(records.len(), rows.len(), "{path}: the same rows");
+            if !rows.is_empty() {
+                filled.insert(format!("{}/{}", m.name(), r.name));
+            }
+        }
+    }
+    for r in [
+        "acoustics/synchronizations",
+        "acoustics/movement_cycles",
+        "trials/agent_reasoning",
+        "claims/documents",
+        "claims/triage_results",
+    ] {
+        assert!(filled.contains(r), "{r} exported no rows");
+    }
+    // Agent reasoning is its own area: a coordinator, who reads trials,
+    // cannot export it.
+    let coord = app.client("cora", Role::Coordinator).await;
+    let (st, _, _, _) = get(
+        &coord,
+        "/v1/trials/agent_reasoning/export?profile=safe_harbor",
+    )
+    .await;
+    assert_eq!(st, 403);
+}
+
+async fn live_cases(db: TestDb) {
+    use custodian_claims::{model::document, repo as claims};
+    let app = seeded(&db).await;
+    seed_rest(&db).await;
+    let admin = app.client("root", Role::Admin).await;
+    let doc = document::Entity::find()
+        .one(db.store.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    let count = |q: &'static str| {
+        let admin = &admin;
+        async move {
+            let (st, _, _, body) = get(admin, &format!("/v1/claims/documents/export{q}")).await;
+            assert_eq!(st, 200, "{q}");
+            ndjson(&body).len()
+        }
+    };
+    assert_eq!(count("").await, 1);
+    claims::delete_case(&db.store, &Actor::system(), doc.case_id)
+        .await
+        .unwrap();
+    let (_, _, _, listed) = get(&admin, "/v1/claims/documents").await;
+    let listed: serde_json::Value = serde_json::from_slice(&listed).unwrap();
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        0,
+        "the list hides it"
+    );
+    assert_eq!(count("").await, 0, "the export hides it as the list does");
+    assert_eq!(count("?include_deleted=true").await, 1);
+    let ana = app.client("ana", Role::Analyst).await;
+    let (st, _, _, _) = get(
+        &ana,
+        "/v1/claims/documents/export?profile=safe_harbor&include_deleted=true",
+    )
+    .await;
+    assert_eq!(st, 403, "only an admin asks for deleted rows");
 }

@@ -14,7 +14,9 @@ use custodian_core::{
 use custodian_ledger::{audit::Actor, record::Named};
 use custodian_privacy::{access::Area, access::Role, guard};
 use futures::future::BoxFuture;
-use sea_orm::{ColumnTrait, ColumnType, EntityTrait, IdenStatic, Iterable, QueryFilter, Select};
+use sea_orm::{
+    ColumnTrait, ColumnType, Condition, EntityTrait, IdenStatic, Iterable, QueryFilter, Select,
+};
 
 /// A field's value type as files carry it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +192,7 @@ pub fn fields_of<E: EntityTrait>(classes: &[(&'static str, Class)]) -> Vec<Expor
 pub struct Listed<E: EntityTrait> {
     spec: fn() -> ListSpec<E>,
     deleted: Option<E::Column>,
+    live: Option<fn() -> Condition>,
     split: Option<E::Column>,
 }
 
@@ -199,6 +202,7 @@ impl<E: EntityTrait> Listed<E> {
         Self {
             spec,
             deleted: None,
+            live: None,
             split: None,
         }
     }
@@ -206,6 +210,13 @@ impl<E: EntityTrait> Listed<E> {
     /// Soft-deleted rows (`column` set) stay out unless an admin asks.
     pub fn soft_deleted(mut self, column: E::Column) -> Self {
         self.deleted = Some(column);
+        self
+    }
+
+    /// Rows that leave lists with another row (a deleted case's documents)
+    /// stay out unless an admin asks: only rows meeting `live` are read.
+    pub fn live_only(mut self, live: fn() -> Condition) -> Self {
+        self.live = Some(live);
         self
     }
 
@@ -295,7 +306,7 @@ where
         pairs: &[(String, String)],
     ) -> Result<Select<E>> {
         let mut select = E::find();
-        if let Some(col) = self.deleted {
+        if self.deleted.is_some() || self.live.is_some() {
             let include = custodian_ledger::record::parse_bool(
                 "include_deleted",
                 Self::flag(pairs, "include_deleted").as_deref(),
@@ -307,7 +318,12 @@ where
                 ));
             }
             if !include {
-                select = select.filter(col.is_null());
+                if let Some(col) = self.deleted {
+                    select = select.filter(col.is_null());
+                }
+                if let Some(live) = self.live {
+                    select = select.filter(live());
+                }
             }
         }
         if let Some(col) = self.split {
@@ -343,7 +359,10 @@ where
     fn check(&self, pairs: &[(String, String)]) -> std::result::Result<(), QueryError> {
         let spec = (self.spec)();
         self.query(&spec, pairs, None).map(|_| ())?;
-        if self.deleted.is_none() && Self::flag(pairs, "include_deleted").is_some() {
+        if self.deleted.is_none()
+            && self.live.is_none()
+            && Self::flag(pairs, "include_deleted").is_some()
+        {
             return Err(QueryError {
                 param: "include_deleted".into(),
                 reason: "this resource has no deleted rows".into(),

@@ -1,13 +1,16 @@
 //! What `custodian export trials ...` and `/v1/trials/<resource>/export`
 //! write: each resource's fields classified for de-identification (names,
 //! contact details, addresses, transcripts and free-text notes are direct
-//! identifiers or free text; dates are about the participant).
+//! identifiers or free text; dates are about the participant). Agent
+//! reasoning traces are their own permission area, as their list is.
 
 use custodian_module::export::{Class::*, ExportResource, Listed};
 
 use crate::{
-    model::{appointment, conversation, handoff, participant, participant_trial, ride},
-    module::TRIALS,
+    model::{
+        agent_reasoning, appointment, conversation, handoff, participant, participant_trial, ride,
+    },
+    module::{AGENT_REASONING, TRIALS},
     repo,
 };
 
@@ -141,6 +144,22 @@ pub fn exports() -> Vec<ExportResource> {
                 ("updated_at", Date),
             ],
             Listed::<ride::Entity>::new(repo::ride_spec),
+        ),
+        ExportResource::table(
+            "agent_reasoning",
+            AGENT_REASONING,
+            Some("participant_id"),
+            &[
+                ("id", Key),
+                ("agent", Plain),
+                ("participant_id", Key),
+                ("conversation_id", Key),
+                ("trace", FreeText),
+                ("model", Plain),
+                ("created_at", Date),
+                ("updated_at", Date),
+            ],
+            Listed::<agent_reasoning::Entity>::new(repo::agent_reasoning_spec),
         ),
     ]
 }

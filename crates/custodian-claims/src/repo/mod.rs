@@ -60,7 +60,7 @@ custodian_ledger::record!(triage_result, "triage_result");
 
 /// Rows whose case is live: a deleted case's documents and triage results
 /// leave lists with it.
-fn of_live_cases(case_id: impl ColumnTrait) -> sea_orm::Condition {
+pub(crate) fn of_live_cases(case_id: impl ColumnTrait) -> sea_orm::Condition {
     use sea_orm::sea_query::Query;
     let live = Query::select()
         .column(case::Column::Id)

@@ -137,3 +137,72 @@ pub fn ndjson(bytes: &[u8]) -> Vec<serde_json::Map<String, serde_json::Value>> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// What the demo seeds leave empty, written so every resource exports
+/// something: acoustics' demo records (files under a fresh data root), an
+/// agent reasoning trace about a seeded participant, and a document and a
+/// triage result of a live seeded case. Each carries identifying text the
+/// `safe_harbor` search must not find.
+pub async fn seed_rest(db: &TestDb) {
+    use custodian_claims::{model::case, repo as claims};
+    use custodian_trials::{model::participant, repo as trials};
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let actor = Actor::system();
+    let root = custodian_acoustics::files::DataRoot::new(temp("acoustics"));
+    custodian_acoustics::seed::write_files(&root).unwrap();
+    custodian_acoustics::seed::seed(&db.store, &actor, &root)
+        .await
+        .unwrap();
+    let person = participant::Entity::find()
+        .one(db.store.conn())
+        .await
+        .unwrap()
+        .expect("the trials seed has participants");
+    trials::create_agent_reasoning(
+        &db.store,
+        &actor,
+        trials::NewAgentReasoning {
+            agent: "screener".into(),
+            participant_id: Some(person.id),
+            conversation_id: None,
+            trace: serde_json::json!({"prompt": "Call Jane Roe at 555-0100 about her visit"}),
+            model: Some("screener-v1".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let case = case::Entity::find()
+        .filter(case::Column::DeletedAt.is_null())
+        .one(db.store.conn())
+        .await
+        .unwrap()
+        .expect("the claims seed has live cases");
+    claims::create_document(
+        &db.store,
+        &actor,
+        claims::NewDocument {
+            case_id: case.id,
+            file_uri: "s3://claims/jane-roe-drivers-licence.pdf".into(),
+            sha256: "ab".repeat(32),
+            size_bytes: 2048,
+            mime_type: "application/pdf".into(),
+            processing_status: None,
+            processing_metadata: Some(serde_json::json!({"ocr": "Jane Roe, 12 Elm Street"})),
+        },
+    )
+    .await
+    .unwrap();
+    claims::create_triage_result(
+        &db.store,
+        &actor,
+        claims::NewTriageResult {
+            case_id: case.id,
+            agent_outputs: serde_json::json!({"summary": "claimant Jane Roe reports a fall"}),
+            orchestration_metadata: Some(serde_json::json!({"caller": "jane.roe@example.org"})),
+            model_version: "triage-v2".into(),
+            processing_time_ms: 1200,
+        },
+    )
+    .await
+    .unwrap();
+}
