@@ -280,6 +280,11 @@ async fn bad_input(db: TestDb) {
     )
     .await;
     assert_eq!(st, 403);
+    let e = &last_entries(&db, 1).await[0];
+    assert_eq!(
+        (e.action.as_str(), e.entity_id.as_deref()),
+        ("access_denied", Some("include_deleted"))
+    );
     let (st, _, _, _) = get(&admin, "/v1/claims/cases/export?include_deleted=true").await;
     assert_eq!(st, 200);
     // Without a key, nothing.

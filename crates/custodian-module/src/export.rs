@@ -313,6 +313,14 @@ where
             )?
             .unwrap_or(false);
             if include && reader.role != Role::Admin {
+                // Recorded as the list routes record the same refusal.
+                custodian_ledger::audit::append(
+                    store,
+                    reader
+                        .actor
+                        .change("access_denied", E::NAME, "include_deleted", &[]),
+                )
+                .await?;
                 return Err(Error::Forbidden(
                     "only an admin may export deleted rows".into(),
                 ));
