@@ -71,6 +71,25 @@ async fn open(base: &str) -> TestDb {
 }
 
 impl TestDb {
+    /// On SQLite, the file's own bytes (freed pages too) after a WAL
+    /// checkpoint, and whatever the WAL still holds: what an erasure test
+    /// searches for a value's bytes. `None` on PostgreSQL.
+    pub async fn sqlite_file_bytes(&self) -> Option<Vec<u8>> {
+        use sea_orm::ConnectionTrait;
+        let path = self.config.url.sqlite_path()?;
+        self.store
+            .conn()
+            .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await
+            .unwrap_or_else(|e| panic!("checkpoint {}: {e}", path.display()));
+        let mut bytes =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        if let Ok(w) = std::fs::read(format!("{}-wal", path.display())) {
+            bytes.extend(w);
+        }
+        Some(bytes)
+    }
+
     /// A new SQLite file.
     pub async fn sqlite() -> Self {
         open("sqlite://custodian-test.db").await

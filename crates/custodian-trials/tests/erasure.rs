@@ -157,22 +157,6 @@ fn found_in(text: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// On SQLite, the file's own bytes after a checkpoint: freed pages too.
-async fn sqlite_file_bytes(db: &TestDb, store: &Store) -> Option<Vec<u8>> {
-    let path = db.config.url.sqlite_path()?;
-    store
-        .conn()
-        .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-        .await
-        .unwrap();
-    let mut bytes = std::fs::read(&path).unwrap();
-    let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
-    if let Ok(w) = std::fs::read(wal) {
-        bytes.extend(w);
-    }
-    Some(bytes)
-}
-
 fn bytes_hold(bytes: &[u8], needle: &str) -> bool {
     bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
@@ -295,7 +279,7 @@ async fn erase_everything(db: TestDb) {
         !held.contains(&EVENT_TEXT),
         "event payloads are sealed from the start"
     );
-    if let Some(bytes) = sqlite_file_bytes(&db, &s.store).await {
+    if let Some(bytes) = db.sqlite_file_bytes().await {
         assert!(bytes_hold(&bytes, FIRST), "the file check reads the data");
         assert!(!bytes_hold(&bytes, EVENT_TEXT));
     }
@@ -346,7 +330,7 @@ async fn erase_everything(db: TestDb) {
         Vec::<&str>::new(),
         "left behind after erasure"
     );
-    if let Some(bytes) = sqlite_file_bytes(&db, &s.store).await {
+    if let Some(bytes) = db.sqlite_file_bytes().await {
         for n in needles() {
             assert!(
                 !bytes_hold(&bytes, n),
