@@ -232,7 +232,7 @@ async fn excel_safe(db: TestDb) {
     );
     assert!(!o.status.success());
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("excel_safe"),
+        String::from_utf8_lossy(&o.stderr).contains("--excel-safe applies to --format csv only"),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );

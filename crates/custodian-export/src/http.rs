@@ -274,9 +274,9 @@ fn operation(module: &'static str, r: &ExportResource) -> utoipa::openapi::path:
                 .parameter_in(ParameterIn::Query)
                 .required(Required::False)
                 .description(Some(
-                    "CSV only: prefix text cells starting with `=`, `+`, `-`, `@`, tab or CR \
-                     with `'`, so a spreadsheet shows them as text rather than running them \
-                     as formulas (default false: cells exactly as stored)",
+                    "CSV only (NDJSON ignores it): prefix text cells starting with `=`, `+`, \
+                     `-`, `@`, tab or CR with `'`, so a spreadsheet shows them as text rather \
+                     than running them as formulas (default false: cells exactly as stored)",
                 ))
                 .schema(Some(ObjectBuilder::new().schema_type(Type::Boolean))),
         )

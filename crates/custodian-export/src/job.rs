@@ -59,7 +59,8 @@ pub struct Request {
     pub profile: Option<String>,
     /// List-grammar filters and `order`, plus `include_deleted` and `split`.
     pub filters: Vec<(String, String)>,
-    /// CSV only: prefix text cells a spreadsheet would run as a formula with `'`.
+    /// CSV only (ignored for other formats): prefix text cells a
+    /// spreadsheet would run as a formula with `'`.
     pub excel_safe: bool,
 }
 
@@ -155,12 +156,11 @@ impl Job {
                 (plan, Some(keys))
             }
         };
-        if request.excel_safe && request.format != Format::Csv {
-            return Err(ExportError::Usage(
-                "excel_safe: applies to csv only (xlsx cells are typed; text is never a formula)"
-                    .into(),
-            ));
-        }
+        // Only CSV has formula text to quote (NDJSON is no spreadsheet's,
+        // and Excel cells are typed): elsewhere it does nothing, and is
+        // not recorded.
+        let mut request = request;
+        request.excel_safe &= request.format == Format::Csv;
         check_shape(&request.filters, request.profile.as_ref().map(|_| &plan))?;
         resource.source.check(&request.filters)?;
         let mut job = Self {

@@ -158,14 +158,28 @@ async fn excel_safe(db: TestDb) {
         serde_json::from_value(last_entries(&db, 1).await[0].changed.clone()).unwrap();
     assert!(changed.contains(&"excel_safe".to_owned()), "{changed:?}");
 
-    // Only CSV has it; a value other than true or false is refused.
-    for bad in [
+    // Only CSV has it: NDJSON is as stored, and the entry does not say it.
+    let (st, _, _, body) = get(
+        &admin,
         "/v1/analytics/patient_journeys/export?format=ndjson&excel_safe=true",
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert!(
+        ndjson(&body)
+            .iter()
+            .any(|r| r["brand"] == "=HYPERLINK(\"http://evil.example\",\"x\")")
+    );
+    let changed: Vec<String> =
+        serde_json::from_value(last_entries(&db, 1).await[0].changed.clone()).unwrap();
+    assert!(!changed.contains(&"excel_safe".to_owned()), "{changed:?}");
+    // A value other than true or false is refused.
+    let (st, _, _, _) = get(
+        &admin,
         "/v1/analytics/patient_journeys/export?format=csv&excel_safe=yes",
-    ] {
-        let (st, _, _, _) = get(&admin, bad).await;
-        assert_eq!(st, 400, "{bad}");
-    }
+    )
+    .await;
+    assert_eq!(st, 400);
 }
 
 async fn concurrency(db: TestDb) {

@@ -213,6 +213,11 @@ async fn export_resource(
     let out = args
         .get_one::<PathBuf>("out")
         .ok_or_else(|| anyhow!("--out FILE is required"))?;
+    if args.get_flag("excel-safe") && format != Format::Csv {
+        bail!(
+            "--excel-safe applies to --format csv only (xlsx cells are typed: text is never a formula)"
+        );
+    }
     let found = custodian_export::find(&app.modules, module, resource)?;
     let store = app.connect_current().await?;
     let env = app.env();
