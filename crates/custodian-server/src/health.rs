@@ -62,8 +62,9 @@ async fn healthz() -> Json<Health> {
     })
 }
 
-/// The database answers; 503 while the primary does not, 200 again once it
-/// does. Each read replica's state is reported, not required.
+/// The database answers; 503 while the primary does not, 200 again once it does.
+///
+/// Each read replica's state is reported, not required.
 #[utoipa::path(get, path = "/readyz", tag = "health", security(()), responses(
     (status = 200, body = Health),
     (status = 503, body = Problem, content_type = "application/problem+json"),
