@@ -30,13 +30,14 @@ use crate::AppState;
 pub static CONSISTENCY: HeaderName = HeaderName::from_static("custodian-consistency");
 static PREFER: HeaderName = HeaderName::from_static("prefer");
 
-/// The token a request sent, checked strictly: one header, `X/Y` in hex.
-fn token(headers: &HeaderMap) -> Result<Option<Lsn>, ApiError> {
+/// The token a request sent, checked strictly: one header, `X/Y` in hex;
+/// else what is wrong with it.
+fn token(headers: &HeaderMap) -> Result<Option<Lsn>, String> {
     let mut values = headers.get_all(&CONSISTENCY).iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
-    let bad = |why: &str| ApiError::new(Kind::BadRequest, format!("Custodian-Consistency: {why}"));
+    let bad = |why: &str| format!("Custodian-Consistency: {why}");
     if values.next().is_some() {
         return Err(bad("send it once"));
     }
@@ -74,7 +75,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     };
     let token = match token(req.headers()) {
         Ok(t) => t,
-        Err(e) => return e.into_response(),
+        Err(why) => return ApiError::new(Kind::BadRequest, why).into_response(),
     };
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return stamp(&store, next.run(req).await).await;
