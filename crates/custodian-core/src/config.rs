@@ -80,6 +80,8 @@ pub struct DatabaseConfig {
     pub max_lifetime: Duration,
     /// SQLite: how long a writer waits for the write lock.
     pub busy_timeout: Duration,
+    /// Read replicas (`database.replica_*`); PostgreSQL only.
+    pub replicas: crate::replica::ReplicaConfig,
 }
 
 /// HTTP server settings.
@@ -128,6 +130,7 @@ impl Default for DatabaseConfig {
             statement_timeout: Some(Duration::from_secs(30)),
             max_lifetime: Duration::from_secs(30 * 60),
             busy_timeout: Duration::from_secs(5),
+            replicas: crate::replica::ReplicaConfig::default(),
         }
     }
 }
@@ -280,6 +283,9 @@ struct FileDatabase {
     statement_timeout: Option<String>,
     max_lifetime: Option<String>,
     busy_timeout: Option<String>,
+    replica_urls: Option<Vec<String>>,
+    replica_wait: Option<String>,
+    replica_max_lag: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -330,6 +336,14 @@ const SETTINGS: &[Setting] = &[
     Setting {
         env: "CUSTODIAN_DB_BUSY_TIMEOUT",
         file_key: "database.busy_timeout",
+    },
+    Setting {
+        env: "CUSTODIAN_DB_REPLICA_WAIT",
+        file_key: "database.replica_wait",
+    },
+    Setting {
+        env: "CUSTODIAN_DB_REPLICA_MAX_LAG",
+        file_key: "database.replica_max_lag",
     },
     Setting {
         env: "CUSTODIAN_BIND",
@@ -458,6 +472,10 @@ impl Config {
                 }
                 "database.max_lifetime" => db.max_lifetime = parse_duration(&raw).map_err(bad)?,
                 "database.busy_timeout" => db.busy_timeout = parse_duration(&raw).map_err(bad)?,
+                "database.replica_wait" => db.replicas.wait = parse_duration(&raw).map_err(bad)?,
+                "database.replica_max_lag" => {
+                    db.replicas.max_lag = parse_duration(&raw).map_err(bad)?
+                }
                 "server.bind" => {
                     server.bind = raw
                         .parse()
@@ -493,6 +511,18 @@ impl Config {
                 _ => continue,
             }
             sources.push((s.file_key.to_owned(), src));
+        }
+        let (raw, src) = match env("CUSTODIAN_DB_REPLICA_URLS") {
+            Some(v) => (Some(vec![v]), "CUSTODIAN_DB_REPLICA_URLS".to_owned()),
+            None => (
+                file.database.replica_urls.clone(),
+                format!("{file_src} database.replica_urls"),
+            ),
+        };
+        if let Some(raw) = raw {
+            db.replicas.urls = crate::replica::ReplicaConfig::parse_urls(&raw, db.url.backend()?)
+                .map_err(|why| Error::Config(format!("{src}: {why}")))?;
+            sources.push(("database.replica_urls".to_owned(), src));
         }
         let modules = match env("CUSTODIAN_MODULES") {
             Some(list) => {
@@ -568,6 +598,17 @@ impl Config {
             ),
             ("database.max_lifetime".into(), dur(d.max_lifetime)),
             ("database.busy_timeout".into(), dur(d.busy_timeout)),
+            (
+                "database.replica_urls".into(),
+                d.replicas
+                    .urls
+                    .iter()
+                    .map(DatabaseUrl::redacted)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            ("database.replica_wait".into(), dur(d.replicas.wait)),
+            ("database.replica_max_lag".into(), dur(d.replicas.max_lag)),
             ("server.bind".into(), self.server.bind.to_string()),
             (
                 "server.body_limit".into(),
@@ -746,6 +787,8 @@ fn file_value(f: &FileConfig, key: &str) -> Option<String> {
         "database.statement_timeout" => d.statement_timeout.clone(),
         "database.max_lifetime" => d.max_lifetime.clone(),
         "database.busy_timeout" => d.busy_timeout.clone(),
+        "database.replica_wait" => d.replica_wait.clone(),
+        "database.replica_max_lag" => d.replica_max_lag.clone(),
         "server.bind" => f.server.bind.clone(),
         "server.body_limit" => f.server.body_limit.map(|v| v.to_string()),
         "server.idempotency_ttl" => f.server.idempotency_ttl.clone(),
@@ -923,6 +966,44 @@ mod tests {
         assert!(
             shown.contains("bob") && shown.contains("sslmode=require"),
             "{shown}"
+        );
+    }
+
+    #[test]
+    fn replicas_come_from_the_file_or_the_environment_and_need_postgresql() {
+        let file = "[database]\nurl = \"postgres://p/db\"\n\
+                    replica_urls = [\"postgres://u:hunter2@r1:5433/db\"]\nreplica_wait = \"50ms\"\n";
+        let c = Config::from_toml(file, env(&[])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.database.replicas.urls.len(), 1);
+        assert_eq!(c.database.replicas.wait, Duration::from_millis(50));
+        assert_eq!(c.database.replicas.max_lag, Duration::from_secs(10));
+        let shown = format!("{:?} {:?}", c.describe(), c.database);
+        assert!(
+            !shown.contains("hunter2") && shown.contains("r1:5433"),
+            "{shown}"
+        );
+        let c = Config::from_toml(
+            file,
+            env(&[
+                (
+                    "CUSTODIAN_DB_REPLICA_URLS",
+                    "postgres://r2/db,postgres://r3/db",
+                ),
+                ("CUSTODIAN_DB_REPLICA_MAX_LAG", "2s"),
+            ]),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.database.replicas.urls.len(), 2);
+        assert_eq!(c.database.replicas.max_lag, Duration::from_secs(2));
+        assert_eq!(
+            c.source_of("database.replica_urls"),
+            "CUSTODIAN_DB_REPLICA_URLS"
+        );
+        let sqlite =
+            Config::from_toml("", env(&[("CUSTODIAN_DB_REPLICA_URLS", "postgres://r/db")]));
+        assert!(
+            matches!(&sqlite, Err(Error::Config(m)) if m.contains("SQLite")),
+            "{sqlite:?}"
         );
     }
 

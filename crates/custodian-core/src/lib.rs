@@ -9,6 +9,7 @@ pub mod limits;
 pub mod migrate;
 pub mod observe;
 pub mod query;
+pub mod replica;
 pub mod schema;
 pub mod scratch;
 pub mod seal;
@@ -17,6 +18,8 @@ pub mod store;
 pub mod text_enum;
 pub mod time;
 
+#[cfg(feature = "testing")]
+pub mod testbed;
 #[cfg(feature = "testing")]
 pub mod testing;
 

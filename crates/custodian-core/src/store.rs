@@ -24,6 +24,9 @@ pub struct Store {
     db: DatabaseConnection,
     backend: Backend,
     kek: Option<std::sync::Arc<crate::seal::Kek>>,
+    /// A replica's pool that serves reads outside a transaction
+    /// ([`crate::replica`]); `None`: the primary serves them.
+    reads: Option<DatabaseConnection>,
 }
 
 /// Pool occupancy, exported on `/metrics`.
@@ -85,6 +88,7 @@ impl Store {
             db,
             backend,
             kek: None,
+            reads: None,
         })
     }
 
@@ -101,9 +105,24 @@ impl Store {
             .ok_or_else(|| Error::Config(crate::seal::KekError::Missing.to_string()))
     }
 
-    /// The pool, for repository calls outside a transaction.
+    /// The pool, for repository calls outside a transaction: a replica's
+    /// when the request was routed to one ([`Store::reading_from`]).
     pub fn conn(&self) -> &DatabaseConnection {
+        self.reads.as_ref().unwrap_or(&self.db)
+    }
+
+    /// The primary's pool, whatever [`Store::conn`] reads from.
+    pub fn primary(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// This store with reads outside a transaction served by `reads` (a
+    /// replica); transactions, and so every write, stay on the primary.
+    pub fn reading_from(&self, reads: DatabaseConnection) -> Self {
+        Self {
+            reads: Some(reads),
+            ..self.clone()
+        }
     }
 
     /// Which engine this store talks to.

@@ -176,6 +176,12 @@ impl TestDb {
         Some(open(&admin_url).await)
     }
 
+    /// A new PostgreSQL database on the server at `admin_url` (a test bed's
+    /// primary, say), whatever `CUSTODIAN_TEST_PG_URL` names.
+    pub async fn postgres_on(admin_url: &str) -> Self {
+        open(admin_url).await
+    }
+
     /// Closes the pool and removes the database.
     async fn remove(self) {
         let _ = self.store.close().await;

@@ -15,7 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::AppState;
 use custodian_http::{
-    list,
+    Db, list,
     problem::{ApiError, Kind},
 };
 
@@ -41,13 +41,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
     BadQuery,
 ))]
 async fn list_audit(
-    State(state): State<AppState>,
+    Db(store): Db,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<Page<AuditEntry>>, ApiError> {
     list::page(
         &SPEC,
-        state.store.conn(),
+        store.conn(),
         query.as_deref(),
         &headers,
         entity::Entity::find(),

@@ -63,11 +63,78 @@ pub fn declare_shared_problems(doc: &mut OpenApi) {
 }
 
 fn has_query_parameters(op: &Operation) -> bool {
+    use utoipa::openapi::path::ParameterIn;
     op.parameters.as_ref().is_some_and(|ps| {
         ps.iter().any(|p| {
-            matches!(p, RefOr::T(p) if matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
+            matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query | ParameterIn::Header))
         })
     })
+}
+
+const TOKEN_PATTERN: &str = "^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$";
+
+/// Declares `Custodian-Consistency` (see [`crate::consistency`]): a request
+/// header of every `/v1` read, a response header of every `/v1` write's
+/// success. Run before [`declare_shared_problems`], so a read's malformed
+/// token is a documented 400.
+pub fn declare_consistency(doc: &mut OpenApi) {
+    use utoipa::openapi::{
+        Required,
+        header::HeaderBuilder,
+        path::{ParameterBuilder, ParameterIn},
+        schema::{ObjectBuilder, Type},
+    };
+    let token = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(17))
+            .pattern(Some(TOKEN_PATTERN))
+            .build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        if let Some(get) = item.get.as_mut() {
+            let p = ParameterBuilder::new()
+                .name("Custodian-Consistency")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "A write's `Custodian-Consistency` answer: the read is served by a replica \
+                     that has seen that write, or by the primary. `Prefer: consistency=strong` \
+                     sends a read to the primary.",
+                ))
+                .schema(Some(token()))
+                .build();
+            get.parameters
+                .get_or_insert_with(Vec::new)
+                .push(RefOr::T(p));
+        }
+        for op in [
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .filter_map(Option::as_mut)
+        {
+            for (status, answer) in op.responses.responses.iter_mut() {
+                if let (true, RefOr::T(r)) = (status.starts_with('2'), answer) {
+                    let h = HeaderBuilder::new()
+                        .schema(Some(token()))
+                        .description(Some(
+                            "PostgreSQL only: the primary's WAL position after this write; \
+                             send it back on reads to see the write",
+                        ))
+                        .build();
+                    r.headers
+                        .insert("Custodian-Consistency".to_owned(), RefOr::T(h));
+                }
+            }
+        }
+    }
 }
 
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {

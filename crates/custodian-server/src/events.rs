@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use custodian_http::{
-    Caller, guard, list,
+    Caller, Db, guard, list,
     problem::{ApiError, Kind},
 };
 use custodian_module::EventOwner;
@@ -173,7 +173,7 @@ async fn create_event(
     BadQuery,
 ))]
 async fn list_events(
-    State(state): State<AppState>,
+    Db(store): Db,
     Caller(actor): Caller,
     Extension(principal): Extension<Principal>,
     owners: Option<Extension<EventOwners>>,
@@ -183,7 +183,7 @@ async fn list_events(
     let q = list::parse(&SPEC, query.as_deref(), &headers)?;
     let hidden = hidden_subjects(owners.as_ref(), &principal);
     Ok(Json(
-        events::list_events(&state.store, &actor, &SPEC, &q, &hidden).await?,
+        events::list_events(&store, &actor, &SPEC, &q, &hidden).await?,
     ))
 }
 
@@ -196,14 +196,12 @@ async fn list_events(
         NotFound,
     ))]
 async fn get_event(
-    State(state): State<AppState>,
+    Db(store): Db,
     Caller(actor): Caller,
     Extension(principal): Extension<Principal>,
     owners: Option<Extension<EventOwners>>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Event>, ApiError> {
     let hidden = hidden_subjects(owners.as_ref(), &principal);
-    Ok(Json(
-        events::read_event(&state.store, &actor, id, &hidden).await?,
-    ))
+    Ok(Json(events::read_event(&store, &actor, id, &hidden).await?))
 }

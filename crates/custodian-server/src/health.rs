@@ -29,6 +29,27 @@ pub struct Health {
     /// `sqlite` or `postgres` (readiness only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+    /// Each configured read replica as last checked (readiness only, when
+    /// replicas are configured); a replica that is down does not make the
+    /// service unready: reads go to the primary meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<Vec<ReplicaHealth>>,
+}
+
+/// One read replica's state, by `host:port` (never its URL).
+#[derive(Serialize, ToSchema)]
+pub struct ReplicaHealth {
+    /// `host:port` of the replica.
+    pub replica: String,
+    /// `ok` (reads go there), `lagging` (beyond `database.replica_max_lag`),
+    /// `down`, `not_in_recovery` (promoted: no longer a replica) or `unknown`
+    /// (not checked yet); all but `ok` are skipped.
+    pub state: String,
+    /// Seconds behind the primary; 0 when it has replayed all the primary
+    /// wrote, null when unknown.
+    pub lag_seconds: Option<f64>,
+    /// How far it has replayed, as `Custodian-Consistency` writes a position.
+    pub replay_lsn: Option<String>,
 }
 
 /// The process is up; says nothing about the database.
@@ -37,10 +58,13 @@ async fn healthz() -> Json<Health> {
     Json(Health {
         status: "ok",
         backend: None,
+        replicas: None,
     })
 }
 
-/// The database answers; 503 while it does not, 200 again once it does.
+/// The database answers; 503 while the primary does not, 200 again once it does.
+///
+/// Each read replica's state is reported, not required.
 #[utoipa::path(get, path = "/readyz", tag = "health", security(()), responses(
     (status = 200, body = Health),
     (status = 503, body = Problem, content_type = "application/problem+json"),
@@ -50,6 +74,17 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError>
     Ok(Json(Health {
         status: "ready",
         backend: Some(state.store.backend().to_string()),
+        replicas: state.replicas.as_ref().map(|r| {
+            r.health()
+                .into_iter()
+                .map(|h| ReplicaHealth {
+                    replica: h.replica,
+                    state: h.state.as_str().to_owned(),
+                    lag_seconds: h.lag_seconds,
+                    replay_lsn: h.replay_lsn.map(|l| l.to_string()),
+                })
+                .collect()
+        }),
     }))
 }
 
@@ -59,6 +94,9 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError>
 ))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     crate::metrics::record_pool(state.store.pool_stats());
+    if let Some(r) = &state.replicas {
+        crate::consistency::record_lag(r);
+    }
     match custodian_ledger::audit::head_seq(state.store.conn()).await {
         Ok(n) => crate::metrics::record_chain_length(u64::try_from(n).unwrap_or(0)),
         Err(e) => tracing::warn!(error = %e, "could not read the audit chain length"),

@@ -12,6 +12,7 @@ mod audit;
 pub mod auth;
 pub mod auth_cache;
 mod conform;
+pub mod consistency;
 mod contract;
 pub mod erase;
 pub mod events;
@@ -56,6 +57,8 @@ pub struct AppState {
     /// One chain verification at a time: each hashes on every core, so
     /// concurrent ones would only compete for the same cores.
     pub verifying: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Read replicas, when configured: where reads may go ([`consistency`]).
+    pub replicas: Option<custodian_core::replica::Replicas>,
 }
 
 /// How long replays are kept, and how long a retry waits for the first try.
@@ -90,6 +93,7 @@ impl AppState {
                 custodian_core::Config::default().server.auth_cache_ttl,
             ),
             verifying: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+            replicas: None,
         }
     }
 }
@@ -165,6 +169,7 @@ fn assemble(modules: &Modules, env: &Env) -> (Router<AppState>, utoipa::openapi:
         );
     }
     let routes = erase::add(modules, env, routes, &mut doc);
+    contract::declare_consistency(&mut doc);
     contract::declare_shared_problems(&mut doc);
     contract::declare_not_blank(&mut doc);
     (routes, doc)
@@ -185,7 +190,8 @@ pub fn router(state: AppState, modules: &Modules, env: &Env, body_limit: usize) 
 
 /// Wraps routes in what every route gets: request ids (a client's kept
 /// only when well formed, else a new UUID), metrics,
-/// problem+json errors, the body limit, API-key authentication on `/v1`
+/// problem+json errors, the body limit, API-key authentication on `/v1`,
+/// reads routed to replicas and writes stamped with `Custodian-Consistency`,
 /// and `Idempotency-Key` on POST (scoped to the authenticated principal). An
 /// embedding application can add routes of its own the same way.
 pub fn with_layers(routes: Router<AppState>, state: AppState, body_limit: usize) -> Router {
@@ -195,6 +201,10 @@ pub fn with_layers(routes: Router<AppState>, state: AppState, body_limit: usize)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::layer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            consistency::layer,
         ))
         .layer(middleware::from_fn(nul::refuse))
         .layer(middleware::from_fn_with_state(

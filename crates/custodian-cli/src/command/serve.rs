@@ -128,12 +128,20 @@ pub async fn run(mut app: App, args: ServeArgs) -> Result<ExitCode> {
     let mut state = custodian_server::AppState::new(store.clone());
     state.idempotency.ttl = config.server.idempotency_ttl;
     state.auth_cache = custodian_server::auth_cache::AuthCache::new(config.server.auth_cache_ttl);
+    state.replicas = custodian_core::replica::Replicas::connect(&config.database).await?;
+    let watcher = state.replicas.clone().map(|r| {
+        tracing::info!(replicas = ?r, "reads may go to replicas");
+        tokio::spawn(r.watch(store.clone(), std::time::Duration::from_secs(1)))
+    });
     let pruner = tokio::spawn(prune_idempotency_records(store.clone()));
     let linker = tokio::spawn(link_audit_queue(store.clone()));
     let router = custodian_server::router(state, &app.modules, &env, config.server.body_limit);
     custodian_server::serve(listener, router, custodian_server::shutdown_signal()).await?;
     pruner.abort();
     linker.abort();
+    if let Some(w) = watcher {
+        w.abort();
+    }
     // What the last requests queued is linked now rather than by the next
     // process to write.
     if let Err(e) = custodian_ledger::audit::link_pending(&store).await {

@@ -235,21 +235,6 @@ class Event(BaseModel):
     """
 
 
-class Health(BaseModel):
-    """
-    The answer of a health route.
-    """
-
-    backend: str | None = None
-    """
-    `sqlite` or `postgres` (readiness only).
-    """
-    status: str
-    """
-    `ok` or `ready`.
-    """
-
-
 class InvalidParam(BaseModel):
     """
     One bad parameter or field.
@@ -413,6 +398,32 @@ class Recorded(BaseModel):
     """
 
 
+class ReplicaHealth(BaseModel):
+    """
+    One read replica's state, by `host:port` (never its URL).
+    """
+
+    lag_seconds: float | None = None
+    """
+    Seconds behind the primary; 0 when it has replayed all the primary
+    wrote, null when unknown.
+    """
+    replay_lsn: str | None = None
+    """
+    How far it has replayed, as `Custodian-Consistency` writes a position.
+    """
+    replica: str
+    """
+    `host:port` of the replica.
+    """
+    state: str
+    """
+    `ok` (reads go there), `lagging` (beyond `database.replica_max_lag`),
+    `down`, `not_in_recovery` (promoted: no longer a replica) or `unknown`
+    (not checked yet); all but `ok` are skipped.
+    """
+
+
 class Verification(BaseModel):
     """
     The outcome of [`verify`].
@@ -431,4 +442,25 @@ class Verification(BaseModel):
     head_seq: int | None = None
     """
     The last intact entry's seq, when there is one.
+    """
+
+
+class Health(BaseModel):
+    """
+    The answer of a health route.
+    """
+
+    backend: str | None = None
+    """
+    `sqlite` or `postgres` (readiness only).
+    """
+    replicas: list[ReplicaHealth] | None = None
+    """
+    Each configured read replica as last checked (readiness only, when
+    replicas are configured); a replica that is down does not make the
+    service unready: reads go to the primary meanwhile.
+    """
+    status: str
+    """
+    `ok` or `ready`.
     """
