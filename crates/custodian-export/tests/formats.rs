@@ -247,7 +247,7 @@ async fn xlsx_text(db: TestDb) {
         .next()
         .unwrap()
         .iter()
-        .position(|c| c.to_string() == "brand")
+        .position(|c| matches!(c, Data::String(s) if s == "brand"))
         .unwrap();
     let mut got: Vec<Data> = it.map(|r| r[at].clone()).collect();
     got.sort_by_key(|d| d.to_string());
