@@ -54,6 +54,9 @@ pub struct DatabaseConfig {
     pub max_lifetime: Duration,
     /// SQLite: how long a writer waits for the write lock.
     pub busy_timeout: Duration,
+    /// PostgreSQL behind PgBouncer in transaction mode: no session state,
+    /// unnamed statements, each statement in a transaction of its own.
+    pub pgbouncer: bool,
 }
 
 /// HTTP server settings.
@@ -102,6 +105,7 @@ impl Default for DatabaseConfig {
             statement_timeout: Some(Duration::from_secs(30)),
             max_lifetime: Duration::from_secs(30 * 60),
             busy_timeout: Duration::from_secs(5),
+            pgbouncer: false,
         }
     }
 }
@@ -254,6 +258,7 @@ struct FileDatabase {
     statement_timeout: Option<String>,
     max_lifetime: Option<String>,
     busy_timeout: Option<String>,
+    pgbouncer: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -304,6 +309,10 @@ const SETTINGS: &[Setting] = &[
     Setting {
         env: "CUSTODIAN_DB_BUSY_TIMEOUT",
         file_key: "database.busy_timeout",
+    },
+    Setting {
+        env: "CUSTODIAN_DB_PGBOUNCER",
+        file_key: "database.pgbouncer",
     },
     Setting {
         env: "CUSTODIAN_BIND",
@@ -432,6 +441,7 @@ impl Config {
                 }
                 "database.max_lifetime" => db.max_lifetime = parse_duration(&raw).map_err(bad)?,
                 "database.busy_timeout" => db.busy_timeout = parse_duration(&raw).map_err(bad)?,
+                "database.pgbouncer" => db.pgbouncer = parse_bool(&raw).map_err(bad)?,
                 "server.bind" => {
                     server.bind = raw
                         .parse()
@@ -538,6 +548,7 @@ impl Config {
             ),
             ("database.max_lifetime".into(), dur(d.max_lifetime)),
             ("database.busy_timeout".into(), dur(d.busy_timeout)),
+            ("database.pgbouncer".into(), d.pgbouncer.to_string()),
             ("server.bind".into(), self.server.bind.to_string()),
             (
                 "server.body_limit".into(),
@@ -648,6 +659,7 @@ fn file_value(f: &FileConfig, key: &str) -> Option<String> {
         "database.statement_timeout" => d.statement_timeout.clone(),
         "database.max_lifetime" => d.max_lifetime.clone(),
         "database.busy_timeout" => d.busy_timeout.clone(),
+        "database.pgbouncer" => d.pgbouncer.map(|v| v.to_string()),
         "server.bind" => f.server.bind.clone(),
         "server.body_limit" => f.server.body_limit.map(|v| v.to_string()),
         "server.idempotency_ttl" => f.server.idempotency_ttl.clone(),
@@ -672,6 +684,15 @@ where
     raw.trim()
         .parse()
         .map_err(|e: T::Err| format!("not a whole number: {e}"))
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
+fn parse_bool(raw: &str) -> std::result::Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("not true or false".into()),
+    }
 }
 
 /// Durations are written as `5s`, `250ms`, `30m`; `0` turns a timeout off.
@@ -740,6 +761,25 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.database.acquire_timeout, Duration::from_millis(250));
         assert_eq!(c.database.statement_timeout, None);
+    }
+
+    #[test]
+    fn pgbouncer_is_off_unless_the_file_or_the_environment_says_so() {
+        assert!(!Config::from_toml("", env(&[])).unwrap().database.pgbouncer);
+        let c = Config::from_toml("[database]\npgbouncer = true\n", env(&[])).unwrap();
+        assert!(c.database.pgbouncer);
+        let c = Config::from_toml(
+            "[database]\npgbouncer = true\n",
+            env(&[("CUSTODIAN_DB_PGBOUNCER", "false")]),
+        )
+        .unwrap();
+        assert!(!c.database.pgbouncer);
+        assert_eq!(c.source_of("database.pgbouncer"), "CUSTODIAN_DB_PGBOUNCER");
+        let err = Config::from_toml("", env(&[("CUSTODIAN_DB_PGBOUNCER", "maybe")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("CUSTODIAN_DB_PGBOUNCER"), "{err}");
     }
 
     #[test]

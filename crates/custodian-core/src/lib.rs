@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod limits;
 pub mod migrate;

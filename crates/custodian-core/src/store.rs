@@ -6,12 +6,13 @@
 use std::{future::Future, pin::Pin, time::Duration};
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbErr, Statement,
+    TransactionOptions,
 };
 
 use crate::{
     config::{Backend, DatabaseConfig},
+    conn::Conn,
     error::{Error, Result},
 };
 
@@ -21,7 +22,7 @@ pub type TxFuture<'c, T, E> = Pin<Box<dyn Future<Output = std::result::Result<T,
 /// A cheaply clonable handle to the connection pool.
 #[derive(Clone, Debug)]
 pub struct Store {
-    db: DatabaseConnection,
+    db: Conn,
     backend: Backend,
     kek: Option<std::sync::Arc<crate::seal::Kek>>,
 }
@@ -74,13 +75,22 @@ impl Store {
                 });
             }
             Backend::Postgres => {
-                if let Some(t) = cfg.statement_timeout {
+                // Behind PgBouncer the timeout is set per transaction (`Conn`).
+                if let Some(t) = cfg.statement_timeout.filter(|_| !cfg.pgbouncer) {
                     opts.statement_timeout(t);
                 }
                 opts.set_application_name("custodian");
+                if cfg.pgbouncer {
+                    opts.map_sqlx_postgres_opts(pgbouncer_safe);
+                }
             }
         }
         let db = Database::connect(opts).await.map_err(Error::from)?;
+        let db = Conn::new(
+            db,
+            cfg.pgbouncer && backend == Backend::Postgres,
+            cfg.statement_timeout,
+        );
         Ok(Self {
             db,
             backend,
@@ -102,7 +112,7 @@ impl Store {
     }
 
     /// The pool, for repository calls outside a transaction.
-    pub fn conn(&self) -> &DatabaseConnection {
+    pub fn conn(&self) -> &Conn {
         &self.db
     }
 
@@ -180,14 +190,14 @@ impl Store {
     pub fn pool_stats(&self) -> PoolStats {
         match self.backend {
             Backend::Sqlite => {
-                let p = self.db.get_sqlite_connection_pool();
+                let p = self.db.pool().get_sqlite_connection_pool();
                 PoolStats {
                     size: p.size(),
                     idle: p.num_idle() as u32,
                 }
             }
             Backend::Postgres => {
-                let p = self.db.get_postgres_connection_pool();
+                let p = self.db.pool().get_postgres_connection_pool();
                 PoolStats {
                     size: p.size(),
                     idle: p.num_idle() as u32,
@@ -198,6 +208,15 @@ impl Store {
 
     /// Closes the pool, waiting for lent connections to come back.
     pub async fn close(self) -> Result<()> {
-        self.db.close().await.map_err(Error::from)
+        self.db.pool().clone().close().await.map_err(Error::from)
     }
+}
+
+/// Startup parameters and statements PgBouncer 1.18 in transaction mode
+/// accepts: no `extra_float_digits` (PostgreSQL 12+ prints floats exactly
+/// anyway), no named statements (the cache off, sqlx uses the unnamed one).
+pub(crate) fn pgbouncer_safe(
+    o: sea_orm::sqlx::postgres::PgConnectOptions,
+) -> sea_orm::sqlx::postgres::PgConnectOptions {
+    o.extra_float_digits(None).statement_cache_capacity(0)
 }
