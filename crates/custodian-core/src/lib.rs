@@ -6,6 +6,7 @@
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod failover;
 pub mod limits;
 pub mod migrate;
 pub mod observe;
@@ -18,6 +19,8 @@ pub mod store;
 pub mod text_enum;
 pub mod time;
 
+#[cfg(feature = "testing")]
+pub mod testbed;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -40,7 +40,15 @@ impl Store {
     /// Opens the pool; an SQLite file is created if missing and set to WAL.
     pub async fn connect(cfg: &DatabaseConfig) -> Result<Self> {
         let backend = cfg.url.backend()?;
-        let mut opts = ConnectOptions::new(cfg.url.expose().to_owned());
+        let hosts = match backend {
+            Backend::Postgres => crate::failover::split(cfg.url.expose()),
+            Backend::Sqlite => None,
+        };
+        let url = match &hosts {
+            Some(h) => primary_url(h, cfg).await?,
+            None => cfg.url.expose().to_owned(),
+        };
+        let mut opts = ConnectOptions::new(url);
         opts.max_connections(cfg.max_connections)
             .min_connections(cfg.min_connections)
             .acquire_timeout(cfg.acquire_timeout)
@@ -83,9 +91,19 @@ impl Store {
                 if cfg.pgbouncer {
                     opts.map_sqlx_postgres_opts(pgbouncer_safe);
                 }
+                if hosts.is_some() {
+                    opts.map_sqlx_postgres_pool_opts(crate::failover::refuse_read_only);
+                }
             }
         }
         let db = Database::connect(opts).await.map_err(Error::from)?;
+        if let Some(h) = hosts {
+            crate::failover::watch(
+                db.get_postgres_connection_pool().clone(),
+                h.hosts,
+                cfg.acquire_timeout,
+            );
+        }
         let db = Conn::new(
             db,
             cfg.pgbouncer && backend == Backend::Postgres,
@@ -210,6 +228,28 @@ impl Store {
     pub async fn close(self) -> Result<()> {
         self.db.pool().clone().close().await.map_err(Error::from)
     }
+}
+
+/// The URL of whichever of several hosts is the writable primary now.
+async fn primary_url(h: &crate::failover::Hosts, cfg: &DatabaseConfig) -> Result<String> {
+    let base: sea_orm::sqlx::postgres::PgConnectOptions = h
+        .first_url
+        .parse()
+        .map_err(|e| Error::Config(format!("database URL: {e}")))?;
+    let base = if cfg.pgbouncer {
+        pgbouncer_safe(base)
+    } else {
+        base
+    };
+    let found = crate::failover::find_primary(&base, &h.hosts, cfg.acquire_timeout)
+        .await
+        .ok_or_else(|| {
+            Error::Unavailable(format!(
+                "none of the {} hosts in database.url is a writable primary",
+                h.hosts.len()
+            ))
+        })?;
+    Ok(h.url_for(found.get_host(), found.get_port()))
 }
 
 /// Startup parameters and statements PgBouncer 1.18 in transaction mode
