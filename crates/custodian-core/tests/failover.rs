@@ -6,11 +6,13 @@
 
 use std::{
     sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
+
+use tokio::sync::Mutex;
 
 use custodian_core::{DatabaseConfig, Error, Store, config::DatabaseUrl, testbed::TestBed};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -20,7 +22,6 @@ struct Log {
     acked: Vec<i64>,
     /// Errors other than "unavailable" (a 503): there must be none.
     wrong: Vec<String>,
-    unavailable: usize,
 }
 
 async fn insert(store: &Store, n: i64) -> Result<(), Error> {
@@ -72,17 +73,25 @@ async fn a_failover_under_write_load_loses_no_acknowledged_write_and_needs_no_re
 
     let log = Arc::new(Mutex::new(Log::default()));
     let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(AtomicUsize::new(0));
+    let unavailable = Arc::new(AtomicUsize::new(0));
     let mut writers = Vec::new();
     for w in 0..4_i64 {
         let (store, log, stop) = (store.clone(), log.clone(), stop.clone());
+        let (acked, unavailable) = (acked.clone(), unavailable.clone());
         writers.push(tokio::spawn(async move {
             let mut n = w;
             while !stop.load(Ordering::Relaxed) {
                 let r = insert(&store, n).await;
-                let mut l = log.lock().unwrap_or_else(|p| p.into_inner());
+                let mut l = log.lock().await;
                 match r {
-                    Ok(()) => l.acked.push(n),
-                    Err(Error::Unavailable(_)) => l.unavailable += 1,
+                    Ok(()) => {
+                        l.acked.push(n);
+                        acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(Error::Unavailable(_)) => {
+                        unavailable.fetch_add(1, Ordering::Relaxed);
+                    }
                     Err(e) => l.wrong.push(e.to_string()),
                 }
                 drop(l);
@@ -90,12 +99,12 @@ async fn a_failover_under_write_load_loses_no_acknowledged_write_and_needs_no_re
             }
         }));
     }
-    let count = || log.lock().map(|l| l.acked.len()).unwrap_or(0);
+    let count = || acked.load(Ordering::Relaxed);
     until("writes before the failover", 600, || count() >= 200).await;
 
     bed.ctl("stop-primary", &[])
         .unwrap_or_else(|e| panic!("{e}"));
-    let failed = || log.lock().map(|l| l.unavailable).unwrap_or(0);
+    let failed = || unavailable.load(Ordering::Relaxed);
     until("a write refused while no primary answers", 600, || {
         failed() > 0
     })
@@ -111,7 +120,7 @@ async fn a_failover_under_write_load_loses_no_acknowledged_write_and_needs_no_re
         w.await.unwrap_or_else(|e| panic!("writer: {e}"));
     }
 
-    let l = log.lock().unwrap_or_else(|p| p.into_inner());
+    let l = std::mem::take(&mut *log.lock().await);
     assert!(l.wrong.is_empty(), "errors other than 503: {:?}", l.wrong);
     // Read back on the new primary itself, not through the Store.
     let new_primary = Store::connect(&DatabaseConfig {
