@@ -136,6 +136,9 @@ max_client_conn = 500
 default_pool_size = 40
 max_db_connections = 150
 ignore_startup_parameters = extra_float_digits,options
+# Retry a refused server login after 1s, not 15s: tests take a database
+# away and give it back.
+server_login_retry = 1
 logfile = $DIR/pgbouncer.log
 pidfile = $DIR/pgbouncer.pid
 EOF

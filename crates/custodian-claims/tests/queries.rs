@@ -112,7 +112,7 @@ async fn gin_index_answers_equality(store: &Store) {
         )
         .build(sea_orm::DbBackend::Postgres);
     let conn = store.conn();
-    let tx = sea_orm::TransactionTrait::begin(conn).await.unwrap();
+    let tx = conn.begin().await.unwrap();
     tx.execute_unprepared("SET LOCAL enable_seqscan = off")
         .await
         .unwrap();

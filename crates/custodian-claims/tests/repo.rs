@@ -787,7 +787,9 @@ async fn snapshot_figures(db: TestDb) {
             .unwrap();
     }
     let now = base + Duration::days(2);
-    let f = snapshot::compute(conn, now).await.unwrap();
+    let tx = conn.begin().await.unwrap();
+    let f = snapshot::compute(&tx, now).await.unwrap();
+    tx.commit().await.unwrap();
     assert_eq!(f.total_cases, 4);
     let m = |pairs: &[(&str, u64)]| {
         pairs

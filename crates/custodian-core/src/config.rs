@@ -82,6 +82,9 @@ pub struct DatabaseConfig {
     pub busy_timeout: Duration,
     /// Read replicas (`database.replica_*`); PostgreSQL only.
     pub replicas: crate::replica::ReplicaConfig,
+    /// PostgreSQL behind PgBouncer in transaction mode: no session state,
+    /// unnamed statements, each statement in a transaction of its own.
+    pub pgbouncer: bool,
 }
 
 /// HTTP server settings.
@@ -131,6 +134,7 @@ impl Default for DatabaseConfig {
             max_lifetime: Duration::from_secs(30 * 60),
             busy_timeout: Duration::from_secs(5),
             replicas: crate::replica::ReplicaConfig::default(),
+            pgbouncer: false,
         }
     }
 }
@@ -286,6 +290,7 @@ struct FileDatabase {
     replica_urls: Option<Vec<String>>,
     replica_wait: Option<String>,
     replica_max_lag: Option<String>,
+    pgbouncer: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -344,6 +349,10 @@ const SETTINGS: &[Setting] = &[
     Setting {
         env: "CUSTODIAN_DB_REPLICA_MAX_LAG",
         file_key: "database.replica_max_lag",
+    },
+    Setting {
+        env: "CUSTODIAN_DB_PGBOUNCER",
+        file_key: "database.pgbouncer",
     },
     Setting {
         env: "CUSTODIAN_BIND",
@@ -476,6 +485,7 @@ impl Config {
                 "database.replica_max_lag" => {
                     db.replicas.max_lag = parse_duration(&raw).map_err(bad)?
                 }
+                "database.pgbouncer" => db.pgbouncer = parse_bool(&raw).map_err(bad)?,
                 "server.bind" => {
                     server.bind = raw
                         .parse()
@@ -609,6 +619,7 @@ impl Config {
             ),
             ("database.replica_wait".into(), dur(d.replicas.wait)),
             ("database.replica_max_lag".into(), dur(d.replicas.max_lag)),
+            ("database.pgbouncer".into(), d.pgbouncer.to_string()),
             ("server.bind".into(), self.server.bind.to_string()),
             (
                 "server.body_limit".into(),
@@ -789,6 +800,7 @@ fn file_value(f: &FileConfig, key: &str) -> Option<String> {
         "database.busy_timeout" => d.busy_timeout.clone(),
         "database.replica_wait" => d.replica_wait.clone(),
         "database.replica_max_lag" => d.replica_max_lag.clone(),
+        "database.pgbouncer" => d.pgbouncer.map(|v| v.to_string()),
         "server.bind" => f.server.bind.clone(),
         "server.body_limit" => f.server.body_limit.map(|v| v.to_string()),
         "server.idempotency_ttl" => f.server.idempotency_ttl.clone(),
@@ -813,6 +825,15 @@ where
     raw.trim()
         .parse()
         .map_err(|e: T::Err| format!("not a whole number: {e}"))
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
+fn parse_bool(raw: &str) -> std::result::Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("not true or false".into()),
+    }
 }
 
 /// Durations are written as `5s`, `250ms`, `30m`; `0` turns a timeout off.
@@ -881,6 +902,25 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.database.acquire_timeout, Duration::from_millis(250));
         assert_eq!(c.database.statement_timeout, None);
+    }
+
+    #[test]
+    fn pgbouncer_is_off_unless_the_file_or_the_environment_says_so() {
+        assert!(!Config::from_toml("", env(&[])).unwrap().database.pgbouncer);
+        let c = Config::from_toml("[database]\npgbouncer = true\n", env(&[])).unwrap();
+        assert!(c.database.pgbouncer);
+        let c = Config::from_toml(
+            "[database]\npgbouncer = true\n",
+            env(&[("CUSTODIAN_DB_PGBOUNCER", "false")]),
+        )
+        .unwrap();
+        assert!(!c.database.pgbouncer);
+        assert_eq!(c.source_of("database.pgbouncer"), "CUSTODIAN_DB_PGBOUNCER");
+        let err = Config::from_toml("", env(&[("CUSTODIAN_DB_PGBOUNCER", "maybe")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("CUSTODIAN_DB_PGBOUNCER"), "{err}");
     }
 
     #[test]

@@ -99,10 +99,15 @@ impl From<DbErr> for Error {
 
 fn is_connection_error(e: &sea_orm::sqlx::Error) -> bool {
     use sea_orm::sqlx::Error as E;
-    matches!(
-        e,
-        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed
-    )
+    match e {
+        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => true,
+        // The server is shutting down or starting (57P01-57P03), or is a
+        // standby refusing a write (25006): a failover in progress.
+        E::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("57P") || c == "25006"),
+        _ => false,
+    }
 }
 
 /// Shorthand used across the crates.

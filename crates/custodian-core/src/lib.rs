@@ -4,7 +4,9 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod conn;
 pub mod error;
+pub mod failover;
 pub mod limits;
 pub mod migrate;
 pub mod observe;

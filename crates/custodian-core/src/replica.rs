@@ -129,7 +129,7 @@ pub async fn current_lsn(store: &Store) -> Result<Lsn> {
 }
 
 /// Runs `sql` answering one text column `v`, read as an [`Lsn`].
-async fn text_query(conn: &DatabaseConnection, sql: &str) -> Result<Option<Lsn>> {
+async fn text_query(conn: &impl ConnectionTrait, sql: &str) -> Result<Option<Lsn>> {
     let row = conn
         .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
         .await?;

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
 use crate::{Error, Result, config::DatabaseUrl};
 
@@ -22,6 +22,16 @@ enum Cleanup {
     PgDatabase { admin_url: String, name: String },
 }
 
+/// One connection to the server's admin database, with startup parameters
+/// PgBouncer accepts too (it only runs simple statements).
+async fn admin(url: &str) -> Result<DatabaseConnection> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(1)
+        .sqlx_logging(false)
+        .map_sqlx_postgres_opts(crate::store::pgbouncer_safe);
+    Ok(Database::connect(opts).await?)
+}
+
 impl ScratchDb {
     /// Makes `<prefix>_<uuid>` beside `base`: a temp SQLite file when `base`
     /// is SQLite, otherwise `CREATE DATABASE` on `base`'s server (the role
@@ -36,7 +46,7 @@ impl ScratchDb {
             });
         }
         let admin_url = base.expose().to_owned();
-        let admin = Database::connect(admin_url.as_str()).await?;
+        let admin = admin(&admin_url).await?;
         let created = admin
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await;
@@ -62,7 +72,7 @@ impl ScratchDb {
                 }
             }
             Cleanup::PgDatabase { admin_url, name } => {
-                let admin = Database::connect(admin_url.as_str()).await?;
+                let admin = admin(&admin_url).await?;
                 let dropped = admin
                     .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .await;

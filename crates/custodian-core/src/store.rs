@@ -6,12 +6,13 @@
 use std::{future::Future, pin::Pin, time::Duration};
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbErr, Statement,
+    TransactionOptions,
 };
 
 use crate::{
     config::{Backend, DatabaseConfig},
+    conn::Conn,
     error::{Error, Result},
 };
 
@@ -21,12 +22,12 @@ pub type TxFuture<'c, T, E> = Pin<Box<dyn Future<Output = std::result::Result<T,
 /// A cheaply clonable handle to the connection pool.
 #[derive(Clone, Debug)]
 pub struct Store {
-    db: DatabaseConnection,
+    db: Conn,
     backend: Backend,
     kek: Option<std::sync::Arc<crate::seal::Kek>>,
     /// A replica's pool that serves reads outside a transaction
     /// ([`crate::replica`]); `None`: the primary serves them.
-    reads: Option<DatabaseConnection>,
+    reads: Option<Conn>,
 }
 
 /// Pool occupancy, exported on `/metrics`.
@@ -42,7 +43,15 @@ impl Store {
     /// Opens the pool; an SQLite file is created if missing and set to WAL.
     pub async fn connect(cfg: &DatabaseConfig) -> Result<Self> {
         let backend = cfg.url.backend()?;
-        let mut opts = ConnectOptions::new(cfg.url.expose().to_owned());
+        let hosts = match backend {
+            Backend::Postgres => crate::failover::split(cfg.url.expose()),
+            Backend::Sqlite => None,
+        };
+        let url = match &hosts {
+            Some(h) => primary_url(h, cfg).await?,
+            None => cfg.url.expose().to_owned(),
+        };
+        let mut opts = ConnectOptions::new(url);
         opts.max_connections(cfg.max_connections)
             .min_connections(cfg.min_connections)
             .acquire_timeout(cfg.acquire_timeout)
@@ -77,13 +86,32 @@ impl Store {
                 });
             }
             Backend::Postgres => {
-                if let Some(t) = cfg.statement_timeout {
+                // Behind PgBouncer the timeout is set per transaction (`Conn`).
+                if let Some(t) = cfg.statement_timeout.filter(|_| !cfg.pgbouncer) {
                     opts.statement_timeout(t);
                 }
                 opts.set_application_name("custodian");
+                if cfg.pgbouncer {
+                    opts.map_sqlx_postgres_opts(pgbouncer_safe);
+                }
+                if hosts.is_some() {
+                    opts.map_sqlx_postgres_pool_opts(crate::failover::refuse_read_only);
+                }
             }
         }
         let db = Database::connect(opts).await.map_err(Error::from)?;
+        if let Some(h) = hosts {
+            crate::failover::watch(
+                db.get_postgres_connection_pool().clone(),
+                h.hosts,
+                cfg.acquire_timeout,
+            );
+        }
+        let db = Conn::new(
+            db,
+            cfg.pgbouncer && backend == Backend::Postgres,
+            cfg.statement_timeout,
+        );
         Ok(Self {
             db,
             backend,
@@ -107,20 +135,20 @@ impl Store {
 
     /// The pool, for repository calls outside a transaction: a replica's
     /// when the request was routed to one ([`Store::reading_from`]).
-    pub fn conn(&self) -> &DatabaseConnection {
+    pub fn conn(&self) -> &Conn {
         self.reads.as_ref().unwrap_or(&self.db)
     }
 
     /// The primary's pool, whatever [`Store::conn`] reads from.
-    pub fn primary(&self) -> &DatabaseConnection {
+    pub fn primary(&self) -> &Conn {
         &self.db
     }
 
     /// This store with reads outside a transaction served by `reads` (a
     /// replica); transactions, and so every write, stay on the primary.
-    pub fn reading_from(&self, reads: DatabaseConnection) -> Self {
+    pub fn reading_from(&self, reads: sea_orm::DatabaseConnection) -> Self {
         Self {
-            reads: Some(reads),
+            reads: Some(self.db.over(reads)),
             ..self.clone()
         }
     }
@@ -199,14 +227,14 @@ impl Store {
     pub fn pool_stats(&self) -> PoolStats {
         match self.backend {
             Backend::Sqlite => {
-                let p = self.db.get_sqlite_connection_pool();
+                let p = self.db.pool().get_sqlite_connection_pool();
                 PoolStats {
                     size: p.size(),
                     idle: p.num_idle() as u32,
                 }
             }
             Backend::Postgres => {
-                let p = self.db.get_postgres_connection_pool();
+                let p = self.db.pool().get_postgres_connection_pool();
                 PoolStats {
                     size: p.size(),
                     idle: p.num_idle() as u32,
@@ -217,6 +245,37 @@ impl Store {
 
     /// Closes the pool, waiting for lent connections to come back.
     pub async fn close(self) -> Result<()> {
-        self.db.close().await.map_err(Error::from)
+        self.db.pool().clone().close().await.map_err(Error::from)
     }
+}
+
+/// The URL of whichever of several hosts is the writable primary now.
+async fn primary_url(h: &crate::failover::Hosts, cfg: &DatabaseConfig) -> Result<String> {
+    let base: sea_orm::sqlx::postgres::PgConnectOptions = h
+        .first_url
+        .parse()
+        .map_err(|e| Error::Config(format!("database URL: {e}")))?;
+    let base = if cfg.pgbouncer {
+        pgbouncer_safe(base)
+    } else {
+        base
+    };
+    let found = crate::failover::find_primary(&base, &h.hosts, cfg.acquire_timeout)
+        .await
+        .ok_or_else(|| {
+            Error::Unavailable(format!(
+                "none of the {} hosts in database.url is a writable primary",
+                h.hosts.len()
+            ))
+        })?;
+    Ok(h.url_for(found.get_host(), found.get_port()))
+}
+
+/// Startup parameters and statements PgBouncer 1.18 in transaction mode
+/// accepts: no `extra_float_digits` (PostgreSQL 12+ prints floats exactly
+/// anyway), no named statements (the cache off, sqlx uses the unnamed one).
+pub(crate) fn pgbouncer_safe(
+    o: sea_orm::sqlx::postgres::PgConnectOptions,
+) -> sea_orm::sqlx::postgres::PgConnectOptions {
+    o.extra_float_digits(None).statement_cache_capacity(0)
 }

@@ -49,6 +49,12 @@ fn keep() -> bool {
     std::env::var("CUSTODIAN_TEST_KEEP").is_ok_and(|v| v == "1")
 }
 
+/// `CUSTODIAN_DB_PGBOUNCER=true` (as `serve` reads it): the test server is
+/// a PgBouncer in transaction mode, so every test store is opened for it.
+fn behind_pgbouncer() -> bool {
+    std::env::var("CUSTODIAN_DB_PGBOUNCER").is_ok_and(|v| matches!(v.trim(), "true" | "1"))
+}
+
 async fn open(base: &str) -> TestDb {
     let base = DatabaseUrl::parse(base).unwrap_or_else(|e| panic!("test database URL: {e}"));
     let scratch = ScratchDb::create(&base, "custodian_t")
@@ -57,6 +63,7 @@ async fn open(base: &str) -> TestDb {
     let config = DatabaseConfig {
         url: scratch.url.clone(),
         max_connections: 16,
+        pgbouncer: behind_pgbouncer(),
         ..DatabaseConfig::default()
     };
     let store = Store::connect(&config)

@@ -6,7 +6,7 @@
 
 use custodian_core::{Backend, Error, Store, migrate::Migrator, testing::TestDb};
 use custodian_ledger::audit::{self, Change};
-use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, TransactionTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
 
 async fn migrated(db: &TestDb) -> Store {
     Migrator::new(vec![custodian_ledger::migrations()])

@@ -40,7 +40,6 @@ custodian_core::backend_tests! {
 /// does) and then appending to the chain must not deadlock against it.
 /// PostgreSQL only in effect: SQLite has one writer at a time, no row locks.
 async fn cancel_against_ride_updates(db: TestDb) {
-    use sea_orm::TransactionTrait;
     let store = migrated(&db).await;
     let pid = enrolled(&store, "Dara").await;
     let a = booked(&store, pid).await;
