@@ -11,6 +11,7 @@
 //! Tables are prefixed `acoustics_`.
 #![deny(missing_docs)]
 
+pub mod erase;
 mod export;
 pub mod files;
 pub mod http;

@@ -65,6 +65,10 @@ impl Module for Acoustics {
         crate::http::routes().layer(axum::Extension(DataRoot::new(data_root(env.config()))))
     }
 
+    fn erasure(&self) -> Option<custodian_module::erase::Erasure> {
+        Some(crate::erase::ERASURE)
+    }
+
     fn exports(&self) -> Vec<custodian_module::export::ExportResource> {
         crate::export::exports()
     }

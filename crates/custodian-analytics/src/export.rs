@@ -1,15 +1,34 @@
 //! What `custodian export analytics ...` and `/v1/analytics/<resource>/export`
 //! write. Patient-keyed tables export only the splits the caller's role may
-//! read (the split guard, in SQL), as their lists do.
+//! read (the split guard, in SQL), as their lists do. User sessions have no
+//! list route (the active-users KPIs read them); their spec here says what
+//! an export of them may filter by.
 
+use custodian_core::query::{Dir, FieldType, ListSpec};
 use custodian_module::export::{Class::*, ExportResource, Listed};
 
 use crate::{
-    model::{conversation, ml_annotation, ml_prediction, patient_journey},
+    model::{conversation, ml_annotation, ml_prediction, patient_journey, user_session},
     module::ANALYTICS,
     patient,
     repo::Resource,
 };
+
+/// What a user session export may filter and order by.
+fn user_session_spec() -> ListSpec<user_session::Entity> {
+    use user_session::Column as C;
+    ListSpec::new("user_sessions", "id", C::Id, FieldType::Uuid)
+        .filter("user_id", C::UserId, FieldType::Text)
+        .filter("pages_viewed", C::PagesViewed, FieldType::Int)
+        .filter(
+            "session_duration_seconds",
+            C::SessionDurationSeconds,
+            FieldType::Int,
+        )
+        .sort("session_start", C::SessionStart, FieldType::Timestamp)
+        .sort("created_at", C::CreatedAt, FieldType::Timestamp)
+        .default_order(&[("session_start", Dir::Asc)])
+}
 
 /// The exportable analytics resources.
 pub fn exports() -> Vec<ExportResource> {
@@ -83,6 +102,22 @@ pub fn exports() -> Vec<ExportResource> {
                 ("created_at", Date),
             ],
             Listed::<conversation::Entity>::new(<conversation::Entity as Resource>::spec),
+        ),
+        ExportResource::table(
+            "user_sessions",
+            ANALYTICS,
+            Some("user_id"),
+            &[
+                ("id", Key),
+                ("user_id", Pseudonym),
+                ("session_start", Date),
+                ("session_end", Date),
+                ("session_duration_seconds", Plain),
+                ("pages_viewed", Plain),
+                ("actions_taken", FreeText),
+                ("created_at", Date),
+            ],
+            Listed::<user_session::Entity>::new(user_session_spec),
         ),
     ]
 }

@@ -7,6 +7,10 @@
 //! their removal is the operator's (the report counts the documents).
 
 use custodian_core::{Error, Result};
+use custodian_ledger::{
+    record::{self, Record},
+    subject_keys::{self, Subject},
+};
 use custodian_module::erase::{Erased, Erasure};
 use futures::future::BoxFuture;
 use sea_orm::{
@@ -90,4 +94,26 @@ fn erase_case(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result<Erased
             files: Vec::new(),
         })
     })
+}
+
+/// Holds case `id` against erasure for the rest of the transaction and
+/// refuses (409) one already erased: every write about a case calls it
+/// (or [`lock_child`], or [`refuse_erased`] under its own row lock).
+pub(crate) async fn hold(tx: &DatabaseTransaction, id: Uuid) -> Result<()> {
+    record::hold_subject::<case::Entity>(tx, ERASURE.subject_type, id).await
+}
+
+/// A child row of a case locked for a write, the case held first.
+pub(crate) async fn lock_child<E: Record>(
+    tx: &DatabaseTransaction,
+    id: Uuid,
+    case: impl Fn(&E::Model) -> Option<Uuid>,
+) -> Result<E::Model> {
+    record::lock_child::<E, case::Entity>(tx, id, ERASURE.subject_type, case).await
+}
+
+/// Refuses (409) a write about an erased case whose row the transaction
+/// already locked `FOR UPDATE`.
+pub(crate) async fn refuse_erased(tx: &DatabaseTransaction, id: Uuid) -> Result<()> {
+    subject_keys::refuse_erased(tx, &Subject::new(ERASURE.subject_type, id)).await
 }

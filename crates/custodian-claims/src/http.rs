@@ -64,7 +64,19 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
         .route_layer(axum::middleware::from_fn(|req, next| {
             guard::require(crate::CLAIMS, req, next)
         }))
+        .route_layer(axum::middleware::from_fn(|req, next| {
+            custodian_http::sealing::mark(&SEALING, req, next)
+        }))
 }
+
+/// A keyed POST's stored answer about a case (the case, its documents and
+/// triage results) is sealed under the case's key.
+static SEALING: custodian_http::sealing::Sealing = custodian_http::sealing::Sealing {
+    collection: "/v1/claims/cases",
+    subject_type: crate::erase::ERASURE.subject_type,
+    field: "case_id",
+    via: &[],
+};
 
 /// `?include_deleted=true` on a single read.
 #[derive(Debug, Default, Deserialize, IntoParams)]

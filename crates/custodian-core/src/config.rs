@@ -16,7 +16,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://custodian.db";
 pub const DEFAULT_CONFIG_FILE: &str = "custodian.toml";
 
 /// The effective configuration of a Custodian process.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Where the data lives and how the pool behaves.
     pub database: DatabaseConfig,
@@ -28,12 +28,38 @@ pub struct Config {
     /// The `[export]` section as written (de-identification profiles),
     /// parsed and validated by `custodian-export`.
     pub export: Option<toml::Table>,
+    /// The export's own key (`export.key`, `CUSTODIAN_EXPORT_KEY[_FILE]`):
+    /// when set, export pseudonyms and date shifts are keyed by it rather
+    /// than by keys derived from the pepper.
+    pub export_key: Option<crate::seal::ConfigKey>,
+    /// How many HTTP exports may stream at once (`export.max_concurrent`).
+    pub export_max_concurrent: usize,
     /// The modules to enable by name (`[modules] enabled`, `CUSTODIAN_MODULES`);
     /// `None` enables every module the binary has. Names are checked
     /// against the binary's modules where the list of them is known.
     pub modules: Option<Vec<String>>,
     /// Where each value came from, for `custodian check`.
     pub sources: Vec<(String, String)>,
+}
+
+/// The default of `export.max_concurrent`.
+pub const DEFAULT_EXPORT_MAX_CONCURRENT: usize = 2;
+/// The largest `export.max_concurrent`.
+pub const MAX_EXPORT_MAX_CONCURRENT: usize = 1000;
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database: DatabaseConfig::default(),
+            server: ServerConfig::default(),
+            splits: None,
+            export: None,
+            export_key: None,
+            export_max_concurrent: DEFAULT_EXPORT_MAX_CONCURRENT,
+            modules: None,
+            sources: Vec::new(),
+        }
+    }
 }
 
 /// Connection and pool settings; applied identically to both backends where
@@ -511,6 +537,8 @@ impl Config {
                 list.iter().map(|m| m.trim().to_owned()).collect()
             }),
         };
+        let (export, export_key, export_max_concurrent) =
+            export_settings(file.export.clone(), file_src, env, &mut sources)?;
         // Unset, the cap follows a smaller body limit instead of refusing it.
         if !sources.iter().any(|(k, _)| k == "server.max_json_bytes") {
             server.max_json_bytes = server.max_json_bytes.min(server.body_limit).max(1024);
@@ -541,7 +569,9 @@ impl Config {
             database: db,
             server,
             splits: file.splits,
-            export: file.export,
+            export,
+            export_key,
+            export_max_concurrent,
             modules,
             sources,
         })
@@ -626,6 +656,18 @@ impl Config {
                 self.server.max_page_bytes.to_string(),
             ),
             (
+                "export.key".into(),
+                if self.export_key.is_some() {
+                    "***".into()
+                } else {
+                    "unset (derived from the pepper)".into()
+                },
+            ),
+            (
+                "export.max_concurrent".into(),
+                self.export_max_concurrent.to_string(),
+            ),
+            (
                 "modules.enabled".into(),
                 self.modules
                     .as_ref()
@@ -663,6 +705,62 @@ fn display_duration(d: Duration) -> String {
         }
     }
     format!("{ms}ms")
+}
+
+/// The `[export]` keys the core reads (`key`, `max_concurrent`, each also
+/// from the environment, which wins), taken out of the section; the rest
+/// (the profiles) is left for `custodian-export`.
+fn export_settings(
+    mut section: Option<toml::Table>,
+    file_src: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    sources: &mut Vec<(String, String)>,
+) -> Result<(Option<toml::Table>, Option<crate::seal::ConfigKey>, usize)> {
+    let file_key = section.as_mut().and_then(|t| t.remove("key"));
+    let file_max = section.as_mut().and_then(|t| t.remove("max_concurrent"));
+    let key_error = |e: crate::seal::KekError| Error::Config(e.to_string());
+    let key = if let Some(v) = env("CUSTODIAN_EXPORT_KEY") {
+        sources.push(("export.key".into(), "CUSTODIAN_EXPORT_KEY".into()));
+        Some(crate::seal::ConfigKey::parse(&v, "CUSTODIAN_EXPORT_KEY").map_err(key_error)?)
+    } else if let Some(path) = env("CUSTODIAN_EXPORT_KEY_FILE") {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::Config(format!("cannot read {path}: {e}")))?;
+        let name = format!("CUSTODIAN_EXPORT_KEY_FILE ({path})");
+        sources.push(("export.key".into(), name.clone()));
+        Some(crate::seal::ConfigKey::parse(&text, &name).map_err(key_error)?)
+    } else if let Some(v) = file_key {
+        let name = format!("{file_src} export.key");
+        let text = v
+            .as_str()
+            .ok_or_else(|| Error::Config(format!("{name}: must be a string")))?;
+        sources.push(("export.key".into(), name.clone()));
+        Some(crate::seal::ConfigKey::parse(text, &name).map_err(key_error)?)
+    } else {
+        None
+    };
+    let max = match (env("CUSTODIAN_EXPORT_MAX_CONCURRENT"), file_max) {
+        (Some(v), _) => Some((v, "CUSTODIAN_EXPORT_MAX_CONCURRENT".to_owned())),
+        (None, Some(v)) => Some((
+            v.as_integer()
+                .map_or_else(|| format!("{v:?}"), |i| i.to_string()),
+            format!("{file_src} export.max_concurrent"),
+        )),
+        (None, None) => None,
+    };
+    let max = match max {
+        Some((raw, src)) => {
+            let n: usize = parse_num(&raw).map_err(|e| Error::Config(format!("{src}: {e}")))?;
+            if !(1..=MAX_EXPORT_MAX_CONCURRENT).contains(&n) {
+                return Err(Error::Config(format!(
+                    "{src}: must be 1 to {MAX_EXPORT_MAX_CONCURRENT} (got {n})"
+                )));
+            }
+            sources.push(("export.max_concurrent".into(), src));
+            n
+        }
+        None => DEFAULT_EXPORT_MAX_CONCURRENT,
+    };
+    Ok((section, key, max))
 }
 
 /// `claims, trials` or `claims,trials`: names, blanks dropped.

@@ -109,6 +109,36 @@ impl DataKey {
     }
 }
 
+/// A 32-byte secret given as configuration (the export key): read in the
+/// forms the KEK is, compared and used as bytes, never printed.
+#[derive(Clone)]
+pub struct ConfigKey(Secret);
+
+impl std::fmt::Debug for ConfigKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConfigKey(***)")
+    }
+}
+
+impl PartialEq for ConfigKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.0 == other.0.0
+    }
+}
+
+impl ConfigKey {
+    /// 64 hex digits or base64 of 32 bytes; `source_name` (never the value)
+    /// is what an error names.
+    pub fn parse(text: &str, source_name: &str) -> Result<Self, KekError> {
+        parse_kek(text.trim(), source_name).map(Self)
+    }
+
+    /// The key's bytes, for keying a MAC.
+    pub fn expose(&self) -> &[u8; KEY_LEN] {
+        &self.0.0
+    }
+}
+
 /// Why the key-encryption key cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KekError {

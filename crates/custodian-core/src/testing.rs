@@ -18,7 +18,7 @@ use std::panic::AssertUnwindSafe;
 use futures::FutureExt;
 
 use crate::{
-    Store,
+    Backend, Store,
     config::{DatabaseConfig, DatabaseUrl},
     scratch::ScratchDb,
 };
@@ -71,6 +71,93 @@ async fn open(base: &str) -> TestDb {
 }
 
 impl TestDb {
+    /// Every row of every table as lower-case text, bytes as hex: what a
+    /// dump of the database shows, for an erasure test to search.
+    pub async fn dump(&self) -> String {
+        use sea_orm::{ConnectionTrait, Statement};
+        let conn = self.store.conn();
+        let backend = self.store.backend();
+        let tables_sql = match backend {
+            Backend::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            }
+            Backend::Postgres => {
+                "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
+            }
+        };
+        let db = conn.get_database_backend();
+        let names = |rows: Vec<sea_orm::QueryResult>| -> Vec<String> {
+            rows.iter()
+                .map(|r| {
+                    r.try_get::<String>("", "name")
+                        .unwrap_or_else(|e| panic!("a name: {e}"))
+                })
+                .collect()
+        };
+        let tables = names(
+            conn.query_all_raw(Statement::from_string(db, tables_sql))
+                .await
+                .unwrap_or_else(|e| panic!("list tables: {e}")),
+        );
+        assert!(tables.len() > 10, "{tables:?}");
+        let mut out = String::new();
+        for t in tables {
+            let sql = match backend {
+                Backend::Sqlite => {
+                    let cols = names(
+                        conn.query_all_raw(Statement::from_string(
+                            db,
+                            format!("SELECT name FROM pragma_table_info('{t}')"),
+                        ))
+                        .await
+                        .unwrap_or_else(|e| panic!("columns of {t}: {e}")),
+                    );
+                    // quote() writes text as text and blobs as X'hex'.
+                    let row = cols
+                        .iter()
+                        .map(|c| format!("quote(\"{c}\")"))
+                        .collect::<Vec<_>>()
+                        .join(" || '|' || ");
+                    format!("SELECT {row} AS row FROM \"{t}\"")
+                }
+                Backend::Postgres => format!("SELECT t::text AS row FROM \"{t}\" t"),
+            };
+            for r in conn
+                .query_all_raw(Statement::from_string(db, sql))
+                .await
+                .unwrap_or_else(|e| panic!("dump {t}: {e}"))
+            {
+                let row: Option<String> = r
+                    .try_get("", "row")
+                    .unwrap_or_else(|e| panic!("a row of {t}: {e}"));
+                out.push_str(&t);
+                out.push(':');
+                out.push_str(&row.unwrap_or_default().to_lowercase());
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// On SQLite, the file's own bytes (freed pages too) after a WAL
+    /// checkpoint, and whatever the WAL still holds: what an erasure test
+    /// searches for a value's bytes. `None` on PostgreSQL.
+    pub async fn sqlite_file_bytes(&self) -> Option<Vec<u8>> {
+        use sea_orm::ConnectionTrait;
+        let path = self.config.url.sqlite_path()?;
+        self.store
+            .conn()
+            .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await
+            .unwrap_or_else(|e| panic!("checkpoint {}: {e}", path.display()));
+        let mut bytes =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        if let Ok(w) = std::fs::read(format!("{}-wal", path.display())) {
+            bytes.extend(w);
+        }
+        Some(bytes)
+    }
+
     /// A new SQLite file.
     pub async fn sqlite() -> Self {
         open("sqlite://custodian-test.db").await

@@ -1,12 +1,13 @@
 //! Turning a stored row into a file row: typed cells, with each field's
 //! action applied under the export keys.
 //!
-//! The two keys are the export's own: derived from the pepper with labels
-//! no other use shares (as trials' media-URL key is), so an exported
+//! The two keys are the export's own: derived from the export key
+//! (`export.key`) when one is configured, else from the pepper, each with a
+//! label no other use shares (as trials' media-URL key is), so an exported
 //! pseudonym is not the stored one, and the date-shift key is not the
 //! pseudonym key. Shifts are a keyed hash of the row's subject, so every
 //! date of one subject moves by the same number of days in every file made
-//! under one pepper, and intervals within a subject survive.
+//! under one key, and intervals within a subject survive.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use custodian_module::export::ValueType;
@@ -45,6 +46,15 @@ impl Keys {
             out.copy_from_slice(&m.finalize().into_bytes());
         }
         out
+    }
+
+    /// The keys derived from a configured export key, so exports can be
+    /// linked or unlinked from each other apart from the pepper.
+    pub fn from_export_key(key: &custodian_core::seal::ConfigKey) -> Self {
+        Self {
+            pseudonym: Self::mac(key.expose(), "export pseudonyms v1"),
+            shift: Self::mac(key.expose(), "export date shifts v1"),
+        }
     }
 
     /// `ex_` and 32 hex digits of the keyed hash of `value`.
@@ -138,6 +148,20 @@ impl Cell {
     }
 }
 
+/// A date of birth as Safe Harbor allows it: its year, or `90+` when the
+/// person is 90 or older on `today` (their year would say so).
+pub fn birth_year(born: NaiveDate, today: NaiveDate) -> String {
+    let mut age = today.year() - born.year();
+    if (today.month(), today.day()) < (born.month(), born.day()) {
+        age -= 1;
+    }
+    if age >= 90 {
+        "90+".into()
+    } else {
+        born.year().to_string()
+    }
+}
+
 /// An age's band: `0-4`, `5-9`, ..., `85-89`, then `90+`.
 pub fn age_band(age: i64) -> String {
     if age >= 90 {
@@ -180,6 +204,12 @@ pub fn transform(plan: &Plan, keys: Option<&Keys>, row: &Value) -> Vec<Cell> {
                     // No subject to shift by, or not a date: withheld.
                     _ => Cell::Null,
                 },
+                (Action::Generalize, Cell::Timestamp(t)) if c.birth_date => {
+                    Cell::Text(birth_year(t.date_naive(), plan.today))
+                }
+                (Action::Generalize, Cell::Date(t)) if c.birth_date => {
+                    Cell::Text(birth_year(t, plan.today))
+                }
                 (Action::Generalize, Cell::Timestamp(t)) => Cell::Int(i64::from(t.year())),
                 (Action::Generalize, Cell::Date(t)) => Cell::Int(i64::from(t.year())),
                 (Action::Generalize, Cell::Int(a)) => Cell::Text(age_band(a)),
@@ -207,6 +237,20 @@ mod tests {
         assert_eq!(age_band(89), "85-89");
         assert_eq!(age_band(90), "90+");
         assert_eq!(age_band(104), "90+");
+    }
+
+    #[test]
+    fn a_birth_date_is_its_year_until_ninety_then_only_ninety_plus() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        let today = day(2026, 12, 5);
+        assert_eq!(birth_year(day(1985, 6, 1), today), "1985");
+        assert_eq!(
+            birth_year(day(1936, 12, 6), today),
+            "1936",
+            "89 until tomorrow"
+        );
+        assert_eq!(birth_year(day(1936, 12, 5), today), "90+", "90 today");
+        assert_eq!(birth_year(day(1920, 3, 4), today), "90+");
     }
 
     #[test]

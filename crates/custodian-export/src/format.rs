@@ -68,6 +68,20 @@ pub struct TextWriter {
     columns: Vec<Column>,
     csv: Option<csv::Writer<Vec<u8>>>,
     header_done: bool,
+    excel_safe: bool,
+}
+
+/// What a spreadsheet reads as the start of a formula.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV cell's text; with `excel_safe`, text a spreadsheet would run as a
+/// formula (`=HYPERLINK(...)`, `+1`, `@SUM`) is prefixed with `'`, which
+/// spreadsheets show as text. Numbers are never text cells, so `-5` stays.
+fn csv_field(cell: &Cell, excel_safe: bool) -> String {
+    match cell {
+        Cell::Text(t) if excel_safe && t.starts_with(FORMULA_STARTS) => format!("'{t}"),
+        other => other.to_text().unwrap_or_default(),
+    }
 }
 
 impl TextWriter {
@@ -84,7 +98,15 @@ impl TextWriter {
             columns: columns.to_vec(),
             csv: (format == Format::Csv).then(|| csv::Writer::from_writer(Vec::new())),
             header_done: false,
+            excel_safe: false,
         })
+    }
+
+    /// With `on`, CSV text cells that a spreadsheet would read as a formula
+    /// are prefixed with `'`; off (the default), CSV holds exactly what is stored.
+    pub fn excel_safe(mut self, on: bool) -> Self {
+        self.excel_safe = on;
+        self
     }
 
     /// The bytes of the next rows (the header too, before the first).
@@ -95,7 +117,7 @@ impl TextWriter {
                     w.write_record(self.columns.iter().map(|c| c.name))?;
                 }
                 for row in rows {
-                    w.write_record(row.iter().map(|c| c.to_text().unwrap_or_default()))?;
+                    w.write_record(row.iter().map(|c| csv_field(c, self.excel_safe)))?;
                 }
                 let bytes = w
                     .into_inner()
@@ -188,6 +210,16 @@ impl FileSink {
                 other.as_str(),
                 other.as_str()
             ))),
+        }
+    }
+
+    /// CSV made safe to open in a spreadsheet (see [`TextWriter::excel_safe`]);
+    /// other formats are unchanged (Excel cells are typed, text is never a formula).
+    pub fn excel_safe(self, on: bool) -> Self {
+        match self {
+            FileSink::Text(t, out) => FileSink::Text(Box::new(t.excel_safe(on)), out),
+            #[allow(unreachable_patterns)]
+            other => other,
         }
     }
 

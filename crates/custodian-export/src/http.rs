@@ -1,7 +1,9 @@
 //! `GET /v1/<module>/<resource>/export?format=ndjson|csv[&profile=NAME][&filters]`:
 //! one route per exportable resource of each enabled module, guarded by the
 //! resource's permission area, streamed page by page (chunked) so memory
-//! stays bounded by one page. Parquet and Excel are written by the CLI.
+//! stays bounded by one page, and at most `export.max_concurrent` at once
+//! across the process (more is a 503 with `Retry-After`). Parquet and Excel
+//! are written by the CLI.
 
 use std::sync::Arc;
 
@@ -28,11 +30,32 @@ use crate::{ExportError, Format, Job, Request as ExportRequest, Settings, TextWr
 
 /// Longest `profile=` value.
 const MAX_PROFILE_LEN: usize = 64;
+/// Seconds a client refused for lack of a slot is asked to wait.
+const RETRY_AFTER_SECS: &str = "5";
+
+/// The HTTP exports that may stream at once, shared by every module's
+/// export routes: each holds a slot from before its first page is read
+/// until its response body ends or is dropped.
+#[derive(Clone, Debug)]
+pub struct Slots(Arc<tokio::sync::Semaphore>);
+
+impl Slots {
+    /// `n` slots (`export.max_concurrent`).
+    pub fn new(n: usize) -> Self {
+        Self(Arc::new(tokio::sync::Semaphore::new(n)))
+    }
+
+    /// A slot, or `None` when every one is taken.
+    pub fn try_take(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.0.clone().try_acquire_owned().ok()
+    }
+}
 
 /// The export routes of `module`, with their OpenAPI entries; none when it
 /// exports nothing. Profiles that do not parse make every de-identified
 /// export answer 503 naming the error (`custodian check` reports it too).
-pub fn routes(module: &'static dyn Module, env: &Env) -> OpenApiRouter {
+/// Every module's routes take their slots from the same `slots`.
+pub fn routes(module: &'static dyn Module, env: &Env, slots: &Slots) -> OpenApiRouter {
     let resources = module.exports();
     if resources.is_empty() {
         return OpenApiRouter::new();
@@ -44,7 +67,7 @@ pub fn routes(module: &'static dyn Module, env: &Env) -> OpenApiRouter {
         let path = format!("/v1/{}/{}/export", module.name(), r.name);
         paths.add_path_operation(&path, vec![HttpMethod::Get], operation(module.name(), &r));
         let area = r.area;
-        let shared = Arc::new((module.name(), r, settings.clone()));
+        let shared = Arc::new((module.name(), r, settings.clone(), slots.clone()));
         router = router.route(
             &path,
             get(
@@ -63,7 +86,12 @@ pub fn routes(module: &'static dyn Module, env: &Env) -> OpenApiRouter {
     OpenApiRouter::with_openapi(doc).merge(router.into())
 }
 
-type Shared = Arc<(&'static str, ExportResource, Arc<Result<Settings, String>>)>;
+type Shared = Arc<(
+    &'static str,
+    ExportResource,
+    Arc<Result<Settings, String>>,
+    Slots,
+)>;
 
 async fn export(
     shared: Shared,
@@ -72,7 +100,7 @@ async fn export(
     query: Option<String>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (module, resource, settings) = (&shared.0, &shared.1, &shared.2);
+    let (module, resource, settings, slots) = (&shared.0, &shared.1, &shared.2, &shared.3);
     let principal = req
         .extensions()
         .get::<Principal>()
@@ -98,6 +126,7 @@ async fn export(
     let pairs = custodian_http::list::list_params(query.as_deref(), req.headers()).0;
     let mut format = Format::Ndjson;
     let mut profile = None;
+    let mut excel_safe = false;
     let mut filters = Vec::new();
     for (k, v) in pairs {
         match k.as_str() {
@@ -115,6 +144,10 @@ async fn export(
                 }
                 profile = Some(v);
             }
+            "excel_safe" => {
+                excel_safe =
+                    custodian_ledger::record::parse_bool("excel_safe", Some(&v))?.unwrap_or(false);
+            }
             _ => filters.push((k, v)),
         }
     }
@@ -122,6 +155,20 @@ async fn export(
         format,
         profile,
         filters,
+        excel_safe,
+    };
+    // A capacity refusal, not an access one: nothing is recorded for it.
+    let Some(slot) = slots.try_take() else {
+        let mut res = ApiError::new(
+            Kind::Unavailable,
+            "as many exports as this server streams at once are running; retry later",
+        )
+        .into_response();
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
+        return Ok(res);
     };
     let job = Job::start(
         store,
@@ -132,15 +179,17 @@ async fn export(
         request,
     )
     .await?;
-    let writer = TextWriter::new(format, job.columns())?;
+    let writer = TextWriter::new(format, job.columns())?.excel_safe(job.excel_safe());
     let disposition = format!("attachment; filename=\"{}\"", job.file_name());
+    // The slot travels with the stream: it is freed when the body ends or
+    // the client goes away.
     let body = Body::from_stream(futures::stream::unfold(
-        Some((job, writer)),
+        Some((job, writer, slot)),
         |state| async move {
-            let (mut job, mut writer) = state?;
+            let (mut job, mut writer, slot) = state?;
             match job.next_page().await {
                 Ok(Some(rows)) => match writer.page(&rows) {
-                    Ok(bytes) => Some((Ok(bytes), Some((job, writer)))),
+                    Ok(bytes) => Some((Ok(bytes), Some((job, writer, slot)))),
                     Err(e) => Some((Err(stream_error(e)), None)),
                 },
                 Ok(None) => {
@@ -189,7 +238,8 @@ fn operation(module: &'static str, r: &ExportResource) -> utoipa::openapi::path:
              with the raw export right (admin) may ask for; with `profile=safe_harbor` or a \
              configured profile each field is kept, dropped, pseudonymized, date-shifted or \
              generalized. Needs read access to `{area}`. The export is recorded in the audit \
-             chain (who, filters, profile, row count; never values).",
+             chain (who, filters, profile, row count; never values). At most \
+             `export.max_concurrent` exports stream at once; another is a 503 with Retry-After.",
             name = r.name,
             area = r.area.name
         )))
@@ -217,6 +267,18 @@ fn operation(module: &'static str, r: &ExportResource) -> utoipa::openapi::path:
                         .pattern(Some("^[a-z0-9_-]{1,64}$"))
                         .max_length(Some(MAX_PROFILE_LEN)),
                 )),
+        )
+        .parameter(
+            ParameterBuilder::new()
+                .name("excel_safe")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(
+                    "CSV only (NDJSON ignores it): prefix text cells starting with `=`, `+`, \
+                     `-`, `@`, tab or CR with `'`, so a spreadsheet shows them as text rather \
+                     than running them as formulas (default false: cells exactly as stored)",
+                ))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::Boolean))),
         )
         .response(
             "404",

@@ -34,14 +34,18 @@ pub struct Settings {
 
 impl Settings {
     /// From the process configuration: profiles from `[export]`, keys from
-    /// the pepper.
+    /// `export.key` when it is set, else from the pepper.
     pub fn from_env(env: &Env) -> Result<Self, ExportError> {
-        Ok(Self {
-            profiles: Profiles::from_config(env.config().export.as_ref())?,
-            keys: env
+        let keys = match &env.config().export_key {
+            Some(key) => Ok(Keys::from_export_key(key)),
+            None => env
                 .pseudonymizer()
                 .map(|pz| Keys::from_pseudonymizer(pz))
                 .map_err(|e| e.to_string()),
+        };
+        Ok(Self {
+            profiles: Profiles::from_config(env.config().export.as_ref())?,
+            keys,
         })
     }
 }
@@ -55,6 +59,9 @@ pub struct Request {
     pub profile: Option<String>,
     /// List-grammar filters and `order`, plus `include_deleted` and `split`.
     pub filters: Vec<(String, String)>,
+    /// CSV only (ignored for other formats): prefix text cells a
+    /// spreadsheet would run as a formula with `'`.
+    pub excel_safe: bool,
 }
 
 /// An export under way.
@@ -149,6 +156,11 @@ impl Job {
                 (plan, Some(keys))
             }
         };
+        // Only CSV has formula text to quote (NDJSON is no spreadsheet's,
+        // and Excel cells are typed): elsewhere it does nothing, and is
+        // not recorded.
+        let mut request = request;
+        request.excel_safe &= request.format == Format::Csv;
         check_shape(&request.filters, request.profile.as_ref().map(|_| &plan))?;
         resource.source.check(&request.filters)?;
         let mut job = Self {
@@ -185,6 +197,11 @@ impl Job {
             self.resource.name,
             self.request.format.as_str()
         )
+    }
+
+    /// Whether CSV text cells are made safe to open in a spreadsheet.
+    pub fn excel_safe(&self) -> bool {
+        self.request.excel_safe
     }
 
     /// Rows read so far.
@@ -242,6 +259,9 @@ impl Job {
             ),
             format!("rows:{}", self.rows),
         ];
+        if self.request.excel_safe {
+            what.push("excel_safe".into());
+        }
         what.extend(self.request.filters.iter().map(|(k, v)| filter_name(k, v)));
         if incomplete {
             what.push("incomplete".into());

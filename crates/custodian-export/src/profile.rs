@@ -17,6 +17,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{NaiveDate, Utc};
+
 use custodian_module::export::{Class, ExportField, ExportResource, ValueType};
 use serde::Deserialize;
 
@@ -64,7 +66,7 @@ impl Action {
         match class {
             Some(Class::Plain) => Action::Keep,
             Some(Class::Key | Class::Pseudonym) => Action::Pseudonymize,
-            Some(Class::Date | Class::Age) => Action::Generalize,
+            Some(Class::Date | Class::Age | Class::BirthDate) => Action::Generalize,
             Some(Class::Direct | Class::FreeText) | None => Action::Drop,
         }
     }
@@ -213,6 +215,8 @@ pub struct Column {
     pub source: ValueType,
     /// What is done to it.
     pub action: Action,
+    /// A date of birth: generalized to its year, or `90+` past 89.
+    pub birth_date: bool,
 }
 
 /// One resource's columns under one profile (or raw).
@@ -224,6 +228,8 @@ pub struct Plan {
     pub subject: Option<&'static str>,
     /// `shift_days` of the profile.
     pub shift_days: u32,
+    /// The export's day (UTC), against which dates of birth give ages.
+    pub today: NaiveDate,
 }
 
 impl Plan {
@@ -238,10 +244,12 @@ impl Plan {
                     ty: f.ty,
                     source: f.ty,
                     action: Action::Keep,
+                    birth_date: false,
                 })
                 .collect(),
             subject: resource.subject,
             shift_days: DEFAULT_SHIFT_DAYS,
+            today: Utc::now().date_naive(),
         }
     }
 
@@ -265,6 +273,7 @@ impl Plan {
         }
         let mut columns = Vec::new();
         for f in &resource.fields {
+            let birth_date = f.class == Some(Class::BirthDate);
             let (action, _) = profile.action(&key, f);
             let bad = |why: &str| {
                 ExportError::Usage(format!("{key}.{}: {} {why}", f.name, action.as_str()))
@@ -280,6 +289,10 @@ impl Plan {
                     t
                 }
                 (Action::ShiftDate, _) => return Err(bad("applies to dates only")),
+                // A birth year, or `90+`: text, so one column holds both.
+                (Action::Generalize, ValueType::Date | ValueType::Timestamp) if birth_date => {
+                    ValueType::Text
+                }
                 (Action::Generalize, ValueType::Date | ValueType::Timestamp) => ValueType::Int,
                 (Action::Generalize, ValueType::Int) => ValueType::Text,
                 (Action::Generalize, ValueType::Text | ValueType::Json) => continue,
@@ -292,12 +305,14 @@ impl Plan {
                 ty,
                 source: f.ty,
                 action,
+                birth_date,
             });
         }
         Ok(Self {
             columns,
             subject: resource.subject,
             shift_days: profile.shift_days,
+            today: Utc::now().date_naive(),
         })
     }
 }

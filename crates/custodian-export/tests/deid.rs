@@ -18,6 +18,8 @@ use serde_json::Value;
 custodian_core::backend_tests! {
     no_identifier_of_seeded_data_appears_anywhere_in_a_safe_harbor_export => safe_harbor_bytes,
     date_shifts_keep_intervals_within_a_subject_and_are_stable_across_exports => shifts,
+    a_subject_born_in_1920_leaves_no_1920_in_a_safe_harbor_export => born_1920,
+    an_export_key_of_its_own_keys_pseudonyms_apart_from_the_pepper => export_key,
 }
 
 /// The values of `row` whose field `resource` classes as identifying, as
@@ -27,7 +29,14 @@ fn identifying(resource: &ExportResource, row: &serde_json::Map<String, Value>) 
     for f in &resource.fields {
         let risky = matches!(
             f.class,
-            Some(Class::Direct | Class::FreeText | Class::Key | Class::Pseudonym | Class::Date)
+            Some(
+                Class::Direct
+                    | Class::FreeText
+                    | Class::Key
+                    | Class::Pseudonym
+                    | Class::Date
+                    | Class::BirthDate
+            )
         ) || f.class.is_none();
         if !risky {
             continue;
@@ -106,9 +115,157 @@ async fn safe_harbor_bytes(db: TestDb) {
         "trials/agent_reasoning",
         "claims/documents",
         "claims/triage_results",
+        "analytics/user_sessions",
+        "therapy/insights",
+        "therapy/client_profiles",
     ] {
         assert!(searched.contains(r), "{r} had no seeded rows to search");
     }
+}
+
+/// The file without its export pseudonyms (`ex_` and 32 hex digits: keyed
+/// hashes, whose digits may spell anything by chance).
+fn without_pseudonyms(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hash = bytes
+            .get(i..i + 35)
+            .is_some_and(|w| w.starts_with(b"ex_") && w[3..].iter().all(|b| b.is_ascii_hexdigit()));
+        if hash {
+            i += 35;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+async fn born_1920(db: TestDb) {
+    use custodian_trials::repo::{NewParticipant, create_participant};
+    let _app = seeded(&db).await;
+    let old = create_participant(
+        &db.store,
+        &custodian_ledger::audit::Actor::system(),
+        &custodian_server::testing::test_pseudonymizer(),
+        NewParticipant {
+            first_name: "Edith".into(),
+            last_name: "Oldfield".into(),
+            date_of_birth: chrono::NaiveDate::from_ymd_opt(1920, 3, 4).unwrap(),
+            phone: None,
+            email: None,
+            preferred_channel: None,
+            preferred_language: None,
+            contact_consent: false,
+            research_consent: None,
+        },
+    )
+    .await
+    .unwrap();
+    let env = env(None);
+    let (raw, _) = export_file(&db, &env, "trials", "participants", Format::Csv, None, &[]).await;
+    let raw = std::fs::read(&raw).unwrap();
+    assert!(
+        raw.windows(4).any(|w| w == b"1920"),
+        "the raw file holds the birth year the profile must remove"
+    );
+    for format in [Format::Csv, Format::Ndjson] {
+        let (path, _) = export_file(
+            &db,
+            &env,
+            "trials",
+            "participants",
+            format,
+            Some("safe_harbor"),
+            &[],
+        )
+        .await;
+        let bytes = std::fs::read(&path).unwrap();
+        let plain = without_pseudonyms(&bytes);
+        assert!(
+            !plain.windows(4).any(|w| w == b"1920"),
+            "{}: 1920 appears: {}",
+            format.as_str(),
+            String::from_utf8_lossy(&plain)
+        );
+        if format == Format::Ndjson {
+            let rows = ndjson(&bytes);
+            let bands: BTreeSet<&str> = rows
+                .iter()
+                .map(|r| r["date_of_birth"].as_str().unwrap())
+                .collect();
+            assert!(bands.contains("90+"), "{bands:?}");
+            // Younger people keep their birth year.
+            assert!(
+                bands.iter().any(|b| b.len() == 4 && b.starts_with("19")),
+                "{bands:?}"
+            );
+        }
+        let _ = std::fs::remove_file(path);
+    }
+    // Parquet too: the column is text holding the year or 90+.
+    let (pq, _) = export_file(
+        &db,
+        &env,
+        "trials",
+        "participants",
+        Format::Parquet,
+        Some("safe_harbor"),
+        &[],
+    )
+    .await;
+    let bytes = std::fs::read(&pq).unwrap();
+    assert!(!without_pseudonyms(&bytes).windows(4).any(|w| w == b"1920"));
+    let _ = (std::fs::remove_file(pq), old);
+}
+
+/// An environment with no pepper, only an export key of `byte` repeated.
+fn keyed(byte: u8) -> custodian_module::Env {
+    let hex = format!("{byte:02x}").repeat(32);
+    let config = custodian_core::Config {
+        export_key: Some(custodian_core::seal::ConfigKey::parse(&hex, "test").unwrap()),
+        ..Default::default()
+    };
+    custodian_module::Env::new(config, custodian_privacy::splits::SplitConfig::default())
+}
+
+async fn export_key(db: TestDb) {
+    let _app = seeded(&db).await;
+    let ids = |env: custodian_module::Env| {
+        let db = &db;
+        async move {
+            let (p, _) = export_file(
+                db,
+                &env,
+                "trials",
+                "participants",
+                Format::Ndjson,
+                Some("safe_harbor"),
+                &[],
+            )
+            .await;
+            let rows = ndjson(&std::fs::read(&p).unwrap());
+            let _ = std::fs::remove_file(p);
+            rows.iter()
+                .map(|r| r["mary_id"].as_str().unwrap().to_owned())
+                .collect::<BTreeSet<_>>()
+        }
+    };
+    let a = ids(keyed(1)).await;
+    assert!(!a.is_empty());
+    assert!(a.iter().all(|p| p.starts_with("ex_")), "{a:?}");
+    assert_eq!(ids(keyed(1)).await, a, "the same key, the same pseudonyms");
+    let b = ids(keyed(2)).await;
+    assert!(
+        a.is_disjoint(&b),
+        "another key, other pseudonyms: {a:?} {b:?}"
+    );
+    let pepper = ids(env(None)).await;
+    assert!(
+        a.is_disjoint(&pepper),
+        "the export key replaces the pepper's export keys"
+    );
 }
 
 const SHIFTED: &str = r#"

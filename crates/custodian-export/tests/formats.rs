@@ -13,7 +13,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, TimeUnit};
 use calamine::{Data, Reader, Xlsx, open_workbook};
-use common::{env, export_file, ndjson, seeded};
+use common::{env, export_file, formula_rows, ndjson, seeded};
 use custodian_core::testing::TestDb;
 use custodian_export::Format;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -22,6 +22,7 @@ use serde_json::Value;
 custodian_core::backend_tests! {
     csv_parquet_and_excel_hold_the_rows_ndjson_holds => round_trip,
     an_empty_export_is_a_header_or_an_empty_file_not_an_error => empty,
+    excel_cells_hold_formula_like_text_as_text_never_as_formulas => xlsx_text,
 }
 
 /// The NDJSON rows of an export, as text per column (what CSV must hold).
@@ -222,4 +223,45 @@ async fn empty(db: TestDb) {
     let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&pq).unwrap()).unwrap();
     assert_eq!(reader.metadata().file_metadata().num_rows(), 0);
     assert!(reader.schema().field_with_name("patient_id").is_ok());
+}
+
+async fn xlsx_text(db: TestDb) {
+    let _app = seeded(&db).await;
+    formula_rows(&db).await;
+    let env = env(None);
+    let (xl, n) = export_file(
+        &db,
+        &env,
+        "analytics",
+        "patient_journeys",
+        Format::Xlsx,
+        None,
+        &[("brand", "like.*(*")],
+    )
+    .await;
+    assert_eq!(n, 2, "the two brands with a parenthesis");
+    let mut wb: Xlsx<_> = open_workbook(&xl).unwrap();
+    let range = wb.worksheet_range("export").unwrap();
+    let mut it = range.rows();
+    let at = it
+        .next()
+        .unwrap()
+        .iter()
+        .position(|c| c.to_string() == "brand")
+        .unwrap();
+    let mut got: Vec<Data> = it.map(|r| r[at].clone()).collect();
+    got.sort_by_key(|d| d.to_string());
+    assert_eq!(
+        got,
+        [
+            Data::String("=HYPERLINK(\"http://evil.example\",\"x\")".into()),
+            Data::String("@SUM(A1)".into()),
+        ]
+    );
+    let formulas = wb.worksheet_formula("export").unwrap();
+    assert!(
+        formulas.used_cells().all(|(_, _, f)| f.is_empty()),
+        "a cell holds a formula"
+    );
+    let _ = std::fs::remove_file(xl);
 }

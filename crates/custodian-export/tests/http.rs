@@ -8,14 +8,11 @@ mod common;
 use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
-use common::{get, last_entries, modules, ndjson, seed_rest, seeded};
-use custodian_analytics::{
-    model::patient_journey,
-    patient::{NewPatientJourney, journey_row},
-};
+use common::{get, journey, last_entries, modules, ndjson, seed_rest, seeded};
+use custodian_analytics::model::patient_journey;
 use custodian_core::testing::TestDb;
 use custodian_ledger::audit::Actor;
-use custodian_privacy::{access::Role, splits::SplitConfig};
+use custodian_privacy::access::Role;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 custodian_core::backend_tests! {
@@ -109,26 +106,12 @@ async fn filters(db: TestDb) {
     let now = chrono::Utc::now();
     let rows: Vec<_> = (0..1500)
         .map(|i| {
-            journey_row(
-                NewPatientJourney {
-                    patient_id: format!("bulk-{i:05}"),
-                    brand: if i % 3 == 0 {
-                        "Bulk3".into()
-                    } else {
-                        "Bulk".into()
-                    },
-                    journey_stage: Some("diagnosis".into()),
-                    data_source: None,
-                    data_sources_matched: None,
-                    source_stacking_flag: None,
-                    source_timestamp: None,
-                    ingestion_timestamp: None,
-                    data_lag_hours: None,
-                },
-                &SplitConfig::default(),
+            let brand = if i % 3 == 0 { "Bulk3" } else { "Bulk" };
+            journey(
+                format!("bulk-{i:05}"),
+                brand,
                 now + chrono::Duration::milliseconds(i),
             )
-            .unwrap()
         })
         .collect();
     for chunk in rows.chunks(200) {
@@ -345,6 +328,9 @@ async fn every_resource(db: TestDb) {
         "trials/agent_reasoning",
         "claims/documents",
         "claims/triage_results",
+        "analytics/user_sessions",
+        "therapy/insights",
+        "therapy/client_profiles",
     ] {
         assert!(filled.contains(r), "{r} exported no rows");
     }

@@ -13,6 +13,7 @@ pub mod list;
 pub mod problem;
 pub mod resource;
 pub mod responses;
+pub mod sealing;
 
 pub use caller::{Caller, Db, PrincipalName};
 pub use problem::{ApiError, Kind, Problem};

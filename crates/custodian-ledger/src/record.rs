@@ -19,7 +19,10 @@ use sea_orm::{
 use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
-use crate::audit::{self, Actor};
+use crate::{
+    audit::{self, Actor},
+    subject_keys,
+};
 
 /// A table whose rows are named in audit entries and "not found" messages,
 /// so the name is written once, beside the table, never at a call site.
@@ -249,6 +252,45 @@ pub async fn lock_live<E: Record>(tx: &DatabaseTransaction, id: Uuid) -> Result<
     .one(tx)
     .await?
     .ok_or_else(|| not_found::<E>(id))
+}
+
+/// Holds an erasable subject's row against erasure for the rest of the
+/// transaction (PostgreSQL `FOR SHARE`, which erasure's `FOR UPDATE` waits
+/// for; SQLite transactions here already hold the write lock) and refuses
+/// (409) a subject already erased. A missing row is left to the caller.
+/// Writes about a subject call it before locking any of its child rows, in
+/// the order erasure locks them, so the two never deadlock.
+pub async fn hold_subject<E: Record>(
+    tx: &DatabaseTransaction,
+    subject_type: &str,
+    id: Uuid,
+) -> Result<()> {
+    let found = E::find()
+        .filter(E::id_column().eq(id))
+        .lock_shared()
+        .one(tx)
+        .await?;
+    if found.is_some() {
+        subject_keys::refuse_erased(tx, &subject_keys::Subject::new(subject_type, id)).await?;
+    }
+    Ok(())
+}
+
+/// A live child row of an erasable subject (`P`, of `subject_type`),
+/// locked for a write: its subject is held first ([`hold_subject`]), then
+/// the row is locked `FOR UPDATE`, the order erasure takes them in. A row
+/// whose `subject` is `None` is only locked.
+pub async fn lock_child<E: Record, P: Record>(
+    tx: &DatabaseTransaction,
+    id: Uuid,
+    subject_type: &str,
+    subject: impl Fn(&E::Model) -> Option<Uuid>,
+) -> Result<E::Model> {
+    let row = get::<E>(tx, id, Visibility::default()).await?;
+    if let Some(parent) = subject(&row) {
+        hold_subject::<P>(tx, subject_type, parent).await?;
+    }
+    lock_live::<E>(tx, id).await
 }
 
 /// One page of `spec`'s query, hiding deleted rows unless `vis` shows them.

@@ -124,7 +124,9 @@ fn kek_error(e: KekError) -> Error {
     Error::Config(e.to_string())
 }
 
-fn erased_error(s: &Subject) -> Error {
+/// The 409 for a write about an erased subject (a new event, a child row,
+/// an update): one message, one problem type.
+pub fn erased_error(s: &Subject) -> Error {
     Error::Conflict(format!(
         "{} {} was erased; nothing more is recorded about it",
         s.subject_type, s.id
@@ -314,6 +316,28 @@ pub async fn is_erased(conn: &impl ConnectionTrait, s: &Subject) -> Result<bool>
         .one(conn)
         .await?
         .is_some_and(|r| r.erased_at.is_some()))
+}
+
+/// The ids of erased subjects of `subject_type`, as a subquery (a queue
+/// leaves out their work).
+pub fn erased_ids(subject_type: &str) -> sea_orm::sea_query::SelectStatement {
+    use entity::Column as C;
+    Query::select()
+        .column(C::SubjectId)
+        .from(entity::Entity)
+        .and_where(C::SubjectType.eq(subject_type))
+        .and_where(C::ErasedAt.is_not_null())
+        .to_owned()
+}
+
+/// Refuses (409) a write about an erased subject. Call it after taking a
+/// lock on the subject's row that erasure's `FOR UPDATE` conflicts with, so
+/// the answer stays true until the writing transaction ends.
+pub async fn refuse_erased(conn: &impl ConnectionTrait, s: &Subject) -> Result<()> {
+    if is_erased(conn, s).await? {
+        return Err(erased_error(s));
+    }
+    Ok(())
 }
 
 /// Destroys the subject's key (recording that it is erased even if it had

@@ -87,7 +87,9 @@ pub struct Erased {
 }
 
 /// Replaces one subject's personal fields in the module's rows, inside
-/// the erasing transaction; a subject that does not exist is a 404.
+/// the erasing transaction, after first locking the subject's row
+/// `FOR UPDATE` (the lock writes about it hold `FOR SHARE`); a subject
+/// that does not exist is a 404.
 pub type EraseFn =
     for<'a> fn(&'a DatabaseTransaction, Uuid) -> BoxFuture<'a, custodian_core::Result<Erased>>;
 
@@ -140,6 +142,50 @@ pub struct Report {
     pub files_failed: u64,
 }
 
+/// The erasing transaction's work: the module's step, which locks the
+/// subject's row `FOR UPDATE` before anything else (a concurrent write
+/// holding it `FOR SHARE` commits first and is erased with it; one that
+/// comes after waits and then sees the erasure), then the keys and the
+/// chain entry. Returns what the step changed and how many keys went.
+/// [`erase`] runs it in a transaction of its own and removes the files.
+pub async fn erase_in(
+    tx: &DatabaseTransaction,
+    module_name: &str,
+    erasure: &Erasure,
+    id: Uuid,
+    reason: Reason,
+    actor: &Actor,
+) -> custodian_core::Result<(Erased, u64)> {
+    let subject = Subject::new(erasure.subject_type, id);
+    let erased = (erasure.erase)(tx, id).await?;
+    if !subject_keys::destroy(tx, &subject).await? {
+        return Err(custodian_core::Error::Conflict(format!(
+            "{} {} is already erased",
+            subject.subject_type, subject.id
+        )));
+    }
+    let mut keys = 1u64;
+    for s in &erased.subjects {
+        if subject_keys::destroy(tx, s).await? {
+            keys += 1;
+        }
+    }
+    let mut changed = vec![
+        format!("module={module_name}"),
+        format!("reason={}", reason.as_str()),
+        format!("keys_destroyed={keys}"),
+        format!("files={}", erased.files.len()),
+    ];
+    changed.extend(erased.rows.iter().map(|(t, n)| format!("{t}={n}")));
+    let refs: Vec<&str> = changed.iter().map(String::as_str).collect();
+    audit::record(
+        tx,
+        &actor.change("erase", &subject.subject_type, subject.id, &refs),
+    )
+    .await?;
+    Ok((erased, keys))
+}
+
 /// Erases `id`, the subject `erasure` describes in `module`, for `reason`.
 /// A subject already erased is a 409; one that does not exist a 404.
 pub async fn erase(
@@ -152,39 +198,12 @@ pub async fn erase(
     actor: &Actor,
 ) -> Result<Report, Error> {
     let subject = Subject::new(erasure.subject_type, id);
-    let step = erasure.erase;
-    let (actor_c, subject_c, module_name) = (actor.clone(), subject.clone(), module.name());
+    let (actor_c, erasure_c, module_name) = (actor.clone(), *erasure, module.name());
     let (erased, keys) = store
         .transaction(|tx| {
-            Box::pin(async move {
-                if !subject_keys::destroy(tx, &subject_c).await? {
-                    return Err(custodian_core::Error::Conflict(format!(
-                        "{} {} is already erased",
-                        subject_c.subject_type, subject_c.id
-                    )));
-                }
-                let erased = step(tx, subject_c.id).await?;
-                let mut keys = 1u64;
-                for s in &erased.subjects {
-                    if subject_keys::destroy(tx, s).await? {
-                        keys += 1;
-                    }
-                }
-                let mut changed = vec![
-                    format!("module={module_name}"),
-                    format!("reason={}", reason.as_str()),
-                    format!("keys_destroyed={keys}"),
-                    format!("files={}", erased.files.len()),
-                ];
-                changed.extend(erased.rows.iter().map(|(t, n)| format!("{t}={n}")));
-                let refs: Vec<&str> = changed.iter().map(String::as_str).collect();
-                audit::record(
-                    tx,
-                    &actor_c.change("erase", &subject_c.subject_type, subject_c.id, &refs),
-                )
-                .await?;
-                Ok::<_, custodian_core::Error>((erased, keys))
-            })
+            Box::pin(
+                async move { erase_in(tx, module_name, &erasure_c, id, reason, &actor_c).await },
+            )
         })
         .await?;
     let mut files_failed = 0;

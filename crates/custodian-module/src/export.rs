@@ -83,6 +83,9 @@ pub enum Class {
     Date,
     /// An age in years: generalized to a 5-year band, 90 and over as `90+`.
     Age,
+    /// A date of birth: generalized to its year, or to `90+` for someone 90
+    /// or older on the day of the export (Safe Harbor drops their year too).
+    BirthDate,
 }
 
 impl Class {
@@ -96,6 +99,7 @@ impl Class {
             Class::FreeText => "free_text",
             Class::Date => "date",
             Class::Age => "age",
+            Class::BirthDate => "birth_date",
         }
     }
 }

@@ -137,10 +137,28 @@ pub struct Client {
 impl Client {
     /// The status and the JSON body (`null` when there is none).
     pub async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.send(method, uri, body, None).await
+    }
+
+    /// A POST with an `Idempotency-Key`, as a retrying client sends it.
+    pub async fn keyed(&self, uri: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.send("POST", uri, body, Some(key)).await
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> (StatusCode, Value) {
         let mut req = Request::builder()
             .method(method)
             .uri(uri)
             .header("authorization", format!("Bearer {}", self.key));
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
         let body = match body {
             Some(b) => {
                 req = req.header("content-type", "application/json");

@@ -9,13 +9,18 @@
 //! assessments are cleared.
 
 use custodian_core::{Error, Result};
+use custodian_ledger::{
+    record::{self, Record},
+    subject_keys::{self, Subject},
+};
 use custodian_module::{
     Env,
     erase::{Erased, Erasure},
 };
 use futures::future::BoxFuture;
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -107,6 +112,13 @@ fn erase_client(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result<Eras
             .await?
             .rows_affected;
         rows.push(("therapy_sentences", n));
+        let backend = match tx.get_database_backend() {
+            sea_orm::DbBackend::Sqlite => custodian_core::Backend::Sqlite,
+            _ => custodian_core::Backend::Postgres,
+        };
+        if let Some(sql) = crate::repo::dialect::purge_search_index(backend).filter(|_| n > 0) {
+            tx.execute_unprepared(sql).await?;
+        }
 
         let n = insight::Entity::update_many()
             .col_expr(insight::Column::Title, Expr::value(ERASED_TEXT))
@@ -145,6 +157,28 @@ fn erase_client(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result<Eras
             files: sessions.into_iter().filter_map(|(_, p)| p).collect(),
         })
     })
+}
+
+/// Holds client `id` against erasure for the rest of the transaction and
+/// refuses (409) one already erased: every write about a client calls it
+/// (or [`lock_child`], or [`refuse_erased`] under its own row lock).
+pub(crate) async fn hold(tx: &DatabaseTransaction, id: Uuid) -> Result<()> {
+    record::hold_subject::<client::Entity>(tx, ERASURE.subject_type, id).await
+}
+
+/// A child row of a client locked for a write, the client held first.
+pub(crate) async fn lock_child<E: Record>(
+    tx: &DatabaseTransaction,
+    id: Uuid,
+    client: impl Fn(&E::Model) -> Option<Uuid>,
+) -> Result<E::Model> {
+    record::lock_child::<E, client::Entity>(tx, id, ERASURE.subject_type, client).await
+}
+
+/// Refuses (409) a write about an erased client whose row the transaction
+/// already locked `FOR UPDATE`.
+pub(crate) async fn refuse_erased(tx: &DatabaseTransaction, id: Uuid) -> Result<()> {
+    subject_keys::refuse_erased(tx, &Subject::new(ERASURE.subject_type, id)).await
 }
 
 /// Session recordings are paths relative to the local media folder

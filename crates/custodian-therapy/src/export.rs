@@ -1,12 +1,15 @@
 //! What `custodian export therapy ...` and `/v1/therapy/<resource>/export`
 //! write: clients (notes and JSON details are free text), sessions (audio
-//! paths are direct identifiers) and transcript sentences (their text is).
+//! paths are direct identifiers), transcript sentences (their text is),
+//! insights (titles, descriptions and evidence are) and client profiles
+//! (every assessment object is). Sentences, insights and profiles have no
+//! list route; their specs here say what an export of them may filter by.
 
 use custodian_core::query::{Dir, FieldType, ListSpec};
 use custodian_module::export::{Class::*, ExportResource, Listed};
 
 use crate::{
-    model::{client, sentence, session},
+    model::{Priority, client, insight, profile, sentence, session},
     module::THERAPY,
     repo,
 };
@@ -18,6 +21,33 @@ fn sentence_spec() -> ListSpec<sentence::Entity> {
         .filter("session_id", C::SessionId, FieldType::Uuid)
         .filter("speaker", C::Speaker, FieldType::Text)
         .sort("created_at", C::CreatedAt, FieldType::Timestamp)
+        .default_order(&[("created_at", Dir::Asc)])
+}
+
+/// What an insight export may filter and order by.
+fn insight_spec() -> ListSpec<insight::Entity> {
+    use insight::Column as C;
+    ListSpec::new("insights", "id", C::Id, FieldType::Uuid)
+        .filter("session_id", C::SessionId, FieldType::Uuid)
+        .filter("insight_type", C::InsightType, FieldType::Text)
+        .filter("therapeutic_method", C::TherapeuticMethod, FieldType::Text)
+        .filter(
+            "intervention_priority",
+            C::InterventionPriority,
+            FieldType::OneOf(Priority::ALL),
+        )
+        .filter("confidence", C::Confidence, FieldType::Float)
+        .sort("created_at", C::CreatedAt, FieldType::Timestamp)
+        .default_order(&[("created_at", Dir::Asc)])
+}
+
+/// What a client profile export may filter and order by.
+fn profile_spec() -> ListSpec<profile::Entity> {
+    use profile::Column as C;
+    ListSpec::new("client_profiles", "id", C::Id, FieldType::Uuid)
+        .filter("client_id", C::ClientId, FieldType::Uuid)
+        .sort("created_at", C::CreatedAt, FieldType::Timestamp)
+        .sort("updated_at", C::UpdatedAt, FieldType::Timestamp)
         .default_order(&[("created_at", Dir::Asc)])
 }
 
@@ -87,6 +117,46 @@ pub fn exports() -> Vec<ExportResource> {
                 ("updated_at", Date),
             ],
             Listed::<sentence::Entity>::new(sentence_spec),
+        ),
+        ExportResource::table(
+            "insights",
+            THERAPY,
+            Some("session_id"),
+            &[
+                ("id", Key),
+                ("session_id", Key),
+                ("insight_type", Plain),
+                ("confidence", Plain),
+                // Free text by the model's own word (`mild`, `moderate`, ...).
+                ("severity", FreeText),
+                ("title", FreeText),
+                ("description", FreeText),
+                ("evidence", FreeText),
+                ("recommendations", FreeText),
+                ("therapeutic_method", Plain),
+                ("intervention_priority", Plain),
+                ("created_at", Date),
+            ],
+            Listed::<insight::Entity>::new(insight_spec),
+        ),
+        ExportResource::table(
+            "client_profiles",
+            THERAPY,
+            Some("client_id"),
+            &[
+                ("id", Key),
+                ("client_id", Key),
+                ("needs_assessment", FreeText),
+                ("trajectory_analysis", FreeText),
+                ("progress_metrics", FreeText),
+                ("risk_factors", FreeText),
+                ("protective_factors", FreeText),
+                ("treatment_goals", FreeText),
+                ("intervention_history", FreeText),
+                ("created_at", Date),
+                ("updated_at", Date),
+            ],
+            Listed::<profile::Entity>::new(profile_spec),
         ),
     ]
 }

@@ -9,7 +9,10 @@
 //! Contact consent is revoked, so no new event about them is taken.
 
 use custodian_core::Result;
-use custodian_ledger::{record::lock_live, subject_keys::Subject};
+use custodian_ledger::{
+    record::{self, Record, lock_live},
+    subject_keys::{self, Subject},
+};
 use custodian_module::{
     Env, Error,
     erase::{Erased, Erasure},
@@ -184,6 +187,28 @@ fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result
             files: files.into_iter().flatten().collect(),
         })
     })
+}
+
+/// Holds participant `id` against erasure for the rest of the transaction
+/// and refuses (409) one already erased: every write naming a participant
+/// calls it (or [`lock_child`], or [`refuse_erased`] under `lock_live`).
+pub(crate) async fn hold(tx: &DatabaseTransaction, id: Uuid) -> Result<()> {
+    record::hold_subject::<participant::Entity>(tx, ERASURE.subject_type, id).await
+}
+
+/// A participant's child row locked for a write, the participant held first.
+pub(crate) async fn lock_child<E: Record>(
+    tx: &DatabaseTransaction,
+    id: Uuid,
+    participant: impl Fn(&E::Model) -> Option<Uuid>,
+) -> Result<E::Model> {
+    record::lock_child::<E, participant::Entity>(tx, id, ERASURE.subject_type, participant).await
+}
+
+/// Refuses (409) a write about an erased participant whose row the
+/// transaction already locked `FOR UPDATE`.
+pub(crate) async fn refuse_erased(tx: &DatabaseTransaction, id: Uuid) -> Result<()> {
+    subject_keys::refuse_erased(tx, &Subject::new(ERASURE.subject_type, id)).await
 }
 
 fn remove_recordings<'a>(

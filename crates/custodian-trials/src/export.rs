@@ -26,7 +26,7 @@ pub fn exports() -> Vec<ExportResource> {
                 ("mary_id", Pseudonym),
                 ("first_name", Direct),
                 ("last_name", Direct),
-                ("date_of_birth", Date),
+                ("date_of_birth", BirthDate),
                 ("phone", Direct),
                 ("email", Direct),
                 ("preferred_channel", Plain),

@@ -40,8 +40,6 @@ use crate::{
     repo::{self, Criteria, Outbound},
 };
 
-mod sealing;
-
 static PARTICIPANTS: LazyLock<ListSpec<participant::Entity>> =
     LazyLock::new(repo::participant_spec);
 static ENROLLMENTS: LazyLock<ListSpec<participant_trial::Entity>> =
@@ -77,6 +75,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             })
     }
 }
+
+/// A keyed POST's stored answer about a participant is sealed under their key.
+static SEALING: custodian_http::sealing::Sealing = custodian_http::sealing::Sealing {
+    collection: "/v1/trials/participants",
+    subject_type: crate::erase::ERASURE.subject_type,
+    field: "participant_id",
+    via: &[],
+};
 
 /// The `/v1/trials` routes, guarded by the `trials` and `agent_reasoning`
 /// permissions.
@@ -116,7 +122,9 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
         }));
     trials
         .merge(reasoning)
-        .route_layer(axum::middleware::from_fn(sealing::mark))
+        .route_layer(axum::middleware::from_fn(|req, next| {
+            custodian_http::sealing::mark(&SEALING, req, next)
+        }))
 }
 
 /// `GET /media/trials/{path}?expires=..&sig=..`: the file behind a signed

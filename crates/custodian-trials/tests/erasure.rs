@@ -9,12 +9,11 @@ use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
-use custodian_core::{Backend, Store, testing::TestDb};
+use custodian_core::{Store, testing::TestDb};
 use custodian_module::Modules;
 use custodian_privacy::access::Role;
 use custodian_server::testing::{Client, TestApp};
 use http_body_util::BodyExt;
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -87,65 +86,6 @@ fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
 }
 
-/// Every row of every table as lower-case text, bytes as hex: what a dump
-/// of the database shows.
-async fn dump(store: &Store) -> String {
-    let conn = store.conn();
-    let backend = store.backend();
-    let tables_sql = match backend {
-        Backend::Sqlite => {
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        }
-        Backend::Postgres => "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'",
-    };
-    let db = conn.get_database_backend();
-    let tables: Vec<String> = conn
-        .query_all_raw(Statement::from_string(db, tables_sql))
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.try_get::<String>("", "name").unwrap())
-        .collect();
-    assert!(tables.len() > 10, "{tables:?}");
-    let mut out = String::new();
-    for t in tables {
-        let sql = match backend {
-            Backend::Sqlite => {
-                let cols: Vec<String> = conn
-                    .query_all_raw(Statement::from_string(
-                        db,
-                        format!("SELECT name FROM pragma_table_info('{t}')"),
-                    ))
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.try_get::<String>("", "name").unwrap())
-                    .collect();
-                // quote() writes text as text and blobs as X'hex'.
-                let row = cols
-                    .iter()
-                    .map(|c| format!("quote(\"{c}\")"))
-                    .collect::<Vec<_>>()
-                    .join(" || '|' || ");
-                format!("SELECT {row} AS row FROM \"{t}\"")
-            }
-            Backend::Postgres => format!("SELECT t::text AS row FROM \"{t}\" t"),
-        };
-        for r in conn
-            .query_all_raw(Statement::from_string(db, sql))
-            .await
-            .unwrap()
-        {
-            let row: Option<String> = r.try_get("", "row").unwrap();
-            out.push_str(&t);
-            out.push(':');
-            out.push_str(&row.unwrap_or_default().to_lowercase());
-            out.push('\n');
-        }
-    }
-    out
-}
-
 /// The needles `text` holds, as text or as hex bytes.
 fn found_in(text: &str) -> Vec<&'static str> {
     needles()
@@ -155,22 +95,6 @@ fn found_in(text: &str) -> Vec<&'static str> {
             text.contains(&lower) || text.contains(&hex::encode(n.as_bytes()))
         })
         .collect()
-}
-
-/// On SQLite, the file's own bytes after a checkpoint: freed pages too.
-async fn sqlite_file_bytes(db: &TestDb, store: &Store) -> Option<Vec<u8>> {
-    let path = db.config.url.sqlite_path()?;
-    store
-        .conn()
-        .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-        .await
-        .unwrap();
-    let mut bytes = std::fs::read(&path).unwrap();
-    let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
-    if let Ok(w) = std::fs::read(wal) {
-        bytes.extend(w);
-    }
-    Some(bytes)
 }
 
 fn bytes_hold(bytes: &[u8], needle: &str) -> bool {
@@ -286,7 +210,7 @@ async fn erase_everything(db: TestDb) {
     let (pid, event_ids, person) = seed(&s).await;
     verify_chain(&s.store).await;
     // Before: the mutable rows hold them; sealed payloads already do not.
-    let before = dump(&s.store).await;
+    let before = db.dump().await;
     let held = found_in(&before);
     for n in [FIRST, LAST, PHONE, EMAIL, TRANSCRIPT, HANDOFF, ADDRESS] {
         assert!(held.contains(&n), "{n} should be in a table before erasure");
@@ -295,7 +219,7 @@ async fn erase_everything(db: TestDb) {
         !held.contains(&EVENT_TEXT),
         "event payloads are sealed from the start"
     );
-    if let Some(bytes) = sqlite_file_bytes(&db, &s.store).await {
+    if let Some(bytes) = db.sqlite_file_bytes().await {
         assert!(bytes_hold(&bytes, FIRST), "the file check reads the data");
         assert!(!bytes_hold(&bytes, EVENT_TEXT));
     }
@@ -340,13 +264,13 @@ async fn erase_everything(db: TestDb) {
     assert_eq!(report["rows"]["trials_handoff_queue"], 1, "{report}");
 
     // No byte of them in any table, nor in the media folder.
-    let after = dump(&s.store).await;
+    let after = db.dump().await;
     assert_eq!(
         found_in(&after),
         Vec::<&str>::new(),
         "left behind after erasure"
     );
-    if let Some(bytes) = sqlite_file_bytes(&db, &s.store).await {
+    if let Some(bytes) = db.sqlite_file_bytes().await {
         for n in needles() {
             assert!(
                 !bytes_hold(&bytes, n),

@@ -595,6 +595,7 @@ where
                     key.participant_number,
                 )
                 .await?;
+                crate::erase::hold(tx, p.id).await?;
                 let base = Base {
                     id: Uuid::now_v7(),
                     participant_id: p.id,

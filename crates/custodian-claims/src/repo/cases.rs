@@ -423,6 +423,7 @@ pub async fn update_case_as(
         store.transaction(|tx| {
             Box::pin(async move {
                 let cur = lock_live::<case::Entity>(tx, id).await?;
+                crate::erase::refuse_erased(tx, id).await?;
                 if let Some(by) = &by {
                     check_reach(by, &cur)?;
                 }

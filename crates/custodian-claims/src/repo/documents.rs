@@ -9,7 +9,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::Actor,
     change,
-    record::{Check, Visibility, get, insert_audited, lock_live, save, soft_delete},
+    record::{Check, Visibility, get, insert_audited, save, soft_delete},
 };
 use sea_orm::{ActiveValue::Set, IntoActiveModel};
 use serde::{Deserialize, Serialize};
@@ -89,6 +89,7 @@ pub async fn create_document(
         store.transaction(|tx| {
             Box::pin(async move {
                 check_case_ref(tx, new.case_id).await?;
+                crate::erase::hold(tx, new.case_id).await?;
                 let now = time::now();
                 let id = Uuid::now_v7();
                 let am = document::ActiveModel {
@@ -185,7 +186,8 @@ pub async fn update_document(
         "update_document",
         store.transaction(|tx| {
             Box::pin(async move {
-                let cur = lock_live::<document::Entity>(tx, id).await?;
+                let cur = crate::erase::lock_child::<document::Entity>(tx, id, |d| Some(d.case_id))
+                    .await?;
                 require_live_case::<document::Entity>(tx, cur.case_id, id, Visibility::default())
                     .await?;
                 let mut am = cur.clone().into_active_model();

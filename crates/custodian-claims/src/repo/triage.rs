@@ -9,7 +9,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::Actor,
     change,
-    record::{Check, Visibility, get, insert_audited, lock_live, save, soft_delete},
+    record::{Check, Visibility, get, insert_audited, save, soft_delete},
 };
 use sea_orm::{ActiveValue::Set, IntoActiveModel};
 use serde::{Deserialize, Serialize};
@@ -83,6 +83,7 @@ pub async fn create_triage_result(
         store.transaction(|tx| {
             Box::pin(async move {
                 check_case_ref(tx, new.case_id).await?;
+                crate::erase::hold(tx, new.case_id).await?;
                 let now = time::now();
                 let id = Uuid::now_v7();
                 let am = triage_result::ActiveModel {
@@ -169,7 +170,9 @@ pub async fn update_triage_result(
         "update_triage_result",
         store.transaction(|tx| {
             Box::pin(async move {
-                let cur = lock_live::<triage_result::Entity>(tx, id).await?;
+                let cur =
+                    crate::erase::lock_child::<triage_result::Entity>(tx, id, |t| Some(t.case_id))
+                        .await?;
                 require_live_case::<triage_result::Entity>(
                     tx,
                     cur.case_id,

@@ -1,5 +1,5 @@
 //! `custodian export <module> <resource> --format csv|ndjson|parquet|xlsx
-//! [--where field=op.value ...] [--profile NAME] --out FILE|-`: one
+//! [--where field=op.value ...] [--profile NAME] [--excel-safe] --out FILE|-`: one
 //! resource to a file, page by page (constant memory), raw or through a
 //! de-identification profile, recorded in the audit chain as one entry.
 //! `custodian export --check-profile NAME` lists the fields a profile does
@@ -52,6 +52,16 @@ fn resource_args(c: clap::Command) -> clap::Command {
             .value_parser(clap::value_parser!(PathBuf))
             .required(true)
             .help("The file to write (refused if it exists, unless --force), or - for stdout"),
+    )
+    .arg(
+        Arg::new("excel-safe")
+            .long("excel-safe")
+            .action(ArgAction::SetTrue)
+            .help(
+                "CSV only: prefix text cells starting with =, +, -, @, tab or CR with ', \
+                 so a spreadsheet shows them as text instead of running them as formulas \
+                 (without it CSV holds exactly what is stored)",
+            ),
     )
     .arg(
         Arg::new("force")
@@ -203,6 +213,11 @@ async fn export_resource(
     let out = args
         .get_one::<PathBuf>("out")
         .ok_or_else(|| anyhow!("--out FILE is required"))?;
+    if args.get_flag("excel-safe") && format != Format::Csv {
+        bail!(
+            "--excel-safe applies to --format csv only (xlsx cells are typed: text is never a formula)"
+        );
+    }
     let found = custodian_export::find(&app.modules, module, resource)?;
     let store = app.connect_current().await?;
     let env = app.env();
@@ -211,6 +226,7 @@ async fn export_resource(
         format,
         profile: args.get_one::<String>("profile").cloned(),
         filters: filters(args)?,
+        excel_safe: args.get_flag("excel-safe"),
     };
     // The command line is the operator's: it exports as an admin would.
     let mut job = Job::start(
@@ -232,7 +248,8 @@ async fn export_resource(
         open_out(out, args.get_flag("force"))?
     };
     let xlsx_path = (format == Format::Xlsx && to_file).then_some(out.as_path());
-    let mut sink = FileSink::open(format, job.columns(), sink_out, xlsx_path)?;
+    let mut sink =
+        FileSink::open(format, job.columns(), sink_out, xlsx_path)?.excel_safe(job.excel_safe());
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new_spinner().with_style(
             indicatif::ProgressStyle::with_template("exporting {pos} rows ({per_sec}) {elapsed}")

@@ -103,6 +103,7 @@ pub async fn export_file(
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            excel_safe: false,
         },
     )
     .await
@@ -205,4 +206,46 @@ pub async fn seed_rest(db: &TestDb) {
     )
     .await
     .unwrap();
+}
+
+/// A journey row of `patient_id` at `brand`, in the diagnosis stage.
+pub fn journey(
+    patient_id: String,
+    brand: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> custodian_analytics::model::patient_journey::ActiveModel {
+    custodian_analytics::patient::journey_row(
+        custodian_analytics::patient::NewPatientJourney {
+            patient_id,
+            brand: brand.into(),
+            journey_stage: Some("diagnosis".into()),
+            data_source: None,
+            data_sources_matched: None,
+            source_stacking_flag: None,
+            source_timestamp: None,
+            ingestion_timestamp: None,
+            data_lag_hours: None,
+        },
+        &SplitConfig::default(),
+        at,
+    )
+    .unwrap()
+}
+
+/// Journeys whose brand a spreadsheet would run as a formula.
+pub async fn formula_rows(db: &TestDb) {
+    let now = chrono::Utc::now();
+    let rows: Vec<_> = [
+        "=HYPERLINK(\"http://evil.example\",\"x\")",
+        "@SUM(A1)",
+        "+1",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, brand)| journey(format!("formula-{i}"), brand, now))
+    .collect();
+    custodian_analytics::model::patient_journey::Entity::insert_many(rows)
+        .exec(db.store.conn())
+        .await
+        .unwrap();
 }

@@ -42,6 +42,34 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
         .route_layer(axum::middleware::from_fn(|req, next| {
             guard::require(crate::THERAPY, req, next)
         }))
+        .route_layer(axum::middleware::from_fn(|req, next| {
+            custodian_http::sealing::mark(&SEALING, req, next)
+        }))
+}
+
+/// A keyed POST's stored answer about a client (the client, their sessions,
+/// a session's insights or analysis) is sealed under the client's key.
+static SEALING: custodian_http::sealing::Sealing = custodian_http::sealing::Sealing {
+    collection: "/v1/therapy/clients",
+    subject_type: crate::erase::ERASURE.subject_type,
+    field: "client_id",
+    via: &[
+        ("/v1/therapy/sessions", session_client),
+        ("/v1/therapy/analysis", session_client),
+    ],
+};
+
+/// The client of session `id`, deleted or not.
+fn session_client(store: &Store, id: Uuid) -> futures::future::BoxFuture<'_, Option<Uuid>> {
+    use sea_orm::EntityTrait;
+    Box::pin(async move {
+        session::Entity::find_by_id(id)
+            .one(store.conn())
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.client_id)
+    })
 }
 
 /// One therapy request: the database and the caller, with the methods

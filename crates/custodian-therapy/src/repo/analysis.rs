@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 use custodian_core::{Error, Result, Store, observe::observe, time};
 use custodian_ledger::{
     audit::Actor,
-    record::{Check, audit_update, lock_live},
+    record::{Check, audit_update},
+    subject_keys,
 };
 use sea_orm::{
     ActiveModelTrait,
@@ -116,6 +117,10 @@ pub async fn claim_analysis(
                 let next = session::Entity::find()
                     .filter(C::TranscriptStatus.eq(WorkStatus::Completed.as_str()))
                     .filter(ready)
+                    // An erased client's sessions are never handed out again.
+                    .filter(C::ClientId.not_in_subquery(subject_keys::erased_ids(
+                        crate::erase::ERASURE.subject_type,
+                    )))
                     .order_by_asc(C::Date)
                     .order_by_asc(C::Id)
                     .limit(1)
@@ -165,7 +170,8 @@ async fn leased(
     session_id: Uuid,
     lease: Uuid,
 ) -> Result<session::Model> {
-    let cur = lock_live::<session::Entity>(tx, session_id).await?;
+    let cur =
+        crate::erase::lock_child::<session::Entity>(tx, session_id, |s| Some(s.client_id)).await?;
     if cur.analysis_status != WorkStatus::Processing || cur.analysis_lease != Some(lease) {
         return Err(Error::Conflict(
             "this lease does not hold the session's analysis (expired and claimed again, \

@@ -225,6 +225,7 @@ pub async fn update_client(
         store.transaction(|tx| {
             Box::pin(async move {
                 let cur = lock_live::<client::Entity>(tx, id).await?;
+                crate::erase::refuse_erased(tx, id).await?;
                 let mut am = cur.clone().into_active_model();
                 let mut changed = Vec::new();
                 change!(am, cur, changed;

@@ -121,3 +121,17 @@ pub(crate) fn full_text_query(backend: Backend, q: &str) -> Option<String> {
         Backend::Sqlite => Some(fts5),
     }
 }
+
+/// After an erasure overwrote sentences: SQLite's FTS5 index keeps a
+/// deleted entry's tokens in its segments until they are merged, so all
+/// segments are merged into one now (`optimize`) and the old segments'
+/// pages freed, which `secure_delete` zeroes. PostgreSQL's `tsvector` is a
+/// column of the row itself, rewritten with it: nothing to do.
+pub(crate) fn purge_search_index(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Sqlite => {
+            Some("INSERT INTO therapy_sentences_fts (therapy_sentences_fts) VALUES ('optimize')")
+        }
+        Backend::Postgres => None,
+    }
+}

@@ -146,7 +146,8 @@ pub async fn save_insights(
         "save_insights",
         store.transaction(|tx| {
             Box::pin(async move {
-                get::<session::Entity>(tx, session_id, LIVE).await?;
+                let s = get::<session::Entity>(tx, session_id, LIVE).await?;
+                crate::erase::hold(tx, s.client_id).await?;
                 insert_insights(tx, &actor, session_id, insights).await
             })
         }),

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 mod analysis;
 mod clients;
-mod dialect;
+pub(crate) mod dialect;
 mod insights;
 mod keywords;
 mod profiles;

@@ -95,6 +95,7 @@ pub async fn upsert_client_profile(
         store.transaction(|tx| {
             Box::pin(async move {
                 lock_live::<client::Entity>(tx, client_id).await?;
+                crate::erase::refuse_erased(tx, client_id).await?;
                 let cur = profile::Entity::find()
                     .filter(profile::Column::ClientId.eq(client_id))
                     .one(tx)

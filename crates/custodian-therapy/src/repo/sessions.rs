@@ -11,10 +11,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::Actor,
     change,
-    record::{
-        Check, as_bad_ref, get, ids_of, insert_audited, list, lock_live, nullable, record_reads,
-        save,
-    },
+    record::{Check, as_bad_ref, get, ids_of, insert_audited, list, nullable, record_reads, save},
 };
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, IntoActiveModel};
 use serde::Deserialize;
@@ -102,6 +99,7 @@ pub async fn create_session(
                     "client_id",
                     "no such client",
                 )?;
+                crate::erase::hold(tx, new.client_id).await?;
                 let now = time::now();
                 let id = Uuid::now_v7();
                 let am = session::ActiveModel {
@@ -234,7 +232,9 @@ pub async fn update_session(
         "update_session",
         store.transaction(|tx| {
             Box::pin(async move {
-                let cur = lock_live::<session::Entity>(tx, id).await?;
+                let cur =
+                    crate::erase::lock_child::<session::Entity>(tx, id, |s| Some(s.client_id))
+                        .await?;
                 if let Some(to) = patch.status
                     && !cur.status.can_become(to)
                 {

@@ -10,7 +10,7 @@ use custodian_core::{Backend, Error, Result, Store, observe::observe, time};
 use custodian_ledger::{
     audit::{self, Actor},
     change,
-    record::{Check, audit_update, lock_live, nullable, save},
+    record::{Check, Visibility, audit_update, get, lock_live, nullable, save},
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
@@ -173,7 +173,10 @@ pub async fn save_transcript(
         "save_transcript",
         store.transaction(|tx| {
             Box::pin(async move {
-                let cur = lock_live::<session::Entity>(tx, session_id).await?;
+                let cur = crate::erase::lock_child::<session::Entity>(tx, session_id, |s| {
+                    Some(s.client_id)
+                })
+                .await?;
                 if cur.status == SessionStatus::Cancelled {
                     return Err(Error::Conflict(
                         "the session is cancelled; it takes no transcript".into(),
@@ -382,6 +385,20 @@ pub async fn update_sentence(
         "update_sentence",
         store.transaction(|tx| {
             Box::pin(async move {
+                // The client is held before the sentence is locked, as erasure locks them.
+                let session_id = get::<sentence::Entity>(tx, id, Visibility::default())
+                    .await?
+                    .session_id;
+                let client_id = get::<session::Entity>(
+                    tx,
+                    session_id,
+                    Visibility {
+                        include_deleted: true,
+                    },
+                )
+                .await?
+                .client_id;
+                crate::erase::hold(tx, client_id).await?;
                 let cur = lock_live::<sentence::Entity>(tx, id).await?;
                 let mut am = cur.clone().into_active_model();
                 let mut changed = Vec::new();

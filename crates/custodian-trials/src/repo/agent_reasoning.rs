@@ -63,13 +63,15 @@ pub async fn create_agent_reasoning(
                         "participant_id",
                         "no such participant",
                     )?;
+                    crate::erase::hold(tx, p).await?;
                 }
                 if let Some(c) = new.conversation_id {
-                    as_bad_ref(
+                    let conv = as_bad_ref(
                         get::<conversation::Entity>(tx, c, LIVE).await,
                         "conversation_id",
                         "no such conversation",
                     )?;
+                    crate::erase::hold(tx, conv.participant_id).await?;
                 }
                 let now = time::now();
                 let id = Uuid::now_v7();

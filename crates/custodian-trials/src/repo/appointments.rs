@@ -12,7 +12,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::Actor,
     change,
-    record::{Check, as_bad_ref, audit_update, insert_audited, lock_live, nullable, save},
+    record::{Check, as_bad_ref, audit_update, insert_audited, nullable, save},
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
@@ -101,6 +101,7 @@ pub async fn create_appointment(
                     "trial_id",
                     "no such trial",
                 )?;
+                crate::erase::hold(tx, new.participant_id).await?;
                 if enrollment_of(tx, new.participant_id, &new.trial_id)
                     .await?
                     .is_none()
@@ -238,7 +239,11 @@ pub async fn update_appointment(
         "update_appointment",
         store.transaction(|tx| {
             Box::pin(async move {
-                let cur = lock_live::<appointment::Entity>(tx, id).await?;
+                let cur =
+                    crate::erase::lock_child::<appointment::Entity>(tx, id, |a| {
+                        Some(a.participant_id)
+                    })
+                    .await?;
                 let now = time::now();
                 let mut am = cur.clone().into_active_model();
                 let mut changed = Vec::new();

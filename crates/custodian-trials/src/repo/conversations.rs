@@ -10,7 +10,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::Actor,
     change,
-    record::{Check, as_bad_ref, get, insert_audited, lock_live, save},
+    record::{Check, as_bad_ref, get, insert_audited, save},
 };
 use sea_orm::{ActiveValue::Set, IntoActiveModel};
 use serde::{Deserialize, Serialize};
@@ -97,6 +97,7 @@ pub async fn create_conversation(
                     "participant_id",
                     "no such participant",
                 )?;
+                crate::erase::hold(tx, new.participant_id).await?;
                 if let Some(t) = &new.trial_id {
                     as_bad_ref(get_trial(tx, t).await, "trial_id", "no such trial")?;
                 }
@@ -189,7 +190,10 @@ pub async fn update_conversation(
         "update_conversation",
         store.transaction(|tx| {
             Box::pin(async move {
-                let cur = lock_live::<conversation::Entity>(tx, id).await?;
+                let cur = crate::erase::lock_child::<conversation::Entity>(tx, id, |c| {
+                    Some(c.participant_id)
+                })
+                .await?;
                 let mut am = cur.clone().into_active_model();
                 let mut changed = Vec::new();
                 if let Some(s) = patch.status

@@ -10,7 +10,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::Actor,
     change,
-    record::{Named, as_bad_ref, get, insert_audited, lock_live, save},
+    record::{Named, as_bad_ref, get, insert_audited, save},
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -87,6 +87,7 @@ pub async fn enroll_in_trial(
                     "participant_id",
                     "no such participant",
                 )?;
+                crate::erase::hold(tx, new.participant_id).await?;
                 let t = as_bad_ref(
                     get_trial(tx, &new.trial_id).await,
                     "trial_id",
@@ -230,7 +231,10 @@ pub async fn update_enrollment(
         "update_enrollment",
         store.transaction(|tx| {
             Box::pin(async move {
-                let cur = lock_live::<participant_trial::Entity>(tx, id).await?;
+                let cur = crate::erase::lock_child::<participant_trial::Entity>(tx, id, |e| {
+                    Some(e.participant_id)
+                })
+                .await?;
                 if let Some(to) = patch.pipeline_status
                     && !cur.pipeline_status.can_become(to)
                 {

@@ -75,6 +75,7 @@ pub async fn create_handoff(
                     "participant_id",
                     "no such participant",
                 )?;
+                crate::erase::refuse_erased(tx, p.id).await?;
                 let now = time::now();
                 if let Some(cid) = new.conversation_id {
                     let conv = as_bad_ref(
@@ -191,7 +192,9 @@ async fn move_handoff(
     store
         .transaction(|tx| {
             Box::pin(async move {
-                let cur = lock_live::<handoff::Entity>(tx, id).await?;
+                let cur =
+                    crate::erase::lock_child::<handoff::Entity>(tx, id, |h| Some(h.participant_id))
+                        .await?;
                 if cur.status != from {
                     let by = cur
                         .claimed_by

@@ -5,7 +5,7 @@ use custodian_core::{Error, Result, Store, observe::observe, seal::Kek};
 use custodian_ledger::{
     audit::{self, Actor},
     events::{self, Logged, NewEvent},
-    record::{Named, lock_live},
+    record::{Named, Visibility, get, lock_live},
 };
 use sea_orm::DatabaseTransaction;
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use crate::model::{Channel, appointment, participant};
 /// Locks the participant and refuses if they may not be contacted.
 async fn may_contact(tx: &DatabaseTransaction, participant_id: Uuid) -> Result<participant::Model> {
     let p = lock_live::<participant::Entity>(tx, participant_id).await?;
+    crate::erase::refuse_erased(tx, participant_id).await?;
     if !p.contact_consent {
         let since = p
             .contact_consent_revoked_at
@@ -46,7 +47,8 @@ pub fn check_event<'a>(
         let participant_id = match event.subject_type.as_deref() {
             Some(participant::Entity::NAME) => id,
             Some(appointment::Entity::NAME) => {
-                lock_live::<appointment::Entity>(tx, id)
+                // Read, not locked: the participant is locked first, as erasure does.
+                get::<appointment::Entity>(tx, id, Visibility::default())
                     .await?
                     .participant_id
             }
@@ -209,6 +211,11 @@ pub async fn send_reminder(
         "send_reminder",
         store.transaction(|tx| {
             Box::pin(async move {
+                // The participant is locked before the visit, as erasure locks them.
+                let pid = get::<appointment::Entity>(tx, appointment_id, Visibility::default())
+                    .await?
+                    .participant_id;
+                let p = may_contact(tx, pid).await?;
                 let a = lock_live::<appointment::Entity>(tx, appointment_id).await?;
                 if !a.status.is_upcoming() {
                     return Err(Error::Conflict(format!(
@@ -216,7 +223,6 @@ pub async fn send_reminder(
                         a.status
                     )));
                 }
-                let p = may_contact(tx, a.participant_id).await?;
                 let channel = new.channel.unwrap_or(p.preferred_channel);
                 let event = outbound_event(
                     "appointment_reminder".into(),

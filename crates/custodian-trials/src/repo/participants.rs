@@ -388,6 +388,7 @@ pub async fn update_participant(
         store.transaction(|tx| {
             Box::pin(async move {
                 let cur = lock_live::<participant::Entity>(tx, id).await?;
+                crate::erase::refuse_erased(tx, id).await?;
                 let now = time::now();
                 let mut am = cur.clone().into_active_model();
                 let mut changed = Vec::new();

@@ -11,7 +11,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::Actor,
     change,
-    record::{Check, as_bad_ref, insert_audited, lock_live, nullable, save},
+    record::{Check, as_bad_ref, insert_audited, nullable, save},
 };
 use sea_orm::{ActiveValue::Set, IntoActiveModel};
 use serde::{Deserialize, Serialize};
@@ -90,7 +90,10 @@ pub async fn create_ride(store: &Store, actor: &Actor, new: NewRide) -> Result<r
         store.transaction(|tx| {
             Box::pin(async move {
                 let a = as_bad_ref(
-                    lock_live::<appointment::Entity>(tx, new.appointment_id).await,
+                    crate::erase::lock_child::<appointment::Entity>(tx, new.appointment_id, |a| {
+                        Some(a.participant_id)
+                    })
+                    .await,
                     "appointment_id",
                     "no such appointment",
                 )?;
@@ -192,7 +195,9 @@ pub async fn update_ride(
         "update_ride",
         store.transaction(|tx| {
             Box::pin(async move {
-                let cur = lock_live::<ride::Entity>(tx, id).await?;
+                let cur =
+                    crate::erase::lock_child::<ride::Entity>(tx, id, |r| Some(r.participant_id))
+                        .await?;
                 if let Some(s) = patch.status
                     && !cur.status.can_become(s)
                 {
