@@ -1010,44 +1010,6 @@ mod tests {
     }
 
     #[test]
-    fn replicas_come_from_the_file_or_the_environment_and_need_postgresql() {
-        let file = "[database]\nurl = \"postgres://p/db\"\n\
-                    replica_urls = [\"postgres://u:hunter2@r1:5433/db\"]\nreplica_wait = \"50ms\"\n";
-        let c = Config::from_toml(file, env(&[])).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.database.replicas.urls.len(), 1);
-        assert_eq!(c.database.replicas.wait, Duration::from_millis(50));
-        assert_eq!(c.database.replicas.max_lag, Duration::from_secs(10));
-        let shown = format!("{:?} {:?}", c.describe(), c.database);
-        assert!(
-            !shown.contains("hunter2") && shown.contains("r1:5433"),
-            "{shown}"
-        );
-        let c = Config::from_toml(
-            file,
-            env(&[
-                (
-                    "CUSTODIAN_DB_REPLICA_URLS",
-                    "postgres://r2/db,postgres://r3/db",
-                ),
-                ("CUSTODIAN_DB_REPLICA_MAX_LAG", "2s"),
-            ]),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.database.replicas.urls.len(), 2);
-        assert_eq!(c.database.replicas.max_lag, Duration::from_secs(2));
-        assert_eq!(
-            c.source_of("database.replica_urls"),
-            "CUSTODIAN_DB_REPLICA_URLS"
-        );
-        let sqlite =
-            Config::from_toml("", env(&[("CUSTODIAN_DB_REPLICA_URLS", "postgres://r/db")]));
-        assert!(
-            matches!(&sqlite, Err(Error::Config(m)) if m.contains("SQLite")),
-            "{sqlite:?}"
-        );
-    }
-
-    #[test]
     fn durations_are_shown_as_they_are_written_and_parse_back() {
         for (d, shown) in [
             (Duration::from_secs(86_400), "24h"),

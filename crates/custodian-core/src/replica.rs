@@ -493,6 +493,7 @@ fn host_port(url: &DatabaseUrl) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Config;
 
     #[test]
     fn positions_parse_strictly_and_print_as_postgresql_does() {
@@ -522,6 +523,40 @@ mod tests {
         ] {
             assert_eq!(Lsn::parse(bad), Err(BadLsn), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn replicas_come_from_the_file_or_the_environment_and_need_postgresql() {
+        let file = "[database]\nurl = \"postgres://p/db\"\n\
+                    replica_urls = [\"postgres://u:hunter2@r1:5433/db\"]\nreplica_wait = \"50ms\"\n";
+        let c = Config::from_toml(file, |_| None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.database.replicas.urls.len(), 1);
+        assert_eq!(c.database.replicas.wait, Duration::from_millis(50));
+        assert_eq!(c.database.replicas.max_lag, Duration::from_secs(10));
+        let shown = format!("{:?} {:?}", c.describe(), c.database);
+        assert!(
+            !shown.contains("hunter2") && shown.contains("r1:5433"),
+            "{shown}"
+        );
+        let c = Config::from_toml(file, |k| match k {
+            "CUSTODIAN_DB_REPLICA_URLS" => Some("postgres://r2/db,postgres://r3/db".into()),
+            "CUSTODIAN_DB_REPLICA_MAX_LAG" => Some("2s".into()),
+            _ => None,
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.database.replicas.urls.len(), 2);
+        assert_eq!(c.database.replicas.max_lag, Duration::from_secs(2));
+        assert_eq!(
+            c.source_of("database.replica_urls"),
+            "CUSTODIAN_DB_REPLICA_URLS"
+        );
+        let sqlite = Config::from_toml("", |k| {
+            (k == "CUSTODIAN_DB_REPLICA_URLS").then(|| "postgres://r/db".to_owned())
+        });
+        assert!(
+            matches!(&sqlite, Err(crate::Error::Config(m)) if m.contains("SQLite")),
+            "{sqlite:?}"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ impl TestBed {
     /// Starts a bed in a fresh folder under `/tmp` (the servers' OS user
     /// must reach it); `sync` makes the replica a synchronous standby.
     pub fn up(sync: bool) -> Result<Self, String> {
-        let dir = std::env::temp_dir().join(format!("custodian-bed-{}", uuid::Uuid::new_v4()));
+        let dir = std::env::temp_dir().join(format!("custodian-bed-{}", uuid::Uuid::now_v7()));
         let mut args = vec!["up".to_owned(), dir.display().to_string()];
         if sync {
             args.push("--sync".to_owned());
