@@ -116,7 +116,7 @@ fn erase_client(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result<Eras
             sea_orm::DbBackend::Sqlite => custodian_core::Backend::Sqlite,
             _ => custodian_core::Backend::Postgres,
         };
-        if let Some(sql) = crate::repo::dialect::purge_search_index(backend).filter(|_| n > 0) {
+        if let Some(sql) = crate::repo::dialect::purge_search_index(backend) {
             tx.execute_unprepared(sql).await?;
         }
 
