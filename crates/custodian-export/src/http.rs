@@ -157,7 +157,17 @@ async fn export(
         filters,
         excel_safe,
     };
-    // A capacity refusal, not an access one: nothing is recorded for it.
+    // Access first, so that a refusal is recorded even when every slot is
+    // taken; a capacity refusal is not an access one: nothing is recorded
+    // for it.
+    Job::authorize(
+        &store,
+        &actor,
+        principal.role,
+        &resource,
+        request.profile.is_some(),
+    )
+    .await?;
     let Some(slot) = slots.try_take() else {
         let mut res = ApiError::new(
             Kind::Unavailable,

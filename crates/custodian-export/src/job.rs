@@ -107,6 +107,43 @@ pub fn find(
 }
 
 impl Job {
+    /// Whether `role` may export `resource` (through a profile when
+    /// `profiled`); a refusal is recorded in the chain before it is
+    /// returned. [`Job::start`] runs it first; the HTTP route runs it before
+    /// it waits for nothing else, so a refusal is recorded even when every
+    /// export slot is taken.
+    pub async fn authorize(
+        store: &Store,
+        actor: &Actor,
+        role: Role,
+        resource: &ExportResource,
+        profiled: bool,
+    ) -> Result<(), ExportError> {
+        if !resource.area.permits(role, Access::Read) {
+            audit::append(
+                store,
+                actor.change("access_denied", resource.area.name, "export", &[]),
+            )
+            .await?;
+            return Err(ExportError::Forbidden(format!(
+                "role {role} may not read {}",
+                resource.area.name
+            )));
+        }
+        if !profiled && role.export_right() != ExportRight::Raw {
+            audit::append(
+                store,
+                actor.change("export_denied", resource.entity, "raw", &[]),
+            )
+            .await?;
+            return Err(ExportError::Forbidden(format!(
+                "role {role} may export only de-identified data: name a profile \
+                 (profile=safe_harbor, or --profile safe_harbor)"
+            )));
+        }
+        Ok(())
+    }
+
     /// Checks the request for `actor` with `role` on `module`'s `resource`
     /// (see [`find`]) and prepares the export;
     /// a refusal is recorded in the chain before it is returned.
@@ -118,32 +155,9 @@ impl Job {
         settings: &Settings,
         request: Request,
     ) -> Result<Self, ExportError> {
-        if !resource.area.permits(role, Access::Read) {
-            audit::append(
-                &store,
-                actor.change("access_denied", resource.area.name, "export", &[]),
-            )
-            .await?;
-            return Err(ExportError::Forbidden(format!(
-                "role {role} may not read {}",
-                resource.area.name
-            )));
-        }
+        Self::authorize(&store, &actor, role, &resource, request.profile.is_some()).await?;
         let (plan, keys) = match &request.profile {
-            None => {
-                if role.export_right() != ExportRight::Raw {
-                    audit::append(
-                        &store,
-                        actor.change("export_denied", resource.entity, "raw", &[]),
-                    )
-                    .await?;
-                    return Err(ExportError::Forbidden(format!(
-                        "role {role} may export only de-identified data: name a profile \
-                         (profile=safe_harbor, or --profile safe_harbor)"
-                    )));
-                }
-                (Plan::raw(&resource), None)
-            }
+            None => (Plan::raw(&resource), None),
             Some(name) => {
                 if !valid_name(name) {
                     return Err(ExportError::Usage(

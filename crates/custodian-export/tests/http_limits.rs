@@ -229,6 +229,20 @@ async fn concurrency(db: TestDb) {
         serde_json::from_slice(&second.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(problem["status"], 503, "{problem}");
     assert_eq!(last_entries(&db, 1).await[0].seq, entries);
+    // A refusal is still a 403 and recorded while every slot is taken.
+    let analyst = keys::create(&db.store, "analyst", Role::Analyst, &Actor::system())
+        .await
+        .unwrap()
+        .1;
+    let raw = Request::builder()
+        .uri("/v1/analytics/patient_journeys/export")
+        .header("authorization", format!("Bearer {analyst}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(router.clone().oneshot(raw).await.unwrap().status(), 403);
+    let refusal = &last_entries(&db, 1).await[0];
+    assert_eq!(refusal.action, "export_denied");
+    assert!(refusal.seq > entries);
     // Other routes do not take slots.
     let list = call("/v1/trials/participants").await.unwrap();
     assert_eq!(list.status(), 200);
