@@ -73,6 +73,12 @@ pgbouncer_bin() { command -v pgbouncer 2>/dev/null || echo /usr/sbin/pgbouncer; 
 up() {
   local sync="$1"
   ensure_pgbouncer
+  # Only a new or empty folder: it is made private to the postgres user
+  # and removed by `down`.
+  if [ -e "$DIR" ] && [ -n "$(ls -A "$DIR" 2>/dev/null)" ]; then
+    echo "$DIR exists and is not empty: name a new or empty folder" >&2
+    return 1
+  fi
   mkdir -p "$DIR"
   DIR="$(cd "$DIR" && pwd)"
   chmod 0700 "$DIR"
@@ -162,6 +168,12 @@ EOF
 
 down() {
   [ -d "$DIR" ] || return 0
+  # Removes only what `up` made: a folder holding a bed's env file, or the
+  # empty remains of a bed that failed before writing it.
+  if [ ! -f "$DIR/env" ] && [ ! -d "$DIR/primary" ] && [ -n "$(ls -A "$DIR" 2>/dev/null)" ]; then
+    echo "$DIR holds no test bed; not removing it" >&2
+    return 1
+  fi
   if [ -f "$DIR/pgbouncer.pid" ]; then
     kill "$(cat "$DIR/pgbouncer.pid")" 2>/dev/null || true
   fi
