@@ -164,7 +164,7 @@ async fn export(
         &store,
         &actor,
         principal.role,
-        &resource,
+        resource,
         request.profile.is_some(),
     )
     .await?;
