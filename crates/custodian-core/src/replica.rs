@@ -81,33 +81,61 @@ impl ReplicaConfig {
     }
 }
 
-/// A PostgreSQL WAL position, written `X/Y` (two hexadecimal numbers of at
-/// most eight digits), as `pg_current_wal_insert_lsn()` prints it.
+/// A PostgreSQL WAL position. PostgreSQL writes it `X/Y` (two hexadecimal
+/// numbers of at most eight digits), as `pg_current_wal_insert_lsn()` prints
+/// it; the `Custodian-Consistency` token is the same 64-bit number as 16
+/// hexadecimal digits, so tokens compare as text the way positions do and
+/// carry no character a header or a URL treats specially.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Lsn(u64);
 
-/// Why a consistency token is not a WAL position.
+/// Why a text is not a WAL position.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a consistency token is a WAL position written X/Y in hexadecimal, e.g. 0/16B3748")]
-pub struct BadLsn;
+pub enum BadLsn {
+    /// Not PostgreSQL's `X/Y`.
+    #[error("not a WAL position written X/Y in hexadecimal, e.g. 0/16B3748")]
+    Text,
+    /// Not a token as a write's `Custodian-Consistency` answer writes it.
+    #[error(
+        "a consistency token is 16 hexadecimal digits, as a write's answer carries it, e.g. 00000000016B3748"
+    )]
+    Token,
+}
 
 impl Lsn {
     /// The longest text of a position: `FFFFFFFF/FFFFFFFF`.
     pub const MAX_LEN: usize = 17;
+    /// The length of a token: one hexadecimal digit per four bits.
+    pub const TOKEN_LEN: usize = 16;
 
     /// Parses `X/Y` strictly: no sign, no blanks, 1 to 8 hex digits a side.
     pub fn parse(text: &str) -> std::result::Result<Self, BadLsn> {
         if text.len() > Self::MAX_LEN {
-            return Err(BadLsn);
+            return Err(BadLsn::Text);
         }
-        let (hi, lo) = text.split_once('/').ok_or(BadLsn)?;
+        let (hi, lo) = text.split_once('/').ok_or(BadLsn::Text)?;
         let half = |s: &str| {
             if s.is_empty() || s.len() > 8 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(BadLsn);
+                return Err(BadLsn::Text);
             }
-            u32::from_str_radix(s, 16).map_err(|_| BadLsn)
+            u32::from_str_radix(s, 16).map_err(|_| BadLsn::Text)
         };
         Ok(Self((u64::from(half(hi)?) << 32) | u64::from(half(lo)?)))
+    }
+
+    /// Parses a token strictly: exactly 16 hex digits, either case.
+    pub fn from_token(text: &str) -> std::result::Result<Self, BadLsn> {
+        if text.len() != Self::TOKEN_LEN || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(BadLsn::Token);
+        }
+        u64::from_str_radix(text, 16)
+            .map(Self)
+            .map_err(|_| BadLsn::Token)
+    }
+
+    /// The position as a `Custodian-Consistency` token.
+    pub fn token(self) -> String {
+        format!("{:016X}", self.0)
     }
 }
 
@@ -521,7 +549,34 @@ mod tests {
             "0/1\0",
             "０/1",
         ] {
-            assert_eq!(Lsn::parse(bad), Err(BadLsn), "{bad:?}");
+            assert_eq!(Lsn::parse(bad), Err(BadLsn::Text), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_sixteen_hex_digits_and_compare_as_text() {
+        let l = Lsn::parse("0/16B3748").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(l.token(), "00000000016B3748");
+        assert_eq!(Lsn::from_token("00000000016b3748"), Ok(l));
+        let later = Lsn::parse("1/0").unwrap_or_else(|e| panic!("{e}"));
+        assert!(later.token() > l.token());
+        assert_eq!(
+            Lsn::from_token("FFFFFFFFFFFFFFFF").map(Lsn::token),
+            Ok("FFFFFFFFFFFFFFFF".to_owned())
+        );
+        for bad in [
+            "",
+            "0",
+            "0/16B3748",
+            "16B3748",
+            "000000000016B3748",
+            " 0000000016B3748",
+            "+000000000016B37",
+            "0x00000000016B37",
+            "g0000000016B3748",
+            "0000000016B3748\0",
+        ] {
+            assert_eq!(Lsn::from_token(bad), Err(BadLsn::Token), "{bad:?}");
         }
     }
 

@@ -30,8 +30,8 @@ use crate::AppState;
 pub static CONSISTENCY: HeaderName = HeaderName::from_static("custodian-consistency");
 static PREFER: HeaderName = HeaderName::from_static("prefer");
 
-/// The token a request sent, checked strictly: one header, `X/Y` in hex;
-/// else what is wrong with it.
+/// The token a request sent, checked strictly: one header, 16 hex digits
+/// ([`Lsn::token`]); else what is wrong with it.
 fn token(headers: &HeaderMap) -> Result<Option<Lsn>, String> {
     let mut values = headers.get_all(&CONSISTENCY).iter();
     let Some(value) = values.next() else {
@@ -41,13 +41,12 @@ fn token(headers: &HeaderMap) -> Result<Option<Lsn>, String> {
     if values.next().is_some() {
         return Err(bad("send it once"));
     }
-    if value.len() > Lsn::MAX_LEN {
-        return Err(bad("longer than a WAL position (at most 17 characters)"));
-    }
     let text = value
         .to_str()
-        .map_err(|_| bad("not a WAL position written X/Y in hexadecimal"))?;
-    Lsn::parse(text).map(Some).map_err(|e| bad(&e.to_string()))
+        .map_err(|_| bad(&replica::BadLsn::Token.to_string()))?;
+    Lsn::from_token(text)
+        .map(Some)
+        .map_err(|e| bad(&e.to_string()))
 }
 
 /// Whether the request prefers the primary: `Prefer: consistency=strong`
@@ -124,7 +123,7 @@ async fn stamp(store: &Store, mut res: Response) -> Response {
     }
     match replica::current_lsn(store).await {
         Ok(lsn) => {
-            if let Ok(v) = HeaderValue::from_str(&lsn.to_string()) {
+            if let Ok(v) = HeaderValue::from_str(&lsn.token()) {
                 res.headers_mut().insert(CONSISTENCY.clone(), v);
             }
         }
@@ -161,18 +160,20 @@ mod tests {
     #[test]
     fn a_token_is_one_wal_position() {
         assert_eq!(token(&headers(&[])).ok(), Some(None));
-        let one = token(&headers(&[("custodian-consistency", "0/3000060")]));
+        let one = token(&headers(&[("custodian-consistency", "0000000003000060")]));
         assert_eq!(
             one.ok().flatten().map(|l| l.to_string()),
             Some("0/3000060".into())
         );
         for bad in [
             vec![
-                ("custodian-consistency", "0/1"),
-                ("custodian-consistency", "0/2"),
+                ("custodian-consistency", "0000000000000001"),
+                ("custodian-consistency", "0000000000000002"),
             ],
             vec![("custodian-consistency", "latest")],
-            vec![("custodian-consistency", "0/1234567890abcdef")],
+            vec![("custodian-consistency", "0/3000060")],
+            vec![("custodian-consistency", "0")],
+            vec![("custodian-consistency", "00000000030000600")],
             vec![("custodian-consistency", "")],
         ] {
             assert!(token(&headers(&bad)).is_err(), "{bad:?}");

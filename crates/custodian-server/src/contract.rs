@@ -71,7 +71,7 @@ fn has_query_parameters(op: &Operation) -> bool {
     })
 }
 
-const TOKEN_PATTERN: &str = "^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$";
+const TOKEN_PATTERN: &str = "^[0-9A-Fa-f]{16}$";
 
 /// Declares `Custodian-Consistency` (see [`crate::consistency`]): a request
 /// header of every `/v1` read, a response header of every `/v1` write's
@@ -87,7 +87,8 @@ pub fn declare_consistency(doc: &mut OpenApi) {
     let token = || {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .max_length(Some(17))
+            .min_length(Some(16))
+            .max_length(Some(16))
             .pattern(Some(TOKEN_PATTERN))
             .build()
     };

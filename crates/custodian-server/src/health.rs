@@ -48,7 +48,8 @@ pub struct ReplicaHealth {
     /// Seconds behind the primary; 0 when it has replayed all the primary
     /// wrote, null when unknown.
     pub lag_seconds: Option<f64>,
-    /// How far it has replayed, as `Custodian-Consistency` writes a position.
+    /// How far it has replayed, as a `Custodian-Consistency` token (16 hex
+    /// digits), so a token can be compared with it.
     pub replay_lsn: Option<String>,
 }
 
@@ -81,7 +82,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError>
                     replica: h.replica,
                     state: h.state.as_str().to_owned(),
                     lag_seconds: h.lag_seconds,
-                    replay_lsn: h.replay_lsn.map(|l| l.to_string()),
+                    replay_lsn: h.replay_lsn.map(|l| l.token()),
                 })
                 .collect()
         }),

@@ -195,17 +195,20 @@ pub fn router(state: AppState, modules: &Modules, env: &Env, body_limit: usize) 
 /// and `Idempotency-Key` on POST (scoped to the authenticated principal). An
 /// embedding application can add routes of its own the same way.
 pub fn with_layers(routes: Router<AppState>, state: AppState, body_limit: usize) -> Router {
+    // Idempotency and consistency run only where a method matched, so a
+    // method a path does not have is a 405 whatever its headers say, and
+    // nothing is recorded for it.
     routes
-        .fallback(|| async { ApiError::new(Kind::NotFound, "no such route") })
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(
+        .route_layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::layer,
         ))
-        .layer(middleware::from_fn_with_state(
+        .route_layer(middleware::from_fn_with_state(
             state.clone(),
             consistency::layer,
         ))
+        .fallback(|| async { ApiError::new(Kind::NotFound, "no such route") })
+        .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(nul::refuse))
         .layer(middleware::from_fn_with_state(
             state.clone(),

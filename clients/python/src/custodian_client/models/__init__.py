@@ -410,7 +410,8 @@ class ReplicaHealth(BaseModel):
     """
     replay_lsn: str | None = None
     """
-    How far it has replayed, as `Custodian-Consistency` writes a position.
+    How far it has replayed, as a `Custodian-Consistency` token (16 hex
+    digits), so a token can be compared with it.
     """
     replica: str
     """
