@@ -45,6 +45,16 @@ pub struct NotFound(#[allow(dead_code)] Problem);
 )]
 pub struct Conflict(#[allow(dead_code)] Problem);
 
+/// 409 on a write about a subject that was erased: nothing more is
+/// recorded about it (for routes with no other conflict to name).
+#[derive(IntoResponses)]
+#[response(
+    status = 409,
+    description = "The subject was erased; nothing more is recorded about it",
+    content_type = "application/problem+json"
+)]
+pub struct Erased(#[allow(dead_code)] Problem);
+
 /// 422: the body parsed but fields are invalid; each is named.
 #[derive(IntoResponses)]
 #[response(

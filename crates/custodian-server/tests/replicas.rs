@@ -204,7 +204,11 @@ async fn a_write_lands_on_the_primary_and_its_token_reads_it_through_the_replica
         (0, 1),
         "served by the replica"
     );
-    // Its read entry is in the chain, which lives on the primary.
+    // Its read entry is in the chain, which lives on the primary (linked
+    // at once, or queued when another transaction held the chain lock).
+    custodian_ledger::audit::link_pending(&s.store)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let reads = s
         .count_on_primary(format!(
             "SELECT count(*) AS n FROM audit_log WHERE action = 'read' AND entity_id = '{id}'"

@@ -6,7 +6,7 @@
 //! Handlers reach the database through [`Db`] and the pepper and media
 //! store through [`Ctx`].
 
-use custodian_http::responses::{BadQuery, Conflict, Invalid, NotFound};
+use custodian_http::responses::{BadQuery, Conflict, Erased, Invalid, NotFound};
 use std::sync::LazyLock;
 
 use axum::{
@@ -573,6 +573,7 @@ async fn conversation_audio(
     responses(
         (status = 201, body = handoff::Model),
         Invalid,
+        Erased,
     ))]
 async fn create_handoff(
     db: Db,
@@ -728,6 +729,7 @@ async fn get_trial_criteria(
         (status = 201, body = agent_reasoning::Model),
         (status = 403, description = "Only service and admin keys", body = Problem, content_type = "application/problem+json"),
         Invalid,
+        Erased,
     ))]
 async fn create_agent_reasoning(
     db: Db,

@@ -11,6 +11,7 @@ use custodian_http::{
     ApiError,
     resource::NoParams,
     resource_handlers,
+    responses::Erased,
     responses::{BadQuery, Invalid, NotFound},
 };
 use serde::Deserialize;
@@ -154,7 +155,12 @@ async fn get_profile(call: Call, path: Path<Uuid>) -> Result<Json<profile::Model
 /// fields stay; a new profile starts them as `{}`).
 #[utoipa::path(put, path = "/v1/therapy/clients/{id}/profile", tag = "therapy",
     params(("id" = Uuid, Path)), request_body = repo::ProfileInput,
-    responses((status = 200, body = profile::Model), NotFound, Invalid))]
+    responses(
+        (status = 200, body = profile::Model),
+        NotFound,
+        Invalid,
+        Erased,
+    ))]
 async fn put_profile(
     call: Call,
     path: Path<Uuid>,
