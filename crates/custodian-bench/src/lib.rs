@@ -86,6 +86,11 @@ pub struct BenchArgs {
     /// starts on a free loopback port over the scratch database.
     #[arg(long, value_enum, default_value = "lib")]
     pub via: Via,
+    /// A streaming replica of --database-url's server (repeatable; with
+    /// `--via http` only): the server it starts reads the scratch database
+    /// there too, as `database.replica_urls` would have it.
+    #[arg(long = "replica-url", value_name = "URL")]
+    pub replica_urls: Vec<String>,
 }
 
 /// How the workload reaches Custodian.
@@ -157,6 +162,9 @@ pub async fn run(url: &DatabaseUrl, args: &BenchArgs) -> Result<()> {
     if !(args.scale > 0.0 && args.scale <= 10.0) {
         bail!("--scale must be in (0, 10], got {}", args.scale);
     }
+    if !args.replica_urls.is_empty() && args.via != Via::Http {
+        bail!("--replica-url needs --via http: only a server reads from replicas");
+    }
     let out = Output {
         quiet: args.json,
         bars: !args.json && std::io::stderr().is_terminal(),
@@ -210,8 +218,12 @@ async fn bench_one(
     let (api, server) = match args.via {
         Via::Lib => (Api::Lib, None),
         Via::Http => {
-            let server = Server::start(scratch).await?;
-            let api = Api::Http(Arc::new(HttpTarget::new(&server)?));
+            let server = Server::start(scratch, &args.replica_urls).await?;
+            let target = HttpTarget::new(&server)?;
+            if !args.replica_urls.is_empty() {
+                target.replicas_ready(out).await?;
+            }
+            let api = Api::Http(Arc::new(target));
             (api, Some(server))
         }
     };
@@ -220,11 +232,18 @@ async fn bench_one(
         Workload::W2 => w2(store, &api, args.scale, out).await,
         _ => w3(store, &api, args.scale, out).await,
     };
+    if let (false, Api::Http(target)) = (args.replica_urls.is_empty(), &api) {
+        out.note(&target.routed_reads().await?);
+    }
     let peak = server.map(Server::stop).transpose()?.flatten();
     let mut lines = result?;
     for l in &mut lines {
         if args.via == Via::Http {
-            l.system = "custodian-http";
+            l.system = if args.replica_urls.is_empty() {
+                "custodian-http"
+            } else {
+                "custodian-http-replica"
+            };
             l.server_peak_rss_mib = peak;
         }
     }
@@ -256,8 +275,9 @@ struct Server {
 
 impl Server {
     /// Starts `custodian serve` over the scratch database on a free
-    /// loopback port, with a fresh service key and a throwaway pepper.
-    async fn start(scratch: &Scratch) -> Result<Self> {
+    /// loopback port, with a fresh service key and a throwaway pepper, and
+    /// the same database on each of `replicas` as its read replicas.
+    async fn start(scratch: &Scratch, replicas: &[String]) -> Result<Self> {
         use std::io::BufRead;
         let (_, key) = custodian_privacy::keys::create(
             &scratch.store,
@@ -269,10 +289,12 @@ impl Server {
         let mut pepper = [0u8; 32];
         getrandom::fill(&mut pepper)
             .map_err(|e| anyhow::anyhow!("no randomness for a pepper: {e}"))?;
+        let replica_urls = scratch.on_replicas(replicas)?;
         let exe = std::env::current_exe().context("finding the custodian binary")?;
         let mut child = std::process::Command::new(exe)
             .args(["serve", "--bind", "127.0.0.1:0"])
             .env("CUSTODIAN_DATABASE_URL", &scratch.url)
+            .env("CUSTODIAN_DB_REPLICA_URLS", replica_urls.join(","))
             .env("CUSTODIAN_DB_MAX_CONNECTIONS", "16")
             .env("CUSTODIAN_PEPPER", hex::encode(pepper))
             .env("CUSTODIAN_KEK", &scratch.kek_hex)
@@ -368,6 +390,43 @@ impl HttpTarget {
         Ok((status, serde_json::from_slice(&bytes).unwrap_or_default()))
     }
 
+    /// Waits (up to a minute) until `/readyz` reports every replica `ok`:
+    /// caught up with the loaded data, so reads are routed there.
+    async fn replicas_ready(&self, out: &Output) -> Result<()> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, ready) = self.get("/readyz").await?;
+            let states: Vec<&str> = ready["replicas"]
+                .as_array()
+                .map(|rs| rs.iter().filter_map(|r| r["state"].as_str()).collect())
+                .unwrap_or_default();
+            if !states.is_empty() && states.iter().all(|s| *s == "ok") {
+                out.note(&format!("{} replica(s) ok", states.len()));
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("the replicas are not ready after a minute: {ready}");
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Where the server sent its reads, from `/metrics`.
+    async fn routed_reads(&self) -> Result<String> {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let routed: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("custodian_routed_reads_total"))
+            .collect();
+        Ok(format!("reads routed: {}", routed.join("; ")))
+    }
+
     async fn get(&self, path_and_query: &str) -> Result<(u16, serde_json::Value)> {
         let res = self
             .client
@@ -443,6 +502,29 @@ impl Scratch {
             db,
             kek_hex: hex::encode(secret),
         })
+    }
+
+    /// Each replica URL naming this scratch database instead of its own.
+    fn on_replicas(&self, replicas: &[String]) -> Result<Vec<String>> {
+        let name = url::Url::parse(&self.url)
+            .map(|u| u.path().to_owned())
+            .context("the scratch database's URL")?;
+        replicas
+            .iter()
+            .map(|r| {
+                let shown = || {
+                    DatabaseUrl::parse(r)
+                        .map_or_else(|_| "(unreadable)".to_owned(), |u| u.redacted())
+                };
+                let mut u =
+                    url::Url::parse(r).with_context(|| format!("--replica-url {}", shown()))?;
+                if u.scheme() != "postgres" && u.scheme() != "postgresql" {
+                    bail!("--replica-url {} is not a postgres:// URL", shown());
+                }
+                u.set_path(&name);
+                Ok(u.to_string())
+            })
+            .collect()
     }
 
     async fn finish(self, keep: bool, out: &Output) -> Result<()> {
