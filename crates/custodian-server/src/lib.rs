@@ -26,7 +26,7 @@ pub mod testing;
 
 use std::{future::Future, time::Duration};
 
-use axum::{Router, extract::DefaultBodyLimit, middleware};
+use axum::{Router, extract::DefaultBodyLimit, http::StatusCode, middleware};
 use custodian_core::Store;
 use custodian_module::{Env, Modules};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -195,18 +195,25 @@ pub fn router(state: AppState, modules: &Modules, env: &Env, body_limit: usize) 
 /// and `Idempotency-Key` on POST (scoped to the authenticated principal). An
 /// embedding application can add routes of its own the same way.
 pub fn with_layers(routes: Router<AppState>, state: AppState, body_limit: usize) -> Router {
-    // Idempotency and consistency run only where a method matched, so a
-    // method a path does not have is a 405 whatever its headers say, and
-    // nothing is recorded for it.
+    // Idempotency and consistency run only where a method matched: route
+    // layers wrap each path's 405 answer too, so that answer is put back
+    // unwrapped after them. A method a path does not have is a 405 whatever
+    // its headers say, and no Idempotency-Key is claimed for it.
+    let routes = if routes.has_routes() {
+        routes
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                idempotency::layer,
+            ))
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                consistency::layer,
+            ))
+            .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
+    } else {
+        routes
+    };
     routes
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            idempotency::layer,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            consistency::layer,
-        ))
         .fallback(|| async { ApiError::new(Kind::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(nul::refuse))

@@ -120,6 +120,37 @@ custodian_core::backend_tests! {
     a_stored_validation_error_replays_the_same_problem => replayed_problem,
     posts_without_a_key_are_untouched_and_a_key_is_bound_to_its_path => no_key_no_effect,
     two_principals_may_use_the_same_key_for_different_requests => scoped_per_principal,
+    a_method_a_path_lacks_is_a_405_whatever_its_headers_and_claims_no_key => not_allowed,
+}
+
+async fn not_allowed(db: TestDb) {
+    let app = app(&db).await;
+    // A key on a POST to a GET-only path: 405 each time, never a replay.
+    for _ in 0..2 {
+        let (s, replayed, text) = post(&app, "/v1/audit", "k405", &json!({})).await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{text}");
+        assert_eq!(replayed, None);
+    }
+    let stored = custodian_ledger::idempotency::entity::Entity::find()
+        .count(db.store.conn())
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "no key is claimed for a method the path lacks");
+    // A malformed consistency token does not turn a 405 into a 400.
+    let req = Request::delete("/v1/events")
+        .header("custodian-consistency", "0")
+        .body(Body::empty())
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(res.headers().contains_key("allow"), "{:?}", res.headers());
+    // On a route the method matches, the token is checked.
+    let req = Request::get("/v1/events")
+        .header("custodian-consistency", "0")
+        .body(Body::empty())
+        .unwrap();
+    let res = app.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
 
 async fn scoped_per_principal(db: TestDb) {

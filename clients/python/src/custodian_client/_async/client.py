@@ -50,7 +50,7 @@ class AsyncClient:
         self.analytics = AsyncAnalytics(self._transport)
         self.therapy = AsyncTherapy(self._transport)
         self.acoustics = AsyncAcoustics(self._transport)
-        # Where the scale-out consistency token will be kept and echoed.
+        # The newest consistency token, echoed on reads (see consistency.py).
         self.consistency = self._transport.consistency
 
     async def request(

@@ -51,7 +51,7 @@ class Client:
         self.analytics = Analytics(self._transport)
         self.therapy = Therapy(self._transport)
         self.acoustics = Acoustics(self._transport)
-        # Where the scale-out consistency token will be kept and echoed.
+        # The newest consistency token, echoed on reads (see consistency.py).
         self.consistency = self._transport.consistency
 
     def request(
