@@ -185,10 +185,13 @@ impl std::fmt::Display for Backend {
 pub struct DatabaseUrl(String);
 
 impl DatabaseUrl {
-    /// Parses and checks the scheme, so a typo fails at start, not at first query.
+    /// Parses and checks the scheme and a host list's ports, so a typo
+    /// fails at start, not at first query.
     pub fn parse(raw: &str) -> Result<Self> {
         let url = DatabaseUrl(raw.trim().to_owned());
-        url.backend()?;
+        if url.backend()? == Backend::Postgres {
+            crate::failover::split(&url.0).map_err(|e| Error::Config(e.to_string()))?;
+        }
         Ok(url)
     }
 
@@ -940,6 +943,11 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("sqlite:// or postgres://"), "{err}");
+        let err = Config::from_toml("", env(&[("DATABASE_URL", "postgres://a:99999,b/db")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("\"99999\"") && err.contains("65535"), "{err}");
     }
 
     #[test]

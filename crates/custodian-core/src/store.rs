@@ -44,7 +44,8 @@ impl Store {
     pub async fn connect(cfg: &DatabaseConfig) -> Result<Self> {
         let backend = cfg.url.backend()?;
         let hosts = match backend {
-            Backend::Postgres => crate::failover::split(cfg.url.expose()),
+            Backend::Postgres => crate::failover::split(cfg.url.expose())
+                .map_err(|e| Error::Config(e.to_string()))?,
             Backend::Sqlite => None,
         };
         let url = match &hosts {
