@@ -487,9 +487,15 @@ impl Config {
                 }
                 "database.max_lifetime" => db.max_lifetime = parse_duration(&raw).map_err(bad)?,
                 "database.busy_timeout" => db.busy_timeout = parse_duration(&raw).map_err(bad)?,
-                "database.replica_wait" => db.replicas.wait = parse_duration(&raw).map_err(bad)?,
+                "database.replica_wait" => {
+                    db.replicas.wait = parse_duration(&raw)
+                        .and_then(crate::replica::ReplicaConfig::check_wait)
+                        .map_err(bad)?
+                }
                 "database.replica_max_lag" => {
-                    db.replicas.max_lag = parse_duration(&raw).map_err(bad)?
+                    db.replicas.max_lag = parse_duration(&raw)
+                        .and_then(crate::replica::ReplicaConfig::check_max_lag)
+                        .map_err(bad)?
                 }
                 "database.pgbouncer" => db.pgbouncer = parse_bool(&raw).map_err(bad)?,
                 "server.bind" => {
