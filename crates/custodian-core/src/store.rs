@@ -154,6 +154,13 @@ impl Store {
         }
     }
 
+    /// Whether a read on the replica this store reads from was cancelled
+    /// by a conflict with recovery: the request is worth running again on
+    /// the primary, which holds the same data.
+    pub fn replica_conflict(&self) -> bool {
+        self.reads.as_ref().is_some_and(Conn::recovery_conflict)
+    }
+
     /// Which engine this store talks to.
     pub fn backend(&self) -> Backend {
         self.backend
