@@ -79,12 +79,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         Ok(t) => t,
         Err(why) => return ApiError::new(Kind::BadRequest, why).into_response(),
     };
-    if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        return stamp(&store, next.run(req).await).await;
-    }
     let Some(replicas) = state.replicas.clone() else {
         return next.run(req).await;
     };
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return stamp(&store, next.run(req).await).await;
+    }
     let (index, conn) = match replicas.route(token, strong(req.headers())).await {
         Route::Primary => {
             count(&replicas, Target::Primary);
@@ -131,7 +131,8 @@ fn count(replicas: &replica::Replicas, target: Target) {
     metrics::counter!("custodian_routed_reads_total", "target" => name).increment(1);
 }
 
-/// Adds the primary's WAL position to a successful write's answer.
+/// Adds the primary's WAL position to a successful write's answer (only
+/// called when replicas are configured).
 async fn stamp(store: &Store, mut res: Response) -> Response {
     if !res.status().is_success() || store.backend() != Backend::Postgres {
         return res;
