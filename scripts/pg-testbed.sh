@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL test bed: a primary, a streaming replica made with
-# `pg_basebackup -R`, and a PgBouncer in transaction mode in front of the
-# primary, all on free 127.0.0.1 ports under one folder. The replica and
+# `pg_basebackup -R`, and a PgBouncer in transaction mode in front of each,
+# all on free 127.0.0.1 ports under one folder. The replica and
 # failover tests start one each; CI runs the server suites through its
 # PgBouncer.
 #
@@ -86,8 +86,8 @@ up() {
     chown postgres: "$DIR"
     as_owner test -w "$DIR" || { echo "the postgres user cannot reach $DIR: use a folder whose parents it can enter (e.g. /tmp/NAME)" >&2; return 1; }
   fi
-  local pp rp bp
-  pp="$(free_port)"; rp="$(free_port)"; bp="$(free_port)"
+  local pp rp bp brp
+  pp="$(free_port)"; rp="$(free_port)"; bp="$(free_port)"; brp="$(free_port)"
 
   as_owner "$BIN/initdb" -D "$DIR/primary" -U postgres --auth=trust --no-sync >/dev/null
   cat >>"$DIR/primary/postgresql.conf" <<EOF
@@ -127,13 +127,35 @@ EOF
   as_owner "$BIN/pg_ctl" -D "$DIR/replica" -l "$DIR/replica.log" -w start >/dev/null
   wait_ready "$rp" replica
 
-  cat >"$DIR/pgbouncer.ini" <<EOF
+  echo '"postgres" ""' >"$DIR/userlist.txt"
+  [ "$(id -u)" = 0 ] && chown postgres: "$DIR/userlist.txt"
+  start_pgbouncer pgbouncer "$bp" "$pp"
+  start_pgbouncer pgbouncer-replica "$brp" "$rp"
+
+  cat >"$DIR/env" <<EOF
+TESTBED_DIR=$DIR
+TESTBED_PG_BIN=$BIN
+TESTBED_PRIMARY_PORT=$pp
+TESTBED_REPLICA_PORT=$rp
+TESTBED_PGBOUNCER_PORT=$bp
+TESTBED_REPLICA_PGBOUNCER_PORT=$brp
+TESTBED_PRIMARY_URL=postgres://postgres@127.0.0.1:$pp/postgres
+TESTBED_REPLICA_URL=postgres://postgres@127.0.0.1:$rp/postgres
+TESTBED_PGBOUNCER_URL=postgres://postgres@127.0.0.1:$bp/postgres
+TESTBED_REPLICA_PGBOUNCER_URL=postgres://postgres@127.0.0.1:$brp/postgres
+EOF
+  cat "$DIR/env"
+}
+
+start_pgbouncer() { # name, listen port, server port
+  local name="$1" port="$2" server="$3"
+  cat >"$DIR/$name.ini" <<EOF
 [databases]
-* = host=127.0.0.1 port=$pp
+* = host=127.0.0.1 port=$server
 
 [pgbouncer]
 listen_addr = 127.0.0.1
-listen_port = $bp
+listen_port = $port
 unix_socket_dir =
 auth_type = trust
 auth_file = $DIR/userlist.txt
@@ -145,25 +167,12 @@ ignore_startup_parameters = extra_float_digits,options
 # Retry a refused server login after 1s, not 15s: tests take a database
 # away and give it back.
 server_login_retry = 1
-logfile = $DIR/pgbouncer.log
-pidfile = $DIR/pgbouncer.pid
+logfile = $DIR/$name.log
+pidfile = $DIR/$name.pid
 EOF
-  echo '"postgres" ""' >"$DIR/userlist.txt"
-  [ "$(id -u)" = 0 ] && chown postgres: "$DIR/pgbouncer.ini" "$DIR/userlist.txt"
-  as_owner "$(pgbouncer_bin)" -d "$DIR/pgbouncer.ini"
-  wait_ready "$bp" pgbouncer
-
-  cat >"$DIR/env" <<EOF
-TESTBED_DIR=$DIR
-TESTBED_PG_BIN=$BIN
-TESTBED_PRIMARY_PORT=$pp
-TESTBED_REPLICA_PORT=$rp
-TESTBED_PGBOUNCER_PORT=$bp
-TESTBED_PRIMARY_URL=postgres://postgres@127.0.0.1:$pp/postgres
-TESTBED_REPLICA_URL=postgres://postgres@127.0.0.1:$rp/postgres
-TESTBED_PGBOUNCER_URL=postgres://postgres@127.0.0.1:$bp/postgres
-EOF
-  cat "$DIR/env"
+  [ "$(id -u)" = 0 ] && chown postgres: "$DIR/$name.ini"
+  as_owner "$(pgbouncer_bin)" -d "$DIR/$name.ini"
+  wait_ready "$port" "$name"
 }
 
 down() {
@@ -174,9 +183,11 @@ down() {
     echo "$DIR holds no test bed; not removing it" >&2
     return 1
   fi
-  if [ -f "$DIR/pgbouncer.pid" ]; then
-    kill "$(cat "$DIR/pgbouncer.pid")" 2>/dev/null || true
-  fi
+  for bouncer in pgbouncer pgbouncer-replica; do
+    if [ -f "$DIR/$bouncer.pid" ]; then
+      kill "$(cat "$DIR/$bouncer.pid")" 2>/dev/null || true
+    fi
+  done
   for node in replica primary; do
     if [ -f "$DIR/$node/postmaster.pid" ]; then
       as_owner "$BIN/pg_ctl" -D "$DIR/$node" -m immediate -w stop >/dev/null 2>&1 || true

@@ -185,10 +185,13 @@ impl std::fmt::Display for Backend {
 pub struct DatabaseUrl(String);
 
 impl DatabaseUrl {
-    /// Parses and checks the scheme, so a typo fails at start, not at first query.
+    /// Parses and checks the scheme and a host list's ports, so a typo
+    /// fails at start, not at first query.
     pub fn parse(raw: &str) -> Result<Self> {
         let url = DatabaseUrl(raw.trim().to_owned());
-        url.backend()?;
+        if url.backend()? == Backend::Postgres {
+            crate::failover::split(&url.0).map_err(|e| Error::Config(e.to_string()))?;
+        }
         Ok(url)
     }
 
@@ -484,9 +487,15 @@ impl Config {
                 }
                 "database.max_lifetime" => db.max_lifetime = parse_duration(&raw).map_err(bad)?,
                 "database.busy_timeout" => db.busy_timeout = parse_duration(&raw).map_err(bad)?,
-                "database.replica_wait" => db.replicas.wait = parse_duration(&raw).map_err(bad)?,
+                "database.replica_wait" => {
+                    db.replicas.wait = parse_duration(&raw)
+                        .and_then(crate::replica::ReplicaConfig::check_wait)
+                        .map_err(bad)?
+                }
                 "database.replica_max_lag" => {
-                    db.replicas.max_lag = parse_duration(&raw).map_err(bad)?
+                    db.replicas.max_lag = parse_duration(&raw)
+                        .and_then(crate::replica::ReplicaConfig::check_max_lag)
+                        .map_err(bad)?
                 }
                 "database.pgbouncer" => db.pgbouncer = parse_bool(&raw).map_err(bad)?,
                 "server.bind" => {
@@ -940,6 +949,11 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("sqlite:// or postgres://"), "{err}");
+        let err = Config::from_toml("", env(&[("DATABASE_URL", "postgres://a:99999,b/db")]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("\"99999\"") && err.contains("65535"), "{err}");
     }
 
     #[test]

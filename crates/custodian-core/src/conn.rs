@@ -7,7 +7,13 @@
 //! So there every statement with parameters runs in a transaction of its own,
 //! which keeps both round trips on one server connection.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
@@ -22,20 +28,48 @@ pub struct Conn {
     /// `SET LOCAL` in each transaction (0: none), since a session setting
     /// would leak to other clients of the server connection.
     pgbouncer: Option<u128>,
+    /// On a replica's pool ([`Conn::over`]): set once one of its reads was
+    /// cancelled by a conflict with recovery, so the request can be run
+    /// again on the primary.
+    conflict: Option<Arc<AtomicBool>>,
 }
 
 impl Conn {
     pub(crate) fn new(db: DatabaseConnection, pgbouncer: bool, timeout: Option<Duration>) -> Self {
         let pgbouncer = pgbouncer.then(|| timeout.map_or(0, |t| t.as_millis()));
-        Self { db, pgbouncer }
+        Self {
+            db,
+            pgbouncer,
+            conflict: None,
+        }
     }
 
-    /// Another pool (a replica's) run the same way as this one.
+    /// Another pool (a replica's) run the same way as this one, noting
+    /// reads that a conflict with recovery cancelled.
     pub(crate) fn over(&self, db: DatabaseConnection) -> Self {
         Self {
             db,
             pgbouncer: self.pgbouncer,
+            conflict: Some(Arc::new(AtomicBool::new(false))),
         }
+    }
+
+    /// Whether a read through this handle (a replica's) was cancelled by a
+    /// conflict with recovery ([`crate::error::is_recovery_conflict`]).
+    pub fn recovery_conflict(&self) -> bool {
+        self.conflict
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// Notes `result`'s error if it is a recovery conflict on a replica.
+    fn note<T>(&self, result: Result<T, DbErr>) -> Result<T, DbErr> {
+        if let (Some(flag), Err(e)) = (&self.conflict, &result)
+            && crate::error::is_recovery_conflict(e)
+        {
+            flag.store(true, Ordering::Relaxed);
+        }
+        result
     }
 
     /// Which SQL dialect statements are built for (callable without the trait).
@@ -100,9 +134,9 @@ impl ConnectionTrait for Conn {
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         if self.pgbouncer.is_none() {
-            return self.db.execute_raw(stmt).await;
+            return self.note(self.db.execute_raw(stmt).await);
         }
-        self.alone(stmt, |tx, s| Box::pin(tx.execute_raw(s))).await
+        self.note(self.alone(stmt, |tx, s| Box::pin(tx.execute_raw(s))).await)
     }
 
     /// The simple protocol is one message and one answer: safe as it is.
@@ -112,18 +146,22 @@ impl ConnectionTrait for Conn {
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         if self.pgbouncer.is_none() {
-            return self.db.query_one_raw(stmt).await;
+            return self.note(self.db.query_one_raw(stmt).await);
         }
-        self.alone(stmt, |tx, s| Box::pin(tx.query_one_raw(s)))
-            .await
+        self.note(
+            self.alone(stmt, |tx, s| Box::pin(tx.query_one_raw(s)))
+                .await,
+        )
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         if self.pgbouncer.is_none() {
-            return self.db.query_all_raw(stmt).await;
+            return self.note(self.db.query_all_raw(stmt).await);
         }
-        self.alone(stmt, |tx, s| Box::pin(tx.query_all_raw(s)))
-            .await
+        self.note(
+            self.alone(stmt, |tx, s| Box::pin(tx.query_all_raw(s)))
+                .await,
+        )
     }
 
     fn support_returning(&self) -> bool {

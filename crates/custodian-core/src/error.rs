@@ -112,3 +112,91 @@ fn is_connection_error(e: &sea_orm::sqlx::Error) -> bool {
 
 /// Shorthand used across the crates.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Whether a read on a hot standby was cancelled because replaying the
+/// primary's changes needed what it held ("canceling statement due to
+/// conflict with recovery": SQLSTATE 40001, or 40P01 for a buffer-pin
+/// deadlock). The data was fine; the same read on the primary answers it.
+pub fn is_recovery_conflict(err: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return false;
+    };
+    match e.as_ref() {
+        sea_orm::sqlx::Error::Database(d) => d.code().is_some_and(|c| c == "40001" || c == "40P01"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{borrow::Cow, sync::Arc};
+
+    use sea_orm::sqlx::error::{DatabaseError, ErrorKind};
+
+    use super::*;
+
+    /// A server error with a SQLSTATE, as sqlx reports one.
+    #[derive(Debug)]
+    struct Server(&'static str);
+
+    impl std::fmt::Display for Server {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Server {}
+
+    impl DatabaseError for Server {
+        fn message(&self) -> &str {
+            "canceling statement due to conflict with recovery"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    fn query_failed(code: &'static str) -> DbErr {
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(
+            sea_orm::sqlx::Error::Database(Box::new(Server(code))),
+        )))
+    }
+
+    #[test]
+    fn only_a_cancelled_standby_read_is_a_recovery_conflict() {
+        assert!(is_recovery_conflict(&query_failed("40001")));
+        assert!(is_recovery_conflict(&query_failed("40P01")));
+        let exec = DbErr::Exec(RuntimeErr::SqlxError(Arc::new(
+            sea_orm::sqlx::Error::Database(Box::new(Server("40001"))),
+        )));
+        assert!(is_recovery_conflict(&exec));
+        // A syntax error, a unique violation, a server shutting down, a
+        // lost connection: not a conflict (the last two are "unavailable").
+        for other in ["42601", "23505", "57P01", "40000"] {
+            assert!(!is_recovery_conflict(&query_failed(other)), "{other}");
+        }
+        let io = DbErr::Query(RuntimeErr::SqlxError(Arc::new(sea_orm::sqlx::Error::Io(
+            std::io::Error::other("reset"),
+        ))));
+        assert!(!is_recovery_conflict(&io));
+        assert!(!is_recovery_conflict(&DbErr::RecordNotFound("x".into())));
+        // Unrecognised, it stays the internal error it was.
+        assert!(matches!(
+            Error::from(query_failed("40001")),
+            Error::Database(_)
+        ));
+    }
+}

@@ -23,7 +23,10 @@ use std::{
     time::Duration,
 };
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement,
+    sqlx::{self, PgPool, Row},
+};
 
 use crate::{
     Store,
@@ -54,6 +57,37 @@ impl Default for ReplicaConfig {
 }
 
 impl ReplicaConfig {
+    /// The longest `replica_wait`: a token read holds its request (and a
+    /// pooled connection on the primary afterwards) at most this long.
+    pub const MAX_WAIT: Duration = Duration::from_secs(10);
+    /// The largest `replica_max_lag`: a read served an hour stale is no
+    /// longer "slightly stale".
+    pub const MAX_LAG: Duration = Duration::from_secs(3600);
+
+    /// Checks `replica_wait`: 0 (never wait; a token read no replica is
+    /// known to have replayed goes to the primary) up to [`Self::MAX_WAIT`].
+    pub fn check_wait(wait: Duration) -> std::result::Result<Duration, String> {
+        if wait > Self::MAX_WAIT {
+            return Err(format!(
+                "at most {}s: a read carrying a token waits this long for a replica",
+                Self::MAX_WAIT.as_secs()
+            ));
+        }
+        Ok(wait)
+    }
+
+    /// Checks `replica_max_lag`: more than 0 (0 would skip a replica at
+    /// every write, and here 0 does not mean "off") up to [`Self::MAX_LAG`].
+    pub fn check_max_lag(max_lag: Duration) -> std::result::Result<Duration, String> {
+        if max_lag.is_zero() || max_lag > Self::MAX_LAG {
+            return Err(format!(
+                "more than 0 and at most {}h: a replica further behind is skipped",
+                Self::MAX_LAG.as_secs() / 3600
+            ));
+        }
+        Ok(max_lag)
+    }
+
     /// Parses `CUSTODIAN_DB_REPLICA_URLS` (comma-separated) or the file's
     /// list; replicas need a PostgreSQL primary, so with SQLite any is refused.
     pub fn parse_urls(
@@ -215,6 +249,8 @@ type Cell = std::sync::Mutex<Health>;
 
 struct Replica {
     conn: DatabaseConnection,
+    /// The same pool as sqlx sees it, for the health queries.
+    pool: PgPool,
     health: Cell,
 }
 
@@ -235,9 +271,13 @@ impl Replica {
 
     /// Its replay position now, or `None` when it does not answer in time.
     async fn replay_lsn(&self, within: Duration) -> Option<Lsn> {
-        let ask = text_query(&self.conn, "SELECT pg_last_wal_replay_lsn()::text AS v");
+        let ask = sqlx::raw_sql("SELECT pg_last_wal_replay_lsn()::text").fetch_one(&self.pool);
         match tokio::time::timeout(within, ask).await {
-            Ok(Ok(lsn)) => lsn,
+            Ok(Ok(row)) => row
+                .try_get::<Option<String>, _>(0)
+                .ok()
+                .flatten()
+                .and_then(|t| Lsn::parse(&t).ok()),
             _ => None,
         }
     }
@@ -296,6 +336,12 @@ impl Replicas {
         }
         let mut replicas = Vec::with_capacity(rc.urls.len());
         for url in &rc.urls {
+            if url.backend()? != Backend::Postgres {
+                return Err(Error::Config(format!(
+                    "a replica must be a postgres:// URL (got {})",
+                    url.redacted()
+                )));
+            }
             let mut opts = ConnectOptions::new(url.expose().to_owned());
             // A replica that stopped answering should cost a read a moment,
             // not the primary's full acquire timeout, before it falls back.
@@ -309,11 +355,18 @@ impl Replicas {
                 .sqlx_logging(true)
                 .sqlx_logging_level(log::LevelFilter::Debug)
                 .set_application_name("custodian-replica");
-            if let Some(t) = cfg.statement_timeout {
+            // Behind PgBouncer, as the primary's pool: no session setting
+            // (the timeout is set per transaction by `Conn`) and no named
+            // statements.
+            if let Some(t) = cfg.statement_timeout.filter(|_| !cfg.pgbouncer) {
                 opts.statement_timeout(t);
+            }
+            if cfg.pgbouncer {
+                opts.map_sqlx_postgres_opts(crate::store::pgbouncer_safe);
             }
             let conn = Database::connect(opts).await.map_err(Error::from)?;
             replicas.push(Replica {
+                pool: conn.get_postgres_connection_pool().clone(),
                 conn,
                 health: Cell::new(Health {
                     replica: host_port(url),
@@ -370,7 +423,7 @@ impl Replicas {
         .and_then(|r| r.ok())
         .flatten();
         for r in &self.inner.replicas {
-            let found = tokio::time::timeout(Duration::from_secs(1), probe(&r.conn)).await;
+            let found = tokio::time::timeout(Duration::from_secs(1), probe(&r.pool)).await;
             let max_lag = self.inner.max_lag.as_secs_f64();
             r.set(|h| match found {
                 Ok(Ok(p)) if !p.recovery => {
@@ -490,19 +543,18 @@ struct Probe {
     since_replay: Option<f64>,
 }
 
-async fn probe(conn: &DatabaseConnection) -> Result<Probe> {
-    let sql = "SELECT pg_is_in_recovery() AS recovery, \
-               pg_last_wal_replay_lsn()::text AS replay, \
-               EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 AS since";
-    let row = conn
-        .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
-        .await?
-        .ok_or_else(|| Error::Unavailable("the replica answered no row".into()))?;
-    let replay: Option<String> = row.try_get("", "replay")?;
+/// Asks a replica how far it is, with the simple query protocol: one
+/// message and one answer, which PgBouncer in transaction mode passes to one
+/// server whatever the pool mode (the extended protocol's two may reach two).
+async fn probe(pool: &PgPool) -> std::result::Result<Probe, sqlx::Error> {
+    let sql = "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text, \
+               EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8";
+    let row = sqlx::raw_sql(sql).fetch_one(pool).await?;
+    let replay: Option<String> = row.try_get(1)?;
     Ok(Probe {
-        recovery: row.try_get("", "recovery")?,
+        recovery: row.try_get(0)?,
         replay: replay.and_then(|t| Lsn::parse(&t).ok()),
-        since_replay: row.try_get("", "since")?,
+        since_replay: row.try_get(2)?,
     })
 }
 
@@ -611,6 +663,55 @@ mod tests {
         assert!(
             matches!(&sqlite, Err(crate::Error::Config(m)) if m.contains("SQLite")),
             "{sqlite:?}"
+        );
+    }
+
+    #[test]
+    fn the_wait_and_the_lag_are_bounded_and_say_so() {
+        let load = |key: &str, value: &str| {
+            Config::from_toml(
+                &format!("[database]\nurl = \"postgres://p/db\"\n{key} = \"{value}\"\n"),
+                |_| None,
+            )
+            .map(|c| (c.database.replicas.wait, c.database.replicas.max_lag))
+            .map_err(|e| e.to_string())
+        };
+        let defaults = ReplicaConfig::default();
+        assert_eq!(
+            load("replica_wait", "0"),
+            Ok((Duration::ZERO, defaults.max_lag))
+        );
+        assert_eq!(
+            load("replica_wait", "10s"),
+            Ok((Duration::from_secs(10), defaults.max_lag))
+        );
+        assert_eq!(
+            load("replica_max_lag", "1h"),
+            Ok((defaults.wait, Duration::from_secs(3600)))
+        );
+        assert_eq!(
+            load("replica_max_lag", "1ms"),
+            Ok((defaults.wait, Duration::from_millis(1)))
+        );
+        for (key, value, says) in [
+            ("replica_wait", "10001ms", "at most 10s"),
+            ("replica_wait", "1h", "at most 10s"),
+            ("replica_max_lag", "0", "more than 0"),
+            ("replica_max_lag", "0s", "more than 0"),
+            ("replica_max_lag", "3601s", "at most 1h"),
+        ] {
+            let err = load(key, value).err().unwrap_or_default();
+            assert!(
+                err.contains(&format!("database.{key}")) && err.contains(says),
+                "{key} = {value}: {err}"
+            );
+        }
+        let env = Config::from_toml("", |k| {
+            (k == "CUSTODIAN_DB_REPLICA_WAIT").then(|| "11s".to_owned())
+        });
+        assert!(
+            matches!(&env, Err(crate::Error::Config(m)) if m.contains("CUSTODIAN_DB_REPLICA_WAIT")),
+            "{env:?}"
         );
     }
 

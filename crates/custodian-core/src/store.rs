@@ -44,7 +44,8 @@ impl Store {
     pub async fn connect(cfg: &DatabaseConfig) -> Result<Self> {
         let backend = cfg.url.backend()?;
         let hosts = match backend {
-            Backend::Postgres => crate::failover::split(cfg.url.expose()),
+            Backend::Postgres => crate::failover::split(cfg.url.expose())
+                .map_err(|e| Error::Config(e.to_string()))?,
             Backend::Sqlite => None,
         };
         let url = match &hosts {
@@ -151,6 +152,13 @@ impl Store {
             reads: Some(self.db.over(reads)),
             ..self.clone()
         }
+    }
+
+    /// Whether a read on the replica this store reads from was cancelled
+    /// by a conflict with recovery: the request is worth running again on
+    /// the primary, which holds the same data.
+    pub fn replica_conflict(&self) -> bool {
+        self.reads.as_ref().is_some_and(Conn::recovery_conflict)
     }
 
     /// Which engine this store talks to.

@@ -1,5 +1,6 @@
-//! A real PostgreSQL primary, streaming replica and PgBouncer for one test,
-//! started by `scripts/pg-testbed.sh` and torn down when dropped.
+//! A real PostgreSQL primary, streaming replica and a PgBouncer in front of
+//! each for one test, started by `scripts/pg-testbed.sh` and torn down when
+//! dropped.
 //!
 //! A test that needs it never skips: if the script fails, the test fails.
 
@@ -54,6 +55,11 @@ impl TestBed {
     /// The PgBouncer's URL (transaction mode, in front of the primary).
     pub fn pgbouncer_url(&self) -> Result<&str, String> {
         self.var("TESTBED_PGBOUNCER_URL")
+    }
+
+    /// The URL of the PgBouncer in front of the replica (transaction mode).
+    pub fn replica_pgbouncer_url(&self) -> Result<&str, String> {
+        self.var("TESTBED_REPLICA_PGBOUNCER_URL")
     }
 
     /// Runs `ctl ACTION [ARGS]` (`stop-replica`, `pause-replay`, ...);

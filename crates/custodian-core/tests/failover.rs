@@ -2,7 +2,8 @@
 //! primary and a synchronous standby with `synchronous_commit =
 //! remote_apply`, both named in `database.url`. The primary is stopped
 //! under write load and the standby promoted; the same Store resumes writes
-//! on it, and every write it acknowledged is there.
+//! on it, and every write it acknowledged is there. And the primary found
+//! and checked through PgBouncer in transaction mode.
 
 use std::{
     sync::{
@@ -155,5 +156,68 @@ async fn a_failover_under_write_load_loses_no_acknowledged_write_and_needs_no_re
         l.acked.len()
     );
     let _ = new_primary.close().await;
+    let _ = store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_primary_is_found_and_every_connection_checked_through_pgbouncer() {
+    let bed = TestBed::up(false).unwrap_or_else(|e| panic!("{e}"));
+    let port = |v: &str| bed.var(v).unwrap_or_else(|e| panic!("{e}")).to_owned();
+    let (bp, brp) = (
+        port("TESTBED_PGBOUNCER_PORT"),
+        port("TESTBED_REPLICA_PGBOUNCER_PORT"),
+    );
+    // The replica's PgBouncer first: the probe must see through it to a
+    // standby and pass over it.
+    let url = format!("postgres://postgres@127.0.0.1:{brp},127.0.0.1:{bp}/postgres");
+    let cfg = DatabaseConfig {
+        url: DatabaseUrl::parse(&url).unwrap_or_else(|e| panic!("{e}")),
+        pgbouncer: true,
+        max_connections: 8,
+        ..DatabaseConfig::default()
+    };
+    let store = Store::connect(&cfg)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let chosen = store
+        .primary()
+        .pool()
+        .get_postgres_connection_pool()
+        .connect_options()
+        .get_port();
+    assert_eq!(chosen.to_string(), bp, "the primary's PgBouncer was chosen");
+    store
+        .conn()
+        .execute_unprepared("CREATE TABLE through_bouncer (n bigint PRIMARY KEY)")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Concurrent writers open several pooled connections, each checked
+    // read-only or not on its way in, over PgBouncer's shared servers.
+    let mut writers = Vec::new();
+    for w in 0..8_i64 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            let mut errors = Vec::new();
+            for k in 0..25_i64 {
+                let r = store
+                    .conn()
+                    .execute_raw(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        "INSERT INTO through_bouncer (n) VALUES ($1)",
+                        [(k * 8 + w).into()],
+                    ))
+                    .await;
+                if let Err(e) = r {
+                    errors.push(e.to_string());
+                }
+            }
+            errors
+        }));
+    }
+    let mut errors = Vec::new();
+    for w in writers {
+        errors.extend(w.await.unwrap_or_else(|e| panic!("writer: {e}")));
+    }
+    assert!(errors.is_empty(), "{errors:?}");
     let _ = store.close().await;
 }

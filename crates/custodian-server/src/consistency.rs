@@ -1,15 +1,18 @@
 //! Routing reads to replicas, and the `Custodian-Consistency` token that
 //! keeps a client's reads after its own writes.
 //!
-//! A successful write (any method but GET and HEAD) answers with the
-//! primary's WAL position on PostgreSQL. A GET or HEAD under `/v1` is
-//! served by a healthy replica when any is configured
-//! ([`custodian_core::replica`]): its request store reads from the replica
-//! while transactions (the `read` entries, refusals) stay on the primary.
-//! A read that sends a token back is served by a replica that has replayed
-//! past it, else by the primary once `database.replica_wait` has passed;
-//! `Prefer: consistency=strong` always reaches the primary. When a replica
-//! stops answering mid-read, the read is run again on the primary.
+//! When replicas are configured, a successful write (any method but GET
+//! and HEAD) answers with the primary's WAL position; without them there
+//! is nothing for the token to choose between, so no write pays for it.
+//! A GET or HEAD under `/v1` is served by a healthy replica when any is
+//! configured ([`custodian_core::replica`]): its request store reads from
+//! the replica while transactions (the `read` entries, refusals) stay on
+//! the primary. A read that sends a token back is served by a replica that
+//! has replayed past it, else by the primary once `database.replica_wait`
+//! has passed; `Prefer: consistency=strong` always reaches the primary.
+//! When a replica stops answering mid-read, or cancels the read because
+//! replaying the primary's changes conflicted with it, the read is run
+//! again on the primary.
 
 use axum::{
     body::Body,
@@ -76,12 +79,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         Ok(t) => t,
         Err(why) => return ApiError::new(Kind::BadRequest, why).into_response(),
     };
-    if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        return stamp(&store, next.run(req).await).await;
-    }
     let Some(replicas) = state.replicas.clone() else {
         return next.run(req).await;
     };
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return stamp(&store, next.run(req).await).await;
+    }
     let (index, conn) = match replicas.route(token, strong(req.headers())).await {
         Route::Primary => {
             count(&replicas, Target::Primary);
@@ -92,14 +95,26 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     // A read has no body worth keeping; the parts are kept to run it again.
     let (parts, _) = req.into_parts();
     let mut routed = Request::from_parts(parts.clone(), Body::empty());
-    routed.extensions_mut().insert(store.reading_from(conn));
+    let reading = store.reading_from(conn);
+    routed.extensions_mut().insert(reading.clone());
     let res = next.clone().run(routed).await;
     let failed = matches!(
         res.status(),
         StatusCode::INTERNAL_SERVER_ERROR | StatusCode::SERVICE_UNAVAILABLE
     );
-    if failed && replicas.confirm_down(index).await {
-        tracing::warn!("a replica stopped answering; the read runs again on the primary");
+    // A read the replica cancelled (a conflict with recovery) is answered
+    // by the primary, as one the replica could not answer at all.
+    let why = if !failed {
+        None
+    } else if reading.replica_conflict() {
+        Some("a replica cancelled a read that conflicted with recovery")
+    } else if replicas.confirm_down(index).await {
+        Some("a replica stopped answering")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        tracing::warn!("{why}; the read runs again on the primary");
         count(&replicas, Target::Primary);
         return next.run(Request::from_parts(parts, Body::empty())).await;
     }
@@ -116,7 +131,8 @@ fn count(replicas: &replica::Replicas, target: Target) {
     metrics::counter!("custodian_routed_reads_total", "target" => name).increment(1);
 }
 
-/// Adds the primary's WAL position to a successful write's answer.
+/// Adds the primary's WAL position to a successful write's answer (only
+/// called when replicas are configured).
 async fn stamp(store: &Store, mut res: Response) -> Response {
     if !res.status().is_success() || store.backend() != Backend::Postgres {
         return res;

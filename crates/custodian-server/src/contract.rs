@@ -75,8 +75,9 @@ const TOKEN_PATTERN: &str = "^[0-9A-Fa-f]{16}$";
 
 /// Declares `Custodian-Consistency` (see [`crate::consistency`]): a request
 /// header of every `/v1` read, a response header of every `/v1` write's
-/// success. Run before [`declare_shared_problems`], so a read's malformed
-/// token is a documented 400.
+/// success when replicas are configured. Run before
+/// [`declare_shared_problems`], so a read's malformed token is a documented
+/// 400.
 pub fn declare_consistency(doc: &mut OpenApi) {
     use utoipa::openapi::{
         Required,
@@ -126,8 +127,9 @@ pub fn declare_consistency(doc: &mut OpenApi) {
                     let h = HeaderBuilder::new()
                         .schema(Some(token()))
                         .description(Some(
-                            "PostgreSQL only: the primary's WAL position after this write; \
-                             send it back on reads to see the write",
+                            "Only when read replicas are configured (`database.replica_urls`): \
+                             the primary's WAL position after this write; send it back on reads \
+                             to see the write",
                         ))
                         .build();
                     r.headers

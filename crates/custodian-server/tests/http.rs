@@ -201,6 +201,12 @@ async fn duplicate_event(db: TestDb) {
     let first = post_json(&app, "/v1/events", body.clone()).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
     assert_eq!(first.json()["duplicate"], false);
+    // No replica is configured: no consistency token, on either backend.
+    assert!(
+        !first.headers.contains_key("custodian-consistency"),
+        "{:?}",
+        first.headers
+    );
     let again = post_json(&app, "/v1/events", body).await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.json()["duplicate"], true);

@@ -1,6 +1,7 @@
 //! Read replicas on a real primary and streaming replica
 //! (`scripts/pg-testbed.sh`): reads routed to the replica, the consistency
-//! token, a lagging replica skipped and a stopped one survived.
+//! token, a lagging replica skipped and a stopped one survived, and both
+//! reached through PgBouncer in transaction mode.
 //!
 //! PostgreSQL only by nature: SQLite has no replicas. Each test starts its
 //! own test bed and fails (never skips) when it cannot.
@@ -48,6 +49,12 @@ struct Setup {
 }
 
 async fn setup(max_lag: Duration, wait: Duration) -> Setup {
+    setup_with(max_lag, wait, false).await
+}
+
+/// As [`setup`]; with `pgbouncer`, the server reaches the primary and the
+/// replica each through its PgBouncer (`database.pgbouncer = true`).
+async fn setup_with(max_lag: Duration, wait: Duration, pgbouncer: bool) -> Setup {
     let bed = TestBed::up(false).unwrap_or_else(|e| panic!("{e}"));
     let db = TestDb::postgres_on(bed.primary_url().unwrap()).await;
     // The scratch database exists on the replica too: CREATE DATABASE replicates.
@@ -59,18 +66,32 @@ async fn setup(max_lag: Duration, wait: Duration) -> Setup {
         .unwrap()
         .1
         .to_owned();
-    let replica_base = bed.replica_url().unwrap().rsplit_once('/').unwrap().0;
+    let base = |url: Result<&str, String>| url.unwrap().rsplit_once('/').unwrap().0.to_owned();
+    let (primary_base, replica_base) = if pgbouncer {
+        (base(bed.pgbouncer_url()), base(bed.replica_pgbouncer_url()))
+    } else {
+        (base(bed.primary_url()), base(bed.replica_url()))
+    };
     let mut config = DatabaseConfig {
-        url: db.config.url.clone(),
+        url: DatabaseUrl::parse(&format!("{primary_base}/{name}")).unwrap(),
+        pgbouncer,
         ..DatabaseConfig::default()
     };
     config.replicas.urls = vec![DatabaseUrl::parse(&format!("{replica_base}/{name}")).unwrap()];
     config.replicas.max_lag = max_lag;
     config.replicas.wait = wait;
+    let store = if pgbouncer {
+        Store::connect(&config)
+            .await
+            .unwrap()
+            .with_kek(custodian_core::testing::test_kek())
+    } else {
+        db.store.clone()
+    };
     let replicas = Replicas::connect(&config).await.unwrap().unwrap();
     let state = AppState {
         replicas: Some(replicas.clone()),
-        ..AppState::new(db.store.clone())
+        ..AppState::new(store.clone())
     };
     let options = Options {
         state: Some(state),
@@ -80,7 +101,7 @@ async fn setup(max_lag: Duration, wait: Duration) -> Setup {
     let key = t.client("replica-admin", Role::Admin).await.key;
     let setup = Setup {
         bed,
-        store: db.store.clone(),
+        store,
         replicas,
         app: t.app,
         key,
@@ -428,4 +449,60 @@ async fn stopping_the_replica_under_load_loses_no_request_and_readyz_reports_it(
     assert_eq!(status, StatusCode::OK, "the primary is up: ready");
     assert_eq!(ready["replicas"][0]["state"], "down", "{ready}");
     assert_eq!(ready["replicas"][0]["lag_seconds"], Value::Null, "{ready}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_pgbouncer_the_replica_is_checked_and_serves_concurrent_reads() {
+    // Getting this far means the health check saw the replica caught up
+    // through its PgBouncer.
+    let s = setup_with(Duration::from_secs(10), Duration::from_secs(5), true).await;
+    let (id, token) = s.write_event().await;
+    let before = s.replicas.routed();
+    let mut load = Vec::new();
+    for worker in 0..4 {
+        let (app, key, id, token) = (s.app.clone(), s.key.clone(), id.clone(), token.clone());
+        load.push(tokio::spawn(async move {
+            let mut failures = Vec::new();
+            for _ in 0..25 {
+                let (uri, headers) = if worker % 2 == 0 {
+                    (
+                        format!("/v1/events/{id}"),
+                        vec![("custodian-consistency", token.as_str())],
+                    )
+                } else {
+                    ("/v1/events?limit=5".to_owned(), vec![])
+                };
+                let (status, _, body) = send(&app, &key, "GET", &uri, &headers, None).await;
+                if status != StatusCode::OK {
+                    failures.push(format!("GET {uri}: {status} {body}"));
+                }
+            }
+            failures
+        }));
+    }
+    let mut failures = Vec::new();
+    for l in load {
+        failures.extend(l.await.unwrap());
+    }
+    assert!(failures.is_empty(), "reads failed: {failures:#?}");
+    let after = s.replicas.routed();
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (0, 100),
+        "every read served by the replica, none fell back"
+    );
+    s.replicas.check_now(&s.store).await;
+    let port = s
+        .bed
+        .var("TESTBED_REPLICA_PGBOUNCER_PORT")
+        .unwrap()
+        .to_owned();
+    let (status, _, ready) = s.send("GET", "/readyz", &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        ready["replicas"][0]["replica"],
+        format!("127.0.0.1:{port}"),
+        "{ready}"
+    );
+    assert_eq!(ready["replicas"][0]["state"], "ok", "{ready}");
 }
