@@ -1,9 +1,9 @@
 """The consistency token of a scaled-out deployment (Custodian's read replicas).
 
 When the server has read replicas, a successful write answers with
-``Custodian-Consistency``: the
-primary's WAL position after it, as 16 hexadecimal digits. A read that sends
-it back is served by a replica that has replayed that far, or by the primary.
+``Custodian-Consistency``: the primary's WAL position after it, as 16
+hexadecimal digits. A read that sends it back is served by a replica that
+has replayed that far, or by the primary.
 The client keeps the newest token it was given (tokens compare as text the
 way positions do) and sends it on every GET and HEAD, so a client reads its
 own writes even when reads go to replicas. A token a caller puts on a request
