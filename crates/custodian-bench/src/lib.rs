@@ -162,8 +162,13 @@ pub async fn run(url: &DatabaseUrl, args: &BenchArgs) -> Result<()> {
     if !(args.scale > 0.0 && args.scale <= 10.0) {
         bail!("--scale must be in (0, 10], got {}", args.scale);
     }
-    if !args.replica_urls.is_empty() && args.via != Via::Http {
-        bail!("--replica-url needs --via http: only a server reads from replicas");
+    if !args.replica_urls.is_empty() {
+        if args.via != Via::Http {
+            bail!("--replica-url needs --via http: only a server reads from replicas");
+        }
+        if url.backend().ok() != Some(custodian_core::Backend::Postgres) {
+            bail!("--replica-url needs a postgres:// --database-url: SQLite has no replicas");
+        }
     }
     let out = Output {
         quiet: args.json,
@@ -221,7 +226,8 @@ async fn bench_one(
             let server = Server::start(scratch, &args.replica_urls).await?;
             let target = HttpTarget::new(&server)?;
             if !args.replica_urls.is_empty() {
-                target.replicas_ready(out).await?;
+                let head = custodian_core::replica::current_lsn(&scratch.store).await?;
+                target.replicas_ready(head, out).await?;
             }
             let api = Api::Http(Arc::new(target));
             (api, Some(server))
@@ -233,7 +239,10 @@ async fn bench_one(
         _ => w3(store, &api, args.scale, out).await,
     };
     if let (false, Api::Http(target)) = (args.replica_urls.is_empty(), &api) {
-        out.note(&target.routed_reads().await?);
+        match target.routed_reads().await {
+            Ok(routed) => out.note(&routed),
+            Err(e) => out.note(&format!("could not read where the reads went: {e}")),
+        }
     }
     let peak = server.map(Server::stop).transpose()?.flatten();
     let mut lines = result?;
@@ -271,6 +280,14 @@ struct Server {
     child: std::process::Child,
     base: String,
     key: String,
+}
+
+impl Drop for Server {
+    /// A workload that fails midway must not leave its server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Server {
@@ -328,6 +345,7 @@ impl Server {
     }
 
     /// Stops the server; returns its peak resident memory in MiB (Linux).
+    /// (Dropping a server without stopping it kills it too.)
     fn stop(mut self) -> Result<Option<f64>> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok();
         let peak = status.as_deref().and_then(|s| {
@@ -390,18 +408,26 @@ impl HttpTarget {
         Ok((status, serde_json::from_slice(&bytes).unwrap_or_default()))
     }
 
-    /// Waits (up to a minute) until `/readyz` reports every replica `ok`:
-    /// caught up with the loaded data, so reads are routed there.
-    async fn replicas_ready(&self, out: &Output) -> Result<()> {
+    /// Waits (up to a minute) until `/readyz` reports every replica `ok`
+    /// and replayed past `head`, the primary's position after the load, so
+    /// the reads routed there see every loaded row.
+    async fn replicas_ready(&self, head: custodian_core::replica::Lsn, out: &Output) -> Result<()> {
+        let head = head.token();
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
             let (_, ready) = self.get("/readyz").await?;
-            let states: Vec<&str> = ready["replicas"]
-                .as_array()
-                .map(|rs| rs.iter().filter_map(|r| r["state"].as_str()).collect())
-                .unwrap_or_default();
-            if !states.is_empty() && states.iter().all(|s| *s == "ok") {
-                out.note(&format!("{} replica(s) ok", states.len()));
+            let replicas = ready["replicas"].as_array().cloned().unwrap_or_default();
+            let caught_up = |r: &serde_json::Value| {
+                r["state"] == "ok"
+                    && r["replay_lsn"]
+                        .as_str()
+                        .is_some_and(|l| l.to_ascii_uppercase() >= head)
+            };
+            if !replicas.is_empty() && replicas.iter().all(caught_up) {
+                out.note(&format!(
+                    "{} replica(s) ok, replayed past {head}",
+                    replicas.len()
+                ));
                 return Ok(());
             }
             if std::time::Instant::now() > deadline {
