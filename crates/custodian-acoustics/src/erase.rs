@@ -3,7 +3,7 @@
 //! names and serials, recording days and times, biomechanics file and
 //! sheet names, QC notes, every registered file's path and fingerprint),
 //! and their registered data files are removed from the data root after
-//! it commits.
+//! it commits, unless another participant's record names the same file.
 //!
 //! The rows stay, with their measurements, flags and counts, so a study's
 //! figures keep adding up; the participant keeps their study number, which
@@ -79,6 +79,43 @@ where
         .all(tx)
         .await?;
     Ok(found.into_iter().flatten().collect())
+}
+
+/// Whether a row of `E` names file `path`.
+async fn names<E: EntityTrait>(
+    tx: &DatabaseTransaction,
+    column: E::Column,
+    path: &str,
+) -> Result<bool>
+where
+    E::Column: IntoColumnRef,
+{
+    let found: Option<Option<String>> = E::find()
+        .select_only()
+        .column(column)
+        .filter(column.eq(path))
+        .into_tuple()
+        .one(tx)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Whether any record still names file `path` once the erased
+/// participant's rows stopped naming it.
+async fn named_elsewhere(tx: &DatabaseTransaction, path: &str) -> Result<bool> {
+    Ok(
+        names::<audio_processing::Entity>(tx, audio_processing::Column::FilePath, path).await?
+            || names::<biomechanics_import::Entity>(
+                tx,
+                biomechanics_import::Column::FilePath,
+                path,
+            )
+            .await?
+            || names::<synchronization::Entity>(tx, synchronization::Column::FilePath, path)
+                .await?
+            || names::<movement_cycles::Entity>(tx, movement_cycles::Column::FilePath, path)
+                .await?,
+    )
 }
 
 fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result<Erased>> {
@@ -185,6 +222,18 @@ fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result
         .await?
         .rows_affected;
         rows.push(("acoustics_movement_cycles", n));
+
+        // The erased rows no longer name their files; a file another
+        // participant's record still names is theirs too and stays.
+        files.sort();
+        files.dedup();
+        let mut unshared = Vec::with_capacity(files.len());
+        for f in files {
+            if !named_elsewhere(tx, &f).await? {
+                unshared.push(f);
+            }
+        }
+        let files = unshared;
 
         Ok(Erased {
             rows,
