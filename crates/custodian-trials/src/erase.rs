@@ -10,7 +10,7 @@
 
 use custodian_core::Result;
 use custodian_ledger::{
-    record::{self, Record, lock_live},
+    record::{self, Record, Writes, lock_live},
     subject_keys::{self, Subject},
 };
 use custodian_module::{
@@ -202,7 +202,25 @@ pub(crate) async fn lock_child<E: Record>(
     id: Uuid,
     participant: impl Fn(&E::Model) -> Option<Uuid>,
 ) -> Result<E::Model> {
-    record::lock_child::<E, participant::Entity>(tx, id, ERASURE.subject_type, participant).await
+    lock_child_for::<E>(tx, id, participant, Writes::PersonalData).await
+}
+
+/// [`lock_child`] for a write that stores `writes`: a status-only write
+/// (closing a ticket, cancelling a visit or ride) is allowed after erasure.
+pub(crate) async fn lock_child_for<E: Record>(
+    tx: &DatabaseTransaction,
+    id: Uuid,
+    participant: impl Fn(&E::Model) -> Option<Uuid>,
+    writes: Writes,
+) -> Result<E::Model> {
+    record::lock_child_for::<E, participant::Entity>(
+        tx,
+        id,
+        ERASURE.subject_type,
+        participant,
+        writes,
+    )
+    .await
 }
 
 /// Refuses (409) a write about an erased participant whose row the
