@@ -19,7 +19,8 @@ use custodian_module::{
 };
 use futures::future::BoxFuture;
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
+    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, Query},
 };
 use uuid::Uuid;
 
@@ -172,7 +173,21 @@ fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result
                 Expr::value(serde_json::json!({ "erased": true })),
             )
             .col_expr(agent_reasoning::Column::UpdatedAt, Expr::value(now))
-            .filter(agent_reasoning::Column::ParticipantId.eq(id))
+            // Traces written before a conversation's trace took its
+            // participant name only the conversation.
+            .filter(
+                Condition::any()
+                    .add(agent_reasoning::Column::ParticipantId.eq(id))
+                    .add(
+                        agent_reasoning::Column::ConversationId.in_subquery(
+                            Query::select()
+                                .column(conversation::Column::Id)
+                                .from(conversation::Entity)
+                                .and_where(conversation::Column::ParticipantId.eq(id))
+                                .to_owned(),
+                        ),
+                    ),
+            )
             .exec(tx)
             .await?
             .rows_affected;
