@@ -19,7 +19,7 @@ use custodian_module::{
 use futures::future::BoxFuture;
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::{Expr, IntoColumnRef},
+    sea_query::{Expr, IntoColumnRef, IntoCondition},
 };
 use uuid::Uuid;
 
@@ -61,12 +61,12 @@ fn clear_files<E: EntityTrait>(
         )
 }
 
-/// The registered file paths of a participant's rows in one table.
+/// The file paths that rows of `E` matching `cond` name (at most `limit`).
 async fn paths<E: EntityTrait>(
     tx: &DatabaseTransaction,
     path: E::Column,
-    participant: E::Column,
-    id: Uuid,
+    cond: impl IntoCondition,
+    limit: Option<u64>,
 ) -> Result<Vec<String>>
 where
     E::Column: IntoColumnRef,
@@ -74,7 +74,8 @@ where
     let found: Vec<Option<String>> = E::find()
         .select_only()
         .column(path)
-        .filter(participant.eq(id))
+        .filter(cond)
+        .limit(limit)
         .into_tuple()
         .all(tx)
         .await?;
@@ -90,14 +91,9 @@ async fn names<E: EntityTrait>(
 where
     E::Column: IntoColumnRef,
 {
-    let found: Option<Option<String>> = E::find()
-        .select_only()
-        .column(column)
-        .filter(column.eq(path))
-        .into_tuple()
-        .one(tx)
-        .await?;
-    Ok(found.is_some())
+    Ok(!paths::<E>(tx, column, column.eq(path), Some(1))
+        .await?
+        .is_empty())
 }
 
 /// Whether any record still names file `path` once the erased
@@ -136,7 +132,8 @@ fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result
 
         use audio_processing::Column as A;
         files.extend(
-            paths::<audio_processing::Entity>(tx, A::FilePath, A::ParticipantId, id).await?,
+            paths::<audio_processing::Entity>(tx, A::FilePath, A::ParticipantId.eq(id), None)
+                .await?,
         );
         let n = clear_files(
             audio_processing::Entity::update_many(),
@@ -162,7 +159,8 @@ fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result
 
         use biomechanics_import::Column as B;
         files.extend(
-            paths::<biomechanics_import::Entity>(tx, B::FilePath, B::ParticipantId, id).await?,
+            paths::<biomechanics_import::Entity>(tx, B::FilePath, B::ParticipantId.eq(id), None)
+                .await?,
         );
         let n = clear_files(
             biomechanics_import::Entity::update_many(),
@@ -184,8 +182,10 @@ fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result
         rows.push(("acoustics_biomechanics_imports", n));
 
         use synchronization::Column as S;
-        files
-            .extend(paths::<synchronization::Entity>(tx, S::FilePath, S::ParticipantId, id).await?);
+        files.extend(
+            paths::<synchronization::Entity>(tx, S::FilePath, S::ParticipantId.eq(id), None)
+                .await?,
+        );
         let n = clear_files(
             synchronization::Entity::update_many(),
             [
@@ -204,8 +204,10 @@ fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result
         rows.push(("acoustics_synchronizations", n));
 
         use movement_cycles::Column as M;
-        files
-            .extend(paths::<movement_cycles::Entity>(tx, M::FilePath, M::ParticipantId, id).await?);
+        files.extend(
+            paths::<movement_cycles::Entity>(tx, M::FilePath, M::ParticipantId.eq(id), None)
+                .await?,
+        );
         let n = clear_files(
             movement_cycles::Entity::update_many(),
             [
