@@ -3,7 +3,7 @@
 //! names and serials, recording days and times, biomechanics file and
 //! sheet names, QC notes, every registered file's path and fingerprint),
 //! and their registered data files are removed from the data root after
-//! it commits.
+//! it commits, unless another participant's record names the same file.
 //!
 //! The rows stay, with their measurements, flags and counts, so a study's
 //! figures keep adding up; the participant keeps their study number, which
@@ -19,7 +19,7 @@ use custodian_module::{
 use futures::future::BoxFuture;
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::{Expr, IntoColumnRef},
+    sea_query::{Expr, IntoColumnRef, IntoCondition},
 };
 use uuid::Uuid;
 
@@ -61,12 +61,12 @@ fn clear_files<E: EntityTrait>(
         )
 }
 
-/// The registered file paths of a participant's rows in one table.
+/// The file paths that rows of `E` matching `cond` name (at most `limit`).
 async fn paths<E: EntityTrait>(
     tx: &DatabaseTransaction,
     path: E::Column,
-    participant: E::Column,
-    id: Uuid,
+    cond: impl IntoCondition,
+    limit: Option<u64>,
 ) -> Result<Vec<String>>
 where
     E::Column: IntoColumnRef,
@@ -74,11 +74,44 @@ where
     let found: Vec<Option<String>> = E::find()
         .select_only()
         .column(path)
-        .filter(participant.eq(id))
+        .filter(cond)
+        .limit(limit)
         .into_tuple()
         .all(tx)
         .await?;
     Ok(found.into_iter().flatten().collect())
+}
+
+/// Whether a row of `E` names file `path`.
+async fn names<E: EntityTrait>(
+    tx: &DatabaseTransaction,
+    column: E::Column,
+    path: &str,
+) -> Result<bool>
+where
+    E::Column: IntoColumnRef,
+{
+    Ok(!paths::<E>(tx, column, column.eq(path), Some(1))
+        .await?
+        .is_empty())
+}
+
+/// Whether any record still names file `path` once the erased
+/// participant's rows stopped naming it.
+async fn named_elsewhere(tx: &DatabaseTransaction, path: &str) -> Result<bool> {
+    Ok(
+        names::<audio_processing::Entity>(tx, audio_processing::Column::FilePath, path).await?
+            || names::<biomechanics_import::Entity>(
+                tx,
+                biomechanics_import::Column::FilePath,
+                path,
+            )
+            .await?
+            || names::<synchronization::Entity>(tx, synchronization::Column::FilePath, path)
+                .await?
+            || names::<movement_cycles::Entity>(tx, movement_cycles::Column::FilePath, path)
+                .await?,
+    )
 }
 
 fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result<Erased>> {
@@ -99,7 +132,8 @@ fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result
 
         use audio_processing::Column as A;
         files.extend(
-            paths::<audio_processing::Entity>(tx, A::FilePath, A::ParticipantId, id).await?,
+            paths::<audio_processing::Entity>(tx, A::FilePath, A::ParticipantId.eq(id), None)
+                .await?,
         );
         let n = clear_files(
             audio_processing::Entity::update_many(),
@@ -125,7 +159,8 @@ fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result
 
         use biomechanics_import::Column as B;
         files.extend(
-            paths::<biomechanics_import::Entity>(tx, B::FilePath, B::ParticipantId, id).await?,
+            paths::<biomechanics_import::Entity>(tx, B::FilePath, B::ParticipantId.eq(id), None)
+                .await?,
         );
         let n = clear_files(
             biomechanics_import::Entity::update_many(),
@@ -147,8 +182,10 @@ fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result
         rows.push(("acoustics_biomechanics_imports", n));
 
         use synchronization::Column as S;
-        files
-            .extend(paths::<synchronization::Entity>(tx, S::FilePath, S::ParticipantId, id).await?);
+        files.extend(
+            paths::<synchronization::Entity>(tx, S::FilePath, S::ParticipantId.eq(id), None)
+                .await?,
+        );
         let n = clear_files(
             synchronization::Entity::update_many(),
             [
@@ -167,8 +204,10 @@ fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result
         rows.push(("acoustics_synchronizations", n));
 
         use movement_cycles::Column as M;
-        files
-            .extend(paths::<movement_cycles::Entity>(tx, M::FilePath, M::ParticipantId, id).await?);
+        files.extend(
+            paths::<movement_cycles::Entity>(tx, M::FilePath, M::ParticipantId.eq(id), None)
+                .await?,
+        );
         let n = clear_files(
             movement_cycles::Entity::update_many(),
             [
@@ -185,6 +224,18 @@ fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result
         .await?
         .rows_affected;
         rows.push(("acoustics_movement_cycles", n));
+
+        // The erased rows no longer name their files; a file another
+        // participant's record still names is theirs too and stays.
+        files.sort();
+        files.dedup();
+        let mut unshared = Vec::with_capacity(files.len());
+        for f in files {
+            if !named_elsewhere(tx, &f).await? {
+                unshared.push(f);
+            }
+        }
+        let files = unshared;
 
         Ok(Erased {
             rows,

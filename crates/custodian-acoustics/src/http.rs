@@ -71,7 +71,20 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
         .route_layer(axum::middleware::from_fn(|req, next| {
             guard::require(crate::ACOUSTICS, req, next)
         }))
+        .route_layer(axum::middleware::from_fn(|req, next| {
+            custodian_http::sealing::mark(&SEALING, req, next)
+        }))
 }
+
+/// A keyed POST's stored answer about a participant (the participant, a
+/// record of theirs, which names their recorder files and recording times)
+/// is sealed under the participant's key.
+static SEALING: custodian_http::sealing::Sealing = custodian_http::sealing::Sealing {
+    collection: "/v1/acoustics/participants",
+    subject_type: crate::erase::ERASURE.subject_type,
+    field: "participant_id",
+    via: &[],
+};
 
 /// One acoustics request: the database, the caller and the data root
 /// the module attached.

@@ -254,6 +254,30 @@ pub async fn lock_live<E: Record>(tx: &DatabaseTransaction, id: Uuid) -> Result<
     .ok_or_else(|| not_found::<E>(id))
 }
 
+/// What a write about an erasable subject stores, which decides whether an
+/// erased subject refuses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    /// Anything that may hold personal data: refused (409) once the
+    /// subject is erased.
+    PersonalData,
+    /// Only a status change that says nothing about the person (a ticket
+    /// closed, a visit or ride cancelled): allowed after erasure, so what
+    /// the erasure left open can still be closed.
+    StatusOnly,
+}
+
+impl Writes {
+    /// [`Writes::StatusOnly`] when `only` holds, else [`Writes::PersonalData`].
+    pub fn status_only_if(only: bool) -> Self {
+        if only {
+            Self::StatusOnly
+        } else {
+            Self::PersonalData
+        }
+    }
+}
+
 /// Holds an erasable subject's row against erasure for the rest of the
 /// transaction (PostgreSQL `FOR SHARE`, which erasure's `FOR UPDATE` waits
 /// for; SQLite transactions here already hold the write lock) and refuses
@@ -265,12 +289,23 @@ pub async fn hold_subject<E: Record>(
     subject_type: &str,
     id: Uuid,
 ) -> Result<()> {
+    hold_subject_for::<E>(tx, subject_type, id, Writes::PersonalData).await
+}
+
+/// [`hold_subject`] for a write that stores `writes`: a
+/// [`Writes::StatusOnly`] write takes the same hold but is not refused.
+pub async fn hold_subject_for<E: Record>(
+    tx: &DatabaseTransaction,
+    subject_type: &str,
+    id: Uuid,
+    writes: Writes,
+) -> Result<()> {
     let found = E::find()
         .filter(E::id_column().eq(id))
         .lock_shared()
         .one(tx)
         .await?;
-    if found.is_some() {
+    if found.is_some() && writes == Writes::PersonalData {
         subject_keys::refuse_erased(tx, &subject_keys::Subject::new(subject_type, id)).await?;
     }
     Ok(())
@@ -286,9 +321,20 @@ pub async fn lock_child<E: Record, P: Record>(
     subject_type: &str,
     subject: impl Fn(&E::Model) -> Option<Uuid>,
 ) -> Result<E::Model> {
+    lock_child_for::<E, P>(tx, id, subject_type, subject, Writes::PersonalData).await
+}
+
+/// [`lock_child`] for a write that stores `writes` ([`hold_subject_for`]).
+pub async fn lock_child_for<E: Record, P: Record>(
+    tx: &DatabaseTransaction,
+    id: Uuid,
+    subject_type: &str,
+    subject: impl Fn(&E::Model) -> Option<Uuid>,
+    writes: Writes,
+) -> Result<E::Model> {
     let row = get::<E>(tx, id, Visibility::default()).await?;
     if let Some(parent) = subject(&row) {
-        hold_subject::<P>(tx, subject_type, parent).await?;
+        hold_subject_for::<P>(tx, subject_type, parent, writes).await?;
     }
     lock_live::<E>(tx, id).await
 }

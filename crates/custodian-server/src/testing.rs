@@ -94,10 +94,12 @@ impl TestApp {
         modules.migrator().unwrap().up(&db.store).await.unwrap();
     }
 
-    /// Default configuration with media under `media_dir`, default splits.
+    /// Default configuration with media under `media_dir` and module files
+    /// under `media_dir/files` (never a folder two tests share), default splits.
     pub fn env(media_dir: &std::path::Path) -> Env {
         let mut config = Config::default();
         config.server.media_dir = media_dir.to_path_buf();
+        config.server.files_dir = media_dir.join("files");
         Env::new(config, SplitConfig::default())
     }
 

@@ -10,7 +10,7 @@
 
 use custodian_core::Result;
 use custodian_ledger::{
-    record::{self, Record, lock_live},
+    record::{self, Record, Writes, lock_live},
     subject_keys::{self, Subject},
 };
 use custodian_module::{
@@ -19,7 +19,8 @@ use custodian_module::{
 };
 use futures::future::BoxFuture;
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
+    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, Query},
 };
 use uuid::Uuid;
 
@@ -172,7 +173,21 @@ fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result
                 Expr::value(serde_json::json!({ "erased": true })),
             )
             .col_expr(agent_reasoning::Column::UpdatedAt, Expr::value(now))
-            .filter(agent_reasoning::Column::ParticipantId.eq(id))
+            // Traces written before a conversation's trace took its
+            // participant name only the conversation.
+            .filter(
+                Condition::any()
+                    .add(agent_reasoning::Column::ParticipantId.eq(id))
+                    .add(
+                        agent_reasoning::Column::ConversationId.in_subquery(
+                            Query::select()
+                                .column(conversation::Column::Id)
+                                .from(conversation::Entity)
+                                .and_where(conversation::Column::ParticipantId.eq(id))
+                                .to_owned(),
+                        ),
+                    ),
+            )
             .exec(tx)
             .await?
             .rows_affected;
@@ -202,7 +217,25 @@ pub(crate) async fn lock_child<E: Record>(
     id: Uuid,
     participant: impl Fn(&E::Model) -> Option<Uuid>,
 ) -> Result<E::Model> {
-    record::lock_child::<E, participant::Entity>(tx, id, ERASURE.subject_type, participant).await
+    lock_child_for::<E>(tx, id, participant, Writes::PersonalData).await
+}
+
+/// [`lock_child`] for a write that stores `writes`: a status-only write
+/// (closing a ticket, cancelling a visit or ride) is allowed after erasure.
+pub(crate) async fn lock_child_for<E: Record>(
+    tx: &DatabaseTransaction,
+    id: Uuid,
+    participant: impl Fn(&E::Model) -> Option<Uuid>,
+    writes: Writes,
+) -> Result<E::Model> {
+    record::lock_child_for::<E, participant::Entity>(
+        tx,
+        id,
+        ERASURE.subject_type,
+        participant,
+        writes,
+    )
+    .await
 }
 
 /// Refuses (409) a write about an erased participant whose row the

@@ -1,5 +1,6 @@
 //! Writes about an erased participant are refused with the 409 a new event
-//! about them gets, and write nothing; on PostgreSQL an erasure and a
+//! about them gets, and write nothing, except a bare status change that
+//! closes what the erasure left open (a ticket, a visit, a ride); on PostgreSQL an erasure and a
 //! concurrent write in two transactions never leave the write's personal
 //! data behind, whichever takes the participant's row first.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
@@ -15,6 +16,7 @@ use serde_json::{Value, json};
 
 custodian_core::backend_tests! {
     every_write_naming_an_erased_participant_is_refused_and_writes_nothing => refused,
+    an_erased_participants_open_ticket_visit_and_ride_can_still_be_closed => closed,
 }
 
 const SECRET: &str = "Wilhelmina Grubstake";
@@ -222,11 +224,6 @@ async fn refused(db: TestDb) {
         ),
         (
             "POST",
-            format!("/v1/trials/handoffs/{}/claim", s.handoff),
-            Value::Null,
-        ),
-        (
-            "POST",
             "/v1/trials/agent_reasoning".into(),
             json!({"agent": "screener", "participant_id": pid, "trace": {"said": SECRET}}),
         ),
@@ -257,6 +254,87 @@ async fn refused(db: TestDb) {
     let dump = db.dump().await;
     assert!(
         !dump.contains(&SECRET.to_lowercase()),
+        "a refused write left a trace"
+    );
+}
+
+async fn closed(db: TestDb) {
+    let t = TestApp::spawn(&db, &Modules::all(&[custodian_trials::MODULE])).await;
+    let admin = t.client("admin", Role::Admin).await;
+    let s = seed(&admin).await;
+    admin
+        .ok(
+            "POST",
+            &format!("/v1/trials/participants/{}/erase", s.pid),
+            Some(json!({"reason": "consent_withdrawn"})),
+            StatusCode::OK,
+        )
+        .await;
+    let refuse = |method: &'static str, uri: String, body: Value| {
+        let admin = admin.clone();
+        async move {
+            let (st, p) = admin.call(method, &uri, Some(body)).await;
+            assert_eq!(st, StatusCode::CONFLICT, "{method} {uri}: {p}");
+        }
+    };
+    let handoff = format!("/v1/trials/handoffs/{}", s.handoff);
+    let appointment = format!("/v1/trials/appointments/{}", s.appointment);
+    let ride = format!("/v1/trials/rides/{}", s.ride);
+
+    // Anything that would write about the person is still refused.
+    refuse(
+        "PATCH",
+        ride.clone(),
+        json!({"status": "CANCELLED", "pickup_address": SECRET}),
+    )
+    .await;
+    refuse(
+        "PATCH",
+        appointment.clone(),
+        json!({"status": "CANCELLED", "cancellation_reason": SECRET}),
+    )
+    .await;
+    refuse("PATCH", appointment.clone(), json!({"status": "CONFIRMED"})).await;
+
+    // Bare closing changes go through.
+    let got = admin
+        .ok(
+            "PATCH",
+            &ride,
+            Some(json!({"status": "CANCELLED"})),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(got["status"], "CANCELLED", "{got}");
+    let got = admin
+        .ok(
+            "PATCH",
+            &appointment,
+            Some(json!({"status": "CANCELLED"})),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(got["status"], "CANCELLED", "{got}");
+    admin
+        .ok("POST", &format!("{handoff}/claim"), None, StatusCode::OK)
+        .await;
+    refuse(
+        "POST",
+        format!("{handoff}/resolve"),
+        json!({"note": SECRET}),
+    )
+    .await;
+    let got = admin
+        .ok(
+            "POST",
+            &format!("{handoff}/resolve"),
+            Some(json!({})),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(got["status"], "resolved", "{got}");
+    assert!(
+        !db.dump().await.contains(&SECRET.to_lowercase()),
         "a refused write left a trace"
     );
 }

@@ -59,16 +59,18 @@ static SEALING: custodian_http::sealing::Sealing = custodian_http::sealing::Seal
     ],
 };
 
-/// The client of session `id`, deleted or not.
-fn session_client(store: &Store, id: Uuid) -> futures::future::BoxFuture<'_, Option<Uuid>> {
+/// The client of session `id`, deleted or not; a database error is an
+/// error, so the answer is not stored unsealed.
+fn session_client(
+    store: &Store,
+    id: Uuid,
+) -> futures::future::BoxFuture<'_, custodian_core::Result<Option<Uuid>>> {
     use sea_orm::EntityTrait;
     Box::pin(async move {
-        session::Entity::find_by_id(id)
+        Ok(session::Entity::find_by_id(id)
             .one(store.conn())
-            .await
-            .ok()
-            .flatten()
-            .map(|s| s.client_id)
+            .await?
+            .map(|s| s.client_id))
     })
 }
 

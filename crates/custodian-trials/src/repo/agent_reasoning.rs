@@ -2,7 +2,7 @@
 
 use super::{read_one, read_page};
 use custodian_core::{
-    Result, Store,
+    Error, FieldError, Result, Store,
     observe::observe,
     query::{Dir, FieldType, ListQuery, ListSpec, Page},
     time,
@@ -30,9 +30,10 @@ pub struct NewAgentReasoning {
     /// The agent, e.g. `screener`.
     #[schema(min_length = 1, max_length = 100)]
     pub agent: String,
-    /// About whom, if anyone.
+    /// About whom, if anyone; taken from the conversation when absent, so
+    /// the trace is sealed and erased with its participant.
     pub participant_id: Option<Uuid>,
-    /// During which conversation, if one.
+    /// During which conversation, if one; it must be the participant's.
     pub conversation_id: Option<Uuid>,
     /// The trace.
     #[schema(value_type = Object)]
@@ -42,7 +43,9 @@ pub struct NewAgentReasoning {
     pub model: Option<String>,
 }
 
-/// Keeps an agent's reasoning trace. Traces are never changed.
+/// Keeps an agent's reasoning trace. Traces are never changed. A trace
+/// naming only a conversation is stored with the conversation's
+/// participant, whose erasure then clears it.
 pub async fn create_agent_reasoning(
     store: &Store,
     actor: &Actor,
@@ -65,20 +68,28 @@ pub async fn create_agent_reasoning(
                     )?;
                     crate::erase::hold(tx, p).await?;
                 }
+                let mut participant_id = new.participant_id;
                 if let Some(c) = new.conversation_id {
                     let conv = as_bad_ref(
                         get::<conversation::Entity>(tx, c, LIVE).await,
                         "conversation_id",
                         "no such conversation",
                     )?;
+                    if participant_id.is_some_and(|p| p != conv.participant_id) {
+                        return Err(Error::Invalid(vec![FieldError::new(
+                            "conversation_id",
+                            "is another participant's conversation",
+                        )]));
+                    }
                     crate::erase::hold(tx, conv.participant_id).await?;
+                    participant_id = Some(conv.participant_id);
                 }
                 let now = time::now();
                 let id = Uuid::now_v7();
                 let am = agent_reasoning::ActiveModel {
                     id: Set(id),
                     agent: Set(new.agent),
-                    participant_id: Set(new.participant_id),
+                    participant_id: Set(participant_id),
                     conversation_id: Set(new.conversation_id),
                     trace: Set(new.trace),
                     model: Set(new.model),

@@ -12,7 +12,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::Actor,
     change,
-    record::{Check, as_bad_ref, audit_update, insert_audited, nullable, save},
+    record::{Check, Writes, as_bad_ref, audit_update, insert_audited, nullable, save},
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
@@ -239,11 +239,20 @@ pub async fn update_appointment(
         "update_appointment",
         store.transaction(|tx| {
             Box::pin(async move {
-                let cur =
-                    crate::erase::lock_child::<appointment::Entity>(tx, id, |a| {
-                        Some(a.participant_id)
-                    })
-                    .await?;
+                // A bare cancellation says nothing about the person: an
+                // erased participant's visit can still be called off.
+                let cancel_only = patch.status == Some(AppointmentStatus::Cancelled)
+                    && patch.scheduled_at.is_none()
+                    && patch.location.is_none()
+                    && patch.teach_back.is_none()
+                    && patch.cancellation_reason.is_none();
+                let cur = crate::erase::lock_child_for::<appointment::Entity>(
+                    tx,
+                    id,
+                    |a| Some(a.participant_id),
+                    Writes::status_only_if(cancel_only),
+                )
+                .await?;
                 let now = time::now();
                 let mut am = cur.clone().into_active_model();
                 let mut changed = Vec::new();

@@ -9,7 +9,7 @@ use custodian_core::{
 };
 use custodian_ledger::{
     audit::Actor,
-    record::{Check, as_bad_ref, insert_audited, lock_live, save},
+    record::{Check, Writes, as_bad_ref, insert_audited, lock_live, save},
 };
 use sea_orm::{ActiveValue::Set, IntoActiveModel};
 use serde::{Deserialize, Serialize};
@@ -192,9 +192,15 @@ async fn move_handoff(
     store
         .transaction(|tx| {
             Box::pin(async move {
-                let cur =
-                    crate::erase::lock_child::<handoff::Entity>(tx, id, |h| Some(h.participant_id))
-                        .await?;
+                // Claiming, or resolving without a note, says nothing about
+                // the person: an erased participant's ticket can still close.
+                let cur = crate::erase::lock_child_for::<handoff::Entity>(
+                    tx,
+                    id,
+                    |h| Some(h.participant_id),
+                    Writes::status_only_if(note.is_none()),
+                )
+                .await?;
                 if cur.status != from {
                     let by = cur
                         .claimed_by

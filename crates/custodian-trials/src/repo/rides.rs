@@ -11,7 +11,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::Actor,
     change,
-    record::{Check, as_bad_ref, insert_audited, nullable, save},
+    record::{Check, Writes, as_bad_ref, insert_audited, nullable, save},
 };
 use sea_orm::{ActiveValue::Set, IntoActiveModel};
 use serde::{Deserialize, Serialize};
@@ -195,9 +195,21 @@ pub async fn update_ride(
         "update_ride",
         store.transaction(|tx| {
             Box::pin(async move {
-                let cur =
-                    crate::erase::lock_child::<ride::Entity>(tx, id, |r| Some(r.participant_id))
-                        .await?;
+                // A bare cancellation says nothing about the person: an
+                // erased participant's ride can still be called off.
+                let cancel_only = patch.status == Some(RideStatus::Cancelled)
+                    && patch.pickup_address.is_none()
+                    && patch.pickup_at.is_none()
+                    && patch.return_pickup_at.is_none()
+                    && patch.provider.is_none()
+                    && patch.provider_ref.is_none();
+                let cur = crate::erase::lock_child_for::<ride::Entity>(
+                    tx,
+                    id,
+                    |r| Some(r.participant_id),
+                    Writes::status_only_if(cancel_only),
+                )
+                .await?;
                 if let Some(s) = patch.status
                     && !cur.status.can_become(s)
                 {

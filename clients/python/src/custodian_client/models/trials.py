@@ -151,7 +151,7 @@ class NewAgentReasoning(BaseModel):
     """
     conversation_id: UUID | None = None
     """
-    During which conversation, if one.
+    During which conversation, if one; it must be the participant's.
     """
     model: Annotated[
         str | None,
@@ -166,7 +166,8 @@ class NewAgentReasoning(BaseModel):
     """
     participant_id: UUID | None = None
     """
-    About whom, if anyone.
+    About whom, if anyone; taken from the conversation when absent, so
+    the trace is sealed and erased with its participant.
     """
     trace: dict[str, Any]
     """
