@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 
 mod export;
 use export::export_settings;
+pub use export::{
+    DEFAULT_EXPORT_MAX_PER_PRINCIPAL, DEFAULT_EXPORT_STALL_TIMEOUT, ExportLimits,
+    MAX_EXPORT_STALL_TIMEOUT, MIN_EXPORT_STALL_TIMEOUT,
+};
 
 /// The embedded default when nothing names a database.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://custodian.db";
@@ -35,8 +39,9 @@ pub struct Config {
     /// when set, export pseudonyms and date shifts are keyed by it rather
     /// than by keys derived from the pepper.
     pub export_key: Option<crate::seal::ConfigKey>,
-    /// How many HTTP exports may stream at once (`export.max_concurrent`).
-    pub export_max_concurrent: usize,
+    /// How many HTTP exports may stream at once, in all and per API key,
+    /// and how long one waits for a client that stopped reading.
+    pub export_limits: ExportLimits,
     /// The modules to enable by name (`[modules] enabled`, `CUSTODIAN_MODULES`);
     /// `None` enables every module the binary has. Names are checked
     /// against the binary's modules where the list of them is known.
@@ -58,7 +63,7 @@ impl Default for Config {
             splits: None,
             export: None,
             export_key: None,
-            export_max_concurrent: DEFAULT_EXPORT_MAX_CONCURRENT,
+            export_limits: ExportLimits::default(),
             modules: None,
             sources: Vec::new(),
         }
@@ -550,7 +555,7 @@ impl Config {
                 list.iter().map(|m| m.trim().to_owned()).collect()
             }),
         };
-        let (export, export_key, export_max_concurrent) =
+        let (export, export_key, export_limits) =
             export_settings(file.export.clone(), file_src, env, &mut sources)?;
         // Unset, the cap follows a smaller body limit instead of refusing it.
         if !sources.iter().any(|(k, _)| k == "server.max_json_bytes") {
@@ -584,7 +589,7 @@ impl Config {
             splits: file.splits,
             export,
             export_key,
-            export_max_concurrent,
+            export_limits,
             modules,
             sources,
         })
@@ -594,7 +599,7 @@ impl Config {
     pub fn describe(&self) -> Vec<(String, String)> {
         let d = &self.database;
         let dur = display_duration;
-        vec![
+        [
             ("database.url".into(), d.url.redacted()),
             (
                 "database.max_connections".into(),
@@ -677,17 +682,16 @@ impl Config {
                     "unset (derived from the pepper)".into()
                 },
             ),
-            (
-                "export.max_concurrent".into(),
-                self.export_max_concurrent.to_string(),
-            ),
-            (
-                "modules.enabled".into(),
-                self.modules
-                    .as_ref()
-                    .map_or_else(|| "all".to_owned(), |m| m.join(",")),
-            ),
         ]
+        .into_iter()
+        .chain(self.export_limits.describe())
+        .chain([(
+            "modules.enabled".into(),
+            self.modules
+                .as_ref()
+                .map_or_else(|| "all".to_owned(), |m| m.join(",")),
+        )])
+        .collect()
     }
 
     /// Names where a setting came from when a caller set it (a command-line
