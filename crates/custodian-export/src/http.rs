@@ -250,8 +250,9 @@ fn operation(module: &'static str, r: &ExportResource) -> utoipa::openapi::path:
                 .required(Required::False)
                 .description(Some(
                     "CSV only (NDJSON ignores it): prefix text cells starting with `=`, `+`, \
-                     `-`, `@`, tab or CR with `'`, so a spreadsheet shows them as text rather \
-                     than running them as formulas (default false: cells exactly as stored)",
+                     `-`, `@`, tab or CR (also after leading blanks or quotes) with `'`, so a \
+                     spreadsheet shows them as text rather than running them as formulas \
+                     (default false: cells exactly as stored)",
                 ))
                 .schema(Some(ObjectBuilder::new().schema_type(Type::Boolean))),
         )

@@ -148,8 +148,16 @@ async fn excel_safe(db: TestDb) {
     assert_eq!(st, 200);
     let safe = brands(&safe);
     assert_eq!(safe.len(), exact.len());
+    for quoted in [
+        "'=HYPERLINK(\"http://evil.example\",\"x\")",
+        "'@SUM(A1)",
+        "'+1",
+        "' =1+2",
+    ] {
+        assert!(safe.contains(&quoted.to_owned()), "{quoted} in {safe:?}");
+    }
     for (s, e) in safe.iter().zip(&exact) {
-        if e.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        if custodian_export::format::formula_like(e) {
             assert_eq!(s, &format!("'{e}"));
         } else {
             assert_eq!(s, e, "other cells are untouched");
