@@ -23,7 +23,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://custodian.db";
 pub const DEFAULT_CONFIG_FILE: &str = "custodian.toml";
 
 /// The effective configuration of a Custodian process.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
     /// Where the data lives and how the pool behaves.
     pub database: DatabaseConfig,
@@ -54,21 +54,6 @@ pub struct Config {
 pub const DEFAULT_EXPORT_MAX_CONCURRENT: usize = 2;
 /// The largest `export.max_concurrent`.
 pub const MAX_EXPORT_MAX_CONCURRENT: usize = 1000;
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            database: DatabaseConfig::default(),
-            server: ServerConfig::default(),
-            splits: None,
-            export: None,
-            export_key: None,
-            export_limits: ExportLimits::default(),
-            modules: None,
-            sources: Vec::new(),
-        }
-    }
-}
 
 /// Connection and pool settings; applied identically to both backends where
 /// the backend supports them.

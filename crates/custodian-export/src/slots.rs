@@ -6,7 +6,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard, PoisonError, Weak},
+    sync::{Arc, MutexGuard, PoisonError, Weak},
     time::{Duration, Instant},
 };
 
@@ -15,6 +15,11 @@ use futures::Stream;
 use uuid::Uuid;
 
 use crate::{ExportError, Job, TextWriter};
+
+/// A lock held only to update a count or swap a state, never across an
+/// await, and taken in `Drop`, where an async lock cannot be.
+#[allow(clippy::disallowed_types)]
+type Mutex<T> = std::sync::Mutex<T>;
 
 /// The HTTP exports that may stream at once, shared by every module's
 /// export routes: each holds a slot from before its first page is read
