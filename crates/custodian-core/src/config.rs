@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 
 mod export;
 use export::export_settings;
+pub use export::{
+    DEFAULT_EXPORT_MAX_PER_PRINCIPAL, DEFAULT_EXPORT_STALL_TIMEOUT, ExportLimits,
+    MAX_EXPORT_STALL_TIMEOUT, MIN_EXPORT_STALL_TIMEOUT,
+};
 
 /// The embedded default when nothing names a database.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://custodian.db";
@@ -19,7 +23,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://custodian.db";
 pub const DEFAULT_CONFIG_FILE: &str = "custodian.toml";
 
 /// The effective configuration of a Custodian process.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
     /// Where the data lives and how the pool behaves.
     pub database: DatabaseConfig,
@@ -35,8 +39,9 @@ pub struct Config {
     /// when set, export pseudonyms and date shifts are keyed by it rather
     /// than by keys derived from the pepper.
     pub export_key: Option<crate::seal::ConfigKey>,
-    /// How many HTTP exports may stream at once (`export.max_concurrent`).
-    pub export_max_concurrent: usize,
+    /// How many HTTP exports may stream at once, in all and per API key,
+    /// and how long one waits for a client that stopped reading.
+    pub export_limits: ExportLimits,
     /// The modules to enable by name (`[modules] enabled`, `CUSTODIAN_MODULES`);
     /// `None` enables every module the binary has. Names are checked
     /// against the binary's modules where the list of them is known.
@@ -49,21 +54,6 @@ pub struct Config {
 pub const DEFAULT_EXPORT_MAX_CONCURRENT: usize = 2;
 /// The largest `export.max_concurrent`.
 pub const MAX_EXPORT_MAX_CONCURRENT: usize = 1000;
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            database: DatabaseConfig::default(),
-            server: ServerConfig::default(),
-            splits: None,
-            export: None,
-            export_key: None,
-            export_max_concurrent: DEFAULT_EXPORT_MAX_CONCURRENT,
-            modules: None,
-            sources: Vec::new(),
-        }
-    }
-}
 
 /// Connection and pool settings; applied identically to both backends where
 /// the backend supports them.
@@ -559,7 +549,7 @@ impl Config {
                 list.iter().map(|m| m.trim().to_owned()).collect()
             }),
         };
-        let (export, export_key, export_max_concurrent) =
+        let (export, export_key, export_limits) =
             export_settings(file.export.clone(), file_src, env, &mut sources)?;
         // Unset, the cap follows a smaller body limit instead of refusing it.
         if !sources.iter().any(|(k, _)| k == "server.max_json_bytes") {
@@ -593,7 +583,7 @@ impl Config {
             splits: file.splits,
             export,
             export_key,
-            export_max_concurrent,
+            export_limits,
             modules,
             sources,
         })
@@ -603,7 +593,7 @@ impl Config {
     pub fn describe(&self) -> Vec<(String, String)> {
         let d = &self.database;
         let dur = display_duration;
-        vec![
+        [
             ("database.url".into(), d.url.redacted()),
             (
                 "database.max_connections".into(),
@@ -686,17 +676,16 @@ impl Config {
                     "unset (derived from the pepper)".into()
                 },
             ),
-            (
-                "export.max_concurrent".into(),
-                self.export_max_concurrent.to_string(),
-            ),
-            (
-                "modules.enabled".into(),
-                self.modules
-                    .as_ref()
-                    .map_or_else(|| "all".to_owned(), |m| m.join(",")),
-            ),
         ]
+        .into_iter()
+        .chain(self.export_limits.describe())
+        .chain([(
+            "modules.enabled".into(),
+            self.modules
+                .as_ref()
+                .map_or_else(|| "all".to_owned(), |m| m.join(",")),
+        )])
+        .collect()
     }
 
     /// Names where a setting came from when a caller set it (a command-line

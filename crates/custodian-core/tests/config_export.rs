@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use base64::Engine as _;
+use std::time::Duration;
+
 use custodian_core::Config;
 
 const HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -79,17 +81,18 @@ fn max_concurrent_defaults_to_two_and_is_at_least_one() {
     assert_eq!(
         Config::from_toml("", env(&[]))
             .unwrap()
-            .export_max_concurrent,
+            .export_limits
+            .max_concurrent,
         2
     );
     let c = Config::from_toml("[export]\nmax_concurrent = 5\n", env(&[])).unwrap();
-    assert_eq!(c.export_max_concurrent, 5);
+    assert_eq!(c.export_limits.max_concurrent, 5);
     let c = Config::from_toml(
         "[export]\nmax_concurrent = 5\n",
         env(&[("CUSTODIAN_EXPORT_MAX_CONCURRENT", "1")]),
     )
     .unwrap();
-    assert_eq!(c.export_max_concurrent, 1, "the environment wins");
+    assert_eq!(c.export_limits.max_concurrent, 1, "the environment wins");
     for bad in ["0", "1001", "two"] {
         assert!(
             Config::from_toml("", env(&[("CUSTODIAN_EXPORT_MAX_CONCURRENT", bad)])).is_err(),
@@ -97,4 +100,51 @@ fn max_concurrent_defaults_to_two_and_is_at_least_one() {
         );
     }
     assert!(Config::from_toml("[export]\nmax_concurrent = \"x\"\n", env(&[])).is_err());
+}
+
+#[test]
+fn per_principal_and_stall_timeout_default_to_one_and_30s_and_are_bounded() {
+    let c = Config::from_toml("", env(&[])).unwrap().export_limits;
+    assert_eq!(c.max_per_principal, 1);
+    assert_eq!(c.stall_timeout, Duration::from_secs(30));
+    let file = "[export]\nmax_concurrent = 4\nmax_per_principal = 2\nstall_timeout = \"5s\"\n";
+    let c = Config::from_toml(file, env(&[])).unwrap();
+    assert_eq!(c.export_limits.max_per_principal, 2);
+    assert_eq!(c.export_limits.stall_timeout, Duration::from_secs(5));
+    assert_eq!(
+        c.source_of("export.stall_timeout"),
+        "custodian.toml export.stall_timeout"
+    );
+    assert!(
+        c.describe()
+            .contains(&("export.stall_timeout".into(), "5s".into()))
+    );
+    let c = Config::from_toml(
+        file,
+        env(&[
+            ("CUSTODIAN_EXPORT_MAX_PER_PRINCIPAL", "3"),
+            ("CUSTODIAN_EXPORT_STALL_TIMEOUT", "2m"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.export_limits.max_per_principal, 3, "the environment wins");
+    assert_eq!(c.export_limits.stall_timeout, Duration::from_secs(120));
+    assert_eq!(
+        c.source_of("export.max_per_principal"),
+        "CUSTODIAN_EXPORT_MAX_PER_PRINCIPAL"
+    );
+    // No more per key than in all, at least one, and a stall of 1s to 10m.
+    for (var, bad) in [
+        ("CUSTODIAN_EXPORT_MAX_PER_PRINCIPAL", "0"),
+        ("CUSTODIAN_EXPORT_MAX_PER_PRINCIPAL", "3"),
+        ("CUSTODIAN_EXPORT_MAX_PER_PRINCIPAL", "x"),
+        ("CUSTODIAN_EXPORT_STALL_TIMEOUT", "0"),
+        ("CUSTODIAN_EXPORT_STALL_TIMEOUT", "500ms"),
+        ("CUSTODIAN_EXPORT_STALL_TIMEOUT", "11m"),
+        ("CUSTODIAN_EXPORT_STALL_TIMEOUT", "soon"),
+    ] {
+        let e = Config::from_toml("", env(&[(var, bad)]));
+        assert!(e.is_err(), "{var}={bad}");
+    }
+    assert!(Config::from_toml("[export]\nstall_timeout = 5\n", env(&[])).is_err());
 }

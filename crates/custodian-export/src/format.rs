@@ -71,15 +71,26 @@ pub struct TextWriter {
     excel_safe: bool,
 }
 
-/// What a spreadsheet reads as the start of a formula.
-const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+/// What a spreadsheet reads as the start of a formula (OWASP's CSV
+/// injection list), also after leading blanks or quotes.
+const FORMULA_STARTS: [char; 4] = ['=', '+', '-', '@'];
+
+/// Whether a spreadsheet may run text `t` as a formula: it begins with a
+/// tab or carriage return, or, past any leading whitespace and quotes
+/// (which spreadsheets trim: `" =1+2"`, `"\"=cmd"`), with `=`, `+`, `-` or `@`.
+pub fn formula_like(t: &str) -> bool {
+    t.starts_with(['\t', '\r'])
+        || t.trim_start_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+            .starts_with(FORMULA_STARTS)
+}
 
 /// A CSV cell's text; with `excel_safe`, text a spreadsheet would run as a
-/// formula (`=HYPERLINK(...)`, `+1`, `@SUM`) is prefixed with `'`, which
-/// spreadsheets show as text. Numbers are never text cells, so `-5` stays.
+/// formula (see [`formula_like`]) is prefixed with `'`, which spreadsheets
+/// show as text. Numbers are never text cells, so a number column's `-5`
+/// stays `-5`.
 fn csv_field(cell: &Cell, excel_safe: bool) -> String {
     match cell {
-        Cell::Text(t) if excel_safe && t.starts_with(FORMULA_STARTS) => format!("'{t}"),
+        Cell::Text(t) if excel_safe && formula_like(t) => format!("'{t}"),
         other => other.to_text().unwrap_or_default(),
     }
 }
@@ -252,5 +263,69 @@ impl FileSink {
             #[cfg(feature = "xlsx")]
             FileSink::Xlsx(x) => (*x).finish(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owasp_payloads_are_quoted_even_behind_blanks_and_quotes() {
+        for payload in [
+            "=1+2",
+            " =1+2",
+            "\t=cmd",
+            "\r=cmd",
+            "\t",
+            "@SUM(1)",
+            "-2+3",
+            "+1",
+            "=HYPERLINK(\"http://evil.example\",\"x\")",
+            "=cmd|' /C calc'!A0",
+            "  \n @SUM(A1:A9)",
+            "\"=1+2",
+            "'=1+2",
+            "\u{a0}-2+3",
+        ] {
+            let cell = Cell::Text(payload.to_owned());
+            assert_eq!(csv_field(&cell, true), format!("'{payload}"), "{payload:?}");
+            assert_eq!(csv_field(&cell, false), payload, "off: as stored");
+        }
+        for plain in [
+            "Kisqali",
+            "a=b",
+            "x-1",
+            " text",
+            "\"quoted\"",
+            "",
+            "ex_00ff",
+        ] {
+            let cell = Cell::Text(plain.to_owned());
+            assert_eq!(csv_field(&cell, true), plain, "{plain:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_stay_numbers_in_excel_safe_csv() {
+        assert_eq!(csv_field(&Cell::Int(-5), true), "-5");
+        assert_eq!(csv_field(&Cell::Float(-2.5), true), "-2.5");
+        let columns = [Column {
+            name: "delta",
+            ty: custodian_module::export::ValueType::Int,
+            source: custodian_module::export::ValueType::Int,
+            action: crate::Action::Keep,
+            birth_date: false,
+        }];
+        let mut w = TextWriter::new(Format::Csv, &columns)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .excel_safe(true);
+        let rows = vec![
+            vec![Cell::Int(-3)],
+            vec![Cell::Float(-0.5)],
+            vec![Cell::Null],
+        ];
+        let bytes = w.page(&rows).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(String::from_utf8_lossy(&bytes), "delta\n-3\n-0.5\n\"\"\n");
     }
 }

@@ -2,8 +2,10 @@
 //! one route per exportable resource of each enabled module, guarded by the
 //! resource's permission area, streamed page by page (chunked) so memory
 //! stays bounded by one page, and at most `export.max_concurrent` at once
-//! across the process (more is a 503 with `Retry-After`). Parquet and Excel
-//! are written by the CLI.
+//! across the process and `export.max_per_principal` per API key (more is a
+//! 503 with `Retry-After`); a client that stops reading for
+//! `export.stall_timeout` loses its stream (see [`crate::slots`]). Parquet
+//! and Excel are written by the CLI.
 
 use std::sync::Arc;
 
@@ -26,30 +28,13 @@ use utoipa::openapi::{
 };
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::{ExportError, Format, Job, Request as ExportRequest, Settings, TextWriter};
+pub use crate::slots::{Busy, Slot, Slots};
+use crate::{Format, Job, Request as ExportRequest, Settings, TextWriter};
 
 /// Longest `profile=` value.
 const MAX_PROFILE_LEN: usize = 64;
 /// Seconds a client refused for lack of a slot is asked to wait.
 const RETRY_AFTER_SECS: &str = "5";
-
-/// The HTTP exports that may stream at once, shared by every module's
-/// export routes: each holds a slot from before its first page is read
-/// until its response body ends or is dropped.
-#[derive(Clone, Debug)]
-pub struct Slots(Arc<tokio::sync::Semaphore>);
-
-impl Slots {
-    /// `n` slots (`export.max_concurrent`).
-    pub fn new(n: usize) -> Self {
-        Self(Arc::new(tokio::sync::Semaphore::new(n)))
-    }
-
-    /// A slot, or `None` when every one is taken.
-    pub fn try_take(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        self.0.clone().try_acquire_owned().ok()
-    }
-}
 
 /// The export routes of `module`, with their OpenAPI entries; none when it
 /// exports nothing. Profiles that do not parse make every de-identified
@@ -168,17 +153,21 @@ async fn export(
         request.profile.is_some(),
     )
     .await?;
-    let Some(slot) = slots.try_take() else {
-        let mut res = ApiError::new(
-            Kind::Unavailable,
-            "as many exports as this server streams at once are running; retry later",
-        )
-        .into_response();
-        res.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static(RETRY_AFTER_SECS),
-        );
-        return Ok(res);
+    let slot = match slots.try_take(principal.key_id) {
+        Ok(slot) => slot,
+        Err(busy) => {
+            let why = match busy {
+                Busy::Pool => "as many exports as this server streams at once are running",
+                Busy::Principal => "this key already streams as many exports as one key may",
+            };
+            let mut res =
+                ApiError::new(Kind::Unavailable, format!("{why}; retry later")).into_response();
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+            return Ok(res);
+        }
     };
     let job = Job::start(
         store,
@@ -191,28 +180,9 @@ async fn export(
     .await?;
     let writer = TextWriter::new(format, job.columns())?.excel_safe(job.excel_safe());
     let disposition = format!("attachment; filename=\"{}\"", job.file_name());
-    // The slot travels with the stream: it is freed when the body ends or
-    // the client goes away.
-    let body = Body::from_stream(futures::stream::unfold(
-        Some((job, writer, slot)),
-        |state| async move {
-            let (mut job, mut writer, slot) = state?;
-            match job.next_page().await {
-                Ok(Some(rows)) => match writer.page(&rows) {
-                    Ok(bytes) => Some((Ok(bytes), Some((job, writer, slot)))),
-                    Err(e) => Some((Err(stream_error(e)), None)),
-                },
-                Ok(None) => {
-                    let tail = writer.finish();
-                    match (job.finish().await, tail) {
-                        (Ok(_), Ok(bytes)) => Some((Ok(bytes), None)),
-                        (Err(e), _) | (_, Err(e)) => Some((Err(stream_error(e)), None)),
-                    }
-                }
-                Err(e) => Some((Err(stream_error(e)), None)),
-            }
-        },
-    ));
+    // The slot travels with the stream: it is freed when the body ends, the
+    // client goes away, or the client stops reading for the stall timeout.
+    let body = Body::from_stream(crate::slots::body(job, writer, slot, slots.stall_timeout()));
     let mut res = body.into_response();
     let h = res.headers_mut();
     h.insert(
@@ -223,13 +193,6 @@ async fn export(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(res)
-}
-
-/// An error after the first byte: the stream is cut (the client sees an
-/// incomplete chunked body, never a file that looks whole).
-fn stream_error(e: ExportError) -> std::io::Error {
-    tracing::error!(error = %e, "export stream failed");
-    std::io::Error::other("the export failed part way")
 }
 
 fn operation(module: &'static str, r: &ExportResource) -> utoipa::openapi::path::Operation {
@@ -249,7 +212,9 @@ fn operation(module: &'static str, r: &ExportResource) -> utoipa::openapi::path:
              configured profile each field is kept, dropped, pseudonymized, date-shifted or \
              generalized. Needs read access to `{area}`. The export is recorded in the audit \
              chain (who, filters, profile, row count; never values). At most \
-             `export.max_concurrent` exports stream at once; another is a 503 with Retry-After.",
+             `export.max_concurrent` exports stream at once, and at most \
+             `export.max_per_principal` for one key; another is a 503 with Retry-After. A \
+             client that takes no chunk for `export.stall_timeout` (30s) has its transfer cut.",
             name = r.name,
             area = r.area.name
         )))
@@ -285,8 +250,9 @@ fn operation(module: &'static str, r: &ExportResource) -> utoipa::openapi::path:
                 .required(Required::False)
                 .description(Some(
                     "CSV only (NDJSON ignores it): prefix text cells starting with `=`, `+`, \
-                     `-`, `@`, tab or CR with `'`, so a spreadsheet shows them as text rather \
-                     than running them as formulas (default false: cells exactly as stored)",
+                     `-`, `@`, tab or CR (also after leading blanks or quotes) with `'`, so a \
+                     spreadsheet shows them as text rather than running them as formulas \
+                     (default false: cells exactly as stored)",
                 ))
                 .schema(Some(ObjectBuilder::new().schema_type(Type::Boolean))),
         )

@@ -17,6 +17,7 @@ pub mod job;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod profile;
+pub mod slots;
 #[cfg(feature = "xlsx")]
 pub mod xlsx;
 

@@ -20,6 +20,7 @@ custodian_core::backend_tests! {
     date_shifts_keep_intervals_within_a_subject_and_are_stable_across_exports => shifts,
     a_subject_born_in_1920_leaves_no_1920_in_a_safe_harbor_export => born_1920,
     an_export_key_of_its_own_keys_pseudonyms_apart_from_the_pepper => export_key,
+    therapy_sentences_and_insights_shift_by_their_client_across_sessions => by_client,
 }
 
 /// The values of `row` whose field `resource` classes as identifying, as
@@ -443,5 +444,102 @@ fn a_profile_naming_a_missing_field_or_a_wrong_action_is_refused() {
             Plan::of(p.get("p").unwrap(), "trials", &participants).is_err(),
             "{bad}"
         );
+    }
+}
+
+const THERAPY_SHIFTED: &str = r#"
+[profiles.shifted]
+shift_days = 30
+[profiles.shifted.fields."therapy.clients"]
+id = "keep"
+created_at = "shift_date"
+[profiles.shifted.fields."therapy.sessions"]
+id = "keep"
+client_id = "keep"
+date = "shift_date"
+[profiles.shifted.fields."therapy.sentences"]
+id = "keep"
+session_id = "keep"
+created_at = "shift_date"
+[profiles.shifted.fields."therapy.insights"]
+id = "keep"
+session_id = "keep"
+created_at = "shift_date"
+"#;
+
+async fn by_client(db: TestDb) {
+    let _app = seeded(&db).await;
+    let env = env(Some(THERAPY_SHIFTED));
+    let export = |resource: &'static str, profile: Option<&'static str>| {
+        let (db, env) = (&db, &env);
+        async move {
+            let (p, _) =
+                export_file(db, env, "therapy", resource, Format::Ndjson, profile, &[]).await;
+            ndjson(&std::fs::read(p).unwrap())
+                .into_iter()
+                .map(|r| (r["id"].as_str().unwrap().to_owned(), r))
+                .collect::<BTreeMap<_, _>>()
+        }
+    };
+    // Each client's offset, from their own row; each session's client.
+    let (raw_clients, clients) = (
+        export("clients", None).await,
+        export("clients", Some("shifted")).await,
+    );
+    let offset: BTreeMap<&str, i64> = clients
+        .iter()
+        .map(|(id, c)| {
+            let d = instant(&c["created_at"]) - instant(&raw_clients[id]["created_at"]);
+            (id.as_str(), d.num_days())
+        })
+        .collect();
+    assert!(
+        offset.values().collect::<BTreeSet<_>>().len() > 1,
+        "every client moved alike: {offset:?}"
+    );
+    let sessions = export("sessions", Some("shifted")).await;
+    let client_of = |session: &Value| -> &str {
+        sessions[session.as_str().unwrap()]["client_id"]
+            .as_str()
+            .unwrap()
+    };
+    for resource in ["sentences", "insights"] {
+        let (raw, shifted) = (
+            export(resource, None).await,
+            export(resource, Some("shifted")).await,
+        );
+        assert_eq!(raw.len(), shifted.len());
+        // Every row moves by its client's offset, whichever session it is of...
+        let mut per_client: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (id, row) in &shifted {
+            let client = client_of(&row["session_id"]);
+            let d = instant(&row["created_at"]) - instant(&raw[id]["created_at"]);
+            assert_eq!(d.num_days(), offset[client], "{resource} {id}");
+            assert_eq!(d, chrono::Duration::days(offset[client]), "whole days");
+            per_client.entry(client).or_default().push(id);
+        }
+        // ...so the interval between two rows of one client in two of
+        // their sessions is kept.
+        let mut across = 0;
+        for ids in per_client.values() {
+            for (a, b) in ids.iter().zip(ids.iter().skip(1)) {
+                let (ra, rb) = (&shifted[*a], &shifted[*b]);
+                if ra["session_id"] == rb["session_id"] {
+                    continue;
+                }
+                across += 1;
+                assert_eq!(
+                    instant(&ra["created_at"]) - instant(&rb["created_at"]),
+                    instant(&raw[*a]["created_at"]) - instant(&raw[*b]["created_at"]),
+                    "{resource}: the interval across sessions of one client"
+                );
+            }
+        }
+        assert!(
+            across > 0,
+            "the seed gives a client {resource} in two sessions"
+        );
+        // The client id the shift read is no column of the file.
+        assert!(shifted.values().all(|r| r.get("client_id").is_none()));
     }
 }

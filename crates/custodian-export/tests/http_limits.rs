@@ -19,6 +19,7 @@ custodian_core::backend_tests! {
     sessions_insights_and_profiles_export_to_their_readers_through_a_profile => unlisted,
     excel_safe_csv_quotes_formula_text_and_plain_csv_keeps_it_exact => excel_safe,
     exports_beyond_max_concurrent_are_503s_with_retry_after_until_one_ends => concurrency,
+    a_key_streams_one_export_at_a_time_and_a_stalled_one_frees_its_slot => stalled,
 }
 
 async fn unlisted(db: TestDb) {
@@ -147,8 +148,16 @@ async fn excel_safe(db: TestDb) {
     assert_eq!(st, 200);
     let safe = brands(&safe);
     assert_eq!(safe.len(), exact.len());
+    for quoted in [
+        "'=HYPERLINK(\"http://evil.example\",\"x\")",
+        "'@SUM(A1)",
+        "'+1",
+        "' =1+2",
+    ] {
+        assert!(safe.contains(&quoted.to_owned()), "{quoted} in {safe:?}");
+    }
     for (s, e) in safe.iter().zip(&exact) {
-        if e.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        if custodian_export::format::formula_like(e) {
             assert_eq!(s, &format!("'{e}"));
         } else {
             assert_eq!(s, e, "other cells are untouched");
@@ -185,7 +194,10 @@ async fn excel_safe(db: TestDb) {
 async fn concurrency(db: TestDb) {
     let _app = seeded(&db).await;
     let config = custodian_core::Config {
-        export_max_concurrent: 1,
+        export_limits: custodian_core::config::ExportLimits {
+            max_concurrent: 1,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let env = custodian_module::Env::new(config, SplitConfig::default())
@@ -208,15 +220,22 @@ async fn concurrency(db: TestDb) {
             .unwrap();
         router.clone().oneshot(req)
     };
+    let other = keys::create(&db.store, "other", Role::Admin, &Actor::system())
+        .await
+        .unwrap()
+        .1;
     // The first export holds the one slot while its body is unread.
     let first = call("/v1/trials/participants/export").await.unwrap();
     assert_eq!(first.status(), 200);
     let entries = last_entries(&db, 1).await[0].seq;
-    // Another, of another module, is refused with a time to come back,
-    // and nothing is written for it.
-    let second = call("/v1/analytics/patient_journeys/export?profile=safe_harbor")
-        .await
+    // Another, of another module and by another key, is refused with a
+    // time to come back, and nothing is written for it.
+    let second = Request::builder()
+        .uri("/v1/analytics/patient_journeys/export?profile=safe_harbor")
+        .header("authorization", format!("Bearer {other}"))
+        .body(Body::empty())
         .unwrap();
+    let second = router.clone().oneshot(second).await.unwrap();
     assert_eq!(second.status(), 503);
     assert_eq!(
         second
@@ -259,4 +278,99 @@ async fn concurrency(db: TestDb) {
     assert_eq!(fourth.status(), 200);
     let rows = ndjson(&fourth.into_body().collect().await.unwrap().to_bytes()).len();
     assert!(rows > 0);
+}
+
+/// A router whose exports stream two at once, one per key, and end after
+/// `stall` without a chunk taken.
+fn limited(db: &TestDb, stall: std::time::Duration) -> axum::Router {
+    let config = custodian_core::Config {
+        export_limits: custodian_core::config::ExportLimits {
+            max_concurrent: 2,
+            max_per_principal: 1,
+            stall_timeout: stall,
+        },
+        ..Default::default()
+    };
+    let env = custodian_module::Env::new(config, SplitConfig::default())
+        .with_pseudonymizer(custodian_server::testing::test_pseudonymizer());
+    custodian_server::router(
+        custodian_server::AppState::new(db.store.clone()),
+        &modules(),
+        &env,
+        custodian_server::testing::TEST_BODY_LIMIT,
+    )
+}
+
+async fn stalled(db: TestDb) {
+    let _app = seeded(&db).await;
+    let router = limited(&db, std::time::Duration::from_secs(1));
+    let mut keys_made = Vec::new();
+    for name in ["one", "two"] {
+        let key = keys::create(&db.store, name, Role::Admin, &Actor::system())
+            .await
+            .unwrap()
+            .1;
+        keys_made.push(key);
+    }
+    let call = |key: &str, uri: &str| {
+        let req = Request::builder()
+            .uri(uri)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap();
+        router.clone().oneshot(req)
+    };
+    let uri = "/v1/trials/participants/export";
+    // The first key's export is never read...
+    let unread = call(&keys_made[0], uri).await.unwrap();
+    assert_eq!(unread.status(), 200);
+    let before = last_entries(&db, 1).await[0].seq;
+    // ...so a second by the same key is refused, with a time to come back,
+    // and nothing recorded, as a full pool's refusal is...
+    let again = call(&keys_made[0], uri).await.unwrap();
+    assert_eq!(again.status(), 503);
+    assert_eq!(
+        again
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    let problem: serde_json::Value =
+        serde_json::from_slice(&again.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("this key"),
+        "{problem}"
+    );
+    assert_eq!(last_entries(&db, 1).await[0].seq, before);
+    // ...while another key's export streams in the slot left.
+    let other = call(&keys_made[1], uri).await.unwrap();
+    assert_eq!(other.status(), 200);
+    let body = other.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(ndjson(&body).len(), 3);
+
+    // Past the stall timeout the unread export gives its slot back: the
+    // same key exports again (waiting as long as the watchdog may need).
+    let mut retried = None;
+    for _ in 0..60 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let res = call(&keys_made[0], uri).await.unwrap();
+        if res.status() == 200 {
+            retried = Some(res);
+            break;
+        }
+        assert_eq!(res.status(), 503);
+    }
+    let retried = retried.expect("the stalled export's slot was never freed");
+    let body = retried.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(ndjson(&body).len(), 3);
+    // The stalled body is cut, not ended like a whole file...
+    assert!(unread.into_body().collect().await.is_err());
+    // ...and recorded as an incomplete export.
+    let mut incomplete = false;
+    for e in last_entries(&db, 10).await {
+        let changed: Vec<String> = serde_json::from_value(e.changed.clone()).unwrap_or_default();
+        incomplete |= e.action == "export" && changed.contains(&"incomplete".to_owned());
+    }
+    assert!(incomplete, "no incomplete export entry");
 }

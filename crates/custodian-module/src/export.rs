@@ -198,6 +198,21 @@ pub struct Listed<E: EntityTrait> {
     deleted: Option<E::Column>,
     live: Option<fn() -> Condition>,
     split: Option<E::Column>,
+    through: Option<Through>,
+}
+
+/// The ids of parent rows to their subjects (as JSON values), read in one query.
+type ParentSubjects =
+    Arc<dyn Fn(&Store, Vec<uuid::Uuid>) -> BoxFuture<'_, Result<ParentMap>> + Send + Sync>;
+type ParentMap = std::collections::HashMap<uuid::Uuid, serde_json::Value>;
+
+/// Where a row's subject comes from when the row does not name them: its
+/// `via` field names a parent row, whose subject is written into the row
+/// as `field` (which files do not carry; only the date shift reads it).
+struct Through {
+    via: &'static str,
+    field: &'static str,
+    lookup: ParentSubjects,
 }
 
 impl<E: EntityTrait> Listed<E> {
@@ -208,6 +223,7 @@ impl<E: EntityTrait> Listed<E> {
             deleted: None,
             live: None,
             split: None,
+            through: None,
         }
     }
 
@@ -227,6 +243,48 @@ impl<E: EntityTrait> Listed<E> {
     /// Only rows whose split (`column`) the role may read.
     pub fn split_by(mut self, column: E::Column) -> Self {
         self.split = Some(column);
+        self
+    }
+
+    /// Rows about the person of their parent row (a session's sentences are
+    /// about its client): each row's `via` field is the id of a `P` row
+    /// (`parent_id`), whose `parent_subject` column (both UUIDs) is written into the row
+    /// as `field`, so date shifts key on the person, not the parent, and
+    /// intervals across one person's parents survive. One query per page;
+    /// `field` is not a column, so no file carries it.
+    pub fn subject_through<P>(
+        mut self,
+        via: &'static str,
+        parent_id: P::Column,
+        parent_subject: P::Column,
+        field: &'static str,
+    ) -> Self
+    where
+        P: EntityTrait,
+        P::Column: Send + Sync + 'static,
+    {
+        use sea_orm::QuerySelect;
+        let lookup: ParentSubjects = Arc::new(move |store: &Store, ids: Vec<uuid::Uuid>| {
+            Box::pin(async move {
+                // As the parent's own rows serialize it, so both shift alike.
+                let subjects = P::find()
+                    .select_only()
+                    .column(parent_id)
+                    .column(parent_subject)
+                    .filter(parent_id.is_in(ids))
+                    .into_tuple::<(uuid::Uuid, Option<uuid::Uuid>)>()
+                    .all(store.conn())
+                    .await?
+                    .into_iter()
+                    .map(|(id, s)| {
+                        let s = s.map_or(serde_json::Value::Null, |s| s.to_string().into());
+                        (id, s)
+                    })
+                    .collect();
+                Ok(subjects)
+            })
+        });
+        self.through = Some(Through { via, field, lookup });
         self
     }
 }
@@ -401,7 +459,7 @@ where
             let q = self.query(&spec, pairs, cursor)?;
             let select = self.select(store, reader, pairs).await?;
             let page = spec.fetch(store.conn(), &q, select).await?;
-            let rows = page
+            let mut rows = page
                 .items
                 .iter()
                 .map(serde_json::to_value)
@@ -409,7 +467,39 @@ where
                 .map_err(|e| {
                     Error::Database(sea_orm::DbErr::Custom(format!("serializing a row: {e}")))
                 })?;
+            if let Some(t) = &self.through {
+                t.fill(store, &mut rows).await?;
+            }
             Ok((rows, page.next_cursor))
         })
+    }
+}
+
+impl Through {
+    /// Writes each row's subject, read through its parent, as `field`
+    /// (null when the parent is gone: its dates are then withheld).
+    async fn fill(&self, store: &Store, rows: &mut [serde_json::Value]) -> Result<()> {
+        let parent = |r: &serde_json::Value| {
+            r.get(self.via)
+                .and_then(serde_json::Value::as_str)
+                .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        };
+        let mut ids: Vec<uuid::Uuid> = rows.iter().filter_map(parent).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let subjects = if ids.is_empty() {
+            ParentMap::new()
+        } else {
+            (self.lookup)(store, ids).await?
+        };
+        for row in rows.iter_mut() {
+            let subject = parent(row)
+                .and_then(|id| subjects.get(&id).cloned())
+                .unwrap_or(serde_json::Value::Null);
+            if let Some(obj) = row.as_object_mut() {
+                obj.insert(self.field.to_owned(), subject);
+            }
+        }
+        Ok(())
     }
 }

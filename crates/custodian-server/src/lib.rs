@@ -151,7 +151,7 @@ fn core_routes() -> OpenApiRouter<AppState> {
 /// that describes them, each module under a tag of its name.
 fn assemble(modules: &Modules, env: &Env) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (mut routes, mut doc) = core_routes().split_for_parts();
-    let export_slots = custodian_export::http::Slots::new(env.config().export_max_concurrent);
+    let export_slots = custodian_export::http::Slots::new(env.config().export_limits);
     for m in modules.enabled() {
         let (module_routes, module_doc) = m
             .routes(env)

@@ -4,6 +4,8 @@
 //! insights (titles, descriptions and evidence are) and client profiles
 //! (every assessment object is). Sentences, insights and profiles have no
 //! list route; their specs here say what an export of them may filter by.
+//! Every resource's dates shift by the client's offset: sentences and
+//! insights name only their session, so their client is read through it.
 
 use custodian_core::query::{Dir, FieldType, ListSpec};
 use custodian_module::export::{Class::*, ExportResource, Listed};
@@ -99,7 +101,9 @@ pub fn exports() -> Vec<ExportResource> {
         ExportResource::table(
             "sentences",
             THERAPY,
-            Some("session_id"),
+            // The client, read through the session: one client's dates
+            // shift alike across all their sessions.
+            Some("client_id"),
             &[
                 ("id", Key),
                 ("session_id", Key),
@@ -116,12 +120,19 @@ pub fn exports() -> Vec<ExportResource> {
                 ("created_at", Date),
                 ("updated_at", Date),
             ],
-            Listed::<sentence::Entity>::new(sentence_spec),
+            Listed::<sentence::Entity>::new(sentence_spec).subject_through::<session::Entity>(
+                "session_id",
+                session::Column::Id,
+                session::Column::ClientId,
+                "client_id",
+            ),
         ),
         ExportResource::table(
             "insights",
             THERAPY,
-            Some("session_id"),
+            // The client, read through the session: one client's dates
+            // shift alike across all their sessions.
+            Some("client_id"),
             &[
                 ("id", Key),
                 ("session_id", Key),
@@ -137,7 +148,12 @@ pub fn exports() -> Vec<ExportResource> {
                 ("intervention_priority", Plain),
                 ("created_at", Date),
             ],
-            Listed::<insight::Entity>::new(insight_spec),
+            Listed::<insight::Entity>::new(insight_spec).subject_through::<session::Entity>(
+                "session_id",
+                session::Column::Id,
+                session::Column::ClientId,
+                "client_id",
+            ),
         ),
         ExportResource::table(
             "client_profiles",

@@ -58,9 +58,9 @@ fn resource_args(c: clap::Command) -> clap::Command {
             .long("excel-safe")
             .action(ArgAction::SetTrue)
             .help(
-                "CSV only: prefix text cells starting with =, +, -, @, tab or CR with ', \
-                 so a spreadsheet shows them as text instead of running them as formulas \
-                 (without it CSV holds exactly what is stored)",
+                "CSV only: prefix text cells starting with =, +, -, @, tab or CR (also after \
+                 leading blanks or quotes) with ', so a spreadsheet shows them as text instead \
+                 of running them as formulas (without it CSV holds exactly what is stored)",
             ),
     )
     .arg(

@@ -239,6 +239,7 @@ pub async fn formula_rows(db: &TestDb) {
         "=HYPERLINK(\"http://evil.example\",\"x\")",
         "@SUM(A1)",
         "+1",
+        " =1+2",
     ]
     .iter()
     .enumerate()
