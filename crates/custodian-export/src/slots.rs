@@ -10,6 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use axum::body::Bytes;
 use custodian_core::config::ExportLimits;
 use futures::Stream;
 use uuid::Uuid;
@@ -105,6 +106,18 @@ struct Parts {
     job: Job,
     writer: TextWriter,
     _slot: Slot,
+    /// What is left of the page being sent.
+    pending: Bytes,
+}
+
+/// The most one frame carries. A page (up to `server.max_page_bytes`) goes
+/// out as frames of at most this, so a client reading slowly but steadily
+/// takes a frame well within the stall timeout and is not cut.
+const FRAME: usize = 64 * 1024;
+
+/// The next frame of `pending`, at most [`FRAME`] bytes.
+fn take_frame(pending: &mut Bytes) -> Bytes {
+    pending.split_to(pending.len().min(FRAME))
 }
 
 /// Where the stream is: between chunks (since when), making one, cut by
@@ -127,11 +140,12 @@ pub(crate) fn body(
     writer: TextWriter,
     slot: Slot,
     stall: Duration,
-) -> impl Stream<Item = Result<Vec<u8>, std::io::Error>> + Send {
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
     let parts = Box::new(Parts {
         job,
         writer,
         _slot: slot,
+        pending: Bytes::new(),
     });
     let shared = Arc::new(Mutex::new(State::Idle(parts, Instant::now())));
     tokio::spawn(watchdog(Arc::downgrade(&shared), stall));
@@ -146,10 +160,17 @@ pub(crate) fn body(
             }
             State::Busy | State::Done => return None,
         };
+        if !parts.pending.is_empty() {
+            let frame = take_frame(&mut parts.pending);
+            *lock(&shared) = State::Idle(parts, Instant::now());
+            return Some((Ok(frame), Some(shared)));
+        }
         match next_chunk(&mut parts).await {
             Ok(Some(bytes)) => {
+                parts.pending = Bytes::from(bytes);
+                let frame = take_frame(&mut parts.pending);
                 *lock(&shared) = State::Idle(parts, Instant::now());
-                Some((Ok(bytes), Some(shared)))
+                Some((Ok(frame), Some(shared)))
             }
             Ok(None) => {
                 *lock(&shared) = State::Done;
@@ -158,7 +179,7 @@ pub(crate) fn body(
                 } = *parts;
                 let tail = writer.finish();
                 match (job.finish().await, tail) {
-                    (Ok(_), Ok(bytes)) => Some((Ok(bytes), None)),
+                    (Ok(_), Ok(bytes)) => Some((Ok(Bytes::from(bytes)), None)),
                     (Err(e), _) | (_, Err(e)) => Some((Err(failed(e)), None)),
                 }
             }
@@ -224,6 +245,19 @@ fn cut(why: &'static str) -> std::io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_goes_out_in_frames_of_at_most_64_kib_and_loses_nothing() {
+        let page: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut pending = Bytes::from(page.clone());
+        let mut frames = Vec::new();
+        while !pending.is_empty() {
+            frames.push(take_frame(&mut pending));
+        }
+        assert_eq!(frames.len(), 4);
+        assert!(frames.iter().all(|f| !f.is_empty() && f.len() <= FRAME));
+        assert_eq!(frames.concat(), page);
+    }
 
     fn slots(max_concurrent: usize, max_per_principal: usize) -> Slots {
         Slots::new(ExportLimits {

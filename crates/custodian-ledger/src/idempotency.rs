@@ -275,8 +275,10 @@ async fn release_stale(
 
 /// Stores the response of the claim `token` holds; `false` when the claim
 /// is no longer that token's (it was abandoned and taken over), and then
-/// nothing is written. A response about a subject is sealed under its key
-/// (an erased subject's answer is not stored: a 409).
+/// nothing is written. A response about a subject is sealed under its key;
+/// one about a subject already erased (a status-only write such as closing
+/// its ticket) is stored as `{"erased": true}`, which is what a replay of
+/// any sealed answer about it reads, so retries still replay.
 pub async fn complete(
     conn: &impl ConnectionTrait,
     kek: Option<&Kek>,
@@ -286,7 +288,12 @@ pub async fn complete(
     response: &Stored,
 ) -> Result<bool> {
     use entity::Column as C;
+    let mut content_type = response.content_type.clone();
     let body = match &response.subject {
+        Some(s) if subject_keys::is_erased(conn, s).await? => {
+            content_type = Some("application/json".into());
+            subject_keys::erased_value().to_string().into_bytes()
+        }
         Some(s) => {
             let kek = need_kek(kek)?;
             subject_keys::seal_bytes(conn, kek, s, &body_ad(principal, key), &response.body).await?
@@ -307,7 +314,7 @@ pub async fn complete(
             C::Status,
             Expr::value(i16::try_from(response.status).unwrap_or(500)),
         )
-        .col_expr(C::ContentType, Expr::value(response.content_type.clone()))
+        .col_expr(C::ContentType, Expr::value(content_type))
         .col_expr(C::ResponseBody, Expr::value(body))
         .col_expr(C::ClaimToken, Expr::value(Option::<String>::None))
         .filter(C::Principal.eq(principal))

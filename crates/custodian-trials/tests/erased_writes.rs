@@ -315,9 +315,16 @@ async fn closed(db: TestDb) {
         )
         .await;
     assert_eq!(got["status"], "CANCELLED", "{got}");
-    admin
-        .ok("POST", &format!("{handoff}/claim"), None, StatusCode::OK)
-        .await;
+    // Claimed with an Idempotency-Key: its retry replays (the stored answer
+    // is about an erased participant, so it reads as erased) rather than
+    // hanging as in flight or running the claim again.
+    let claim = format!("{handoff}/claim");
+    let (st, first) = admin.keyed(&claim, "claim-after-erasure", None).await;
+    assert_eq!(st, StatusCode::OK, "{first}");
+    assert_eq!(first["status"], "claimed", "{first}");
+    let (st, again) = admin.keyed(&claim, "claim-after-erasure", None).await;
+    assert_eq!(st, StatusCode::OK, "{again}");
+    assert_eq!(again, json!({"erased": true}));
     refuse(
         "POST",
         format!("{handoff}/resolve"),
