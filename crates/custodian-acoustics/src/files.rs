@@ -169,10 +169,39 @@ fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
+/// One spelling per file for a path [`DataRoot::resolve`] accepted: its
+/// normal parts joined by `/` (`./a//b/./x.wav` is `a/b/x.wav`), so two
+/// records naming one file store the same text, and erasure, which keeps
+/// a file another record names, compares like with like.
+pub fn normal(rel: &str) -> String {
+    Path::new(rel)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(part) => part.to_str(),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn one_file_has_one_spelling() {
+        for same in [
+            "a/b/x.wav",
+            "./a/b/x.wav",
+            "a//b/x.wav",
+            "a/./b/x.wav",
+            "a/b/x.wav/",
+        ] {
+            assert_eq!(normal(same), "a/b/x.wav", "{same}");
+        }
+        assert_eq!(normal("x.wav"), "x.wav");
+    }
 
     fn root() -> (PathBuf, DataRoot) {
         let dir = std::env::temp_dir().join(format!("acoustics-root-{}", uuid::Uuid::now_v7()));

@@ -378,7 +378,7 @@ async fn register(
         return Ok((None, None));
     };
     match root.facts_async(rel).await {
-        Ok(f) => Ok((Some(rel.to_owned()), f)),
+        Ok(f) => Ok((Some(crate::files::normal(rel)), f)),
         Err(FileError::Outside(reason)) => {
             Err(Error::Invalid(vec![FieldError::new("file_path", reason)]))
         }
