@@ -76,12 +76,17 @@ pub struct TextWriter {
 const FORMULA_STARTS: [char; 4] = ['=', '+', '-', '@'];
 
 /// Whether a spreadsheet may run text `t` as a formula: it begins with a
-/// tab or carriage return, or, past any leading whitespace and quotes
-/// (which spreadsheets trim: `" =1+2"`, `"\"=cmd"`), with `=`, `+`, `-` or `@`.
+/// tab or carriage return, or, past any leading whitespace, quotes and
+/// invisible format characters (a byte-order mark, zero-width spaces and
+/// joiners, which a reader may drop: `" =1+2"`, `"\"=cmd"`, `"\u{FEFF}=1"`),
+/// with `=`, `+`, `-` or `@`.
 pub fn formula_like(t: &str) -> bool {
+    let invisible = |c: char| matches!(c, '\u{FEFF}' | '\u{200B}'..='\u{200D}' | '\u{2060}');
     t.starts_with(['\t', '\r'])
-        || t.trim_start_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'')
-            .starts_with(FORMULA_STARTS)
+        || t.trim_start_matches(|c: char| {
+            c.is_whitespace() || c == '"' || c == '\'' || invisible(c)
+        })
+        .starts_with(FORMULA_STARTS)
 }
 
 /// A CSV cell's text; with `excel_safe`, text a spreadsheet would run as a
@@ -287,6 +292,8 @@ mod tests {
             "\"=1+2",
             "'=1+2",
             "\u{a0}-2+3",
+            "\u{feff}=1+2",
+            "\u{200b}@SUM(1)",
         ] {
             let cell = Cell::Text(payload.to_owned());
             assert_eq!(csv_field(&cell, true), format!("'{payload}"), "{payload:?}");

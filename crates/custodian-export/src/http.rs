@@ -2,8 +2,8 @@
 //! one route per exportable resource of each enabled module, guarded by the
 //! resource's permission area, streamed page by page (chunked) so memory
 //! stays bounded by one page, and at most `export.max_concurrent` at once
-//! across the process and `export.max_per_principal` per API key (more is a
-//! 503 with `Retry-After`); a client that stops reading for
+//! across the process and `export.max_per_principal` per API key (a full
+//! server is a 503, a key over its share a 429, both with `Retry-After`); a client that stops reading for
 //! `export.stall_timeout` loses its stream (see [`crate::slots`]). Parquet
 //! and Excel are written by the CLI.
 
@@ -156,12 +156,19 @@ async fn export(
     let slot = match slots.try_take(principal.key_id) {
         Ok(slot) => slot,
         Err(busy) => {
-            let why = match busy {
-                Busy::Pool => "as many exports as this server streams at once are running",
-                Busy::Principal => "this key already streams as many exports as one key may",
+            // A full server is a 503; a key over its own share is a 429
+            // (the server has room for others).
+            let (kind, why) = match busy {
+                Busy::Pool => (
+                    Kind::Unavailable,
+                    "as many exports as this server streams at once are running",
+                ),
+                Busy::Principal => (
+                    Kind::TooManyRequests,
+                    "this key already streams as many exports as one key may",
+                ),
             };
-            let mut res =
-                ApiError::new(Kind::Unavailable, format!("{why}; retry later")).into_response();
+            let mut res = ApiError::new(kind, format!("{why}; retry later")).into_response();
             res.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECS),
@@ -213,7 +220,8 @@ fn operation(module: &'static str, r: &ExportResource) -> utoipa::openapi::path:
              generalized. Needs read access to `{area}`. The export is recorded in the audit \
              chain (who, filters, profile, row count; never values). At most \
              `export.max_concurrent` exports stream at once, and at most \
-             `export.max_per_principal` for one key; another is a 503 with Retry-After. A \
+             `export.max_per_principal` for one key; another is a 503 (the server is full) or a \
+             429 (this key is at its share), with Retry-After. A \
              client that takes no chunk for `export.stall_timeout` (30s) has its transfer cut.",
             name = r.name,
             area = r.area.name
@@ -255,6 +263,21 @@ fn operation(module: &'static str, r: &ExportResource) -> utoipa::openapi::path:
                      (default false: cells exactly as stored)",
                 ))
                 .schema(Some(ObjectBuilder::new().schema_type(Type::Boolean))),
+        )
+        .response(
+            "429",
+            ResponseBuilder::new()
+                .description(
+                    "This key already streams `export.max_per_principal` exports; retry after \
+                     `Retry-After` seconds",
+                )
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
         )
         .response(
             "404",

@@ -328,7 +328,7 @@ async fn stalled(db: TestDb) {
     // ...so a second by the same key is refused, with a time to come back,
     // and nothing recorded, as a full pool's refusal is...
     let again = call(&keys_made[0], uri).await.unwrap();
-    assert_eq!(again.status(), 503);
+    assert_eq!(again.status(), 429);
     assert_eq!(
         again
             .headers()
@@ -359,7 +359,7 @@ async fn stalled(db: TestDb) {
             retried = Some(res);
             break;
         }
-        assert_eq!(res.status(), 503);
+        assert_eq!(res.status(), 429);
     }
     let retried = retried.expect("the stalled export's slot was never freed");
     let body = retried.into_body().collect().await.unwrap().to_bytes();

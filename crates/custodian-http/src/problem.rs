@@ -86,6 +86,9 @@ pub enum Kind {
     UnsupportedMediaType,
     /// 422: the body parsed but a field is invalid.
     Validation,
+    /// 429: this client is over a limit of its own (the server has room
+    /// for others); `Retry-After` says when to come back.
+    TooManyRequests,
     /// 500
     Internal,
     /// 503
@@ -139,6 +142,11 @@ impl Kind {
                 "validation",
                 "Invalid request body",
             ),
+            TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many requests",
+            ),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -162,6 +170,7 @@ impl Kind {
             413 => Kind::PayloadTooLarge,
             415 => Kind::UnsupportedMediaType,
             422 => Kind::Validation,
+            429 => Kind::TooManyRequests,
             503 => Kind::Unavailable,
             400..=499 => Kind::BadRequest,
             _ => Kind::Internal,
