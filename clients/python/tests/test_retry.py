@@ -39,12 +39,12 @@ class Flaky(httpx.HTTPTransport):
             self.sent.append(request)
         if first and self.mode == "refused":
             raise httpx.ConnectError("connection refused", request=request)
-        if first and self.mode in ("unavailable", "in_flight"):
-            status, kind, detail = (
-                (503, "unavailable", "the database is not answering")
-                if self.mode == "unavailable"
-                else (409, "in-flight", "a request with this Idempotency-Key is still being processed; retry later")
-            )
+        if first and self.mode in ("unavailable", "in_flight", "too_many"):
+            status, kind, detail = {
+                "unavailable": (503, "unavailable", "the database is not answering"),
+                "in_flight": (409, "in-flight", "a request with this Idempotency-Key is still being processed; retry later"),
+                "too_many": (429, "too-many-requests", "this key already streams as many exports as one key may"),
+            }[self.mode]
             return httpx.Response(
                 status,
                 headers={"content-type": "application/problem+json"},
@@ -110,3 +110,12 @@ def test_patch_whose_answer_was_lost_is_not_resent(server: Server, client: Clien
         c.claims.update_case(case.id, title="Patched")
     assert len(flaky.sent) == 1
     assert client.claims.get_case(case.id).title == "Patched"
+
+
+def test_a_read_told_429_is_sent_again(server: Server, client: Client, unique: str) -> None:
+    case = client.claims.create_case(external_id=f"CLAIM-429-{unique}", case_type="auto", title="Busy")
+    flaky = Flaky("too_many", method="GET")
+    with flaky_client(server, flaky) as c:
+        rows = c.claims.list_cases(external_id=f"CLAIM-429-{unique}").to_list()
+    assert [r.id for r in rows] == [case.id]
+    assert len(flaky.sent) == 2, "the 429 was retried once"

@@ -107,6 +107,10 @@ class ServerError(APIError):
     """500: the server failed; the detail is in its log under ``request_id``."""
 
 
+class TooManyRequests(APIError):
+    """429: this key is over a limit of its own, such as its share of exports (retried before it is raised)."""
+
+
 class Unavailable(APIError):
     """503: the database is not answering right now (retried before it is raised)."""
 
@@ -123,6 +127,7 @@ _BY_TYPE: dict[str, type[APIError]] = {
     "/problems/payload-too-large": PayloadTooLarge,
     "/problems/unsupported-media-type": UnsupportedMediaType,
     "/problems/validation": ValidationError,
+    "/problems/too-many-requests": TooManyRequests,
     "/problems/unavailable": Unavailable,
     "/problems/internal": ServerError,
 }
@@ -137,6 +142,7 @@ _BY_STATUS: dict[int, type[APIError]] = {
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
     422: ValidationError,
+    429: TooManyRequests,
     503: Unavailable,
 }
 

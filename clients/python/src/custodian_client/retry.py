@@ -43,10 +43,10 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * (2 ** (retry - 1))))
 
     def retry_response(self, method: str, response: httpx.Response) -> bool:
-        """Whether this answer asks to be sent again (503, or 409 while the first is in flight)."""
+        """Whether this answer asks to be sent again (429, 503, or 409 while the first is in flight)."""
         if method not in RETRIED_METHODS:
             return False
-        if response.status_code == 503:
+        if response.status_code in (429, 503):
             return True
         return method == "POST" and is_in_flight(response)
 
