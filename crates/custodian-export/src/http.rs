@@ -17,13 +17,12 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use custodian_http::{ApiError, Caller, Db, Kind, guard};
+use custodian_http::{ApiError, Caller, Db, Kind, guard, responses::problem_response};
 use custodian_ledger::audit;
 use custodian_module::{Env, Module, export::ExportResource};
 use custodian_privacy::keys::Principal;
 use utoipa::openapi::{
-    ContentBuilder, HttpMethod, ObjectBuilder, OpenApi, Paths, Ref, Required, ResponseBuilder,
-    Type,
+    ContentBuilder, HttpMethod, ObjectBuilder, OpenApi, Paths, Required, ResponseBuilder, Type,
     path::{OperationBuilder, ParameterBuilder, ParameterIn},
 };
 use utoipa_axum::router::OpenApiRouter;
@@ -266,31 +265,12 @@ fn operation(module: &'static str, r: &ExportResource) -> utoipa::openapi::path:
         )
         .response(
             "429",
-            ResponseBuilder::new()
-                .description(
-                    "This key already streams `export.max_per_principal` exports; retry after \
-                     `Retry-After` seconds",
-                )
-                .content(
-                    "application/problem+json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("Problem")))
-                        .build(),
-                )
-                .build(),
+            problem_response(
+                "This key already streams `export.max_per_principal` exports; retry after \
+                 `Retry-After` seconds",
+            ),
         )
-        .response(
-            "404",
-            ResponseBuilder::new()
-                .description("No such profile")
-                .content(
-                    "application/problem+json",
-                    ContentBuilder::new()
-                        .schema(Some(Ref::from_schema_name("Problem")))
-                        .build(),
-                )
-                .build(),
-        )
+        .response("404", problem_response("No such profile"))
         .response(
             "200",
             ResponseBuilder::new()

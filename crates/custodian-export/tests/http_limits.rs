@@ -236,16 +236,7 @@ async fn concurrency(db: TestDb) {
         .body(Body::empty())
         .unwrap();
     let second = router.clone().oneshot(second).await.unwrap();
-    assert_eq!(second.status(), 503);
-    assert_eq!(
-        second
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()),
-        Some("5")
-    );
-    let problem: serde_json::Value =
-        serde_json::from_slice(&second.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let problem = refused(second, 503).await;
     assert_eq!(problem["status"], 503, "{problem}");
     assert_eq!(last_entries(&db, 1).await[0].seq, entries);
     // A refusal is still a 403 and recorded while every slot is taken.
@@ -282,6 +273,18 @@ async fn concurrency(db: TestDb) {
 
 /// A router whose exports stream two at once, one per key, and end after
 /// `stall` without a chunk taken.
+/// Asserts `res` is a `status` refusal with a time to come back; its problem.
+async fn refused(res: axum::response::Response, status: u16) -> serde_json::Value {
+    assert_eq!(res.status(), status);
+    assert_eq!(
+        res.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap()
+}
+
 fn limited(db: &TestDb, stall: std::time::Duration) -> axum::Router {
     let config = custodian_core::Config {
         export_limits: custodian_core::config::ExportLimits {
@@ -328,16 +331,7 @@ async fn stalled(db: TestDb) {
     // ...so a second by the same key is refused, with a time to come back,
     // and nothing recorded, as a full pool's refusal is...
     let again = call(&keys_made[0], uri).await.unwrap();
-    assert_eq!(again.status(), 429);
-    assert_eq!(
-        again
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()),
-        Some("5")
-    );
-    let problem: serde_json::Value =
-        serde_json::from_slice(&again.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let problem = refused(again, 429).await;
     assert!(
         problem["detail"].as_str().unwrap().contains("this key"),
         "{problem}"

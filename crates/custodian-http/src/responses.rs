@@ -63,3 +63,18 @@ pub struct Erased(#[allow(dead_code)] Problem);
     content_type = "application/problem+json"
 )]
 pub struct Invalid(#[allow(dead_code)] Problem);
+
+/// An OpenAPI response of `description` whose body is a [`Problem`], for
+/// documents assembled by hand rather than by `#[utoipa::path]`.
+pub fn problem_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}

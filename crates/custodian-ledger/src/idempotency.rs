@@ -290,13 +290,16 @@ pub async fn complete(
     use entity::Column as C;
     let mut content_type = response.content_type.clone();
     let body = match &response.subject {
-        Some(s) if subject_keys::is_erased(conn, s).await? => {
-            content_type = Some("application/json".into());
-            subject_keys::erased_value().to_string().into_bytes()
-        }
         Some(s) => {
             let kek = need_kek(kek)?;
-            subject_keys::seal_bytes(conn, kek, s, &body_ad(principal, key), &response.body).await?
+            let ad = body_ad(principal, key);
+            match subject_keys::seal_bytes_unless_erased(conn, kek, s, &ad, &response.body).await? {
+                Some(sealed) => sealed,
+                None => {
+                    content_type = Some("application/json".into());
+                    subject_keys::erased_value().to_string().into_bytes()
+                }
+            }
         }
         None => response.body.clone(),
     };

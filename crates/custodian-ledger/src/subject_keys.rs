@@ -310,6 +310,23 @@ pub async fn seal_bytes(
     Ok(key_for(conn, kek, s).await?.seal(ad, plain))
 }
 
+/// [`seal_bytes`], but `None` rather than a 409 when the subject was
+/// erased (there is no key left to seal under), with the one key lookup.
+pub async fn seal_bytes_unless_erased(
+    conn: &impl ConnectionTrait,
+    kek: &Kek,
+    s: &Subject,
+    ad: &[u8],
+    plain: &[u8],
+) -> Result<Option<Vec<u8>>> {
+    let key = match stored_key(conn, kek, s).await? {
+        Some(Some(key)) => key,
+        Some(None) => return Ok(None),
+        None => key_for(conn, kek, s).await?,
+    };
+    Ok(Some(key.seal(ad, plain)))
+}
+
 /// Whether the subject was erased.
 pub async fn is_erased(conn: &impl ConnectionTrait, s: &Subject) -> Result<bool> {
     Ok(entity::Entity::find_by_id((s.subject_type.clone(), s.id))

@@ -10,9 +10,8 @@
 
 use serde_json::Value;
 use utoipa::openapi::{
-    ContentBuilder, OpenApi, Ref, RefOr,
+    OpenApi, RefOr,
     path::{Operation, PathItem},
-    response::{Response, ResponseBuilder},
 };
 
 /// Adds the shared problem answers to every `/v1` operation that does not
@@ -56,7 +55,9 @@ pub fn declare_shared_problems(doc: &mut OpenApi) {
                 op.responses
                     .responses
                     .entry(status.to_owned())
-                    .or_insert_with(|| RefOr::T(problem(description)));
+                    .or_insert_with(|| {
+                        RefOr::T(custodian_http::responses::problem_response(description))
+                    });
             }
         }
     }
@@ -150,18 +151,6 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     ]
     .into_iter()
     .filter_map(Option::as_mut)
-}
-
-fn problem(description: &str) -> Response {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/problem+json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Problem")))
-                .build(),
-        )
-        .build()
 }
 
 /// The pattern every text with `minLength: 1` gets: at least one character
