@@ -8,58 +8,98 @@
 //! out the one rule the modules' attributes leave implicit: a text that
 //! must not be empty must not be blank ([`declare_not_blank`]).
 
-use serde_json::Value;
 use utoipa::openapi::{
-    OpenApi, RefOr,
-    path::{Operation, PathItem},
+    Content, OpenApi, RefOr, Response,
+    path::{Operation, Parameter, PathItem},
+    schema::{AdditionalProperties, ArrayItems, Schema, SchemaType, Type},
 };
 
+/// The shared answers, each declared once under `components.responses`
+/// and referenced from every operation that can give it: (name, status,
+/// description).
+const SHARED: [(&str, &str, &str); 10] = [
+    (
+        "Unauthenticated",
+        "401",
+        "No API key, or an unknown or revoked one",
+    ),
+    (
+        "Forbidden",
+        "403",
+        "The role may not do this (recorded in the audit chain)",
+    ),
+    (
+        "InternalError",
+        "500",
+        "An internal error; the request id is in the answer",
+    ),
+    (
+        "Unavailable",
+        "503",
+        "The database is unavailable or busy; retry",
+    ),
+    (
+        "MalformedBodyOrParameter",
+        "400",
+        "The body is not well-formed JSON, or a parameter is malformed",
+    ),
+    ("MalformedBody", "400", "The body is not well-formed JSON"),
+    ("MalformedParameter", "400", "A parameter is malformed"),
+    (
+        "BodyTooLarge",
+        "413",
+        "The body is larger than the configured limit",
+    ),
+    ("NotJson", "415", "The body is not application/json"),
+    ("BodyInvalid", "422", "The body does not match the schema"),
+];
+
 /// Adds the shared problem answers to every `/v1` operation that does not
-/// already declare that status.
+/// already declare that status, as references to one declaration each.
 pub fn declare_shared_problems(doc: &mut OpenApi) {
+    use utoipa::openapi::Ref;
+    let mut used = std::collections::BTreeSet::new();
     for (path, item) in doc.paths.paths.iter_mut() {
         if !path.starts_with("/v1/") {
             continue;
         }
         for op in operations(item) {
-            let mut shared = vec![
-                ("401", "No API key, or an unknown or revoked one"),
-                (
-                    "403",
-                    "The role may not do this (recorded in the audit chain)",
-                ),
-                ("500", "An internal error; the request id is in the answer"),
-                ("503", "The database is unavailable or busy; retry"),
+            let mut names = vec![
+                "Unauthenticated",
+                "Forbidden",
+                "InternalError",
+                "Unavailable",
             ];
             let bad_request = match (
                 op.request_body.is_some(),
                 path.contains('{'),
                 has_query_parameters(op),
             ) {
-                (true, true, _) => {
-                    Some("The body is not well-formed JSON, or a parameter is malformed")
-                }
-                (true, false, _) => Some("The body is not well-formed JSON"),
-                (false, true, _) | (false, false, true) => Some("A parameter is malformed"),
+                (true, true, _) => Some("MalformedBodyOrParameter"),
+                (true, false, _) => Some("MalformedBody"),
+                (false, true, _) | (false, false, true) => Some("MalformedParameter"),
                 (false, false, false) => None,
             };
-            shared.extend(bad_request.map(|d| ("400", d)));
+            names.extend(bad_request);
             if op.request_body.is_some() {
-                shared.extend([
-                    ("413", "The body is larger than the configured limit"),
-                    ("415", "The body is not application/json"),
-                    ("422", "The body does not match the schema"),
-                ]);
+                names.extend(["BodyTooLarge", "NotJson", "BodyInvalid"]);
             }
-            for (status, description) in shared {
-                op.responses
-                    .responses
-                    .entry(status.to_owned())
-                    .or_insert_with(|| {
-                        RefOr::T(custodian_http::responses::problem_response(description))
-                    });
+            for (name, status, _) in SHARED.iter().filter(|(n, ..)| names.contains(n)) {
+                if let std::collections::btree_map::Entry::Vacant(slot) =
+                    op.responses.responses.entry((*status).to_owned())
+                {
+                    slot.insert(RefOr::Ref(Ref::from_response_name(*name)));
+                    used.insert(*name);
+                }
             }
         }
+    }
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, _, description) in SHARED.iter().filter(|(n, ..)| used.contains(n)) {
+        components.responses.insert(
+            (*name).to_owned(),
+            RefOr::T(custodian_http::responses::problem_response(description)),
+        );
     }
 }
 
@@ -163,35 +203,111 @@ pub const NOT_BLANK: &str =
 /// Says in the document what the server enforces everywhere: a text that
 /// must not be empty (`minLength: 1`) must not be blank either, so it gets
 /// [`NOT_BLANK`] as its pattern unless it has one, a format or an enum.
+/// Walks the typed document in place: no copy of it is made.
 pub fn declare_not_blank(doc: &mut OpenApi) {
-    let Ok(mut value) = serde_json::to_value(&*doc) else {
-        return;
-    };
-    mark_not_blank(&mut value);
-    if let Ok(marked) = serde_json::from_value(value) {
-        *doc = marked;
+    if let Some(components) = doc.components.as_mut() {
+        components.schemas.values_mut().for_each(mark_ref_or);
+        components.parameters.values_mut().for_each(mark_parameter);
+        for r in components.responses.values_mut() {
+            if let RefOr::T(r) = r {
+                mark_response(r);
+            }
+        }
+    }
+    for item in doc.paths.paths.values_mut() {
+        for p in item.parameters.iter_mut().flatten() {
+            mark_parameter(p);
+        }
+        for op in operations(item) {
+            for p in op.parameters.iter_mut().flatten() {
+                mark_parameter(p);
+            }
+            if let Some(RefOr::T(body)) = op.request_body.as_mut() {
+                body.content.values_mut().for_each(mark_content);
+            }
+            for answer in op.responses.responses.values_mut() {
+                if let RefOr::T(r) = answer {
+                    mark_response(r);
+                }
+            }
+        }
     }
 }
 
-fn mark_not_blank(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            let is_text = map.get("type").is_some_and(|t| {
-                t == "string"
-                    || t.as_array()
-                        .is_some_and(|a| a.iter().any(|x| x == "string"))
-            });
-            let needs = is_text
-                && map.get("minLength").and_then(Value::as_u64).unwrap_or(0) >= 1
-                && !["pattern", "format", "enum"]
-                    .iter()
-                    .any(|k| map.contains_key(*k));
-            if needs {
-                map.insert("pattern".into(), Value::String(NOT_BLANK.into()));
-            }
-            map.values_mut().for_each(mark_not_blank);
+fn mark_parameter(p: &mut RefOr<Parameter>) {
+    if let RefOr::T(p) = p
+        && let Some(s) = p.schema.as_mut()
+    {
+        mark_ref_or(s);
+    }
+}
+
+fn mark_response(r: &mut Response) {
+    r.content.values_mut().for_each(mark_content);
+    for h in r.headers.values_mut() {
+        if let RefOr::T(h) = h
+            && let Some(s) = h.schema.as_mut()
+        {
+            mark_ref_or(s);
         }
-        Value::Array(items) => items.iter_mut().for_each(mark_not_blank),
+    }
+}
+
+fn mark_content(c: &mut RefOr<Content>) {
+    if let RefOr::T(c) = c
+        && let Some(s) = c.schema.as_mut()
+    {
+        mark_ref_or(s);
+    }
+}
+
+fn mark_ref_or(s: &mut RefOr<Schema>) {
+    if let RefOr::T(s) = s {
+        mark(s);
+    }
+}
+
+fn mark(s: &mut Schema) {
+    match s {
+        Schema::Object(o) => {
+            let is_text = match &o.schema_type {
+                SchemaType::Type(t) => *t == Type::String,
+                SchemaType::Array(ts) => ts.contains(&Type::String),
+                SchemaType::AnyValue => false,
+            };
+            if is_text
+                && o.min_length.unwrap_or(0) >= 1
+                && o.pattern.is_none()
+                && o.format.is_none()
+                && o.enum_values.is_none()
+            {
+                o.pattern = Some(NOT_BLANK.to_owned());
+            }
+            o.properties.values_mut().for_each(mark_ref_or);
+            if let Some(extra) = o.additional_properties.as_deref_mut()
+                && let AdditionalProperties::RefOr(s) = extra
+            {
+                mark_ref_or(s);
+            }
+            if let Some(names) = o.property_names.as_deref_mut() {
+                mark(names);
+            }
+            if let Some(c) = o.content_schema.as_deref_mut() {
+                mark_ref_or(c);
+            }
+        }
+        Schema::Array(a) => {
+            if let ArrayItems::RefOrSchema(items) = &mut a.items {
+                mark_ref_or(items);
+            }
+            a.prefix_items.iter_mut().for_each(mark);
+            if let Some(c) = a.content_schema.as_deref_mut() {
+                mark_ref_or(c);
+            }
+        }
+        Schema::OneOf(o) => o.items.iter_mut().for_each(mark_ref_or),
+        Schema::AllOf(o) => o.items.iter_mut().for_each(mark_ref_or),
+        Schema::AnyOf(o) => o.items.iter_mut().for_each(mark_ref_or),
         _ => {}
     }
 }

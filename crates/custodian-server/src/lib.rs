@@ -183,9 +183,38 @@ pub fn router(state: AppState, modules: &Modules, env: &Env, body_limit: usize) 
     let bodies = std::sync::Arc::new(conform::BodySchemas::new(&doc));
     let routes = routes
         .layer(middleware::from_fn_with_state(bodies, conform::body))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .merge(openapi_json(&doc))
+        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .layer(axum::Extension(owners));
     with_layers(routes, state, body_limit)
+}
+
+/// `GET /openapi.json`: the document serialized once, here, and served as
+/// those bytes, so the typed document (several MB) is not kept for the
+/// process's life nor serialized again per request.
+fn openapi_json(doc: &utoipa::openapi::OpenApi) -> Router<AppState> {
+    use axum::{http::header, response::IntoResponse};
+    let body = serde_json::to_vec(doc)
+        .map(axum::body::Bytes::from)
+        .map_err(|e| e.to_string());
+    Router::new().route(
+        "/openapi.json",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move {
+                match body {
+                    Ok(bytes) => {
+                        ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+                    }
+                    Err(e) => ApiError::new(
+                        Kind::Internal,
+                        format!("serializing the OpenAPI document: {e}"),
+                    )
+                    .into_response(),
+                }
+            }
+        }),
+    )
 }
 
 /// Wraps routes in what every route gets: request ids (a client's kept
