@@ -162,9 +162,13 @@ pub async fn key_for(conn: &impl ConnectionTrait, kek: &Kek, s: &Subject) -> Res
                 .do_nothing()
                 .to_owned(),
         )
+        .returning_col(C::KekVersion)
         .to_owned();
-    conn.execute(&insert).await?;
-    // Whoever inserted first, the stored key is the subject's key.
+    // A row back: this insert made the key, and it is the one in hand.
+    if conn.query_one(&insert).await?.is_some() {
+        return Ok(key);
+    }
+    // Another writer inserted first: the stored key is the subject's key.
     match stored_key(conn, kek, s).await? {
         Some(Some(key)) => Ok(key),
         Some(None) => Err(erased_error(s)),

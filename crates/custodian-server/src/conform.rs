@@ -30,24 +30,43 @@ pub struct BodySchemas {
 }
 
 impl BodySchemas {
-    /// Collects the body schemas of `doc`.
+    /// Collects the body schemas of `doc`, converting only those and the
+    /// component schemas (not the whole document) to JSON values.
     pub fn new(doc: &utoipa::openapi::OpenApi) -> Self {
-        let Ok(doc) = serde_json::to_value(doc) else {
-            return Self::default();
-        };
+        use utoipa::openapi::RefOr;
         let mut bodies = HashMap::new();
-        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
-            for (method, op) in item.as_object().into_iter().flatten() {
-                let schema = &op["requestBody"]["content"]["application/json"]["schema"];
-                if !schema.is_null() {
-                    bodies.insert((method.to_uppercase(), path.clone()), schema.clone());
+        for (path, item) in &doc.paths.paths {
+            let ops = [
+                ("GET", &item.get),
+                ("PUT", &item.put),
+                ("POST", &item.post),
+                ("DELETE", &item.delete),
+                ("PATCH", &item.patch),
+            ];
+            for (method, op) in ops {
+                let schema = op
+                    .as_ref()
+                    .and_then(|op| op.request_body.as_ref())
+                    .and_then(|body| match body {
+                        RefOr::T(body) => body.content.get("application/json"),
+                        RefOr::Ref(_) => None,
+                    })
+                    .and_then(|content| match content {
+                        RefOr::T(content) => content.schema.as_ref(),
+                        RefOr::Ref(_) => None,
+                    })
+                    .and_then(|schema| serde_json::to_value(schema).ok());
+                if let Some(schema) = schema {
+                    bodies.insert((method.to_owned(), path.clone()), schema);
                 }
             }
         }
-        Self {
-            bodies,
-            components: doc["components"]["schemas"].clone(),
-        }
+        let components = doc
+            .components
+            .as_ref()
+            .and_then(|c| serde_json::to_value(&c.schemas).ok())
+            .unwrap_or_default();
+        Self { bodies, components }
     }
 
     fn resolve<'a>(&'a self, mut schema: &'a Value) -> &'a Value {
@@ -231,6 +250,28 @@ mod tests {
             json!({"age": 2919, "score": 2.0, "inner": {"n": 3}, "list": [1, 2]})
         );
         assert!(v["age"].is_i64() && v["score"].is_f64());
+    }
+
+    #[test]
+    fn every_json_body_schema_of_the_document_is_collected_as_written() {
+        let (_, mut doc) = crate::core_routes().split_for_parts();
+        crate::contract::declare_not_blank(&mut doc);
+        let json = serde_json::to_value(&doc).unwrap();
+        let collected = BodySchemas::new(&doc);
+        let mut expected = 0;
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+                if !schema.is_null() {
+                    expected += 1;
+                    let key = (method.to_uppercase(), path.clone());
+                    assert_eq!(collected.bodies.get(&key), Some(schema), "{key:?}");
+                }
+            }
+        }
+        assert!(expected > 0, "the core document has bodies to collect");
+        assert_eq!(collected.bodies.len(), expected);
+        assert_eq!(collected.components, json["components"]["schemas"]);
     }
 
     #[test]
