@@ -62,13 +62,18 @@ pub(super) const LINK_BATCH: u64 = 1_000;
 
 /// Whether this transaction took the chain lock without waiting, and if so
 /// whether entries were queued (as of the statement's start).
+///
+/// The queue is looked at only by a writer that got the lock: under load
+/// most do not, and the queue's pages are mostly rows already linked and
+/// deleted (until vacuum), which every look has to step over.
 pub(super) async fn try_lock(tx: &DatabaseTransaction) -> Result<Option<bool>> {
     let row = tx
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
             format!(
-                "SELECT pg_try_advisory_xact_lock({LOCK_KEY}) AS got, \
-                 EXISTS (SELECT 1 FROM audit_queue) AS pending"
+                "SELECT got, CASE WHEN got THEN EXISTS (SELECT 1 FROM audit_queue) \
+                 ELSE false END AS pending \
+                 FROM (SELECT pg_try_advisory_xact_lock({LOCK_KEY}) AS got) AS l"
             ),
         ))
         .await?;
