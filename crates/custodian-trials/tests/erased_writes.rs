@@ -446,7 +446,7 @@ async fn postgres_a_write_waiting_on_an_erasure_is_refused() {
                 &tx,
                 "trials",
                 &erasure,
-                pid,
+                &custodian_module::erase::Target::uuid(pid),
                 Reason::ConsentWithdrawn,
                 &Actor::system(),
             )
