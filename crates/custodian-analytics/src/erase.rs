@@ -111,7 +111,7 @@ async fn lock(tx: &DatabaseTransaction, ids: &[Uuid], exclusive: bool) -> Result
 /// transaction, and refuses (409) a write naming one already erased; an
 /// id shaped like an erased one is refused (422). Every write naming a
 /// patient calls it before writing.
-pub(crate) async fn hold(tx: &DatabaseTransaction, patients: &[&str]) -> Result<()> {
+pub async fn hold(tx: &DatabaseTransaction, patients: &[&str]) -> Result<()> {
     if patients.iter().any(|p| p.starts_with(ERASED_PREFIX)) {
         return Err(Error::Invalid(vec![FieldError::new(
             "patient_id",

@@ -311,3 +311,101 @@ async fn erased_writes(db: TestDb) {
         "the refused batch wrote nothing"
     );
 }
+
+/// An erasure holding the patient commits first: a write naming them waits
+/// for it (the advisory lock), then is refused, and nothing of it is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_write_waiting_on_an_erasure_is_refused() {
+    custodian_core::testing::on_postgres(
+        "postgres_a_write_waiting_on_an_erasure_is_refused",
+        |db| async move {
+            let t = TestApp::spawn(&db, &Modules::all(&[custodian_analytics::MODULE])).await;
+            let service = t.client("pipeline", Role::Service).await;
+            service
+                .ok(
+                    "POST",
+                    "/v1/analytics/ml_predictions",
+                    Some(prediction(PATIENT)),
+                    StatusCode::CREATED,
+                )
+                .await;
+            let erasure = custodian_analytics::erase::ERASURE;
+            let tx = t.store.begin().await.unwrap();
+            custodian_module::erase::erase_in(
+                &tx,
+                "analytics",
+                &erasure,
+                &erasure.target(PATIENT).unwrap(),
+                custodian_module::erase::Reason::ConsentWithdrawn,
+                &Actor::system(),
+            )
+            .await
+            .unwrap();
+            let writer = service.clone();
+            let write = tokio::spawn(async move {
+                writer
+                    .call(
+                        "POST",
+                        "/v1/analytics/patient_journeys",
+                        Some(journey(PATIENT)),
+                    )
+                    .await
+            });
+            custodian_core::testing::until_blocked(&t.store, || write.is_finished()).await;
+            tx.commit().await.unwrap();
+            let (st, p) = write.await.unwrap();
+            assert_eq!(st, StatusCode::CONFLICT, "{p}");
+            let dump = db.dump().await;
+            assert!(!dump.contains(STAGE), "the refused write left nothing");
+            assert!(!dump.contains(&PATIENT.to_lowercase()));
+        },
+    )
+    .await;
+}
+
+/// A write holding the patient commits first: the erasure waits for it and
+/// erases what it wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_write_that_commits_first_is_erased_with_the_patient() {
+    custodian_core::testing::on_postgres(
+        "postgres_a_write_that_commits_first_is_erased_with_the_patient",
+        |db| async move {
+            use sea_orm::ActiveModelTrait;
+            let t = TestApp::spawn(&db, &Modules::all(&[custodian_analytics::MODULE])).await;
+            let admin = t.client("admin", Role::Admin).await;
+            let tx = t.store.begin().await.unwrap();
+            custodian_analytics::erase::hold(&tx, &[PATIENT])
+                .await
+                .unwrap();
+            let new = serde_json::from_value(journey(PATIENT)).unwrap();
+            custodian_analytics::patient::journey_row(
+                new,
+                &SplitConfig::default(),
+                custodian_core::time::now(),
+            )
+            .unwrap()
+            .insert(&tx)
+            .await
+            .unwrap();
+            let eraser = admin.clone();
+            let erase = tokio::spawn(async move {
+                eraser
+                    .call(
+                        "POST",
+                        &erase_uri(PATIENT),
+                        Some(json!({"reason": "consent_withdrawn"})),
+                    )
+                    .await
+            });
+            custodian_core::testing::until_blocked(&t.store, || erase.is_finished()).await;
+            tx.commit().await.unwrap();
+            let (st, report) = erase.await.unwrap();
+            assert_eq!(st, StatusCode::OK, "{report}");
+            assert_eq!(report["rows"]["analytics_patient_journeys"], 1, "{report}");
+            let dump = db.dump().await;
+            assert!(!dump.contains(STAGE), "the write was erased with the rest");
+            assert!(!dump.contains(&PATIENT.to_lowercase()));
+        },
+    )
+    .await;
+}
