@@ -6,8 +6,8 @@
 //! their data key, sealed answers and chain entry carry a UUID as every
 //! other subject's do. With no row to lock, writes and erasure meet on a
 //! lock of that UUID: on PostgreSQL a transaction-scoped advisory lock
-//! (writes take it shared, erasure exclusive), on SQLite the write lock
-//! every transaction takes at `BEGIN`.
+//! (writes take it shared, erasure exclusive; one of 256, by the UUID's
+//! first byte), on SQLite the write lock every transaction takes at `BEGIN`.
 //!
 //! The rows stay with what the KPI views and model metrics add up (brand,
 //! split, sources matched, model metrics, agreement scores), naming
@@ -47,7 +47,7 @@ const NAMESPACE: &[u8] = b"custodian.analytics.patient";
 /// meet another lock's key.
 const LOCK_CLASS: i32 = 0x616E_6170;
 
-/// How many patients one statement holds or checks.
+/// How many patients one statement checks.
 const CHUNK: usize = 500;
 
 /// The analytics patient, as `Module::erasure` gives it.
@@ -80,6 +80,12 @@ pub fn subject(patient_id: &str) -> Subject {
     Subject::new(SUBJECT_TYPE, subject_id(patient_id))
 }
 
+/// Patients share this many locks (by their subject id's first byte), so
+/// a bulk load's batch takes at most this many whatever its size, well
+/// within PostgreSQL's lock table; an erasure then also waits for writes
+/// about the other patients of its lock, which costs only that wait.
+const LOCK_BUCKETS: usize = 256;
+
 /// Takes the patients' locks, shared (a write) or exclusive (erasure);
 /// nothing on SQLite, whose transactions already hold the write lock.
 async fn lock(tx: &DatabaseTransaction, ids: &[Uuid], exclusive: bool) -> Result<()> {
@@ -91,16 +97,16 @@ async fn lock(tx: &DatabaseTransaction, ids: &[Uuid], exclusive: bool) -> Result
     } else {
         "pg_advisory_xact_lock_shared"
     };
-    for chunk in ids.chunks(CHUNK) {
-        // Only integers are written into the statement.
-        let calls: Vec<String> = chunk
-            .iter()
-            .map(|id| {
-                let b = id.as_bytes();
-                let key = i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-                format!("{f}({LOCK_CLASS}, {key})")
-            })
-            .collect();
+    let mut buckets = [false; LOCK_BUCKETS];
+    for id in ids {
+        buckets[usize::from(id.as_bytes()[0])] = true;
+    }
+    // Only integers are written into the statement, in one order for all.
+    let calls: Vec<String> = (0..LOCK_BUCKETS)
+        .filter(|b| buckets[*b])
+        .map(|b| format!("{f}({LOCK_CLASS}, {b})"))
+        .collect();
+    if !calls.is_empty() {
         tx.execute_unprepared(&format!("SELECT {}", calls.join(", ")))
             .await?;
     }
