@@ -14,7 +14,7 @@ use custodian_core::{Error, Result};
 use custodian_ledger::record;
 use custodian_module::{
     Env,
-    erase::{Erased, Erasure},
+    erase::{Erased, Erasure, Ids, Target},
 };
 use futures::future::BoxFuture;
 use sea_orm::{
@@ -36,6 +36,7 @@ const ERASED_TEXT: &str = "[erased]";
 pub const ERASURE: Erasure = Erasure {
     resource: "participants",
     subject_type: "acoustics_participant",
+    ids: Ids::Uuid,
     erase: erase_participant,
     remove_files: Some(remove_files),
 };
@@ -114,8 +115,12 @@ async fn named_elsewhere(tx: &DatabaseTransaction, path: &str) -> Result<bool> {
     )
 }
 
-fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result<Erased>> {
+fn erase_participant<'a>(
+    tx: &'a DatabaseTransaction,
+    t: &'a Target,
+) -> BoxFuture<'a, Result<Erased>> {
     Box::pin(async move {
+        let id = t.id;
         participant::Entity::find_by_id(id)
             .lock_exclusive()
             .one(tx)

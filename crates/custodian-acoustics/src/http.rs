@@ -83,6 +83,7 @@ static SEALING: custodian_http::sealing::Sealing = custodian_http::sealing::Seal
     collection: "/v1/acoustics/participants",
     subject_type: crate::erase::ERASURE.subject_type,
     field: "participant_id",
+    id: custodian_http::sealing::uuid_id,
     via: &[],
 };
 

@@ -87,6 +87,22 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
         .route_layer(axum::middleware::from_fn(|req, next| {
             guard::require(crate::ANALYTICS, req, next)
         }))
+        .route_layer(axum::middleware::from_fn(|req, next| {
+            custodian_http::sealing::mark(&SEALING, req, next)
+        }))
+}
+
+/// A keyed POST's stored answer naming a patient is sealed under their key.
+static SEALING: custodian_http::sealing::Sealing = custodian_http::sealing::Sealing {
+    collection: "/v1/analytics/patients",
+    subject_type: crate::erase::SUBJECT_TYPE,
+    field: "patient_id",
+    id: patient_subject,
+    via: &[],
+};
+
+fn patient_subject(patient_id: &str) -> Option<Uuid> {
+    Some(crate::erase::subject_id(patient_id))
 }
 
 fn reader<'a>(db: &'a Db, actor: &'a Actor, principal: &Principal) -> Reader<'a> {

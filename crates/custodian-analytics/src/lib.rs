@@ -9,6 +9,7 @@
 //! Tables are prefixed `analytics_`; the views keep the seed's names.
 #![deny(missing_docs)]
 
+pub mod erase;
 mod export;
 pub mod http;
 pub mod import;

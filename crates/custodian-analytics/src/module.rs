@@ -77,6 +77,10 @@ impl Module for Analytics {
         crate::export::exports()
     }
 
+    fn erasure(&self) -> Option<custodian_module::erase::Erasure> {
+        Some(crate::erase::ERASURE)
+    }
+
     fn commands(&self) -> Vec<Command> {
         vec![
             Command {

@@ -21,7 +21,7 @@ use custodian_core::{
 use custodian_ledger::{
     audit::{self, Actor},
     change,
-    record::{Check, Named, create_audited, record_reads, save},
+    record::{Check, Named, insert_audited, record_reads, save},
 };
 use custodian_privacy::{
     access::Role,
@@ -49,6 +49,8 @@ where
     fn split_column() -> Self::Column;
     /// `created_at`, which the training cutoff compares.
     fn time_column() -> Self::Column;
+    /// `patient_id`, which erasure replaces.
+    fn patient_column() -> Self::Column;
 }
 
 macro_rules! patient_keyed {
@@ -65,6 +67,9 @@ macro_rules! patient_keyed {
             }
             fn time_column() -> Self::Column {
                 $module::Column::CreatedAt
+            }
+            fn patient_column() -> Self::Column {
+                $module::Column::PatientId
             }
         }
     };
@@ -277,6 +282,11 @@ where
         .transaction(move |tx| {
             Box::pin(async move {
                 let cur = lock_in_scope::<E>(tx, &scope, id).await?;
+                if let sea_orm::Value::String(Some(p)) =
+                    sea_orm::ModelTrait::get(&cur, E::patient_column())
+                {
+                    crate::erase::refuse_erased_row(&p)?;
+                }
                 let mut am = cur.clone().into_active_model();
                 let mut changed = Vec::new();
                 apply(&mut am, &cur, &mut changed);
@@ -315,6 +325,32 @@ where
         }),
     )
     .await
+}
+
+/// Inserts a new row about `patient` and audits it, in one transaction
+/// that first holds the patient against erasure (an erased one is a 409).
+async fn create_about<A>(
+    store: &Store,
+    actor: &Actor,
+    patient: String,
+    id: Uuid,
+    am: A,
+    fields: &'static [&'static str],
+) -> Result<<A::Entity as sea_orm::EntityTrait>::Model>
+where
+    A: sea_orm::ActiveModelTrait + sea_orm::ActiveModelBehavior + Send + 'static,
+    A::Entity: Named,
+    <A::Entity as sea_orm::EntityTrait>::Model: IntoActiveModel<A>,
+{
+    let actor = actor.clone();
+    store
+        .transaction(move |tx| {
+            Box::pin(async move {
+                crate::erase::hold(tx, &[&patient]).await?;
+                insert_audited(tx, &actor, id, am, fields).await
+            })
+        })
+        .await
 }
 
 // ---------------------------------------------------------------- patient journeys
@@ -444,11 +480,12 @@ pub async fn create_patient_journey(
     config: &SplitConfig,
     new: NewPatientJourney,
 ) -> Result<patient_journey::Model> {
+    let patient = new.patient_id.clone();
     let am = journey_row(new, config, time::now())?;
     let id = *am.id.as_ref();
     observe(
         "create_patient_journey",
-        create_audited(store, actor, id, am, JOURNEY_FIELDS),
+        create_about(store, actor, patient, id, am, JOURNEY_FIELDS),
     )
     .await
 }
@@ -630,11 +667,12 @@ pub async fn create_ml_prediction(
     config: &SplitConfig,
     new: NewMlPrediction,
 ) -> Result<ml_prediction::Model> {
+    let patient = new.patient_id.clone();
     let am = prediction_row(new, config, time::now())?;
     let id = *am.id.as_ref();
     observe(
         "create_ml_prediction",
-        create_audited(store, actor, id, am, PREDICTION_FIELDS),
+        create_about(store, actor, patient, id, am, PREDICTION_FIELDS),
     )
     .await
 }
@@ -752,11 +790,12 @@ pub async fn create_ml_annotation(
     config: &SplitConfig,
     new: NewMlAnnotation,
 ) -> Result<ml_annotation::Model> {
+    let patient = new.patient_id.clone();
     let am = annotation_row(new, config, time::now())?;
     let id = *am.id.as_ref();
     observe(
         "create_ml_annotation",
-        create_audited(store, actor, id, am, ANNOTATION_FIELDS),
+        create_about(store, actor, patient, id, am, ANNOTATION_FIELDS),
     )
     .await
 }

@@ -11,7 +11,7 @@ use custodian_ledger::{
     record::{self, Record},
     subject_keys::{self, Subject},
 };
-use custodian_module::erase::{Erased, Erasure};
+use custodian_module::erase::{Erased, Erasure, Ids, Target};
 use futures::future::BoxFuture;
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
@@ -27,12 +27,14 @@ const ERASED_TEXT: &str = "[erased]";
 pub const ERASURE: Erasure = Erasure {
     resource: "cases",
     subject_type: "case",
+    ids: Ids::Uuid,
     erase: erase_case,
     remove_files: None,
 };
 
-fn erase_case(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result<Erased>> {
+fn erase_case<'a>(tx: &'a DatabaseTransaction, t: &'a Target) -> BoxFuture<'a, Result<Erased>> {
     Box::pin(async move {
+        let id = t.id;
         // Soft-deleted cases are erased too: deletion hid them, it did not forget them.
         case::Entity::find_by_id(id)
             .lock_exclusive()

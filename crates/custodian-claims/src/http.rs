@@ -75,6 +75,7 @@ static SEALING: custodian_http::sealing::Sealing = custodian_http::sealing::Seal
     collection: "/v1/claims/cases",
     subject_type: crate::erase::ERASURE.subject_type,
     field: "case_id",
+    id: custodian_http::sealing::uuid_id,
     via: &[],
 };
 

@@ -125,7 +125,7 @@ async fn erase_command(db: TestDb) {
         &env,
     );
     assert!(!o.status.success());
-    assert!(text(&o).contains("no subject to erase"), "{}", text(&o));
+    assert!(text(&o).contains("not found"), "{}", text(&o));
 
     let o = custodian(
         &db,
@@ -151,6 +151,46 @@ async fn erase_command(db: TestDb) {
     assert!(text(&o).contains("already erased"), "{}", text(&o));
     assert!(custodian(&db, &["audit", "verify"], &[]).status.success());
     std::fs::remove_dir_all(&media).ok();
+
+    // An analytics patient, named by their text id.
+    let o = custodian(&db, &["seed", "analytics"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let patient = one_string(
+        &db,
+        "SELECT patient_id FROM analytics_patient_journeys ORDER BY patient_id LIMIT 1",
+    )
+    .await;
+    let erase = [
+        "erase",
+        "analytics",
+        patient.as_str(),
+        "--reason",
+        "subject_request",
+    ];
+    let o = custodian(&db, &erase, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("erased analytics_patient") && !text(&o).contains(&patient),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("analytics_patient_journeys: 1 row(s) cleared"),
+        "{}",
+        text(&o)
+    );
+    let left = one_string(
+        &db,
+        &format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM analytics_patient_journeys WHERE patient_id = '{patient}'"
+        ),
+    )
+    .await;
+    assert_eq!(left, "0", "the old id finds nothing");
+    let o = custodian(&db, &erase, &[]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("already erased"), "{}", text(&o));
+    assert!(custodian(&db, &["audit", "verify"], &[]).status.success());
 }
 
 async fn kek_rotation(db: TestDb) {

@@ -233,6 +233,33 @@ where
     run(TestDb::sqlite().await, body).await;
 }
 
+/// Waits until another session of `store`'s PostgreSQL database waits on a
+/// lock (a row or an advisory one), or `done` says the other side already
+/// finished: the point where a concurrency test lets the first side commit.
+pub async fn until_blocked(store: &Store, done: impl Fn() -> bool) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let conn = store.conn();
+    for _ in 0..2000 {
+        if done() {
+            return;
+        }
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("read pg_stat_activity: {e}"));
+        let n = row.map_or(0, |r| r.try_get::<i64>("", "n").unwrap_or(0));
+        if n > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("the other transaction neither finished nor waited on a lock");
+}
+
 /// Runs `body` on a fresh PostgreSQL database (or reports the skip).
 pub async fn on_postgres<F, Fut>(test: &str, body: F)
 where

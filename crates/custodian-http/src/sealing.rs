@@ -40,8 +40,16 @@ pub struct Sealing {
     pub subject_type: &'static str,
     /// The answer field naming the subject, `participant_id`.
     pub field: &'static str,
+    /// The subject's UUID from its id in a path or that field: [`uuid_id`],
+    /// or a module's own mapping of a text id (analytics' patients).
+    pub id: fn(&str) -> Option<Uuid>,
     /// Other collections whose `{id}` in a path leads to a subject.
     pub via: &'static [(&'static str, Resolve)],
+}
+
+/// The id as a UUID, for subjects whose ids are UUIDs.
+pub fn uuid_id(id: &str) -> Option<Uuid> {
+    id.parse().ok()
 }
 
 /// The route layer: `from_fn(move |req, next| sealing::mark(&MINE, req, next))`.
@@ -74,11 +82,11 @@ async fn subject_of(
     store: Option<&Store>,
     res: Response,
 ) -> Result<Response, String> {
-    if let Some(id) = path_id(path, sealing.collection) {
+    if let Some(id) = path_id(path, sealing.collection).and_then(sealing.id) {
         return Ok(with_subject(res, sealing, id));
     }
     for (collection, resolve) in sealing.via {
-        if let Some(id) = path_id(path, collection) {
+        if let Some(id) = path_id(path, collection).and_then(uuid_id) {
             let store = store.ok_or("no database to find the subject in")?;
             match resolve(store, id).await {
                 Ok(Some(subject)) => return Ok(with_subject(res, sealing, subject)),
@@ -96,7 +104,7 @@ async fn subject_of(
     let found = serde_json::from_slice::<serde_json::Value>(&bytes)
         .ok()
         .and_then(|v| {
-            let field = |k: &str| v.get(k)?.as_str()?.parse::<Uuid>().ok();
+            let field = |k: &str| (sealing.id)(v.get(k)?.as_str()?);
             field(sealing.field)
                 .or_else(|| path.starts_with(sealing.collection).then(|| field("id"))?)
         });
@@ -107,13 +115,12 @@ async fn subject_of(
     })
 }
 
-fn path_id(path: &str, collection: &str) -> Option<Uuid> {
+fn path_id<'p>(path: &'p str, collection: &str) -> Option<&'p str> {
     path.strip_prefix(collection)?
         .strip_prefix('/')?
         .split('/')
-        .next()?
-        .parse()
-        .ok()
+        .next()
+        .filter(|s| !s.is_empty())
 }
 
 fn with_subject(mut res: Response, sealing: &Sealing, id: Uuid) -> Response {
@@ -156,6 +163,7 @@ mod tests {
         collection: "/v1/x/clients",
         subject_type: "client",
         field: "client_id",
+        id: super::uuid_id,
         via: &[("/v1/x/sessions", broken)],
     };
 
@@ -163,6 +171,7 @@ mod tests {
         collection: "/v1/x/clients",
         subject_type: "client",
         field: "client_id",
+        id: super::uuid_id,
         via: &[("/v1/x/sessions", nobody)],
     };
 
@@ -174,13 +183,18 @@ mod tests {
     fn the_subject_in_a_path_is_found_and_other_paths_give_none() {
         let id = uuid::Uuid::now_v7();
         let c = "/v1/trials/participants";
+        let uuid_in = |p: &str| super::path_id(p, c).and_then(super::uuid_id);
         assert_eq!(
-            super::path_id(&format!("/v1/trials/participants/{id}/outbound"), c),
+            uuid_in(&format!("/v1/trials/participants/{id}/outbound")),
             Some(id)
         );
-        assert_eq!(super::path_id("/v1/trials/participants", c), None);
-        assert_eq!(super::path_id("/v1/trials/participants/mary/x", c), None);
-        assert_eq!(super::path_id("/v1/trials/rides", c), None);
+        assert_eq!(uuid_in("/v1/trials/participants"), None);
+        assert_eq!(uuid_in("/v1/trials/participants/mary/x"), None);
+        assert_eq!(uuid_in("/v1/trials/rides"), None);
+        assert_eq!(
+            super::path_id("/v1/analytics/patients/P-1/erase", "/v1/analytics/patients"),
+            Some("P-1")
+        );
     }
 
     #[tokio::test]

@@ -87,11 +87,49 @@ pub struct Erased {
 }
 
 /// Replaces one subject's personal fields in the module's rows, inside
-/// the erasing transaction, after first locking the subject's row
-/// `FOR UPDATE` (the lock writes about it hold `FOR SHARE`); a subject
-/// that does not exist is a 404.
-pub type EraseFn =
-    for<'a> fn(&'a DatabaseTransaction, Uuid) -> BoxFuture<'a, custodian_core::Result<Erased>>;
+/// the erasing transaction, after first locking the subject against
+/// writes about it (its row `FOR UPDATE`, which writes hold `FOR SHARE`);
+/// a subject that does not exist is a 404.
+pub type EraseFn = for<'a> fn(
+    &'a DatabaseTransaction,
+    &'a Target,
+) -> BoxFuture<'a, custodian_core::Result<Erased>>;
+
+/// How a module's route and command line name the subjects it erases.
+#[derive(Debug, Clone, Copy)]
+pub enum Ids {
+    /// By UUID: the subject's own row id, which its key carries.
+    Uuid,
+    /// By the module's own text id (analytics' `patient_id`), at most
+    /// `max_len` bytes; `subject_id` maps it to the UUID its key, events
+    /// and chain entry carry, the same UUID for the same text every time.
+    Text {
+        /// The longest id the module stores.
+        max_len: usize,
+        /// The UUID a text id stands for.
+        subject_id: fn(&str) -> Uuid,
+    },
+}
+
+/// One subject to erase: the UUID its key and chain entry carry, and the
+/// id the module's rows name it by (the UUID's text for a UUID-keyed one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The subject's UUID.
+    pub id: Uuid,
+    /// The id as the module's rows hold it.
+    pub name: String,
+}
+
+impl Target {
+    /// A subject named by its UUID.
+    pub fn uuid(id: Uuid) -> Self {
+        Self {
+            id,
+            name: id.to_string(),
+        }
+    }
+}
 
 /// Removes files an erase step named; returns how many could not be removed.
 pub type RemoveFilesFn = for<'a> fn(&'a Env, &'a [String]) -> BoxFuture<'a, Result<u64, Error>>;
@@ -103,10 +141,29 @@ pub struct Erasure {
     pub resource: &'static str,
     /// The subject type its key and events carry (`participant`).
     pub subject_type: &'static str,
+    /// How the route and the command line name a subject.
+    pub ids: Ids,
     /// The step run in the transaction.
     pub erase: EraseFn,
     /// The step run after the commit, for a module with files.
     pub remove_files: Option<RemoveFilesFn>,
+}
+
+impl Erasure {
+    /// The subject `raw` names, or `None` when it is not an id of this
+    /// module (not a UUID; empty or too long a text id).
+    pub fn target(&self, raw: &str) -> Option<Target> {
+        match self.ids {
+            Ids::Uuid => raw.parse().ok().map(Target::uuid),
+            Ids::Text {
+                max_len,
+                subject_id,
+            } => (!raw.is_empty() && raw.len() <= max_len).then(|| Target {
+                id: subject_id(raw),
+                name: raw.to_owned(),
+            }),
+        }
+    }
 }
 
 /// An erasure asked for: only a reason category, so no free text reaches
@@ -152,12 +209,12 @@ pub async fn erase_in(
     tx: &DatabaseTransaction,
     module_name: &str,
     erasure: &Erasure,
-    id: Uuid,
+    target: &Target,
     reason: Reason,
     actor: &Actor,
 ) -> custodian_core::Result<(Erased, u64)> {
-    let subject = Subject::new(erasure.subject_type, id);
-    let erased = (erasure.erase)(tx, id).await?;
+    let subject = Subject::new(erasure.subject_type, target.id);
+    let erased = (erasure.erase)(tx, target).await?;
     if !subject_keys::destroy(tx, &subject).await? {
         return Err(custodian_core::Error::Conflict(format!(
             "{} {} is already erased",
@@ -186,24 +243,25 @@ pub async fn erase_in(
     Ok((erased, keys))
 }
 
-/// Erases `id`, the subject `erasure` describes in `module`, for `reason`.
-/// A subject already erased is a 409; one that does not exist a 404.
+/// Erases `target`, a subject `erasure` describes in `module`, for
+/// `reason`. A subject already erased is a 409; one that does not exist a 404.
 pub async fn erase(
     store: &Store,
     env: &Env,
     module: &dyn Module,
     erasure: &Erasure,
-    id: Uuid,
+    target: Target,
     reason: Reason,
     actor: &Actor,
 ) -> Result<Report, Error> {
+    let id = target.id;
     let subject = Subject::new(erasure.subject_type, id);
     let (actor_c, erasure_c, module_name) = (actor.clone(), *erasure, module.name());
     let (erased, keys) = store
         .transaction(|tx| {
-            Box::pin(
-                async move { erase_in(tx, module_name, &erasure_c, id, reason, &actor_c).await },
-            )
+            Box::pin(async move {
+                erase_in(tx, module_name, &erasure_c, &target, reason, &actor_c).await
+            })
         })
         .await?;
     let mut files_failed = 0;

@@ -16,7 +16,7 @@ use custodian_http::{
 };
 use custodian_module::{
     Env, Modules,
-    erase::{self, Report, Request},
+    erase::{self, Erasure, Ids, Report, Request, Target},
 };
 use custodian_privacy::access::ERASURE;
 use utoipa::OpenApi;
@@ -45,15 +45,12 @@ async fn erase_template() {}
 #[openapi(paths(erase_template))]
 struct Template;
 
-/// Adds each enabled module's erase route to `routes` and its entry to `doc`.
-pub(crate) fn add(
-    modules: &Modules,
-    env: &Env,
-    mut routes: Router<AppState>,
+/// The template's one operation; its schemas go into `doc`.
+fn operation(
+    template: utoipa::openapi::OpenApi,
     doc: &mut utoipa::openapi::OpenApi,
-) -> Router<AppState> {
-    let template = Template::openapi();
-    let operation = template
+) -> Option<utoipa::openapi::path::Operation> {
+    let op = template
         .paths
         .paths
         .values()
@@ -63,9 +60,24 @@ pub(crate) fn add(
         let into = doc.components.get_or_insert_with(Default::default);
         into.schemas.extend(c.schemas);
     }
+    op
+}
+
+/// Adds each enabled module's erase route to `routes` and its entry to `doc`.
+pub(crate) fn add(
+    modules: &Modules,
+    env: &Env,
+    mut routes: Router<AppState>,
+    doc: &mut utoipa::openapi::OpenApi,
+) -> Router<AppState> {
+    let by_uuid = operation(Template::openapi(), doc);
     for m in modules.enabled() {
         let Some(erasure) = m.erasure() else { continue };
         let path = format!("/v1/{}/{}/{{id}}/erase", m.name(), erasure.resource);
+        let operation = match erasure.ids {
+            Ids::Uuid => &by_uuid,
+            Ids::Text { max_len, .. } => &text_op(by_uuid.as_ref(), max_len),
+        };
         if let Some(mut op) = operation.clone() {
             op.tags = Some(vec![m.name().to_owned()]);
             op.operation_id = Some(format!("erase_{}_{}", m.name(), erasure.subject_type));
@@ -74,20 +86,97 @@ pub(crate) fn add(
                 .add_path_operation(&path, vec![utoipa::openapi::HttpMethod::Post], op);
         }
         let (module, env) = (*m, env.clone());
-        let handler = move |State(state): State<AppState>,
-                            Caller(actor): Caller,
-                            Path(id): Path<Uuid>,
-                            Json(req): Json<Request>| async move {
-            let report = erase::erase(&state.store, &env, module, &erasure, id, req.reason, &actor)
-                .await
-                .map_err(module_error)?;
-            Ok::<_, ApiError>(Json(report))
+        let route = match erasure.ids {
+            // A UUID path is checked as every other UUID path is.
+            Ids::Uuid => post(
+                move |State(state): State<AppState>,
+                      Caller(actor): Caller,
+                      Path(id): Path<Uuid>,
+                      Json(req): Json<Request>| async move {
+                    run(
+                        &state,
+                        &env,
+                        module,
+                        &erasure,
+                        Target::uuid(id),
+                        req,
+                        &actor,
+                    )
+                    .await
+                },
+            ),
+            Ids::Text { .. } => post(
+                move |State(state): State<AppState>,
+                      Caller(actor): Caller,
+                      Path(id): Path<String>,
+                      Json(req): Json<Request>| async move {
+                    let target = erasure.target(&id).ok_or_else(|| {
+                        ApiError::new(
+                            custodian_http::problem::Kind::BadRequest,
+                            format!("not a {} id: empty or too long", erasure.subject_type),
+                        )
+                    })?;
+                    run(&state, &env, module, &erasure, target, req, &actor).await
+                },
+            ),
         };
-        routes = routes.merge(Router::new().route(&path, post(handler)).route_layer(
-            middleware::from_fn(|req, next| guard::require(ERASURE, req, next)),
-        ));
+        routes = routes.merge(
+            Router::new()
+                .route(&path, route)
+                .route_layer(middleware::from_fn(|req, next| {
+                    guard::require(ERASURE, req, next)
+                })),
+        );
     }
     routes
+}
+
+/// The template for a module whose subjects have text ids (analytics'
+/// patient): the id is a string of at most the module's longest id.
+fn text_op(
+    template: Option<&utoipa::openapi::path::Operation>,
+    max_len: usize,
+) -> Option<utoipa::openapi::path::Operation> {
+    use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
+    let mut op = template?.clone();
+    for p in op.parameters.iter_mut().flatten() {
+        if let RefOr::T(p) = p
+            && p.name == "id"
+        {
+            p.description = Some("The subject's id, as the module's rows hold it".into());
+            p.schema = Some(RefOr::T(Schema::Object(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(max_len))
+                    .build(),
+            )));
+        }
+    }
+    Some(op)
+}
+
+async fn run(
+    state: &AppState,
+    env: &Env,
+    module: &'static dyn custodian_module::Module,
+    erasure: &Erasure,
+    target: Target,
+    req: Request,
+    actor: &custodian_ledger::audit::Actor,
+) -> Result<Json<Report>, ApiError> {
+    let report = erase::erase(
+        &state.store,
+        env,
+        module,
+        erasure,
+        target,
+        req.reason,
+        actor,
+    )
+    .await
+    .map_err(module_error)?;
+    Ok(Json(report))
 }
 
 fn module_error(e: custodian_module::Error) -> ApiError {

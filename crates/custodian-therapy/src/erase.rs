@@ -15,7 +15,7 @@ use custodian_ledger::{
 };
 use custodian_module::{
     Env,
-    erase::{Erased, Erasure},
+    erase::{Erased, Erasure, Ids, Target},
 };
 use futures::future::BoxFuture;
 use sea_orm::{
@@ -33,12 +33,14 @@ const ERASED_TEXT: &str = "[erased]";
 pub const ERASURE: Erasure = Erasure {
     resource: "clients",
     subject_type: "client",
+    ids: Ids::Uuid,
     erase: erase_client,
     remove_files: Some(remove_recordings),
 };
 
-fn erase_client(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result<Erased>> {
+fn erase_client<'a>(tx: &'a DatabaseTransaction, t: &'a Target) -> BoxFuture<'a, Result<Erased>> {
     Box::pin(async move {
+        let id = t.id;
         client::Entity::find_by_id(id)
             .lock_exclusive()
             .one(tx)

@@ -15,7 +15,7 @@ use custodian_ledger::{
 };
 use custodian_module::{
     Env, Error,
-    erase::{Erased, Erasure},
+    erase::{Erased, Erasure, Ids, Target},
 };
 use futures::future::BoxFuture;
 use sea_orm::{
@@ -36,12 +36,17 @@ pub const ERASED_TEXT: &str = "[erased]";
 pub const ERASURE: Erasure = Erasure {
     resource: "participants",
     subject_type: "participant",
+    ids: Ids::Uuid,
     erase: erase_participant,
     remove_files: Some(remove_recordings),
 };
 
-fn erase_participant(tx: &DatabaseTransaction, id: Uuid) -> BoxFuture<'_, Result<Erased>> {
+fn erase_participant<'a>(
+    tx: &'a DatabaseTransaction,
+    t: &'a Target,
+) -> BoxFuture<'a, Result<Erased>> {
     Box::pin(async move {
+        let id = t.id;
         lock_live::<participant::Entity>(tx, id).await?;
         let now = custodian_core::time::now();
         let mut rows = Vec::new();

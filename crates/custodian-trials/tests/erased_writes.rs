@@ -346,31 +346,6 @@ async fn closed(db: TestDb) {
     );
 }
 
-/// Waits until another session of this database waits on a lock, or
-/// `done` says the other side already finished.
-async fn until_blocked(store: &Store, done: impl Fn() -> bool) {
-    let conn = store.conn();
-    for _ in 0..2000 {
-        if done() {
-            return;
-        }
-        let row = conn
-            .query_one_raw(Statement::from_string(
-                conn.get_database_backend(),
-                "SELECT count(*) AS n FROM pg_stat_activity \
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        if row.try_get::<i64>("", "n").unwrap() > 0 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    panic!("the other transaction neither finished nor waited on a lock");
-}
-
 async fn transcripts(c: &Client, pid: &str) -> String {
     c.ok(
         "GET",
@@ -418,7 +393,7 @@ async fn postgres_a_write_that_commits_first_is_erased_with_the_participant() {
                     .call("POST", &uri, Some(json!({"reason": "consent_withdrawn"})))
                     .await
             });
-            until_blocked(&t.store, || erase.is_finished()).await;
+            custodian_core::testing::until_blocked(&t.store, || erase.is_finished()).await;
             tx.commit().await.unwrap();
             let (st, report) = erase.await.unwrap();
             assert_eq!(st, StatusCode::OK, "{report}");
@@ -446,7 +421,7 @@ async fn postgres_a_write_waiting_on_an_erasure_is_refused() {
                 &tx,
                 "trials",
                 &erasure,
-                pid,
+                &custodian_module::erase::Target::uuid(pid),
                 Reason::ConsentWithdrawn,
                 &Actor::system(),
             )
@@ -459,7 +434,7 @@ async fn postgres_a_write_waiting_on_an_erasure_is_refused() {
                     .call("POST", "/v1/trials/conversations", Some(body))
                     .await
             });
-            until_blocked(&t.store, || write.is_finished()).await;
+            custodian_core::testing::until_blocked(&t.store, || write.is_finished()).await;
             tx.commit().await.unwrap();
             let (st, p) = write.await.unwrap();
             assert_eq!(st, StatusCode::CONFLICT, "{p}");

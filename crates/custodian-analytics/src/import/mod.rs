@@ -9,7 +9,8 @@
 //!   identical line repeated in a file loads once.
 //! - Memory is bounded by one batch: nothing else is kept per row.
 //! - Each batch is one transaction with one `import` entry in the audit
-//!   chain naming the file, its lines and the fields written.
+//!   chain naming the file, its lines and the fields written. A batch
+//!   naming an erased patient is refused (409) and the load stops there.
 //! - The tables with the generic repository (triggers, business metrics,
 //!   ...) load through one implementation in [`tables`].
 
@@ -305,6 +306,16 @@ impl Row {
         checked.map(|()| self).map_err(|e| reason(&e))
     }
 
+    /// The patient a patient-keyed row names.
+    fn patient(&self) -> Option<&str> {
+        match self {
+            Row::Journey(r) => r.patient_id.try_as_ref().map(String::as_str),
+            Row::Prediction(r) => r.patient_id.try_as_ref().map(String::as_str),
+            Row::Annotation(r) => r.patient_id.try_as_ref().map(String::as_str),
+            Row::Session(_) | Row::Other(..) => None,
+        }
+    }
+
     fn set_id(&mut self, id: Uuid) {
         match self {
             Row::Journey(r) => r.id = Set(id),
@@ -402,6 +413,9 @@ impl Loader<'_> {
             .store
             .transaction(move |tx| {
                 Box::pin(async move {
+                    // A batch naming an erased patient is refused whole (409).
+                    let patients: Vec<&str> = rows.iter().filter_map(Row::patient).collect();
+                    crate::erase::hold(tx, &patients).await?;
                     let inserted = insert_rows(tx, rows).await?;
                     if inserted > 0 {
                         audit::record(tx, &change).await?;

@@ -12,8 +12,9 @@ use super::App;
 pub struct EraseArgs {
     /// The module, e.g. trials.
     module: String,
-    /// The subject's id (a trials participant's UUID).
-    subject_id: uuid::Uuid,
+    /// The subject's id (a trials participant's UUID; an analytics
+    /// patient's `patient_id` text).
+    subject_id: String,
     /// Why: consent_withdrawn, subject_request, retention_expired,
     /// legal_obligation or recorded_in_error.
     #[arg(long, value_parser = |s: &str| s.parse::<Reason>())]
@@ -44,6 +45,14 @@ pub async fn run(app: &App, args: EraseArgs) -> Result<ExitCode> {
     let Some(erasure) = module.erasure() else {
         bail!("module {} has no subject to erase", module.name());
     };
+    let Some(target) = erasure.target(&args.subject_id) else {
+        bail!(
+            "{:?} is not a {} id of module {}",
+            args.subject_id,
+            erasure.subject_type,
+            module.name()
+        );
+    };
     let store = app.connect_current().await?;
     let env = app.env();
     let report = erase::erase(
@@ -51,7 +60,7 @@ pub async fn run(app: &App, args: EraseArgs) -> Result<ExitCode> {
         &env,
         module,
         &erasure,
-        args.subject_id,
+        target,
         args.reason,
         &custodian_ledger::audit::Actor::system(),
     )

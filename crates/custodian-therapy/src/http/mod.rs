@@ -53,6 +53,7 @@ static SEALING: custodian_http::sealing::Sealing = custodian_http::sealing::Seal
     collection: "/v1/therapy/clients",
     subject_type: crate::erase::ERASURE.subject_type,
     field: "client_id",
+    id: custodian_http::sealing::uuid_id,
     via: &[
         ("/v1/therapy/sessions", session_client),
         ("/v1/therapy/analysis", session_client),
