@@ -11,9 +11,13 @@
 //!
 //! The rows stay with what the KPI views and model metrics add up (brand,
 //! split, sources matched, model metrics, agreement scores), naming
-//! nobody: `patient_id` becomes `erased_<subject id>`, and what describes
-//! the person (journey stage, the source's and ingestion times, the
-//! prediction's score, the label) is cleared.
+//! nobody: `patient_id` becomes `erased_<new UUID>`, a UUID made for the
+//! erasure and not derived from the id (whoever holds a list of patient
+//! ids cannot link the kept rows back), and what describes the person
+//! (journey stage, the source's and ingestion times, the prediction's
+//! score, the label) is cleared. The chain's `erase` entry and the
+//! destroyed key's row keep the derived subject id: that a given id was
+//! erased stays provable, as it must.
 
 use custodian_core::{Error, FieldError, Result};
 use custodian_ledger::subject_keys::{self, Subject};
@@ -31,7 +35,8 @@ use crate::model::{ml_annotation, ml_prediction, patient_journey};
 /// The subject type an analytics patient's key and chain entries carry.
 pub const SUBJECT_TYPE: &str = "analytics_patient";
 
-/// What an erased patient's rows name instead of them (then their subject id).
+/// What an erased patient's rows name instead of them (then a UUID made
+/// for the erasure).
 pub const ERASED_PREFIX: &str = "erased_";
 
 /// The longest `patient_id` the tables take.
@@ -159,8 +164,23 @@ pub(crate) fn refuse_erased_row(patient_id: &str) -> Result<()> {
 
 fn erase_patient<'a>(tx: &'a DatabaseTransaction, t: &'a Target) -> BoxFuture<'a, Result<Erased>> {
     Box::pin(async move {
+        let s = Subject::new(SUBJECT_TYPE, t.id);
+        // An erased row's own name is not a patient: erasing it again is
+        // the same refusal as a second erase.
+        if t.name.starts_with(ERASED_PREFIX) {
+            return Err(Error::Conflict(format!(
+                "{:?} names an erased {SUBJECT_TYPE}; it is already erased",
+                t.name
+            )));
+        }
         lock(tx, &[t.id], true).await?;
-        let erased_id = format!("{ERASED_PREFIX}{}", t.id);
+        if subject_keys::is_erased(tx, &s).await? {
+            return Err(Error::Conflict(format!(
+                "{SUBJECT_TYPE} {} is already erased",
+                t.id
+            )));
+        }
+        let erased_id = format!("{ERASED_PREFIX}{}", Uuid::now_v7());
         let none_time = Option::<chrono::DateTime<chrono::Utc>>::None;
         let mut rows = Vec::new();
 
@@ -196,14 +216,10 @@ fn erase_patient<'a>(tx: &'a DatabaseTransaction, t: &'a Target) -> BoxFuture<'a
             .rows_affected;
         rows.push(("analytics_ml_annotations", n));
 
-        if rows.iter().all(|(_, n)| *n == 0) {
-            let s = Subject::new(SUBJECT_TYPE, t.id);
-            if subject_keys::is_erased(tx, &s).await? {
-                return Err(Error::Conflict(format!(
-                    "{SUBJECT_TYPE} {} is already erased",
-                    t.id
-                )));
-            }
+        // No row names them, but keyed answers may be sealed under their
+        // key: erasing destroys it. Without rows or a key, nobody by that id
+        // was ever recorded.
+        if rows.iter().all(|(_, n)| *n == 0) && !subject_keys::has_key(tx, &s).await? {
             return Err(Error::NotFound {
                 entity: "patient",
                 id: t.name.clone(),
@@ -232,7 +248,7 @@ mod tests {
     fn only_a_row_naming_an_erased_patient_is_refused() {
         assert!(refuse_erased_row("P-0001").is_ok());
         assert!(matches!(
-            refuse_erased_row(&format!("{ERASED_PREFIX}{}", subject_id("P-0001"))),
+            refuse_erased_row(&format!("{ERASED_PREFIX}{}", Uuid::now_v7())),
             Err(Error::Conflict(_))
         ));
     }

@@ -16,7 +16,7 @@ use crate::{
     model::patient_journey,
 };
 
-/// The first demo patient: present means seeded.
+/// The first demo patient: present (or erased) means seeded.
 const MARKER: &str = "demo-p-0001";
 
 /// What a seed run did.
@@ -35,7 +35,11 @@ pub async fn seed(store: &Store, actor: &Actor, config: &SplitConfig) -> Result<
         .one(store.conn())
         .await?
         .is_some();
-    if present {
+    // An erased first patient no longer names their rows, but the seed ran.
+    let erased =
+        custodian_ledger::subject_keys::is_erased(store.conn(), &crate::erase::subject(MARKER))
+            .await?;
+    if present || erased {
         return Ok(Seeded {
             created: false,
             loaded: Vec::new(),

@@ -184,13 +184,25 @@ async fn erase_patient(db: TestDb) {
             StatusCode::OK,
         )
         .await;
-    assert_eq!(kept["patient_id"], format!("erased_{subject}"), "{kept}");
+    // A name made for the erasure, not derived from the patient's id.
+    let marker = kept["patient_id"].as_str().unwrap().to_owned();
+    assert!(marker.starts_with("erased_"), "{kept}");
+    assert!(!marker.contains(&subject.to_string()), "{kept}");
     assert_eq!(kept["brand"], "Remibrutinib");
     assert_eq!(kept["data_sources_matched"], json!(["claims", "emr"]));
     assert_eq!(kept["split_assignment"], saved["split_assignment"]);
     assert_eq!(kept["journey_stage"], Value::Null);
     assert_eq!(kept["source_timestamp"], Value::Null);
 
+    // The rows' new name is not a patient either: erasing it is a 409.
+    admin
+        .ok(
+            "POST",
+            &erase_uri(&marker),
+            Some(body.clone()),
+            StatusCode::CONFLICT,
+        )
+        .await;
     admin
         .ok(
             "POST",

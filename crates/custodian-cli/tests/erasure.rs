@@ -190,6 +190,11 @@ async fn erase_command(db: TestDb) {
     let o = custodian(&db, &erase, &[]);
     assert!(!o.status.success());
     assert!(text(&o).contains("already erased"), "{}", text(&o));
+    // The seed's first patient is the one erased: the seed still knows it ran.
+    assert_eq!(patient, "demo-p-0001");
+    let o = custodian(&db, &["seed", "analytics"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("already present"), "{}", text(&o));
     assert!(custodian(&db, &["audit", "verify"], &[]).status.success());
 }
 

@@ -339,6 +339,14 @@ pub async fn is_erased(conn: &impl ConnectionTrait, s: &Subject) -> Result<bool>
         .is_some_and(|r| r.erased_at.is_some()))
 }
 
+/// Whether the subject has a live key (made by a write, not yet erased).
+pub async fn has_key(conn: &impl ConnectionTrait, s: &Subject) -> Result<bool> {
+    Ok(entity::Entity::find_by_id((s.subject_type.clone(), s.id))
+        .one(conn)
+        .await?
+        .is_some_and(|r| r.erased_at.is_none()))
+}
+
 /// The ids of erased subjects of `subject_type`, as a subquery (a queue
 /// leaves out their work).
 pub fn erased_ids(subject_type: &str) -> sea_orm::sea_query::SelectStatement {

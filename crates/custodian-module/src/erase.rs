@@ -151,14 +151,15 @@ pub struct Erasure {
 
 impl Erasure {
     /// The subject `raw` names, or `None` when it is not an id of this
-    /// module (not a UUID; empty or too long a text id).
+    /// module (not a UUID; empty or too long a text id, its length in
+    /// characters as the tables count it).
     pub fn target(&self, raw: &str) -> Option<Target> {
         match self.ids {
             Ids::Uuid => raw.parse().ok().map(Target::uuid),
             Ids::Text {
                 max_len,
                 subject_id,
-            } => (!raw.is_empty() && raw.len() <= max_len).then(|| Target {
+            } => (!raw.is_empty() && raw.chars().count() <= max_len).then(|| Target {
                 id: subject_id(raw),
                 name: raw.to_owned(),
             }),

@@ -113,7 +113,7 @@ pub(crate) fn add(
                     let target = erasure.target(&id).ok_or_else(|| {
                         ApiError::new(
                             custodian_http::problem::Kind::BadRequest,
-                            format!("not a {} id: empty or too long", erasure.subject_type),
+                            format!("not an id of a {}: empty or too long", erasure.subject_type),
                         )
                     })?;
                     run(&state, &env, module, &erasure, target, req, &actor).await
