@@ -11,9 +11,9 @@
 //!
 //! The rows stay with what the KPI views and model metrics add up (brand,
 //! split, sources matched, model metrics, agreement scores), naming
-//! nobody: `patient_id` becomes `erased_<new UUID>`, a UUID made for the
-//! erasure and not derived from the id (whoever holds a list of patient
-//! ids cannot link the kept rows back), and what describes the person
+//! nobody: `patient_id` becomes `erased_<random UUID>`, not derived from
+//! the id nor from the time (whoever holds a list of patient ids cannot
+//! link the kept rows back through it), and what describes the person
 //! (journey stage, the source's and ingestion times, the prediction's
 //! score, the label) is cleared. The chain's `erase` entry and the
 //! destroyed key's row keep the derived subject id: that a given id was
@@ -154,12 +154,22 @@ pub async fn hold(tx: &DatabaseTransaction, patients: &[&str]) -> Result<()> {
 /// Refuses (409) a change to a row of an erased patient; call it with the
 /// row locked `FOR UPDATE`, which erasure's update of it waits for.
 pub(crate) fn refuse_erased_row(patient_id: &str) -> Result<()> {
-    match patient_id.strip_prefix(ERASED_PREFIX) {
-        Some(id) => Err(Error::Conflict(format!(
-            "{SUBJECT_TYPE} {id} was erased; nothing more is recorded about it"
-        ))),
-        None => Ok(()),
+    if patient_id.starts_with(ERASED_PREFIX) {
+        return Err(Error::Conflict(format!(
+            "this row's {SUBJECT_TYPE} was erased; nothing more is recorded about them"
+        )));
     }
+    Ok(())
+}
+
+/// A UUID of random bits only: the erased rows' name must carry nothing of
+/// the patient or of the erasure's time (which the chain records beside the
+/// subject id).
+fn random_uuid() -> Result<Uuid> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::Unavailable(format!("the operating system gave no randomness: {e}")))?;
+    Ok(uuid::Builder::from_random_bytes(bytes).into_uuid())
 }
 
 fn erase_patient<'a>(tx: &'a DatabaseTransaction, t: &'a Target) -> BoxFuture<'a, Result<Erased>> {
@@ -180,7 +190,7 @@ fn erase_patient<'a>(tx: &'a DatabaseTransaction, t: &'a Target) -> BoxFuture<'a
                 t.id
             )));
         }
-        let erased_id = format!("{ERASED_PREFIX}{}", Uuid::now_v7());
+        let erased_id = format!("{ERASED_PREFIX}{}", random_uuid()?);
         let none_time = Option::<chrono::DateTime<chrono::Utc>>::None;
         let mut rows = Vec::new();
 
@@ -248,7 +258,7 @@ mod tests {
     fn only_a_row_naming_an_erased_patient_is_refused() {
         assert!(refuse_erased_row("P-0001").is_ok());
         assert!(matches!(
-            refuse_erased_row(&format!("{ERASED_PREFIX}{}", Uuid::now_v7())),
+            refuse_erased_row(&format!("{ERASED_PREFIX}{}", random_uuid().unwrap())),
             Err(Error::Conflict(_))
         ));
     }

@@ -101,7 +101,7 @@ pub enum Ids {
     /// By UUID: the subject's own row id, which its key carries.
     Uuid,
     /// By the module's own text id (analytics' `patient_id`), at most
-    /// `max_len` bytes; `subject_id` maps it to the UUID its key, events
+    /// `max_len` characters; `subject_id` maps it to the UUID its key, events
     /// and chain entry carry, the same UUID for the same text every time.
     Text {
         /// The longest id the module stores.
