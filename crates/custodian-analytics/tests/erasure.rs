@@ -3,7 +3,8 @@
 //! file), the rows' aggregate figures kept; their stored keyed answer
 //! reading erased; a second erasure a 409, an unknown patient a 404, a
 //! non-admin refused on record; every write naming them refused after;
-//! the chain verifying before and after.
+//! the chain verifying before and after; a patient left with only a
+//! sealed answer erased; ids bounded by characters.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
 use axum::http::StatusCode;
@@ -18,6 +19,7 @@ use serde_json::{Value, json};
 custodian_core::backend_tests! {
     an_erased_analytics_patient_leaves_no_personal_byte_behind => erase_patient,
     writes_naming_an_erased_analytics_patient_are_refused => erased_writes,
+    a_patient_known_only_by_a_sealed_answer_is_erased_and_ids_count_characters => key_only,
 }
 
 const PATIENT: &str = "PT-Zephyrine-4411";
@@ -420,4 +422,55 @@ async fn postgres_a_write_that_commits_first_is_erased_with_the_patient() {
         },
     )
     .await;
+}
+
+/// A patient whose rows are gone but whose keyed answer is sealed under
+/// their key is erased (the key with them), and the id's limit counts
+/// characters as the tables do: 255 two-byte characters are an id, 256 not.
+async fn key_only(db: TestDb) {
+    use sea_orm::ConnectionTrait;
+    let t = TestApp::spawn(&db, &Modules::all(&[custodian_analytics::MODULE])).await;
+    let admin = t.client("admin", Role::Admin).await;
+    let service = t.client("pipeline", Role::Service).await;
+    let long = "\u{e9}".repeat(255);
+    let (st, saved) = service
+        .keyed(
+            "/v1/analytics/patient_journeys",
+            "journey-long",
+            Some(journey(&long)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{saved}");
+    t.store
+        .conn()
+        .execute_unprepared("DELETE FROM analytics_patient_journeys")
+        .await
+        .unwrap();
+    let body = json!({"reason": "subject_request"});
+    let too_long = format!("/v1/analytics/patients/{}/erase", "%C3%A9".repeat(256));
+    admin
+        .ok(
+            "POST",
+            &too_long,
+            Some(body.clone()),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    let uri = format!("/v1/analytics/patients/{}/erase", "%C3%A9".repeat(255));
+    let report = admin
+        .ok("POST", &uri, Some(body.clone()), StatusCode::OK)
+        .await;
+    assert_eq!(report["keys_destroyed"], 1, "{report}");
+    let (st, replayed) = service
+        .keyed(
+            "/v1/analytics/patient_journeys",
+            "journey-long",
+            Some(journey(&long)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{replayed}");
+    assert_eq!(replayed, json!({"erased": true}));
+    admin
+        .ok("POST", &uri, Some(body), StatusCode::CONFLICT)
+        .await;
 }
