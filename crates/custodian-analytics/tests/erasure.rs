@@ -13,7 +13,7 @@ use custodian_core::testing::TestDb;
 use custodian_ledger::audit::Actor;
 use custodian_module::Modules;
 use custodian_privacy::{access::Role, splits::SplitConfig};
-use custodian_server::testing::TestApp;
+use custodian_server::testing::{Client, TestApp};
 use serde_json::{Value, json};
 
 custodian_core::backend_tests! {
@@ -67,17 +67,28 @@ fn erase_uri(patient: &str) -> String {
     format!("/v1/analytics/patients/{patient}/erase")
 }
 
-async fn erase_patient(db: TestDb) {
-    let t = TestApp::spawn(&db, &Modules::all(&[custodian_analytics::MODULE])).await;
+/// The app with analytics, an admin and a service client.
+async fn app(db: &TestDb) -> (TestApp, Client, Client) {
+    let t = TestApp::spawn(db, &Modules::all(&[custodian_analytics::MODULE])).await;
     let admin = t.client("admin", Role::Admin).await;
     let service = t.client("pipeline", Role::Service).await;
-    let (st, saved) = service
+    (t, admin, service)
+}
+
+/// A keyed POST of a journey naming `patient`.
+async fn keyed_journey(client: &Client, key: &str, patient: &str) -> (StatusCode, Value) {
+    client
         .keyed(
             "/v1/analytics/patient_journeys",
-            "journey-1",
-            Some(journey(PATIENT)),
+            key,
+            Some(journey(patient)),
         )
-        .await;
+        .await
+}
+
+async fn erase_patient(db: TestDb) {
+    let (t, admin, service) = app(&db).await;
+    let (st, saved) = keyed_journey(&service, "journey-1", PATIENT).await;
     assert_eq!(st, StatusCode::CREATED, "{saved}");
     for (uri, body) in [
         ("/v1/analytics/ml_predictions", prediction(PATIENT)),
@@ -150,13 +161,7 @@ async fn erase_patient(db: TestDb) {
         }
     }
     // The stored answer of the keyed POST was sealed under their key.
-    let (st, replayed) = service
-        .keyed(
-            "/v1/analytics/patient_journeys",
-            "journey-1",
-            Some(journey(PATIENT)),
-        )
-        .await;
+    let (st, replayed) = keyed_journey(&service, "journey-1", PATIENT).await;
     assert_eq!(st, StatusCode::CREATED, "{replayed}");
     assert_eq!(replayed, json!({"erased": true}));
     // The old id finds nothing; the row stays with its aggregate figures.
@@ -237,9 +242,7 @@ async fn erase_patient(db: TestDb) {
 }
 
 async fn erased_writes(db: TestDb) {
-    let t = TestApp::spawn(&db, &Modules::all(&[custodian_analytics::MODULE])).await;
-    let admin = t.client("admin", Role::Admin).await;
-    let service = t.client("pipeline", Role::Service).await;
+    let (t, admin, service) = app(&db).await;
     let mut ids = Vec::new();
     for (uri, body) in [
         ("/v1/analytics/patient_journeys", journey(PATIENT)),
@@ -429,17 +432,9 @@ async fn postgres_a_write_that_commits_first_is_erased_with_the_patient() {
 /// characters as the tables do: 255 two-byte characters are an id, 256 not.
 async fn key_only(db: TestDb) {
     use sea_orm::ConnectionTrait;
-    let t = TestApp::spawn(&db, &Modules::all(&[custodian_analytics::MODULE])).await;
-    let admin = t.client("admin", Role::Admin).await;
-    let service = t.client("pipeline", Role::Service).await;
+    let (t, admin, service) = app(&db).await;
     let long = "\u{e9}".repeat(255);
-    let (st, saved) = service
-        .keyed(
-            "/v1/analytics/patient_journeys",
-            "journey-long",
-            Some(journey(&long)),
-        )
-        .await;
+    let (st, saved) = keyed_journey(&service, "journey-long", &long).await;
     assert_eq!(st, StatusCode::CREATED, "{saved}");
     t.store
         .conn()
@@ -461,13 +456,7 @@ async fn key_only(db: TestDb) {
         .ok("POST", &uri, Some(body.clone()), StatusCode::OK)
         .await;
     assert_eq!(report["keys_destroyed"], 1, "{report}");
-    let (st, replayed) = service
-        .keyed(
-            "/v1/analytics/patient_journeys",
-            "journey-long",
-            Some(journey(&long)),
-        )
-        .await;
+    let (st, replayed) = keyed_journey(&service, "journey-long", &long).await;
     assert_eq!(st, StatusCode::CREATED, "{replayed}");
     assert_eq!(replayed, json!({"erased": true}));
     admin

@@ -331,20 +331,22 @@ pub async fn seal_bytes_unless_erased(
     Ok(Some(key.seal(ad, plain)))
 }
 
-/// Whether the subject was erased.
-pub async fn is_erased(conn: &impl ConnectionTrait, s: &Subject) -> Result<bool> {
+/// `None`: no key row; `Some(true)`: erased; `Some(false)`: a live key.
+async fn key_row_erased(conn: &impl ConnectionTrait, s: &Subject) -> Result<Option<bool>> {
     Ok(entity::Entity::find_by_id((s.subject_type.clone(), s.id))
         .one(conn)
         .await?
-        .is_some_and(|r| r.erased_at.is_some()))
+        .map(|r| r.erased_at.is_some()))
+}
+
+/// Whether the subject was erased.
+pub async fn is_erased(conn: &impl ConnectionTrait, s: &Subject) -> Result<bool> {
+    Ok(key_row_erased(conn, s).await? == Some(true))
 }
 
 /// Whether the subject has a live key (made by a write, not yet erased).
 pub async fn has_key(conn: &impl ConnectionTrait, s: &Subject) -> Result<bool> {
-    Ok(entity::Entity::find_by_id((s.subject_type.clone(), s.id))
-        .one(conn)
-        .await?
-        .is_some_and(|r| r.erased_at.is_none()))
+    Ok(key_row_erased(conn, s).await? == Some(false))
 }
 
 /// The ids of erased subjects of `subject_type`, as a subquery (a queue
