@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use custodian_core::{Config, Store, migrate::MigrationSet};
 use custodian_ledger::audit::Actor;
-use custodian_module::{Command, Env, Error, Module, Outcome, Verb, clap};
+use custodian_module::{Command, Env, Error, Module, Outcome, Table, Verb, clap};
 use custodian_privacy::access::{Area, Role};
 use futures::future::BoxFuture;
 use utoipa_axum::router::OpenApiRouter;
@@ -32,6 +32,17 @@ pub fn data_root(config: &Config) -> PathBuf {
 
 struct Acoustics;
 
+/// The module's tables and where each would live on a Citus cluster.
+const TABLES: &[Table] = &[
+    Table::reference("acoustics_studies"),
+    Table::distributed("acoustics_participants", "id"),
+    Table::distributed("acoustics_audio_processing", "participant_id"),
+    Table::distributed("acoustics_biomechanics_imports", "participant_id"),
+    Table::distributed("acoustics_synchronizations", "participant_id"),
+    Table::distributed("acoustics_movement_cycles", "participant_id"),
+    Table::distributed("acoustics_movement_cycle_details", "participant_id"),
+];
+
 impl Module for Acoustics {
     fn name(&self) -> &'static str {
         "acoustics"
@@ -45,16 +56,8 @@ impl Module for Acoustics {
         crate::migrations()
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &[
-            "acoustics_studies",
-            "acoustics_participants",
-            "acoustics_audio_processing",
-            "acoustics_biomechanics_imports",
-            "acoustics_synchronizations",
-            "acoustics_movement_cycles",
-            "acoustics_movement_cycle_details",
-        ]
+    fn tables(&self) -> &'static [Table] {
+        TABLES
     }
 
     fn areas(&self) -> &'static [Area] {

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use custodian_core::{Store, migrate::MigrationSet};
 use custodian_ledger::audit::Actor;
 use custodian_module::{
-    Command, Env, Error, Module, Outcome, Verb,
+    Command, Env, Error, Module, Outcome, Table as ModuleTable, Verb,
     clap::{self, FromArgMatches},
 };
 use custodian_privacy::access::{Area, Role};
@@ -28,6 +28,25 @@ pub const ANALYTICS: Area = Area {
 
 struct Analytics;
 
+/// The module's tables and where each would live on a Citus cluster.
+const TABLES: &[ModuleTable] = &[
+    ModuleTable::distributed("analytics_patient_journeys", "patient_id"),
+    ModuleTable::distributed("analytics_ml_predictions", "patient_id"),
+    ModuleTable::distributed("analytics_ml_annotations", "patient_id"),
+    ModuleTable::distributed("analytics_user_sessions", "user_id"),
+    ModuleTable::reference("analytics_agent_registry"),
+    ModuleTable::reference("analytics_agent_activities"),
+    ModuleTable::reference("analytics_business_metrics"),
+    ModuleTable::reference("analytics_causal_paths"),
+    ModuleTable::distributed("analytics_conversations", "user_id"),
+    ModuleTable::reference("analytics_data_source_tracking"),
+    ModuleTable::reference("analytics_etl_pipeline_metrics"),
+    ModuleTable::reference("analytics_hcp_intent_surveys"),
+    ModuleTable::reference("analytics_reference_universe"),
+    ModuleTable::reference("analytics_triggers"),
+    ModuleTable::reference("analytics_split_ratios"),
+];
+
 impl Module for Analytics {
     fn name(&self) -> &'static str {
         "analytics"
@@ -41,24 +60,8 @@ impl Module for Analytics {
         crate::migrations()
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &[
-            "analytics_patient_journeys",
-            "analytics_ml_predictions",
-            "analytics_ml_annotations",
-            "analytics_user_sessions",
-            "analytics_agent_registry",
-            "analytics_agent_activities",
-            "analytics_business_metrics",
-            "analytics_causal_paths",
-            "analytics_conversations",
-            "analytics_data_source_tracking",
-            "analytics_etl_pipeline_metrics",
-            "analytics_hcp_intent_surveys",
-            "analytics_reference_universe",
-            "analytics_triggers",
-            "analytics_split_ratios",
-        ]
+    fn tables(&self) -> &'static [ModuleTable] {
+        TABLES
     }
 
     fn check<'a>(&'a self, store: &'a Store, env: &'a Env) -> BoxFuture<'a, Result<(), Error>> {

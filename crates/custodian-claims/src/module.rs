@@ -4,7 +4,7 @@
 use custodian_core::{Store, migrate::MigrationSet};
 use custodian_ledger::audit::Actor;
 use custodian_module::{
-    Command, Env, Error, Module, Outcome, Verb,
+    Command, Env, Error, Module, Outcome, Table, Verb,
     clap::{self, FromArgMatches},
 };
 use custodian_privacy::access::{Area, Role};
@@ -30,6 +30,16 @@ pub const CLAIMS: Area = Area {
 
 struct Claims;
 
+/// The module's tables and where each would live on a Citus cluster.
+const TABLES: &[Table] = &[
+    Table::reference("claims_teams"),
+    Table::reference("claims_users"),
+    Table::distributed("claims_cases", "id"),
+    Table::distributed("claims_documents", "case_id"),
+    Table::distributed("claims_triage_results", "case_id"),
+    Table::reference("claims_analytics_snapshots"),
+];
+
 impl Module for Claims {
     fn name(&self) -> &'static str {
         "claims"
@@ -43,15 +53,8 @@ impl Module for Claims {
         crate::migrations()
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &[
-            "claims_teams",
-            "claims_users",
-            "claims_cases",
-            "claims_documents",
-            "claims_triage_results",
-            "claims_analytics_snapshots",
-        ]
+    fn tables(&self) -> &'static [Table] {
+        TABLES
     }
 
     fn areas(&self) -> &'static [Area] {

@@ -12,6 +12,7 @@ mod env;
 pub mod erase;
 pub mod export;
 mod select;
+mod table;
 
 use axum::Router;
 use custodian_core::migrate::MigrationSet;
@@ -22,6 +23,7 @@ pub use clap;
 pub use command::{Command, Outcome, RunFn, Verb, default_matches};
 pub use env::{Env, Error};
 pub use select::{EventOwner, Modules, UnknownModule};
+pub use table::{Placement, Table};
 
 /// Everything the rest of the system needs to know about one domain module.
 pub trait Module: Send + Sync {
@@ -36,8 +38,10 @@ pub trait Module: Send + Sync {
     /// The module's migrations, oldest first.
     fn migrations(&self) -> MigrationSet;
 
-    /// The tables its migrations create, for `custodian modules`.
-    fn tables(&self) -> &'static [&'static str];
+    /// The tables its migrations create, each with where it would live on
+    /// a Citus cluster (ARCHITECTURE "Distribution keys"): listed by
+    /// `custodian modules`, checked against the schema by a test.
+    fn tables(&self) -> &'static [Table];
 
     /// The module's rows of the permission table; the first is named after
     /// the module, others (such as trials' `agent_reasoning`) cover routes

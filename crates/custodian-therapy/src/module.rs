@@ -3,7 +3,7 @@
 
 use custodian_core::{Store, migrate::MigrationSet};
 use custodian_ledger::audit::Actor;
-use custodian_module::{Command, Env, Error, Module, Outcome, Verb, clap};
+use custodian_module::{Command, Env, Error, Module, Outcome, Table, Verb, clap};
 use custodian_privacy::access::{Area, Role};
 use futures::future::BoxFuture;
 use utoipa_axum::router::OpenApiRouter;
@@ -22,6 +22,15 @@ pub const THERAPY: Area = Area {
 
 struct Therapy;
 
+/// The module's tables and where each would live on a Citus cluster.
+const TABLES: &[Table] = &[
+    Table::distributed("therapy_clients", "id"),
+    Table::distributed("therapy_sessions", "client_id"),
+    Table::distributed("therapy_sentences", "client_id"),
+    Table::distributed("therapy_insights", "client_id"),
+    Table::distributed("therapy_client_profiles", "client_id"),
+];
+
 impl Module for Therapy {
     fn name(&self) -> &'static str {
         "therapy"
@@ -35,14 +44,8 @@ impl Module for Therapy {
         crate::migrations()
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &[
-            "therapy_clients",
-            "therapy_sessions",
-            "therapy_sentences",
-            "therapy_insights",
-            "therapy_client_profiles",
-        ]
+    fn tables(&self) -> &'static [Table] {
+        TABLES
     }
 
     fn areas(&self) -> &'static [Area] {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use custodian_core::{Store, migrate::MigrationSet};
 use custodian_ledger::audit::Actor;
-use custodian_module::{Command, Env, Error, Module, Outcome, Verb, clap};
+use custodian_module::{Command, Env, Error, Module, Outcome, Table, Verb, clap};
 use custodian_privacy::{
     access::{Area, Role},
     rotate::PseudonymColumn,
@@ -38,6 +38,18 @@ pub const AGENT_REASONING: Area = Area {
 
 struct Trials;
 
+/// The module's tables and where each would live on a Citus cluster.
+const TABLES: &[Table] = &[
+    Table::distributed("trials_participants", "id"),
+    Table::reference("trials_trials"),
+    Table::distributed("trials_participant_trials", "participant_id"),
+    Table::distributed("trials_appointments", "participant_id"),
+    Table::distributed("trials_conversations", "participant_id"),
+    Table::distributed("trials_handoff_queue", "participant_id"),
+    Table::distributed("trials_rides", "participant_id"),
+    Table::distributed("trials_agent_reasoning", "participant_id"),
+];
+
 impl Module for Trials {
     fn name(&self) -> &'static str {
         "trials"
@@ -51,17 +63,8 @@ impl Module for Trials {
         crate::migrations()
     }
 
-    fn tables(&self) -> &'static [&'static str] {
-        &[
-            "trials_participants",
-            "trials_trials",
-            "trials_participant_trials",
-            "trials_appointments",
-            "trials_conversations",
-            "trials_handoff_queue",
-            "trials_rides",
-            "trials_agent_reasoning",
-        ]
+    fn tables(&self) -> &'static [Table] {
+        TABLES
     }
 
     fn areas(&self) -> &'static [Area] {

@@ -44,7 +44,11 @@ pub fn run(app: &App) -> Result<ExitCode> {
             m.name(),
             enabled,
             routes,
-            m.tables().join(", ")
+            m.tables()
+                .iter()
+                .map(|t| t.name)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         println!("{:<12} {}", "", m.description());
     }
