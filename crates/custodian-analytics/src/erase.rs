@@ -24,13 +24,16 @@ use custodian_ledger::subject_keys::{self, Subject};
 use custodian_module::erase::{Erased, Erasure, Ids, Target};
 use futures::future::BoxFuture;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::model::{ml_annotation, ml_prediction, patient_journey};
+use crate::{
+    model::{ml_annotation, ml_prediction, patient_journey},
+    patient::PatientKeyed,
+};
 
 /// The subject type an analytics patient's key and chain entries carry.
 pub const SUBJECT_TYPE: &str = "analytics_patient";
@@ -152,7 +155,7 @@ pub async fn hold(tx: &DatabaseTransaction, patients: &[&str]) -> Result<()> {
 }
 
 /// Refuses (409) a change to a row of an erased patient; call it with the
-/// row locked `FOR UPDATE`, which erasure's update of it waits for.
+/// row locked `FOR UPDATE`, which erasure's move of it waits for.
 pub(crate) fn refuse_erased_row(patient_id: &str) -> Result<()> {
     if patient_id.starts_with(ERASED_PREFIX) {
         return Err(Error::Conflict(format!(
@@ -170,6 +173,44 @@ fn random_uuid() -> Result<Uuid> {
     getrandom::fill(&mut bytes)
         .map_err(|e| Error::Unavailable(format!("the operating system gave no randomness: {e}")))?;
     Ok(uuid::Builder::from_random_bytes(bytes).into_uuid())
+}
+
+/// Moves a patient's rows of one table to their erased name, cleared by
+/// `clear`, keeping each row's id: the rows are locked and read, deleted,
+/// and inserted again. Not an `UPDATE` of `patient_id`: it is the
+/// distribution column Citus shards these tables by, which it refuses to
+/// update in place (ARCHITECTURE "Distribution keys"). A change by id that
+/// waited on a row's lock then finds no row (404) rather than its erased
+/// copy (409); either way nothing is written about the patient.
+async fn rename<E>(
+    tx: &DatabaseTransaction,
+    patient_id: &str,
+    clear: impl Fn(E::Model) -> E::ActiveModel,
+) -> Result<u64>
+where
+    E: PatientKeyed,
+    E::Model: Sync + IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+{
+    let found = E::find()
+        .filter(E::patient_column().eq(patient_id))
+        .lock_exclusive()
+        .all(tx)
+        .await?;
+    if found.is_empty() {
+        return Ok(0);
+    }
+    E::delete_many()
+        .filter(E::patient_column().eq(patient_id))
+        .exec(tx)
+        .await?;
+    let n = found.len() as u64;
+    let mut copies = found.into_iter().map(clear).peekable();
+    while copies.peek().is_some() {
+        let chunk: Vec<E::ActiveModel> = copies.by_ref().take(CHUNK).collect();
+        E::insert_many(chunk).exec_without_returning(tx).await?;
+    }
+    Ok(n)
 }
 
 fn erase_patient<'a>(tx: &'a DatabaseTransaction, t: &'a Target) -> BoxFuture<'a, Result<Erased>> {
@@ -191,39 +232,31 @@ fn erase_patient<'a>(tx: &'a DatabaseTransaction, t: &'a Target) -> BoxFuture<'a
             )));
         }
         let erased_id = format!("{ERASED_PREFIX}{}", random_uuid()?);
-        let none_time = Option::<chrono::DateTime<chrono::Utc>>::None;
         let mut rows = Vec::new();
 
-        use patient_journey::Column as J;
-        let n = patient_journey::Entity::update_many()
-            .col_expr(J::PatientId, Expr::value(erased_id.clone()))
-            .col_expr(J::JourneyStage, Expr::value(Option::<String>::None))
-            .col_expr(J::SourceTimestamp, Expr::value(none_time))
-            .col_expr(J::IngestionTimestamp, Expr::value(none_time))
-            .filter(J::PatientId.eq(t.name.as_str()))
-            .exec(tx)
-            .await?
-            .rows_affected;
+        let name = t.name.as_str();
+        let n = rename::<patient_journey::Entity>(tx, name, |m| patient_journey::ActiveModel {
+            patient_id: Set(erased_id.clone()),
+            journey_stage: Set(None),
+            source_timestamp: Set(None),
+            ingestion_timestamp: Set(None),
+            ..m.into_active_model()
+        })
+        .await?;
         rows.push(("analytics_patient_journeys", n));
-
-        use ml_prediction::Column as P;
-        let n = ml_prediction::Entity::update_many()
-            .col_expr(P::PatientId, Expr::value(erased_id.clone()))
-            .col_expr(P::PredictionScore, Expr::value(Option::<f64>::None))
-            .filter(P::PatientId.eq(t.name.as_str()))
-            .exec(tx)
-            .await?
-            .rows_affected;
+        let n = rename::<ml_prediction::Entity>(tx, name, |m| ml_prediction::ActiveModel {
+            patient_id: Set(erased_id.clone()),
+            prediction_score: Set(None),
+            ..m.into_active_model()
+        })
+        .await?;
         rows.push(("analytics_ml_predictions", n));
-
-        use ml_annotation::Column as A;
-        let n = ml_annotation::Entity::update_many()
-            .col_expr(A::PatientId, Expr::value(erased_id))
-            .col_expr(A::Label, Expr::value(ERASED_TEXT))
-            .filter(A::PatientId.eq(t.name.as_str()))
-            .exec(tx)
-            .await?
-            .rows_affected;
+        let n = rename::<ml_annotation::Entity>(tx, name, |m| ml_annotation::ActiveModel {
+            patient_id: Set(erased_id.clone()),
+            label: Set(ERASED_TEXT.to_owned()),
+            ..m.into_active_model()
+        })
+        .await?;
         rows.push(("analytics_ml_annotations", n));
 
         // No row names them, but keyed answers may be sealed under their

@@ -25,7 +25,7 @@ use custodian_ledger::{
     record::Named,
 };
 use custodian_privacy::splits::SplitConfig;
-use sea_orm::{ActiveValue::Set, EntityTrait, TryInsertResult};
+use sea_orm::{ActiveValue::Set, EntityTrait, TryInsertResult, sea_query::OnConflict};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -328,12 +328,16 @@ impl Row {
 }
 
 /// Inserts `rows` of one entity, skipping ids already present; how many went in.
+/// The conflict names no columns: on PostgreSQL the key is
+/// `(patient_id, id)` (ARCHITECTURE "Distribution keys"), on SQLite `id`,
+/// and a row's id is derived from bytes that include its patient.
 async fn insert_new<A>(tx: &sea_orm::DatabaseTransaction, rows: Vec<A>) -> Result<u64>
 where
     A: sea_orm::ActiveModelTrait + Send,
 {
     let res = <A::Entity as EntityTrait>::insert_many(rows)
-        .on_conflict_do_nothing()
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .try_insert()
         .exec_without_returning(tx)
         .await?;
     Ok(match res {
