@@ -11,7 +11,8 @@
 //!   columns; a distributed table may point at a reference table, a
 //!   reference table never at a distributed one; no module table points
 //!   at a table outside the modules (those stay on the coordinator);
-//! - every table a module's migrations make is declared.
+//! - every table a module's migrations make is declared, and ARCHITECTURE
+//!   "Distribution keys" lists each as declared.
 //!
 //! PostgreSQL only: the catalog is PostgreSQL's, and Citus is a
 //! PostgreSQL extension.
@@ -173,4 +174,56 @@ async fn every_module_table_is_placed_as_citus_requires() {
         );
     })
     .await;
+}
+
+/// A placement as ARCHITECTURE writes it.
+fn render(p: Placement) -> String {
+    match p {
+        Placement::Reference => "reference".to_owned(),
+        Placement::Distributed(col) => format!("distributed by `{col}`"),
+    }
+}
+
+/// The `| `table` | placement |` rows of ARCHITECTURE's "Distribution
+/// keys" section, sorted.
+fn documented() -> Vec<(String, String)> {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../ARCHITECTURE.md"
+    ))
+    .expect("ARCHITECTURE.md at the workspace root");
+    let section = doc
+        .split("\n## ")
+        .find(|s| s.starts_with("Distribution keys"))
+        .expect("a Distribution keys section");
+    let mut rows: Vec<(String, String)> = section
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let table = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            Some((table.to_owned(), (*cells.get(2)?).to_owned()))
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn architecture_lists_every_table_as_declared() {
+    let all = custodian_app::modules(&Config::default()).unwrap();
+    let mut declared: Vec<(String, String)> = all
+        .enabled()
+        .iter()
+        .flat_map(|m| {
+            m.tables()
+                .iter()
+                .map(|t| (t.name.to_owned(), render(t.placement)))
+        })
+        .collect();
+    declared.sort();
+    assert_eq!(
+        documented(),
+        declared,
+        "ARCHITECTURE \"Distribution keys\" against Module::tables()"
+    );
 }
