@@ -228,8 +228,7 @@ pub async fn create_participant(
     .await;
     match res {
         // Two requests for one person raced past the lookup; the key of
-        // `trials_mary_ids` (or, on SQLite, the unique index) let one in.
-        // Name it.
+        // `trials_mary_ids` let one in. Name it.
         Err(Error::Duplicate(_)) => match holder_of(store.conn(), candidates).await? {
             Some(_) => Err(already()),
             None => Err(Error::Conflict(
