@@ -36,7 +36,7 @@ fn erase_case<'a>(tx: &'a DatabaseTransaction, t: &'a Target) -> BoxFuture<'a, R
     Box::pin(async move {
         let id = t.id;
         // Soft-deleted cases are erased too: deletion hid them, it did not forget them.
-        case::Entity::find_by_id(id)
+        let cur = case::Entity::find_by_id(id)
             .lock_exclusive()
             .one(tx)
             .await?
@@ -44,14 +44,13 @@ fn erase_case<'a>(tx: &'a DatabaseTransaction, t: &'a Target) -> BoxFuture<'a, R
                 entity: "case",
                 id: id.to_string(),
             })?;
+        let erased_id = format!("erased_{id}");
+        crate::external_ids::replace(tx, &cur.external_id, &erased_id, id).await?;
         let now = custodian_core::time::now();
         let empty = serde_json::json!({});
         let mut rows = Vec::new();
         let n = case::Entity::update_many()
-            .col_expr(
-                case::Column::ExternalId,
-                Expr::value(format!("erased_{id}")),
-            )
+            .col_expr(case::Column::ExternalId, Expr::value(erased_id))
             .col_expr(case::Column::Title, Expr::value(ERASED_TEXT))
             .col_expr(
                 case::Column::Description,

@@ -12,6 +12,7 @@
 
 pub mod erase;
 mod export;
+mod external_ids;
 pub mod http;
 mod migrations;
 pub mod model;

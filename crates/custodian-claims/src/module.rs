@@ -38,6 +38,8 @@ const TABLES: &[Table] = &[
     Table::distributed("claims_documents", "case_id"),
     Table::distributed("claims_triage_results", "case_id"),
     Table::reference("claims_analytics_snapshots"),
+    // The unique claim numbers, apart from the cases they name.
+    Table::distributed("claims_case_external_ids", "external_id"),
 ];
 
 impl Module for Claims {

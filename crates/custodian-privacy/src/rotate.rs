@@ -40,6 +40,22 @@ pub struct PseudonymColumn {
     /// The identifying columns, in the order they are hashed. A NULL input
     /// hashes as the empty string.
     pub inputs: &'static [(&'static str, InputKind)],
+    /// A table keyed by the pseudonym that guards its uniqueness, if any:
+    /// rotation moves each row's entry to its new id in the same transaction.
+    pub lookup: Option<PseudonymLookup>,
+}
+
+/// A table whose primary key is a pseudonym column's value, with the key
+/// of the row holding it (a unique index kept apart from the row, so the
+/// row's table can be sharded by its own key).
+#[derive(Debug, Clone, Copy)]
+pub struct PseudonymLookup {
+    /// The table.
+    pub table: &'static str,
+    /// Its primary key: the pseudonym.
+    pub column: &'static str,
+    /// The holding row's key.
+    pub key: &'static str,
 }
 
 /// How many rows of one table were re-keyed.
@@ -116,10 +132,13 @@ pub async fn rotate(
                 let new_id = recompute(pseudonymizer, col, row, to)?;
                 let update = Query::update()
                     .table(Alias::new(col.table))
-                    .value(Alias::new(col.column), new_id)
+                    .value(Alias::new(col.column), new_id.as_str())
                     .and_where(Expr::col(Alias::new(col.key)).eq(key))
                     .to_owned();
                 tx.execute(&update).await.map_err(Error::from)?;
+                if let Some(l) = &col.lookup {
+                    move_lookup(&tx, l, current.as_deref(), &new_id, key).await?;
+                }
                 rows += 1;
             }
             progress(col.table, rows);
@@ -140,6 +159,31 @@ pub async fn rotate(
         });
     }
     Ok(done)
+}
+
+/// Replaces `old`'s entry in lookup `l` by `new` for row `key`: a delete
+/// and an insert, since a sharded table's key cannot be updated in place.
+async fn move_lookup(
+    tx: &impl ConnectionTrait,
+    l: &PseudonymLookup,
+    old: Option<&str>,
+    new: &str,
+    key: Uuid,
+) -> Result<(), Error> {
+    if let Some(old) = old {
+        let delete = Query::delete()
+            .from_table(Alias::new(l.table))
+            .and_where(Expr::col(Alias::new(l.column)).eq(old))
+            .to_owned();
+        tx.execute(&delete).await?;
+    }
+    let insert = Query::insert()
+        .into_table(Alias::new(l.table))
+        .columns([Alias::new(l.column), Alias::new(l.key)])
+        .values_panic([new.into(), key.into()])
+        .to_owned();
+    tx.execute(&insert).await?;
+    Ok(())
 }
 
 fn recompute(

@@ -46,12 +46,14 @@ const PEOPLE: PseudonymColumn = PseudonymColumn {
         ("name", InputKind::CaseInsensitive),
         ("dob", InputKind::Date),
     ],
+    lookup: None,
 };
 const CONTACTS: PseudonymColumn = PseudonymColumn {
     table: "contacts",
     key: "id",
     column: "pid",
     inputs: &[("email", InputKind::CaseInsensitive)],
+    lookup: None,
 };
 
 struct Tables;

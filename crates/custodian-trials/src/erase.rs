@@ -20,7 +20,7 @@ use custodian_module::{
 use futures::future::BoxFuture;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::{Expr, Query},
+    sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -47,15 +47,14 @@ fn erase_participant<'a>(
 ) -> BoxFuture<'a, Result<Erased>> {
     Box::pin(async move {
         let id = t.id;
-        lock_live::<participant::Entity>(tx, id).await?;
+        let cur = lock_live::<participant::Entity>(tx, id).await?;
+        let erased_id = format!("erased_{id}");
+        crate::mary_ids::replace(tx, &cur.mary_id, &erased_id, id).await?;
         let now = custodian_core::time::now();
         let mut rows = Vec::new();
         let dob = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default();
         let n = participant::Entity::update_many()
-            .col_expr(
-                participant::Column::MaryId,
-                Expr::value(format!("erased_{id}")),
-            )
+            .col_expr(participant::Column::MaryId, Expr::value(erased_id))
             .col_expr(participant::Column::FirstName, Expr::value(ERASED_TEXT))
             .col_expr(participant::Column::LastName, Expr::value(ERASED_TEXT))
             .col_expr(participant::Column::DateOfBirth, Expr::value(dob))
@@ -119,13 +118,15 @@ fn erase_participant<'a>(
             .rows_affected;
         rows.push(("trials_appointments", n));
 
-        let files: Vec<Option<String>> = conversation::Entity::find()
+        let convs: Vec<(Uuid, Option<String>)> = conversation::Entity::find()
             .select_only()
+            .column(conversation::Column::Id)
             .column(conversation::Column::AudioPath)
             .filter(conversation::Column::ParticipantId.eq(id))
             .into_tuple()
             .all(tx)
             .await?;
+        let (conversations, files): (Vec<Uuid>, Vec<Option<String>>) = convs.into_iter().unzip();
         let n = conversation::Entity::update_many()
             .col_expr(
                 conversation::Column::Transcript,
@@ -179,19 +180,12 @@ fn erase_participant<'a>(
             )
             .col_expr(agent_reasoning::Column::UpdatedAt, Expr::value(now))
             // Traces written before a conversation's trace took its
-            // participant name only the conversation.
+            // participant name only the conversation. The ids are listed,
+            // not a subquery: traces are sharded apart from conversations.
             .filter(
                 Condition::any()
                     .add(agent_reasoning::Column::ParticipantId.eq(id))
-                    .add(
-                        agent_reasoning::Column::ConversationId.in_subquery(
-                            Query::select()
-                                .column(conversation::Column::Id)
-                                .from(conversation::Entity)
-                                .and_where(conversation::Column::ParticipantId.eq(id))
-                                .to_owned(),
-                        ),
-                    ),
+                    .add(agent_reasoning::Column::ConversationId.is_in(conversations)),
             )
             .exec(tx)
             .await?

@@ -15,6 +15,7 @@ pub mod erase;
 mod export;
 pub mod hours;
 pub mod http;
+mod mary_ids;
 pub mod media;
 mod migrations;
 pub mod model;
@@ -54,6 +55,7 @@ pub fn pseudonym_columns() -> Vec<PseudonymColumn> {
         key: "id",
         column: "mary_id",
         inputs: PSEUDONYM_INPUTS,
+        lookup: Some(mary_ids::LOOKUP),
     }]
 }
 

@@ -47,7 +47,10 @@ const TABLES: &[Table] = &[
     Table::distributed("trials_conversations", "participant_id"),
     Table::distributed("trials_handoff_queue", "participant_id"),
     Table::distributed("trials_rides", "participant_id"),
-    Table::distributed("trials_agent_reasoning", "participant_id"),
+    // A trace may name no participant: sharded by its own id, apart.
+    Table::distributed("trials_agent_reasoning", "id"),
+    // The unique `mary_id`s, apart from the participants they name.
+    Table::distributed("trials_mary_ids", "mary_id"),
 ];
 
 impl Module for Trials {

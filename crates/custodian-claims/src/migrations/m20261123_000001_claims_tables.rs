@@ -2,7 +2,9 @@
 //!
 //! `claims_cases_list` (status, case_type, urgency_level, created_at, id) is
 //! the index of the standard listing (three equality filters, newest
-//! first): a keyset page is one backward index range scan.
+//! first): a keyset page is one backward index range scan. (On PostgreSQL,
+//! `m20261222_000001_claims_distribution` moves the unique `external_id` to
+//! `claims_case_external_ids` and re-keys documents and triage by case.)
 
 use sea_orm_migration::prelude::*;
 

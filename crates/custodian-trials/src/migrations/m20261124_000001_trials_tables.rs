@@ -5,6 +5,8 @@
 //! The database holds what it can: one enrollment per (participant,
 //! trial), one participant per `mary_id`, and a ride's participant is its
 //! appointment's (a composite foreign key onto `(id, participant_id)`).
+//! (On PostgreSQL, `m20261222_000001_trials_distribution` moves the unique
+//! `mary_id` to `trials_mary_ids` and re-keys the tables by participant.)
 
 use custodian_core::schema::{fk, index, keyed_table, n, one_of, tstz, tstz_null};
 use sea_orm_migration::{prelude::*, schema::*};

@@ -182,6 +182,7 @@ pub async fn create_participant(
                 }
                 let now = time::now();
                 let id = Uuid::now_v7();
+                crate::mary_ids::claim(tx, &mary_id, id).await?;
                 let am = participant::ActiveModel {
                     id: Set(id),
                     mary_id: Set(mary_id),
@@ -226,8 +227,8 @@ pub async fn create_participant(
     )
     .await;
     match res {
-        // Two requests for one person raced past the lookup; the unique
-        // index let one in. Name it.
+        // Two requests for one person raced past the lookup; the key of
+        // `trials_mary_ids` let one in. Name it.
         Err(Error::Duplicate(_)) => match holder_of(store.conn(), candidates).await? {
             Some(_) => Err(already()),
             None => Err(Error::Conflict(
@@ -414,7 +415,9 @@ pub async fn update_participant(
                     {
                         return Err(already());
                     }
-                    am.mary_id = Set(pz.pseudonymize(&inputs));
+                    let mary_id = pz.pseudonymize(&inputs);
+                    crate::mary_ids::replace(tx, &cur.mary_id, &mary_id, id).await?;
+                    am.mary_id = Set(mary_id);
                     changed.push("mary_id");
                 }
                 if let Some(s) = patch.identity_status
