@@ -104,7 +104,9 @@ async fn violations(db: &TestDb) -> Vec<String> {
         let name = t[0].as_str();
         let module_made = prefixes.iter().any(|p| name.starts_with(p.as_str()));
         if module_made && !placed.contains_key(name) {
-            bad.push(format!("{name}: made by a module's migrations but not declared"));
+            bad.push(format!(
+                "{name}: made by a module's migrations but not declared"
+            ));
         }
     }
     for (name, placement) in &placed {
