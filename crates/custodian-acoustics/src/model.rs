@@ -148,6 +148,33 @@ table!(
     }
 );
 
+/// The `acoustics_participant_numbers` table: who holds each number of a
+/// study. Its key is the one-participant-per-(study, number) rule, which a
+/// distributed participants table cannot hold itself; internal, no API.
+pub mod participant_number {
+    use super::*;
+
+    /// One (study, number) and the participant holding it.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "acoustics_participant_numbers")]
+    pub struct Model {
+        /// The study.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub study_id: Uuid,
+        /// The number within it.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub participant_number: i32,
+        /// The participant.
+        pub participant_id: Uuid,
+    }
+
+    /// No relations: the table has no foreign keys.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 maneuver_table!(
     /// The `acoustics_audio_processing` table.
     audio_processing, "acoustics_audio_processing", AudioProcessingRecord,
@@ -303,6 +330,10 @@ table!(
         pub id: Uuid,
         /// The summary; deleting it deletes its cycles.
         pub movement_cycles_id: Uuid,
+        /// The summary's participant, kept here so the row lives beside
+        /// them on a distributed database; not part of the API.
+        #[serde(skip)]
+        pub participant_id: Uuid,
         /// The cycle's position, from 0, unique within the summary.
         pub cycle_index: i32,
         /// Start, in seconds from the start of the recording.

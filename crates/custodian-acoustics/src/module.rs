@@ -36,6 +36,8 @@ struct Acoustics;
 const TABLES: &[Table] = &[
     Table::reference("acoustics_studies"),
     Table::distributed("acoustics_participants", "id"),
+    // The (study, number) rule's lookup: its own co-location group.
+    Table::distributed("acoustics_participant_numbers", "study_id"),
     Table::distributed("acoustics_audio_processing", "participant_id"),
     Table::distributed("acoustics_biomechanics_imports", "participant_id"),
     Table::distributed("acoustics_synchronizations", "participant_id"),

@@ -53,6 +53,14 @@ fn profile_spec() -> ListSpec<profile::Entity> {
         .default_order(&[("created_at", Dir::Asc)])
 }
 
+/// A resource whose rows' client is read through their session: its
+/// stored `client_id` (there for placement on a distributed database) is
+/// not one of its fields, so its files keep the columns they had.
+fn through_session(mut r: ExportResource) -> ExportResource {
+    r.fields.retain(|f| f.name != "client_id");
+    r
+}
+
 /// The exportable therapy resources.
 pub fn exports() -> Vec<ExportResource> {
     vec![
@@ -98,7 +106,7 @@ pub fn exports() -> Vec<ExportResource> {
             ],
             Listed::<session::Entity>::new(repo::session_spec),
         ),
-        ExportResource::table(
+        through_session(ExportResource::table(
             "sentences",
             THERAPY,
             // The client, read through the session: one client's dates
@@ -126,8 +134,8 @@ pub fn exports() -> Vec<ExportResource> {
                 session::Column::ClientId,
                 "client_id",
             ),
-        ),
-        ExportResource::table(
+        )),
+        through_session(ExportResource::table(
             "insights",
             THERAPY,
             // The client, read through the session: one client's dates
@@ -154,7 +162,7 @@ pub fn exports() -> Vec<ExportResource> {
                 session::Column::ClientId,
                 "client_id",
             ),
-        ),
+        )),
         ExportResource::table(
             "client_profiles",
             THERAPY,

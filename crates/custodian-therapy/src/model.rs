@@ -169,6 +169,10 @@ table!(
         pub id: Uuid,
         /// The session.
         pub session_id: Uuid,
+        /// The session's client, kept here so the row lives beside its
+        /// client on a distributed database; not part of the API.
+        #[serde(skip)]
+        pub client_id: Uuid,
         /// Start, in milliseconds from the start of the recording.
         pub start_ms: i64,
         /// End, in milliseconds.
@@ -210,6 +214,10 @@ table!(
         pub id: Uuid,
         /// The session.
         pub session_id: Uuid,
+        /// The session's client, kept here so the row lives beside its
+        /// client on a distributed database; not part of the API.
+        #[serde(skip)]
+        pub client_id: Uuid,
         /// `cognitive_distortion`, `schema`, `progress`, ...
         pub insight_type: String,
         /// 0..1.

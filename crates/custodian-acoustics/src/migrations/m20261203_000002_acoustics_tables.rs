@@ -8,6 +8,10 @@
 //! that NULLs, which are distinct in a plain unique index, cannot make a
 //! second row on either backend), pass and speed only on walks, and
 //! cascades from a study down to a cycle.
+//!
+//! `m20261222_000001_acoustics_distribution` later moves the (study, number)
+//! rule to a lookup table and, on PostgreSQL, puts `participant_id` in the
+//! record and cycle keys.
 
 use custodian_core::schema::{fk, index, keyed_table, n, one_of, tstz, tstz_null};
 use sea_orm_migration::{prelude::*, schema::*};

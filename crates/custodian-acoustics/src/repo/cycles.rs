@@ -173,7 +173,9 @@ pub async fn save_movement_cycles(
         move |tx, actor, saved| {
             Box::pin(async move {
                 let id = saved.record.id;
+                let participant_id = saved.record.participant_id;
                 let cur: Vec<CycleDetail> = movement_cycle_detail::Entity::find()
+                    .filter(movement_cycle_detail::Column::ParticipantId.eq(participant_id))
                     .filter(movement_cycle_detail::Column::MovementCyclesId.eq(id))
                     .order_by_asc(movement_cycle_detail::Column::CycleIndex)
                     .all(tx)
@@ -185,6 +187,7 @@ pub async fn save_movement_cycles(
                     return Ok(());
                 }
                 movement_cycle_detail::Entity::delete_many()
+                    .filter(movement_cycle_detail::Column::ParticipantId.eq(participant_id))
                     .filter(movement_cycle_detail::Column::MovementCyclesId.eq(id))
                     .exec(tx)
                     .await?;
@@ -193,6 +196,7 @@ pub async fn save_movement_cycles(
                     let rows = chunk.iter().map(|d| movement_cycle_detail::ActiveModel {
                         id: sea_orm::ActiveValue::Set(Uuid::now_v7()),
                         movement_cycles_id: sea_orm::ActiveValue::Set(id),
+                        participant_id: sea_orm::ActiveValue::Set(participant_id),
                         cycle_index: sea_orm::ActiveValue::Set(d.cycle_index),
                         start_time_s: sea_orm::ActiveValue::Set(d.start_time_s),
                         end_time_s: sea_orm::ActiveValue::Set(d.end_time_s),
@@ -227,9 +231,10 @@ pub async fn get_movement_cycle_details(
     actor: &Actor,
     movement_cycles_id: Uuid,
 ) -> Result<Vec<movement_cycle_detail::Model>> {
-    get_movement_cycles(store, actor, movement_cycles_id).await?;
+    let summary = get_movement_cycles(store, actor, movement_cycles_id).await?;
     let rows = observe("get_movement_cycle_details", async {
         Ok(movement_cycle_detail::Entity::find()
+            .filter(movement_cycle_detail::Column::ParticipantId.eq(summary.participant_id))
             .filter(movement_cycle_detail::Column::MovementCyclesId.eq(movement_cycles_id))
             .order_by_asc(movement_cycle_detail::Column::CycleIndex)
             .limit(MAX_CYCLES as u64)

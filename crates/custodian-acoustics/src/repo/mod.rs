@@ -27,15 +27,15 @@ use custodian_ledger::{
     record::{Check, Record, Visibility, get, ids_of, list, not_found, record_reads, save},
 };
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, IdenStatic,
-    IntoActiveModel, Iterable, ModelTrait, QueryFilter, QueryOrder, QuerySelect, Value,
-    sea_query::OnConflict,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction,
+    EntityTrait, IdenStatic, IntoActiveModel, Iterable, ModelTrait, QueryFilter, QueryOrder,
+    QuerySelect, Value, sea_query::OnConflict,
 };
 use uuid::Uuid;
 
 use crate::{
     files::{DataRoot, FileError, FileFacts},
-    model::{Knee, Maneuver, Speed},
+    model::{Knee, Maneuver, Speed, participant_number},
 };
 
 mod audio;
@@ -222,7 +222,8 @@ macro_rules! record_api {
             actor: &custodian_ledger::audit::Actor,
             id: uuid::Uuid,
         ) -> custodian_core::Result<()> {
-            $crate::repo::delete_row::<$module::Entity>(store, actor, stringify!($delete), id).await
+            $crate::repo::delete_row::<$module::Entity>(store, actor, stringify!($delete), id, None)
+                .await
         }
     };
 }
@@ -626,12 +627,16 @@ fn nothing_more<'t, M>(
 }
 
 /// Deletes one row (and, by the database's cascades, what hangs off it)
-/// and audits the deletion.
+/// and audits the deletion. `numbers` names the column of
+/// `acoustics_participant_numbers` that holds `id` when the row is a study
+/// or participant: that lookup has no foreign key to cascade, so its rows
+/// go in the same transaction and the numbers are free again.
 async fn delete_row<E: Record>(
     store: &Store,
     actor: &Actor,
     op: &'static str,
     id: Uuid,
+    numbers: Option<participant_number::Column>,
 ) -> Result<()> {
     let actor = actor.clone();
     observe(
@@ -644,6 +649,12 @@ async fn delete_row<E: Record>(
                     .await?;
                 if res.rows_affected == 0 {
                     return Err(not_found::<E>(id));
+                }
+                if let Some(c) = numbers {
+                    participant_number::Entity::delete_many()
+                        .filter(c.eq(id))
+                        .exec(tx)
+                        .await?;
                 }
                 audit::record(tx, &actor.change("delete", E::NAME, id, &[])).await?;
                 Ok(())

@@ -1,5 +1,9 @@
 //! Participants: one per study and number. Records create them on first
 //! use; deleting one deletes all their records.
+//!
+//! The (study, number) rule is the key of `acoustics_participant_numbers`,
+//! written in the same transaction as the participant and before it, so a
+//! duplicate is refused (409) or, on first use, found there.
 
 use custodian_core::{
     Error, Result, Store,
@@ -11,16 +15,13 @@ use custodian_ledger::{
     audit::Actor,
     record::{Check, insert_audited},
 };
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    sea_query::OnConflict,
-};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait, sea_query::OnConflict};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{check_participant, delete_row, read_one, read_page, studies::ensure_study};
-use crate::model::participant;
+use crate::model::{participant, participant_number};
 
 custodian_ledger::record!(participant, "participant", kept);
 
@@ -59,6 +60,15 @@ fn row(study_id: Uuid, study: &str, number: i32) -> (Uuid, participant::ActiveMo
 
 const FIELDS: &[&str] = &["study_id", "study", "participant_number"];
 
+/// The lookup row giving `number` of study `study_id` to participant `id`.
+fn number(study_id: Uuid, number: i32, id: Uuid) -> participant_number::ActiveModel {
+    participant_number::ActiveModel {
+        study_id: Set(study_id),
+        participant_number: Set(number),
+        participant_id: Set(id),
+    }
+}
+
 /// Adds a participant; the same study and number again is a 409.
 pub async fn create_participant(
     store: &Store,
@@ -75,6 +85,10 @@ pub async fn create_participant(
             Box::pin(async move {
                 let s = ensure_study(tx, &actor, &new.study).await?;
                 let (id, am) = row(s.id, &s.name, new.participant_number);
+                // A number already held is a unique violation here: the 409.
+                participant_number::Entity::insert(number(s.id, new.participant_number, id))
+                    .exec_without_returning(tx)
+                    .await?;
                 insert_audited(tx, &actor, id, am, FIELDS).await
             })
         }),
@@ -82,30 +96,38 @@ pub async fn create_participant(
     .await
 }
 
-/// The participant `number` of `study`, created with the study if they
-/// are new; safe against a concurrent first use.
+/// The participant `n` of `study`, created with the study if they are
+/// new; safe against a concurrent first use: whoever claims the number in
+/// the lookup creates the participant, and a loser (which waits for the
+/// winner's commit on PostgreSQL) reads who holds it.
 pub(crate) async fn ensure_participant(
     tx: &DatabaseTransaction,
     actor: &Actor,
     study: &str,
-    number: i32,
+    n: i32,
 ) -> Result<participant::Model> {
     let s = ensure_study(tx, actor, study).await?;
-    let (id, am) = row(s.id, &s.name, number);
-    let inserted = participant::Entity::insert(am)
+    let (id, am) = row(s.id, &s.name, n);
+    let claimed = participant_number::Entity::insert(number(s.id, n, id))
         .on_conflict(OnConflict::new().do_nothing().to_owned())
         .exec_without_returning(tx)
         .await?;
-    if inserted == 1 {
+    if claimed == 1 {
+        participant::Entity::insert(am)
+            .exec_without_returning(tx)
+            .await?;
         custodian_ledger::audit::record(tx, &actor.change("create", "participant", id, FIELDS))
             .await?;
     }
-    participant::Entity::find()
-        .filter(participant::Column::StudyId.eq(s.id))
-        .filter(participant::Column::ParticipantNumber.eq(number))
+    let vanished = || Error::Conflict(format!("participant {n} vanished; retry"));
+    let holder = participant_number::Entity::find_by_id((s.id, n))
         .one(tx)
         .await?
-        .ok_or_else(|| Error::Conflict(format!("participant {number} vanished; retry")))
+        .ok_or_else(vanished)?;
+    participant::Entity::find_by_id(holder.participant_id)
+        .one(tx)
+        .await?
+        .ok_or_else(vanished)
 }
 
 /// One participant by id; the read is recorded.
@@ -137,5 +159,6 @@ pub async fn list_participants(
 /// Deletes a participant and, by the database's cascades, every record
 /// of theirs (audio, biomechanics, synchronizations, cycles and details).
 pub async fn delete_participant(store: &Store, actor: &Actor, id: Uuid) -> Result<()> {
-    delete_row::<participant::Entity>(store, actor, "delete_participant", id).await
+    let numbers = Some(participant_number::Column::ParticipantId);
+    delete_row::<participant::Entity>(store, actor, "delete_participant", id, numbers).await
 }

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{check_name, delete_row, read_one, read_page};
-use crate::model::study;
+use crate::model::{participant_number, study};
 
 custodian_ledger::record!(study, "study", kept);
 
@@ -121,5 +121,6 @@ pub async fn list_studies(
 
 /// Deletes a study with its participants and all their records.
 pub async fn delete_study(store: &Store, actor: &Actor, id: Uuid) -> Result<()> {
-    delete_row::<study::Entity>(store, actor, "delete_study", id).await
+    let numbers = Some(participant_number::Column::StudyId);
+    delete_row::<study::Entity>(store, actor, "delete_study", id, numbers).await
 }

@@ -22,6 +22,9 @@
 //!
 //! The analysis queue finds work through `(analysis_status,
 //! transcript_status, date)`.
+//!
+//! `m20261222_000001_therapy_distribution` later gives sentences and
+//! insights a `client_id` and, on PostgreSQL, puts it in every key.
 
 use custodian_core::schema::{fk, index, keyed_table, n, one_of, tstz, tstz_null};
 use sea_orm_migration::{prelude::*, schema::*, sea_orm::DatabaseBackend};

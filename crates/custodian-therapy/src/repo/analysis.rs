@@ -197,7 +197,8 @@ pub async fn complete_analysis(
         store.transaction(|tx| {
             Box::pin(async move {
                 let cur = leased(tx, session_id, result.lease).await?;
-                let saved = insert_insights(tx, &actor, session_id, result.insights).await?;
+                let saved =
+                    insert_insights(tx, &actor, session_id, cur.client_id, result.insights).await?;
                 finish(tx, &actor, cur, WorkStatus::Completed, None).await?;
                 Ok(saved)
             })

@@ -19,17 +19,18 @@ pub(crate) fn rows_per_insert(backend: Backend, cols: usize) -> usize {
 }
 
 /// PostgreSQL's one-statement insert of a transcript: every row arrives in
-/// one JSON array (`$3`, a `json_to_recordset`), so the statement has three
-/// bind parameters whatever the length. `$1` is the session, `$2` the time.
+/// one JSON array (`$4`, a `json_to_recordset`), so the statement has four
+/// bind parameters whatever the length. `$1` is the session, `$2` its
+/// client, `$3` the time.
 /// SQLite has no such function worth its cost and takes multi-row INSERTs
 /// sized by [`rows_per_insert`].
 pub(crate) fn sentences_from_json(backend: Backend) -> Option<&'static str> {
     match backend {
         Backend::Postgres => Some(
-            "INSERT INTO therapy_sentences (id, session_id, start_ms, end_ms, sequence_number, \
-             text, speaker, confidence, created_at, updated_at) \
-             SELECT r.id, $1, r.start_ms, r.end_ms, r.sequence_number, r.text, r.speaker, \
-             r.confidence, $2, $2 FROM json_to_recordset($3::text::json) AS r(id uuid, \
+            "INSERT INTO therapy_sentences (id, session_id, client_id, start_ms, end_ms, \
+             sequence_number, text, speaker, confidence, created_at, updated_at) \
+             SELECT r.id, $1, $2, r.start_ms, r.end_ms, r.sequence_number, r.text, r.speaker, \
+             r.confidence, $3, $3 FROM json_to_recordset($4::text::json) AS r(id uuid, \
              start_ms bigint, end_ms bigint, sequence_number integer, text text, speaker text, \
              confidence double precision)",
         ),

@@ -81,12 +81,13 @@ pub(crate) fn check_insights(insights: &[NewInsight]) -> Result<()> {
     c.done()
 }
 
-/// Inserts `insights` for `session_id` in the caller's transaction, each
-/// with its audit entry.
+/// Inserts `insights` for `session_id` of client `client_id` in the
+/// caller's transaction, each with its audit entry.
 pub(crate) async fn insert_insights(
     tx: &DatabaseTransaction,
     actor: &Actor,
     session_id: Uuid,
+    client_id: Uuid,
     insights: Vec<NewInsight>,
 ) -> Result<Vec<insight::Model>> {
     let now = time::now();
@@ -96,6 +97,7 @@ pub(crate) async fn insert_insights(
         let am = insight::ActiveModel {
             id: Set(id),
             session_id: Set(session_id),
+            client_id: Set(client_id),
             insight_type: Set(i.insight_type),
             confidence: Set(i.confidence),
             severity: Set(i.severity),
@@ -148,7 +150,7 @@ pub async fn save_insights(
             Box::pin(async move {
                 let s = get::<session::Entity>(tx, session_id, LIVE).await?;
                 crate::erase::hold(tx, s.client_id).await?;
-                insert_insights(tx, &actor, session_id, insights).await
+                insert_insights(tx, &actor, session_id, s.client_id, insights).await
             })
         }),
     )

@@ -152,7 +152,7 @@ fn check_segments(segments: &[Segment]) -> Result<()> {
 }
 
 /// Columns of `therapy_sentences`, for the batch size.
-const SENTENCE_COLUMNS: usize = 14;
+const SENTENCE_COLUMNS: usize = 15;
 
 /// The seed's `save_transcript(session_id, segments)`: the segments become
 /// sentences numbered 0..n-1, times in milliseconds, speaker `unknown` when
@@ -198,7 +198,8 @@ pub async fn save_transcript(
                         .exec(tx)
                         .await?;
                 }
-                let n = insert_sentences(tx, backend, session_id, t.segments).await?;
+                let n =
+                    insert_sentences(tx, backend, session_id, cur.client_id, t.segments).await?;
                 mark_transcribed(tx, session_id).await?;
                 audit_update::<session::Entity>(
                     tx,
@@ -237,7 +238,8 @@ struct NewSentence {
     confidence: Option<f64>,
 }
 
-/// Writes the segments as sentences 0..n-1: on PostgreSQL in one statement
+/// Writes the segments as sentences 0..n-1 of `session_id`, each naming
+/// the session's `client_id`: on PostgreSQL in one statement
 /// with the rows as one JSON parameter, on SQLite in multi-row INSERTs of
 /// as many rows as its parameter limit allows (its FTS5 triggers index
 /// each row).
@@ -245,6 +247,7 @@ async fn insert_sentences(
     tx: &DatabaseTransaction,
     backend: Backend,
     session_id: Uuid,
+    client_id: Uuid,
     segments: Vec<Segment>,
 ) -> Result<u64> {
     let now = time::now();
@@ -267,7 +270,7 @@ async fn insert_sentences(
         tx.execute_raw(Statement::from_sql_and_values(
             tx.get_database_backend(),
             sql,
-            [session_id.into(), now.into(), json.into()],
+            [session_id.into(), client_id.into(), now.into(), json.into()],
         ))
         .await?;
         return Ok(written);
@@ -275,6 +278,7 @@ async fn insert_sentences(
     let mut rows = rows.into_iter().map(|r| sentence::ActiveModel {
         id: Set(r.id),
         session_id: Set(session_id),
+        client_id: Set(client_id),
         start_ms: Set(r.start_ms),
         end_ms: Set(r.end_ms),
         sequence_number: Set(r.sequence_number),
