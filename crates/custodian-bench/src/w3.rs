@@ -76,9 +76,21 @@ pub(super) async fn w3_load(store: &Store, n: usize, out: &Output) -> Result<()>
                 }
             })
             .collect();
+        // Each case's claim number is held in its lookup table, as a
+        // `POST` would hold it; one transaction per batch.
+        let pairs: Vec<(String, Uuid)> = rows
+            .iter()
+            .filter_map(|r| match (&r.external_id, &r.id) {
+                (Set(e), Set(id)) => Some((e.clone(), *id)),
+                _ => None,
+            })
+            .collect();
+        let tx = store.conn().begin().await?;
         case::Entity::insert_many(rows)
-            .exec_without_returning(store.conn())
+            .exec_without_returning(&tx)
             .await?;
+        custodian_claims::external_ids::claim_all(&tx, &pairs).await?;
+        tx.commit().await?;
         bar.inc((end - i) as u64);
         i = end;
     }

@@ -28,6 +28,23 @@ pub(crate) async fn claim(
     Ok(())
 }
 
+/// Claims many `(external_id, case)` pairs in one statement, for loads
+/// that insert cases in bulk (the W3 benchmark); a taken one fails it all.
+pub async fn claim_all(conn: &impl ConnectionTrait, pairs: &[(String, Uuid)]) -> Result<()> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let mut insert = Query::insert()
+        .into_table(Alias::new(TABLE))
+        .columns([Alias::new("external_id"), Alias::new("case_id")])
+        .to_owned();
+    for (external_id, case) in pairs {
+        insert.values_panic([external_id.as_str().into(), (*case).into()]);
+    }
+    conn.execute(&insert).await?;
+    Ok(())
+}
+
 /// Moves case `case` from `old` to `new` (nothing when they are equal).
 pub(crate) async fn replace(
     conn: &impl ConnectionTrait,

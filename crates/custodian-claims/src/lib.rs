@@ -12,7 +12,7 @@
 
 pub mod erase;
 mod export;
-mod external_ids;
+pub mod external_ids;
 pub mod http;
 mod migrations;
 pub mod model;
