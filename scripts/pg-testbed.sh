@@ -61,11 +61,19 @@ load_env() {
 ensure_pgbouncer() {
   command -v pgbouncer >/dev/null 2>&1 && return
   [ -x /usr/sbin/pgbouncer ] && return
-  echo "== installing pgbouncer" >&2
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
-  # Debian's package may start its own instance on 6432; this bed uses its own.
-  (service pgbouncer stop >/dev/null 2>&1 || true)
+  # Tests bring several beds up at once: one installs, the others wait for
+  # it (two apt-gets at once would fail on dpkg's lock).
+  exec 9>"${TMPDIR:-/tmp}/custodian-testbed-install.lock"
+  flock 9
+  if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+    echo "== installing pgbouncer" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+    # Debian's package may start its own instance on 6432; this bed uses its own.
+    (service pgbouncer stop >/dev/null 2>&1 || true)
+  fi
+  flock -u 9
+  exec 9>&-
 }
 
 pgbouncer_bin() { command -v pgbouncer 2>/dev/null || echo /usr/sbin/pgbouncer; }

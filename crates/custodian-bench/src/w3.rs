@@ -89,7 +89,9 @@ pub(super) async fn w3_load(store: &Store, n: usize, out: &Output) -> Result<()>
         case::Entity::insert_many(rows)
             .exec_without_returning(&tx)
             .await?;
-        custodian_claims::external_ids::claim_all(&tx, &pairs).await?;
+        custodian_claims::external_ids::EXTERNAL_IDS
+            .claim_all(&tx, &pairs)
+            .await?;
         tx.commit().await?;
         bar.inc((end - i) as u64);
         i = end;

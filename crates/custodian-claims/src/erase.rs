@@ -12,6 +12,7 @@ use custodian_ledger::{
     subject_keys::{self, Subject},
 };
 use custodian_module::erase::{Erased, Erasure, Ids, Target};
+use custodian_privacy::pseudonym::ERASED_PREFIX;
 use futures::future::BoxFuture;
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
@@ -44,8 +45,10 @@ fn erase_case<'a>(tx: &'a DatabaseTransaction, t: &'a Target) -> BoxFuture<'a, R
                 entity: "case",
                 id: id.to_string(),
             })?;
-        let erased_id = format!("erased_{id}");
-        crate::external_ids::replace(tx, &cur.external_id, &erased_id, id).await?;
+        let erased_id = format!("{ERASED_PREFIX}{id}");
+        crate::external_ids::EXTERNAL_IDS
+            .replace(tx, Some(&cur.external_id), &erased_id, id)
+            .await?;
         let now = custodian_core::time::now();
         let empty = serde_json::json!({});
         let mut rows = Vec::new();

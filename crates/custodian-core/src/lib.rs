@@ -8,6 +8,7 @@ pub mod conn;
 pub mod error;
 pub mod failover;
 pub mod limits;
+pub mod lookup;
 pub mod migrate;
 pub mod observe;
 pub mod query;

@@ -200,6 +200,10 @@ impl Pseudonymizer {
     }
 }
 
+/// What an erased row's pseudonym starts with (then the row's own id): it
+/// names nobody, and rotation leaves it as it is.
+pub const ERASED_PREFIX: &str = "erased_";
+
 /// The version an id carries (`v2` of `v2_ab12...`).
 pub fn version_of(id: &str) -> Option<&str> {
     id.split_once('_')

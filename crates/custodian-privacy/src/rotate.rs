@@ -7,7 +7,7 @@
 //! again continues where it stopped. Each table's rotation is audited.
 
 use chrono::NaiveDate;
-use custodian_core::{Error, Store};
+use custodian_core::{Error, Store, lookup::Lookup};
 use custodian_ledger::audit::{self, Actor};
 use sea_orm::{
     ConnectionTrait, QueryResult,
@@ -15,7 +15,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::pseudonym::{Input, Pseudonymizer, version_of};
+use crate::pseudonym::{ERASED_PREFIX, Input, Pseudonymizer, version_of};
 
 /// How one input column is normalized (see [`Input`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,20 +42,7 @@ pub struct PseudonymColumn {
     pub inputs: &'static [(&'static str, InputKind)],
     /// A table keyed by the pseudonym that guards its uniqueness, if any:
     /// rotation moves each row's entry to its new id in the same transaction.
-    pub lookup: Option<PseudonymLookup>,
-}
-
-/// A table whose primary key is a pseudonym column's value, with the key
-/// of the row holding it (a unique index kept apart from the row, so the
-/// row's table can be sharded by its own key).
-#[derive(Debug, Clone, Copy)]
-pub struct PseudonymLookup {
-    /// The table.
-    pub table: &'static str,
-    /// Its primary key: the pseudonym.
-    pub column: &'static str,
-    /// The holding row's key.
-    pub key: &'static str,
+    pub lookup: Option<Lookup>,
 }
 
 /// How many rows of one table were re-keyed.
@@ -128,6 +115,14 @@ pub async fn rotate(
                 if current.as_deref().and_then(version_of) == Some(to) {
                     continue;
                 }
+                // An erased row's id names nobody; re-keyed from its erased
+                // inputs, every erased row would get the same id.
+                if current
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with(ERASED_PREFIX))
+                {
+                    continue;
+                }
                 let key: Uuid = row.try_get("", col.key).map_err(Error::from)?;
                 let new_id = recompute(pseudonymizer, col, row, to)?;
                 let update = Query::update()
@@ -137,7 +132,7 @@ pub async fn rotate(
                     .to_owned();
                 tx.execute(&update).await.map_err(Error::from)?;
                 if let Some(l) = &col.lookup {
-                    move_lookup(&tx, l, current.as_deref(), &new_id, key).await?;
+                    l.replace(&tx, current.as_deref(), &new_id, key).await?;
                 }
                 rows += 1;
             }
@@ -159,31 +154,6 @@ pub async fn rotate(
         });
     }
     Ok(done)
-}
-
-/// Replaces `old`'s entry in lookup `l` by `new` for row `key`: a delete
-/// and an insert, since a sharded table's key cannot be updated in place.
-async fn move_lookup(
-    tx: &impl ConnectionTrait,
-    l: &PseudonymLookup,
-    old: Option<&str>,
-    new: &str,
-    key: Uuid,
-) -> Result<(), Error> {
-    if let Some(old) = old {
-        let delete = Query::delete()
-            .from_table(Alias::new(l.table))
-            .and_where(Expr::col(Alias::new(l.column)).eq(old))
-            .to_owned();
-        tx.execute(&delete).await?;
-    }
-    let insert = Query::insert()
-        .into_table(Alias::new(l.table))
-        .columns([Alias::new(l.column), Alias::new(l.key)])
-        .values_panic([new.into(), key.into()])
-        .to_owned();
-    tx.execute(&insert).await?;
-    Ok(())
 }
 
 fn recompute(

@@ -17,6 +17,7 @@ use custodian_module::{
     Env, Error,
     erase::{Erased, Erasure, Ids, Target},
 };
+use custodian_privacy::pseudonym::ERASED_PREFIX;
 use futures::future::BoxFuture;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
@@ -48,8 +49,10 @@ fn erase_participant<'a>(
     Box::pin(async move {
         let id = t.id;
         let cur = lock_live::<participant::Entity>(tx, id).await?;
-        let erased_id = format!("erased_{id}");
-        crate::mary_ids::replace(tx, &cur.mary_id, &erased_id, id).await?;
+        let erased_id = format!("{ERASED_PREFIX}{id}");
+        crate::mary_ids::LOOKUP
+            .replace(tx, Some(&cur.mary_id), &erased_id, id)
+            .await?;
         let now = custodian_core::time::now();
         let mut rows = Vec::new();
         let dob = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default();

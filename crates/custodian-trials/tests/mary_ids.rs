@@ -153,7 +153,15 @@ async fn lookup(db: TestDb) {
     assert_eq!(count(&store, &erased).await, 1);
     consistent(&store, 3).await;
 
-    // Rotation re-keys the participants and their lookup rows together.
+    // A second erasure: rotation leaves both erased ids alone (re-keyed from
+    // the erased inputs, they would be one id twice).
+    let tx = store.begin().await.unwrap();
+    (custodian_trials::erase::ERASURE.erase)(&tx, &Target::uuid(again.id))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // Rotation re-keys the live participants and their lookup rows together.
     let done = rotate::rotate(
         &store,
         &rotating(),
@@ -164,10 +172,12 @@ async fn lookup(db: TestDb) {
     )
     .await
     .unwrap();
-    assert_eq!(done[0].rows, 3);
+    assert_eq!(done[0].rows, 1);
     consistent(&store, 3).await;
     let v2 = "SELECT COUNT(*) FROM trials_mary_ids WHERE mary_id LIKE 'v2\\_%' ESCAPE '\\'";
-    assert_eq!(count(&store, v2).await, 3);
+    assert_eq!(count(&store, v2).await, 1);
+    let erased = "SELECT COUNT(*) FROM trials_mary_ids WHERE mary_id LIKE 'erased\\_%' ESCAPE '\\'";
+    assert_eq!(count(&store, erased).await, 2);
     let moved = create_participant(&store, &actor(), &rotating(), person("Ben", "Lookup", 1970))
         .await
         .unwrap_err();

@@ -227,7 +227,9 @@ pub async fn create_case(store: &Store, actor: &Actor, new: NewCase) -> Result<C
                 check_assignee(tx, new.assigned_user_id).await?;
                 let assigned = new.assigned_team_id.is_some() || new.assigned_user_id.is_some();
                 let external_id = new.external_id.trim().to_owned();
-                crate::external_ids::claim(tx, &external_id, id).await?;
+                crate::external_ids::EXTERNAL_IDS
+                    .claim(tx, &external_id, id)
+                    .await?;
                 let am = case::ActiveModel {
                     id: Set(id),
                     external_id: Set(external_id),

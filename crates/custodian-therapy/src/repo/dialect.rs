@@ -60,13 +60,13 @@ pub(crate) fn keyword_frequency_sql(backend: Backend) -> &'static str {
     match backend {
         Backend::Postgres => {
             "SELECT k.value->>'term' AS term, COUNT(*) AS n \
-             FROM therapy_sentences s JOIN therapy_sessions ss ON ss.id = s.session_id \
+             FROM therapy_sentences s JOIN therapy_sessions ss ON ss.id = s.session_id AND ss.client_id = s.client_id \
              CROSS JOIN LATERAL jsonb_array_elements(s.keywords) AS k(value) \
              WHERE ss.client_id = $1 AND s.keywords IS NOT NULL GROUP BY 1"
         }
         Backend::Sqlite => {
             "SELECT json_extract(k.value, '$.term') AS term, COUNT(*) AS n \
-             FROM therapy_sentences s JOIN therapy_sessions ss ON ss.id = s.session_id, \
+             FROM therapy_sentences s JOIN therapy_sessions ss ON ss.id = s.session_id AND ss.client_id = s.client_id, \
              json_each(s.keywords) AS k \
              WHERE ss.client_id = $1 AND s.keywords IS NOT NULL GROUP BY 1"
         }

@@ -219,9 +219,10 @@ pub async fn get_progress_metrics(
 ) -> Result<Vec<ProgressPoint>> {
     w.check()?;
     get::<client::Entity>(store.conn(), client_id, LIVE).await?;
+    // On the client too: the foreign key's pair, a join on one Citus node.
     let rel: sea_orm::RelationDef = insight::Entity::belongs_to(session::Entity)
-        .from(insight::Column::SessionId)
-        .to(session::Column::Id)
+        .from((insight::Column::SessionId, insight::Column::ClientId))
+        .to((session::Column::Id, session::Column::ClientId))
         .into();
     let rows = observe("get_progress_metrics", async {
         Ok(insight::Entity::find()

@@ -74,10 +74,13 @@ pub(crate) fn keywords_json(c: &mut Check, keywords: Vec<Keyword>) -> Value {
 }
 
 /// Sentences joined to their sessions, for queries by client.
-fn sentence_session() -> sea_orm::RelationDef {
+/// A sentence's session, joined on the client as well as the session: the
+/// pair is the foreign key, and a join Citus runs on one node (the tables
+/// are sharded by client; ARCHITECTURE "Distribution keys").
+pub(crate) fn sentence_session() -> sea_orm::RelationDef {
     sentence::Entity::belongs_to(session::Entity)
-        .from(sentence::Column::SessionId)
-        .to(session::Column::Id)
+        .from((sentence::Column::SessionId, sentence::Column::ClientId))
+        .to((session::Column::Id, session::Column::ClientId))
         .into()
 }
 

@@ -219,7 +219,7 @@ pub async fn search_transcripts(
     let sql = format!(
         "SELECT s.id AS sentence_id, s.session_id, ss.client_id, ss.date AS session_date, \
          s.start_ms, s.end_ms, s.speaker, {rank} AS rank, {snippet} AS snippet \
-         FROM {from} JOIN therapy_sessions ss ON ss.id = s.session_id \
+         FROM {from} JOIN therapy_sessions ss ON ss.id = s.session_id AND ss.client_id = s.client_id \
          WHERE {matches}{filters} ORDER BY rank DESC, s.id LIMIT {} OFFSET {}",
         w.limit + 1,
         w.offset

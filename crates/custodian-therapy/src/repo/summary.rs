@@ -99,10 +99,7 @@ pub async fn get_emotion_trends(
 ) -> Result<Vec<EmotionPoint>> {
     w.check()?;
     get::<client::Entity>(store.conn(), client_id, LIVE).await?;
-    let rel: sea_orm::RelationDef = sentence::Entity::belongs_to(session::Entity)
-        .from(sentence::Column::SessionId)
-        .to(session::Column::Id)
-        .into();
+    let rel = super::keywords::sentence_session();
     let rows = observe("get_emotion_trends", async {
         Ok(sentence::Entity::find()
             .join(JoinType::InnerJoin, rel)

@@ -182,7 +182,7 @@ pub async fn create_participant(
                 }
                 let now = time::now();
                 let id = Uuid::now_v7();
-                crate::mary_ids::claim(tx, &mary_id, id).await?;
+                crate::mary_ids::LOOKUP.claim(tx, &mary_id, id).await?;
                 let am = participant::ActiveModel {
                     id: Set(id),
                     mary_id: Set(mary_id),
@@ -416,7 +416,9 @@ pub async fn update_participant(
                         return Err(already());
                     }
                     let mary_id = pz.pseudonymize(&inputs);
-                    crate::mary_ids::replace(tx, &cur.mary_id, &mary_id, id).await?;
+                    crate::mary_ids::LOOKUP
+                        .replace(tx, Some(&cur.mary_id), &mary_id, id)
+                        .await?;
                     am.mary_id = Set(mary_id);
                     changed.push("mary_id");
                 }
