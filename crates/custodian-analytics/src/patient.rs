@@ -246,7 +246,10 @@ where
     .await
 }
 
-/// The row, if its split is in `scope`, locked for the transaction.
+/// The row, if its split is in `scope`, locked for the transaction. Its
+/// patient is read first and the lock taken on `(patient_id, id)`: these
+/// tables are sharded by patient, and Citus refuses a row lock that may
+/// span shards. A row an erasure moved in between is not found.
 async fn lock_in_scope<E>(
     tx: &DatabaseTransaction,
     scope: &SplitScope,
@@ -256,14 +259,28 @@ where
     E: PatientKeyed,
     E::Model: Sync,
 {
-    scoped::<E>(scope, E::find().filter(E::id_column().eq(id)))
-        .lock_exclusive()
+    let not_found = || Error::NotFound {
+        entity: E::NAME,
+        id: id.to_string(),
+    };
+    let patient: String = E::find()
+        .select_only()
+        .column(E::patient_column())
+        .filter(E::id_column().eq(id))
+        .into_tuple()
         .one(tx)
         .await?
-        .ok_or_else(|| Error::NotFound {
-            entity: E::NAME,
-            id: id.to_string(),
-        })
+        .ok_or_else(not_found)?;
+    scoped::<E>(
+        scope,
+        E::find()
+            .filter(E::patient_column().eq(patient))
+            .filter(E::id_column().eq(id)),
+    )
+    .lock_exclusive()
+    .one(tx)
+    .await?
+    .ok_or_else(not_found)
 }
 
 /// Locks a row the reader can see, lets `apply` change its fields (noting

@@ -40,20 +40,36 @@ pub trait Record: Named {
     /// `deleted_at`, set by a soft delete; `None` for tables whose rows are
     /// never deleted.
     fn deleted_column() -> Option<Self::Column>;
+    /// The column the table is sharded by when it is not `id` (a child
+    /// row's subject, `participant_id`): a row lock names its value too,
+    /// since Citus locks rows on one shard only (ARCHITECTURE "Distribution
+    /// keys"). `None`: sharded by `id`, or a reference table.
+    fn shard_column() -> Option<Self::Column> {
+        None
+    }
 }
 
 /// `record!(module, "name")` implements [`Record`] for `module::Entity`,
 /// whose table has `id`, `updated_at` and `deleted_at`;
-/// `record!(module, "name", kept)` for a table without `deleted_at`.
+/// `record!(module, "name", kept)` for a table without `deleted_at`; a
+/// trailing `shard = Column` names the column the table is sharded by.
 #[macro_export]
 macro_rules! record {
     ($module:ident, $name:literal) => {
-        $crate::record!(@impl $module, $name, Some($module::Column::DeletedAt));
+        $crate::record!(@impl $module, $name, Some($module::Column::DeletedAt), None);
+    };
+    ($module:ident, $name:literal, shard = $shard:ident) => {
+        $crate::record!(
+            @impl $module, $name, Some($module::Column::DeletedAt), Some($module::Column::$shard)
+        );
     };
     ($module:ident, $name:literal, kept) => {
-        $crate::record!(@impl $module, $name, None);
+        $crate::record!(@impl $module, $name, None, None);
     };
-    (@impl $module:ident, $name:literal, $deleted:expr) => {
+    ($module:ident, $name:literal, kept, shard = $shard:ident) => {
+        $crate::record!(@impl $module, $name, None, Some($module::Column::$shard));
+    };
+    (@impl $module:ident, $name:literal, $deleted:expr, $shard:expr) => {
         impl $crate::record::Named for $module::Entity {
             const NAME: &'static str = $name;
         }
@@ -66,6 +82,9 @@ macro_rules! record {
             }
             fn deleted_column() -> Option<Self::Column> {
                 $deleted
+            }
+            fn shard_column() -> Option<Self::Column> {
+                $shard
             }
         }
     };
@@ -242,16 +261,20 @@ pub async fn get<E: Record>(
 }
 
 /// The live row, locked for the rest of the transaction (PostgreSQL
-/// `FOR UPDATE`; SQLite transactions here already hold the write lock).
+/// `FOR UPDATE`; SQLite transactions here already hold the write lock). A
+/// table sharded by a subject column is read first and locked on `(id,
+/// subject)`: Citus refuses a row lock that may span shards.
 pub async fn lock_live<E: Record>(tx: &DatabaseTransaction, id: Uuid) -> Result<E::Model> {
-    live(
-        E::find().filter(E::id_column().eq(id)),
-        Visibility::default(),
-    )
-    .lock_exclusive()
-    .one(tx)
-    .await?
-    .ok_or_else(|| not_found::<E>(id))
+    let mut select = E::find().filter(E::id_column().eq(id));
+    if let Some(shard) = E::shard_column() {
+        let cur = get::<E>(tx, id, Visibility::default()).await?;
+        select = select.filter(shard.eq(sea_orm::ModelTrait::get(&cur, shard)));
+    }
+    live(select, Visibility::default())
+        .lock_exclusive()
+        .one(tx)
+        .await?
+        .ok_or_else(|| not_found::<E>(id))
 }
 
 /// What a write about an erasable subject stores, which decides whether an

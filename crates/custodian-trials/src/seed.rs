@@ -9,14 +9,19 @@ use custodian_privacy::pseudonym::Pseudonymizer;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::{
-    model::{AppointmentStatus, Channel, EligibilityStatus, PipelineStatus, participant},
+    model::{
+        AppointmentStatus, Channel, EligibilityStatus, PipelineStatus, participant,
+        participant_trial,
+    },
     repo::{self, DIABETES_STUDY_A},
 };
 
 /// The object path of the demo call's recording, relative to the media store.
 pub const DEMO_AUDIO_PATH: &str = "demo/call-1.wav";
 
-/// The first demo participant's e-mail: present means seeded.
+/// The first demo participant's e-mail: present means seeded (and so does
+/// an enrollment in the demo trial, which erasing a participant keeps while
+/// it clears their e-mail).
 const MARKER_EMAIL: &str = "ana.demo@example.org";
 
 /// What a seed run did.
@@ -39,7 +44,12 @@ pub async fn seed(store: &Store, actor: &Actor, pz: &Pseudonymizer) -> Result<Se
         .filter(participant::Column::Email.eq(MARKER_EMAIL))
         .one(store.conn())
         .await?
-        .is_some();
+        .is_some()
+        || participant_trial::Entity::find()
+            .filter(participant_trial::Column::TrialId.eq(DIABETES_STUDY_A))
+            .one(store.conn())
+            .await?
+            .is_some();
     if present {
         return Ok(Seeded {
             created: false,

@@ -26,7 +26,12 @@ use crate::{
 };
 
 keyed!(movement_cycles, "movement_cycles");
-custodian_ledger::record!(movement_cycle_detail, "movement_cycle_detail", kept);
+custodian_ledger::record!(
+    movement_cycle_detail,
+    "movement_cycle_detail",
+    kept,
+    shard = ParticipantId
+);
 
 /// Most cycles one summary may hold.
 pub const MAX_CYCLES: usize = 5000;

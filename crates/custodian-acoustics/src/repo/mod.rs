@@ -118,7 +118,7 @@ pub(crate) use maneuver_request;
 /// Implements [`Record`] and [`Keyed`] for a table carrying the maneuver key.
 macro_rules! keyed {
     ($module:ident, $name:literal) => {
-        custodian_ledger::record!($module, $name, kept);
+        custodian_ledger::record!($module, $name, kept, shard = ParticipantId);
         impl $crate::repo::Keyed for $module::Entity {
             fn key_condition(k: &$crate::repo::ResolvedKey) -> sea_orm::Condition {
                 use sea_orm::ColumnTrait;

@@ -74,6 +74,10 @@ impl Resource for conversation::Entity {
         C::Id
     }
 
+    fn shard_column() -> Option<C> {
+        Some(C::UserId)
+    }
+
     fn row(n: NewConversation, id: Uuid, now: DateTime<Utc>) -> conversation::Model {
         conversation::Model {
             id,

@@ -74,6 +74,12 @@ pub trait Resource: Named {
 
     /// The UUID key.
     fn id_column() -> Self::Column;
+    /// The column the table is sharded by when it is not `id` (a
+    /// conversation's `user_id`): a row lock names its value too, since Citus
+    /// locks rows on one shard only. `None`: a reference table.
+    fn shard_column() -> Option<Self::Column> {
+        None
+    }
     /// The row a create stores, before [`Resource::derive`] and the checks.
     fn row(new: Self::New, id: Uuid, now: DateTime<Utc>) -> Self::Model;
     /// Merges a patch into a copy of the current row.
@@ -214,8 +220,16 @@ where
         "update",
         store.transaction(move |tx| {
             Box::pin(async move {
-                let cur = R::find()
-                    .filter(R::id_column().eq(id))
+                let mut select = R::find().filter(R::id_column().eq(id));
+                if let Some(shard) = R::shard_column() {
+                    let cur = R::find()
+                        .filter(R::id_column().eq(id))
+                        .one(tx)
+                        .await?
+                        .ok_or_else(|| not_found::<R>(id))?;
+                    select = select.filter(shard.eq(cur.get(shard)));
+                }
+                let cur = select
                     .lock_exclusive()
                     .one(tx)
                     .await?

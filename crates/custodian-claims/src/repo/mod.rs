@@ -18,7 +18,7 @@ use custodian_ledger::{
     audit::Actor,
     record::{as_bad_ref, ids_of, record_reads},
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::model::{CaseStatus, case, document, team, triage_result, user};
@@ -55,8 +55,8 @@ pub use users::{
 custodian_ledger::record!(case, "case");
 custodian_ledger::record!(team, "team");
 custodian_ledger::record!(user, "user");
-custodian_ledger::record!(document, "document");
-custodian_ledger::record!(triage_result, "triage_result");
+custodian_ledger::record!(document, "document", shard = CaseId);
+custodian_ledger::record!(triage_result, "triage_result", shard = CaseId);
 
 /// Rows whose case is live: a deleted case's documents and triage results
 /// leave lists with it.
@@ -165,6 +165,19 @@ fn sla_due(created: DateTime<Utc>, hours: i32) -> DateTime<Utc> {
     created + Duration::hours(i64::from(hours))
 }
 
+/// Called before reading cases across shards in a transaction that then
+/// writes `claims_teams` (a reference table): Citus reads shards in
+/// parallel unless told otherwise, and then refuses that write. On
+/// PostgreSQL without Citus the setting is an unused placeholder, gone at
+/// the transaction's end.
+async fn before_a_team_write(conn: &impl ConnectionTrait) -> Result<()> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_unprepared("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")
+            .await?;
+    }
+    Ok(())
+}
+
 /// The open, live cases of `team_id`, not counting `except`.
 async fn open_cases(
     conn: &impl ConnectionTrait,
@@ -172,6 +185,7 @@ async fn open_cases(
     except: Option<Uuid>,
 ) -> Result<u64> {
     use case::Column as C;
+    before_a_team_write(conn).await?;
     let mut q = case::Entity::find()
         .filter(C::AssignedTeamId.eq(team_id))
         .filter(C::Status.is_in(CaseStatus::OPEN.iter().copied()))

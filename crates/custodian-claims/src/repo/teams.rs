@@ -179,6 +179,7 @@ pub async fn update_team(
 /// Recomputes `sla_due_at` of every case of `team_id` for a new target.
 async fn move_sla(tx: &DatabaseTransaction, team_id: Uuid, hours: i32) -> Result<()> {
     use case::Column as C;
+    super::before_a_team_write(tx).await?;
     let rows: Vec<(Uuid, DateTime<Utc>)> = case::Entity::find()
         .select_only()
         .columns([C::Id, C::CreatedAt])

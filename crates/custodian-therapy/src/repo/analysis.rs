@@ -2,10 +2,11 @@
 //! and whose analysis is pending, under a lease, then complete them with
 //! their insights or mark them failed.
 //!
-//! A claim is one transaction: find the oldest eligible session, locked
-//! and skipping rows other workers hold (`FOR UPDATE SKIP LOCKED` on
-//! PostgreSQL; on SQLite the transaction is `BEGIN IMMEDIATE`, so claims
-//! run one at a time), and mark it `processing` with a fresh lease token
+//! A claim is one transaction: find the oldest eligible sessions, lock the
+//! first another worker does not hold (`FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL, by client and id so that it stays on one Citus shard; on
+//! SQLite the transaction is `BEGIN IMMEDIATE`, so claims run one at a
+//! time), and mark it `processing` with a fresh lease token
 //! and expiry. A session whose lease ran out is eligible again, so a dead
 //! worker's session returns to the queue. Only the lease's holder (its
 //! token) may complete or fail the session: a worker whose lease expired
@@ -30,6 +31,11 @@ use uuid::Uuid;
 
 use super::insights::{NewInsight, check_insights, insert_insights};
 use crate::model::{WorkStatus, insight, session};
+
+/// How many of the oldest waiting sessions one claim tries to lock; when
+/// other workers hold them all, the claim answers that nothing is waiting
+/// and the worker asks again.
+const CANDIDATES: u64 = 32;
 
 /// The shortest and longest lease a worker may ask for.
 pub const LEASE_BOUNDS: (u64, u64) = (1, 3600);
@@ -114,19 +120,39 @@ pub async fn claim_analysis(
                             .add(C::AnalysisStatus.eq(WorkStatus::Processing.as_str()))
                             .add(C::AnalysisLeaseUntil.lt(now)),
                     );
-                let next = session::Entity::find()
+                // The oldest few waiting, read without a lock, then each
+                // locked by `(client_id, id)` (skipping one another worker
+                // holds, and checked again): sessions are sharded by client,
+                // and Citus refuses a row lock that may span shards.
+                let candidates: Vec<(Uuid, Uuid)> = session::Entity::find()
+                    .select_only()
+                    .columns([C::ClientId, C::Id])
                     .filter(C::TranscriptStatus.eq(WorkStatus::Completed.as_str()))
-                    .filter(ready)
+                    .filter(ready.clone())
                     // An erased client's sessions are never handed out again.
                     .filter(C::ClientId.not_in_subquery(subject_keys::erased_ids(
                         crate::erase::ERASURE.subject_type,
                     )))
                     .order_by_asc(C::Date)
                     .order_by_asc(C::Id)
-                    .limit(1)
-                    .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-                    .one(tx)
+                    .limit(CANDIDATES)
+                    .into_tuple()
+                    .all(tx)
                     .await?;
+                let mut next = None;
+                for (client, id) in candidates {
+                    next = session::Entity::find()
+                        .filter(C::ClientId.eq(client))
+                        .filter(C::Id.eq(id))
+                        .filter(C::TranscriptStatus.eq(WorkStatus::Completed.as_str()))
+                        .filter(ready.clone())
+                        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                        .one(tx)
+                        .await?;
+                    if next.is_some() {
+                        break;
+                    }
+                }
                 let Some(cur) = next else { return Ok(None) };
                 let lease = Uuid::now_v7();
                 let until = now + chrono::Duration::seconds(lease_seconds as i64);

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{LIVE, check_object};
 use crate::model::{client, profile};
 
-custodian_ledger::record!(profile, "client_profile", kept);
+custodian_ledger::record!(profile, "client_profile", kept, shard = ClientId);
 
 /// The profile's fields to set; absent ones stay (or start as `{}`).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

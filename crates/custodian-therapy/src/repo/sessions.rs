@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::{LIVE, read_recorded};
 use crate::model::{SessionStatus, SessionType, WorkStatus, client, session};
 
-custodian_ledger::record!(session, "session", kept);
+custodian_ledger::record!(session, "session", kept, shard = ClientId);
 
 /// A session to schedule: the seed's `create_session(client_id, date)`,
 /// with the other metadata optional.

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use super::{check_object, keywords::keywords_json, read_recorded, record_ids};
 use crate::model::{SessionStatus, WorkStatus, sentence, session};
 
-custodian_ledger::record!(sentence, "sentence", kept);
+custodian_ledger::record!(sentence, "sentence", kept, shard = ClientId);
 
 /// The most segments one transcript may have.
 pub const MAX_SEGMENTS: usize = 20_000;

@@ -29,7 +29,7 @@ use crate::{
 
 use super::{conflict_state, enrollments::enrollment_of, trials::get_trial};
 
-custodian_ledger::record!(appointment, "appointment", kept);
+custodian_ledger::record!(appointment, "appointment", kept, shard = ParticipantId);
 
 /// A visit to book; it starts `BOOKED`.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]

@@ -24,7 +24,7 @@ use crate::{
 
 use super::{LIVE, by_id, conflict_state, trials::get_trial};
 
-custodian_ledger::record!(conversation, "conversation", kept);
+custodian_ledger::record!(conversation, "conversation", kept, shard = ParticipantId);
 
 /// A conversation that has started; it is `ACTIVE`.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]

@@ -23,7 +23,12 @@ use crate::model::{EligibilityStatus, PipelineStatus, participant, participant_t
 
 use super::{LIVE, trials::get_trial};
 
-custodian_ledger::record!(participant_trial, "participant_trial", kept);
+custodian_ledger::record!(
+    participant_trial,
+    "participant_trial",
+    kept,
+    shard = ParticipantId
+);
 
 /// Enrolls a participant in a trial.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]

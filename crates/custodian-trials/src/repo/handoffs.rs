@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::model::{HandoffStatus, HandoffType, conversation, handoff, participant};
 
-custodian_ledger::record!(handoff, "handoff", kept);
+custodian_ledger::record!(handoff, "handoff", kept, shard = ParticipantId);
 
 /// A ticket for a coordinator. `STOP_CONTACT` also revokes the
 /// participant's contact consent, in the same transaction.

@@ -22,7 +22,7 @@ use crate::model::{RideStatus, appointment, ride};
 
 use super::conflict_state;
 
-custodian_ledger::record!(ride, "ride", kept);
+custodian_ledger::record!(ride, "ride", kept, shard = ParticipantId);
 
 /// A ride to book for an upcoming appointment; it starts `REQUESTED`.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
