@@ -10,7 +10,11 @@
 # Needs Citus installed into the PostgreSQL whose binaries PG_BIN names
 # (default /usr/lib/postgresql/15/bin): Debian 12 packages none, so this is
 # not part of CI; build it from source (citusdata/citus, a release that
-# supports your PostgreSQL). Run as root (it starts PostgreSQL as
+# supports your PostgreSQL; with Debian's postgresql-server-dev-15,
+# libkrb5-dev, liblz4-dev and libzstd-dev, `./configure --without-libcurl
+# && make && make install`. Citus 13.2.2 on PostgreSQL 15.20 also needs
+# the static `have_createdb_privilege` in src/include/pg_version_compat.h
+# left out: 15.20 exports that function itself). Run as root (it starts PostgreSQL as
 # `postgres`) after a debug build: `bash scripts/citus-check.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
