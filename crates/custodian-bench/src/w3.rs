@@ -43,6 +43,9 @@ pub(super) async fn w3_load(store: &Store, n: usize, out: &Output) -> Result<()>
     let mut i = 0;
     while i < n {
         let end = (i + batch).min(n);
+        // Each case's claim number is held in its lookup table, as a
+        // `POST` would hold it; one transaction per batch.
+        let mut pairs: Vec<(String, Uuid)> = Vec::with_capacity(end - i);
         let rows: Vec<case::ActiveModel> = (i..end)
             .map(|k| {
                 let x = rng.next_u64();
@@ -54,9 +57,12 @@ pub(super) async fn w3_load(store: &Store, n: usize, out: &Output) -> Result<()>
                     );
                 #[allow(clippy::cast_precision_loss)]
                 let score = ((x >> 40) & 0xFFFF) as f64 / 65_535.0;
+                let id = Uuid::now_v7();
+                let external_id = format!("CL-{:08}", k + 1);
+                pairs.push((external_id.clone(), id));
                 case::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    external_id: Set(format!("CL-{:08}", k + 1)),
+                    id: Set(id),
+                    external_id: Set(external_id),
                     case_type: Set(W3_TYPES[usize::try_from((x >> 24) % 5).unwrap_or(0)]),
                     title: Set(format!("claim {}", k + 1)),
                     description: Set(None),
@@ -74,15 +80,6 @@ pub(super) async fn w3_load(store: &Store, n: usize, out: &Output) -> Result<()>
                     updated_at: Set(created),
                     deleted_at: Set(None),
                 }
-            })
-            .collect();
-        // Each case's claim number is held in its lookup table, as a
-        // `POST` would hold it; one transaction per batch.
-        let pairs: Vec<(String, Uuid)> = rows
-            .iter()
-            .filter_map(|r| match (&r.external_id, &r.id) {
-                (Set(e), Set(id)) => Some((e.clone(), *id)),
-                _ => None,
             })
             .collect();
         let tx = store.conn().begin().await?;

@@ -59,7 +59,9 @@ impl Lookup {
 
     /// Moves row `holder` from `old` to `new` (nothing when they are equal):
     /// a delete and an insert, since a sharded table's key is not updated
-    /// in place.
+    /// in place. An `old` the lookup does not give to `holder` is a
+    /// conflict: the row changed since it was read, and claiming `new`
+    /// beside a stale entry would keep both.
     pub async fn replace(
         &self,
         conn: &impl ConnectionTrait,
@@ -76,7 +78,12 @@ impl Lookup {
                 .and_where(Expr::col(Alias::new(self.column)).eq(old))
                 .and_where(Expr::col(Alias::new(self.key)).eq(holder))
                 .to_owned();
-            conn.execute(&delete).await?;
+            if conn.execute(&delete).await?.rows_affected() == 0 {
+                return Err(crate::Error::Conflict(format!(
+                    "this row's {} changed since it was read; retry",
+                    self.column
+                )));
+            }
         }
         self.claim(conn, new, holder).await
     }

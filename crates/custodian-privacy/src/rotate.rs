@@ -125,12 +125,22 @@ pub async fn rotate(
                 }
                 let key: Uuid = row.try_get("", col.key).map_err(Error::from)?;
                 let new_id = recompute(pseudonymizer, col, row, to)?;
-                let update = Query::update()
+                // Only if the row still holds what was read: an erasure or a
+                // rename committed since then is not undone, and its lookup
+                // row is not touched.
+                let mut update = Query::update()
                     .table(Alias::new(col.table))
                     .value(Alias::new(col.column), new_id.as_str())
                     .and_where(Expr::col(Alias::new(col.key)).eq(key))
                     .to_owned();
-                tx.execute(&update).await.map_err(Error::from)?;
+                update.and_where(match current.as_deref() {
+                    Some(c) => Expr::col(Alias::new(col.column)).eq(c),
+                    None => Expr::col(Alias::new(col.column)).is_null(),
+                });
+                let done = tx.execute(&update).await.map_err(Error::from)?;
+                if done.rows_affected() == 0 {
+                    continue;
+                }
                 if let Some(l) = &col.lookup {
                     l.replace(&tx, current.as_deref(), &new_id, key).await?;
                 }

@@ -183,4 +183,18 @@ async fn lookup(db: TestDb) {
         .unwrap_err();
     assert!(matches!(moved, Error::Conflict(_)), "{moved:?}");
     assert_eq!(version_of(&b.mary_id), Some("v1"));
+
+    // A move from a value the row no longer holds (a rename or an erasure
+    // committed since it was read) is refused, not claimed beside it.
+    let lookup = custodian_core::lookup::Lookup {
+        table: "trials_mary_ids",
+        column: "mary_id",
+        key: "participant_id",
+    };
+    let stale = lookup
+        .replace(store.conn(), Some(&b.mary_id), "v2_stale", b.id)
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, Error::Conflict(_)), "{stale:?}");
+    consistent(&store, 3).await;
 }

@@ -5,7 +5,7 @@
 //!
 //! PostgreSQL only: SQLite is never distributed, and it cannot change a
 //! primary key without rebuilding the table. `id` stays unique in practice
-//! (random UUIDs) and every lookup by id keeps working, through a plain
+//! (random UUIDs, or derived from an imported row's bytes) and every lookup by id keeps working, through a plain
 //! index on `id` beside the key; what changes on
 //! PostgreSQL is that erasure moves a patient's rows to their erased name
 //! by delete and insert rather than by an update of `patient_id`, which

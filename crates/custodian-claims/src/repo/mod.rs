@@ -165,8 +165,8 @@ fn sla_due(created: DateTime<Utc>, hours: i32) -> DateTime<Utc> {
     created + Duration::hours(i64::from(hours))
 }
 
-/// Called before reading cases across shards in a transaction that then
-/// writes `claims_teams` (a reference table): Citus reads shards in
+/// Called before reading cases across shards in a transaction that also
+/// locks or writes `claims_teams` (a reference table): Citus reads shards in
 /// parallel unless told otherwise, and then refuses that write. On
 /// PostgreSQL without Citus the setting is an unused placeholder, gone at
 /// the transaction's end.

@@ -149,6 +149,12 @@ pub async fn claim_analysis(
                         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
                         .one(tx)
                         .await?;
+                    // Erased since the candidates were read: not handed out.
+                    let erased =
+                        subject_keys::Subject::new(crate::erase::ERASURE.subject_type, client);
+                    if next.is_some() && subject_keys::is_erased(tx, &erased).await? {
+                        next = None;
+                    }
                     if next.is_some() {
                         break;
                     }
