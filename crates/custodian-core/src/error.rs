@@ -102,10 +102,17 @@ fn is_connection_error(e: &sea_orm::sqlx::Error) -> bool {
     match e {
         E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => true,
         // The server is shutting down or starting (57P01-57P03), or is a
-        // standby refusing a write (25006): a failover in progress.
-        E::Database(d) => d
-            .code()
-            .is_some_and(|c| c.starts_with("57P") || c == "25006"),
+        // standby refusing a write (25006): a failover in progress. Class 08
+        // is a connection exception, which is also how PgBouncer reports a
+        // server it cannot reach or whose connection died (08P01); and
+        // PgBouncer passes on a database that refuses connections (55000,
+        // "is not currently accepting connections") as a query's error.
+        E::Database(d) => d.code().is_some_and(|c| {
+            c.starts_with("57P")
+                || c.starts_with("08")
+                || c == "25006"
+                || (c == "55000" && d.message().contains("not currently accepting connections"))
+        }),
         _ => false,
     }
 }
@@ -173,6 +180,22 @@ mod tests {
         DbErr::Query(RuntimeErr::SqlxError(Arc::new(
             sea_orm::sqlx::Error::Database(Box::new(Server(code))),
         )))
+    }
+
+    #[test]
+    fn a_lost_or_refused_connection_is_unavailable_and_other_errors_are_not() {
+        for code in ["08P01", "08006", "08001", "57P01", "57P03", "25006"] {
+            assert!(
+                matches!(Error::from(query_failed(code)), Error::Unavailable(_)),
+                "{code}"
+            );
+        }
+        for code in ["42601", "40001", "55000"] {
+            assert!(
+                matches!(Error::from(query_failed(code)), Error::Database(_)),
+                "{code}"
+            );
+        }
     }
 
     #[test]
