@@ -235,17 +235,27 @@ fn hash_matches(prev_hash: &str, e: &AuditEntry) -> bool {
 /// [`link_pending`]). On SQLite the write lock is already held and the
 /// entry is linked at once.
 pub async fn record(tx: &DatabaseTransaction, change: &Change) -> Result<()> {
-    let entry = queue::unlinked(change, custodian_core::time::now());
+    record_many(tx, std::slice::from_ref(change)).await
+}
+
+/// [`record`] for several changes made in one transaction: one chain lock
+/// attempt and one multi-row insert for all of them, in the given order.
+pub async fn record_many(tx: &DatabaseTransaction, changes: &[Change]) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let at = custodian_core::time::now();
+    let entries = changes.iter().map(|c| queue::unlinked(c, at));
     if tx.get_database_backend() == DbBackend::Postgres {
         match queue::try_lock(tx).await? {
-            None => return queue::enqueue(tx, entry).await,
+            None => return queue::enqueue(tx, entries).await,
             Some(true) => {
                 queue::link_queued(tx, queue::LINK_BATCH).await?;
             }
             Some(false) => {}
         }
     }
-    queue::link(tx, [entry]).await?;
+    queue::link(tx, entries).await?;
     Ok(())
 }
 

@@ -60,6 +60,9 @@ pub mod entity {
 
 pub use entity::Model as Event;
 
+mod batch;
+pub use batch::{Batcher, record_events};
+
 /// Longest accepted idempotency key, as the HTTP draft and our column allow.
 pub const MAX_KEY_LEN: usize = 255;
 /// Longest accepted event type.
@@ -271,8 +274,19 @@ pub async fn log_event(
     if let Some(row) = conn.query_one(&stmt).await? {
         return Ok(Logged::New(row.try_get("", "id")?));
     }
-    // Only a keyed event can conflict, and the row it met is committed:
-    // the caller's own, or one recorded before keys were scoped.
+    resolve_conflict(conn, kek, scope, event).await
+}
+
+/// What a keyed event that was not inserted is: a duplicate of the event
+/// its key names, or (recorded differently) a 422. Only a keyed event can
+/// conflict, and the row it met is committed (or this transaction's own):
+/// the caller's, or one recorded before keys were scoped.
+async fn resolve_conflict(
+    conn: &impl ConnectionTrait,
+    kek: &Kek,
+    scope: &str,
+    event: &NewEvent,
+) -> Result<Logged> {
     let key = event.idempotency_key.as_deref().unwrap_or_default();
     let prior = match find_by_key(conn, scope, key).await? {
         Some(p) => p,

@@ -17,7 +17,7 @@ use custodian_core::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::{Expr, OnConflict, Query},
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use uuid::Uuid;
 
@@ -179,6 +179,120 @@ pub async fn key_for(conn: &impl ConnectionTrait, kek: &Kek, s: &Subject) -> Res
     }
 }
 
+/// The keys of many subjects in two statements (one read, one insert of
+/// the missing), for a batch of writes: each subject's key, made now if it
+/// had none, or its error (erased: a 409; another writer's key not yet
+/// readable: a 409 to retry). The answers follow `subjects`' order.
+pub async fn keys_for_many(
+    conn: &impl ConnectionTrait,
+    kek: &Kek,
+    subjects: &[Subject],
+) -> Result<Vec<Result<DataKey>>> {
+    use entity::Column as C;
+    let mut found = stored_keys(conn, kek, subjects).await?;
+    // Sorted, so two batches making the same keys wait in one order.
+    let missing: std::collections::BTreeMap<(&str, Uuid), &Subject> = subjects
+        .iter()
+        .filter(|s| !found.contains_key(*s))
+        .map(|s| ((s.subject_type.as_str(), s.id), s))
+        .collect();
+    if !missing.is_empty() {
+        let now = custodian_core::time::now();
+        let mut insert = Query::insert();
+        insert.into_table(entity::Entity).columns([
+            C::SubjectType,
+            C::SubjectId,
+            C::KekVersion,
+            C::WrappedKey,
+            C::CreatedAt,
+        ]);
+        let mut made = HashMap::new();
+        for &s in missing.values() {
+            let key = DataKey::generate();
+            let (version, wrapped) = kek.wrap(&key, &s.wrap_ad());
+            insert.values_panic([
+                s.subject_type.clone().into(),
+                s.id.into(),
+                version.into(),
+                wrapped.into(),
+                now.into(),
+            ]);
+            made.insert(s.clone(), key);
+        }
+        insert
+            .on_conflict(
+                OnConflict::columns([C::SubjectType, C::SubjectId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .returning(Query::returning().columns([C::SubjectType, C::SubjectId]));
+        // A row back: this insert made that key, and it is the one in hand.
+        for row in conn.query_all(&insert).await? {
+            let s = Subject::new(
+                row.try_get::<String>("", "subject_type")?,
+                row.try_get::<Uuid>("", "subject_id")?,
+            );
+            if let Some(key) = made.remove(&s) {
+                found.insert(s, Some(key));
+            }
+        }
+        // The rest met another writer's key: the stored one is theirs.
+        if !made.is_empty() {
+            let raced: Vec<Subject> = made.into_keys().collect();
+            found.extend(stored_keys(conn, kek, &raced).await?);
+        }
+    }
+    Ok(subjects
+        .iter()
+        .map(|s| match found.get(s) {
+            Some(Some(key)) => Ok(key.clone()),
+            Some(None) => Err(erased_error(s)),
+            None => Err(Error::Conflict(format!(
+                "the key of {} {} is being made; retry",
+                s.subject_type, s.id
+            ))),
+        })
+        .collect())
+}
+
+/// The stored keys of `subjects` in one read: `None` for an erased subject;
+/// a subject with no row is absent.
+async fn stored_keys(
+    conn: &impl ConnectionTrait,
+    kek: &Kek,
+    subjects: &[Subject],
+) -> Result<HashMap<Subject, Option<DataKey>>> {
+    use entity::Column as C;
+    let mut out = HashMap::new();
+    if subjects.is_empty() {
+        return Ok(out);
+    }
+    let rows = entity::Entity::find()
+        .filter(
+            Expr::tuple([Expr::col(C::SubjectType), Expr::col(C::SubjectId)])
+                .in_tuples(subjects.iter().map(|s| (s.subject_type.clone(), s.id))),
+        )
+        .all(conn)
+        .await?;
+    for row in rows {
+        let s = Subject::new(row.subject_type.clone(), row.subject_id);
+        let key = unwrap_row(kek, &s, row)?;
+        out.insert(s, key);
+    }
+    Ok(out)
+}
+
+/// A stored row's key, unwrapped; `None` once erased.
+fn unwrap_row(kek: &Kek, s: &Subject, row: entity::Model) -> Result<Option<DataKey>> {
+    match (row.kek_version, row.wrapped_key) {
+        (Some(version), Some(wrapped)) => Ok(Some(
+            kek.unwrap(&version, &wrapped, &s.wrap_ad())
+                .map_err(kek_error)?,
+        )),
+        _ => Ok(None),
+    }
+}
+
 /// `None`: no key yet; `Some(None)`: erased; `Some(Some(key))`: the key.
 async fn stored_key(
     conn: &impl ConnectionTrait,
@@ -191,13 +305,7 @@ async fn stored_key(
     else {
         return Ok(None);
     };
-    match (row.kek_version, row.wrapped_key) {
-        (Some(version), Some(wrapped)) => Ok(Some(Some(
-            kek.unwrap(&version, &wrapped, &s.wrap_ad())
-                .map_err(kek_error)?,
-        ))),
-        _ => Ok(Some(None)),
-    }
+    unwrap_row(kek, s, row).map(Some)
 }
 
 /// Seals `value` under the subject's key (made if needed), bound to `ad`.
@@ -209,6 +317,15 @@ pub async fn seal_json(
     value: &serde_json::Value,
 ) -> Result<serde_json::Value> {
     let key = key_for(conn, kek, s).await?;
+    seal_json_with(&key, ad, value)
+}
+
+/// Seals `value` under a key already in hand, bound to `ad`.
+pub fn seal_json_with(
+    key: &DataKey,
+    ad: &[u8],
+    value: &serde_json::Value,
+) -> Result<serde_json::Value> {
     let plain = serde_json::to_vec(value)
         .map_err(|e| Error::Config(format!("serializing a sealed value: {e}")))?;
     let sealed = base64::engine::general_purpose::STANDARD.encode(key.seal(ad, &plain));

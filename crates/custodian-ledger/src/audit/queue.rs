@@ -123,19 +123,28 @@ pub(super) fn unlinked(change: &Change, at: DateTime<Utc>) -> Unlinked {
     }
 }
 
-/// Queues `entry` in the writer's transaction.
-pub(super) async fn enqueue(tx: &DatabaseTransaction, entry: Unlinked) -> Result<()> {
-    let am = entity::ActiveModel {
-        at: Set(entry.at),
-        actor: Set(entry.actor),
-        action: Set(entry.action),
-        entity: Set(entry.entity),
-        entity_id: Set(entry.entity_id),
-        changed: Set(entry.changed),
-        request_id: Set(entry.request_id),
-        ..Default::default()
-    };
-    entity::Entity::insert(am)
+/// Queues `entries`, in order, in the writer's transaction (one insert).
+pub(super) async fn enqueue(
+    tx: &DatabaseTransaction,
+    entries: impl IntoIterator<Item = Unlinked>,
+) -> Result<()> {
+    let rows: Vec<entity::ActiveModel> = entries
+        .into_iter()
+        .map(|entry| entity::ActiveModel {
+            at: Set(entry.at),
+            actor: Set(entry.actor),
+            action: Set(entry.action),
+            entity: Set(entry.entity),
+            entity_id: Set(entry.entity_id),
+            changed: Set(entry.changed),
+            request_id: Set(entry.request_id),
+            ..Default::default()
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    entity::Entity::insert_many(rows)
         .exec_without_returning(tx)
         .await?;
     Ok(())

@@ -1,0 +1,355 @@
+//! Many events in one transaction: what concurrent `POST /v1/events`
+//! calls share, so that a burst of events costs one commit (one WAL flush)
+//! and a handful of multi-row statements instead of a transaction each.
+//!
+//! Each event keeps what [`record_event`](super::record_event) promises:
+//! it lands with its audit entry or not at all, a retried key is its first
+//! event's id, a key reused for another event is a 422, an erased subject
+//! is a 409. One event's refusal does not touch the others; a database
+//! error before the commit rolls the batch back and each event is then
+//! recorded on its own, so no caller inherits another's failure.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use custodian_core::{Error, Result, Store, seal::Kek};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction,
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
+};
+use tokio::sync::{Semaphore, oneshot};
+use uuid::Uuid;
+
+use super::{LEGACY_SCOPE, Logged, NewEvent, entity, payload_ad, resolve_conflict};
+use crate::{
+    audit::{self, Actor},
+    subject_keys,
+};
+
+/// Most events one transaction records: 9 bind parameters each, far
+/// within both backends' limits, and a commit no caller waits long for.
+const MAX_BATCH: usize = 64;
+
+/// Transactions recording batches at once. Two keep the database busy
+/// while the next batch gathers; more would split the same calls into
+/// smaller batches.
+const WRITERS: usize = 2;
+
+/// Gathers concurrent events into shared transactions (group commit).
+///
+/// A call queues its event; if a writer slot is free it starts a writer,
+/// which records whatever is queued, up to [`MAX_BATCH`] at a time, until
+/// the queue is empty. Under no load a call is a batch of one. The writer
+/// is a task of its own, so a caller that goes away (a client hanging up)
+/// cannot cut a batch short for the others.
+#[derive(Clone)]
+pub struct Batcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    queue: Mutex<Vec<Job>>,
+    writers: Arc<Semaphore>,
+}
+
+struct Job {
+    event: NewEvent,
+    actor: Actor,
+    reply: oneshot::Sender<Result<Logged>>,
+}
+
+impl std::fmt::Debug for Batcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batcher").finish_non_exhaustive()
+    }
+}
+
+impl Batcher {
+    /// A batcher writing to `store`.
+    pub fn new(store: Store) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                queue: Mutex::new(Vec::new()),
+                writers: Arc::new(Semaphore::new(WRITERS)),
+            }),
+        }
+    }
+
+    /// Records `event` for `actor` as [`record_event`](super::record_event)
+    /// does, in a transaction it may share with other callers' events.
+    pub async fn record(&self, event: NewEvent, actor: Actor) -> Result<Logged> {
+        let (reply, answer) = oneshot::channel();
+        self.inner.jobs().push(Job {
+            event,
+            actor,
+            reply,
+        });
+        self.inner.clone().start_writer();
+        answer.await.unwrap_or_else(|_| {
+            // The writer's task ended without answering: it panicked.
+            Err(Error::Unavailable(
+                "the event writer stopped before answering; retry".into(),
+            ))
+        })
+    }
+}
+
+impl Inner {
+    fn jobs(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts a writer if a slot is free; otherwise a running writer will
+    /// take the queued job (it looks at the queue before it gives up its
+    /// slot, and gives it up under the queue's lock).
+    fn start_writer(self: Arc<Self>) {
+        let Ok(slot) = self.writers.clone().try_acquire_owned() else {
+            return;
+        };
+        tokio::spawn(async move {
+            loop {
+                let batch: Vec<Job> = {
+                    let mut queue = self.jobs();
+                    if queue.is_empty() {
+                        drop(slot);
+                        return;
+                    }
+                    let n = queue.len().min(MAX_BATCH);
+                    queue.drain(..n).collect()
+                };
+                let (calls, replies): (Vec<_>, Vec<_>) = batch
+                    .into_iter()
+                    .map(|j| ((j.event, j.actor), j.reply))
+                    .unzip();
+                let results = record_events(&self.store, &calls).await;
+                for (reply, result) in replies.into_iter().zip(results) {
+                    // A caller that went away no longer wants its answer.
+                    let _ = reply.send(result);
+                }
+            }
+        });
+    }
+}
+
+/// Records each `(event, actor)` with its audit entry, all in one
+/// transaction; one answer per call, in order. See the module's notes for
+/// what a failure does.
+pub async fn record_events(store: &Store, calls: &[(NewEvent, Actor)]) -> Vec<Result<Logged>> {
+    if let [(event, actor)] = calls {
+        return vec![super::record_event(store, event, actor).await];
+    }
+    let tx = match store.begin().await {
+        Ok(tx) => tx,
+        Err(_) => return one_by_one(store, calls).await,
+    };
+    let results = match in_transaction(&tx, store, calls).await {
+        Ok(results) => results,
+        Err(e) => {
+            tracing::warn!(error = %e, events = calls.len(), "a batch of events failed; recording them one by one");
+            if let Err(rb) = tx.rollback().await {
+                tracing::warn!(error = %rb, "rollback failed");
+            }
+            return one_by_one(store, calls).await;
+        }
+    };
+    // Not retried one by one: a commit that failed may have been applied,
+    // and an event without a key would then be recorded twice.
+    match tx.commit().await {
+        Ok(()) => results,
+        Err(e) => {
+            let message = format!("committing {} events: {e}", calls.len());
+            calls
+                .iter()
+                .map(|_| Err(Error::Unavailable(message.clone())))
+                .collect()
+        }
+    }
+}
+
+async fn one_by_one(store: &Store, calls: &[(NewEvent, Actor)]) -> Vec<Result<Logged>> {
+    let mut out = Vec::with_capacity(calls.len());
+    for (event, actor) in calls {
+        out.push(super::record_event(store, event, actor).await);
+    }
+    out
+}
+
+/// The batch's statements: keys, events, the duplicates' look-ups, the
+/// audit entries. `Err` only for a database error (the batch rolls back).
+async fn in_transaction(
+    tx: &DatabaseTransaction,
+    store: &Store,
+    calls: &[(NewEvent, Actor)],
+) -> Result<Vec<Result<Logged>>> {
+    let kek = store.kek()?;
+    let items: Vec<(&str, &NewEvent)> = calls.iter().map(|(e, a)| (a.name.as_str(), e)).collect();
+    let results = log_events(tx, kek, &items).await?;
+    let changes: Vec<audit::Change> = results
+        .iter()
+        .zip(calls)
+        .filter_map(|(r, (event, actor))| match r {
+            Ok(Logged::New(id)) => {
+                Some(actor.change("create", "event", *id, &event.present_fields()))
+            }
+            _ => None,
+        })
+        .collect();
+    audit::record_many(tx, &changes).await?;
+    Ok(results)
+}
+
+/// [`log_event`](super::log_event) for many `(scope, event)` pairs in the
+/// caller's transaction: one read and one insert for the subjects' keys,
+/// one read for keys recorded before keys were scoped, one insert for the
+/// events, then a look-up per event that met its key.
+async fn log_events(
+    tx: &DatabaseTransaction,
+    kek: &Kek,
+    items: &[(&str, &NewEvent)],
+) -> Result<Vec<Result<Logged>>> {
+    use entity::Column as C;
+    let subjects: Vec<subject_keys::Subject> =
+        items.iter().filter_map(|(_, e)| e.subject()).collect();
+    let mut keys = subject_keys::keys_for_many(tx, kek, &subjects)
+        .await?
+        .into_iter();
+    let legacy = legacy_keys(tx, items).await?;
+    let now = custodian_core::time::now();
+    let mut out: Vec<Option<Result<Logged>>> = Vec::with_capacity(items.len());
+    let mut insert = Query::insert();
+    insert.into_table(entity::Entity).columns([
+        C::Id,
+        C::SubjectType,
+        C::SubjectId,
+        C::EventType,
+        C::Payload,
+        C::Provenance,
+        C::IdempotencyKey,
+        C::KeyScope,
+        C::CreatedAt,
+    ]);
+    let mut pending: HashMap<Uuid, usize> = HashMap::new();
+    type Row<'a> = ((&'a str, Option<&'a str>), [sea_orm::Value; 9]);
+    let mut rows: Vec<Row<'_>> = Vec::with_capacity(items.len());
+    for (i, (scope, event)) in items.iter().enumerate() {
+        let id = Uuid::now_v7();
+        let payload = match event.subject() {
+            // `keys` holds one answer per event with a subject, in order.
+            Some(_) => match keys.next() {
+                Some(Ok(key)) => {
+                    subject_keys::seal_json_with(&key, &payload_ad(id), &event.payload_or_empty())?
+                }
+                Some(Err(e)) => {
+                    out.push(Some(Err(e)));
+                    continue;
+                }
+                None => {
+                    return Err(Error::Config(
+                        "a batch's subject keys do not match its events".into(),
+                    ));
+                }
+            },
+            None => event.payload_or_empty(),
+        };
+        // A key recorded before keys were scoped is that event's.
+        if event
+            .idempotency_key
+            .as_deref()
+            .is_some_and(|k| legacy.contains(k))
+        {
+            out.push(None);
+            continue;
+        }
+        rows.push((
+            (*scope, event.idempotency_key.as_deref()),
+            [
+                id.into(),
+                event.subject_type.clone().into(),
+                event.subject_id.into(),
+                event.event_type.clone().into(),
+                payload.into(),
+                event.provenance.clone().into(),
+                event.idempotency_key.clone().into(),
+                (*scope).into(),
+                now.into(),
+            ],
+        ));
+        pending.insert(id, i);
+        out.push(None);
+    }
+    if !rows.is_empty() {
+        // In key order, so two batches meeting the same keys wait for each
+        // other in one order rather than deadlock.
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, values) in rows {
+            insert.values_panic(values.map(Into::into));
+        }
+        insert
+            .on_conflict(
+                OnConflict::columns([C::KeyScope, C::IdempotencyKey])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .returning_col(C::Id);
+        for row in tx.query_all(&insert).await? {
+            let id: Uuid = row.try_get("", "id")?;
+            if let Some(&i) = pending.get(&id) {
+                out[i] = Some(Ok(Logged::New(id)));
+            }
+        }
+    }
+    // The rest met their key: this batch's own earlier event, a committed
+    // one, or one recorded before keys were scoped.
+    let mut results = Vec::with_capacity(items.len());
+    for ((scope, event), r) in items.iter().zip(out) {
+        results.push(match r {
+            Some(r) => r,
+            // A refusal is this event's answer; any other error is the
+            // database's, which ends the transaction for all of them.
+            None if event.idempotency_key.is_some() => {
+                match resolve_conflict(tx, kek, scope, event).await {
+                    Err(e) if !matches!(e, Error::Conflict(_) | Error::Invalid(_)) => {
+                        return Err(e);
+                    }
+                    r => r,
+                }
+            }
+            None => {
+                return Err(Error::Config(
+                    "an event without a key was not inserted".into(),
+                ));
+            }
+        });
+    }
+    Ok(results)
+}
+
+/// Which of the items' keys were recorded before keys were scoped (one read
+/// by the `(key_scope, idempotency_key)` index; nothing is written in that
+/// scope any more, so the answer cannot change under the batch).
+async fn legacy_keys(
+    tx: &DatabaseTransaction,
+    items: &[(&str, &NewEvent)],
+) -> Result<HashSet<String>> {
+    use entity::Column as C;
+    let keys: Vec<&str> = items
+        .iter()
+        .filter_map(|(_, e)| e.idempotency_key.as_deref())
+        .collect();
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let select = Query::select()
+        .column(C::IdempotencyKey)
+        .from(entity::Entity)
+        .and_where(Expr::col(C::KeyScope).eq(LEGACY_SCOPE))
+        .and_where(Expr::col(C::IdempotencyKey).is_in(keys))
+        .to_owned();
+    tx.query_all(&select)
+        .await?
+        .into_iter()
+        .map(|row| Ok(row.try_get::<String>("", "idempotency_key")?))
+        .collect()
+}
