@@ -7,6 +7,7 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod failover;
+pub mod group_commit;
 pub mod limits;
 pub mod lookup;
 pub mod migrate;

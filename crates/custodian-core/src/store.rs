@@ -28,7 +28,12 @@ pub struct Store {
     /// A replica's pool that serves reads outside a transaction
     /// ([`crate::replica`]); `None`: the primary serves them.
     reads: Option<Conn>,
+    /// Per-database state of the layers above, shared by every clone.
+    shared: std::sync::Arc<std::sync::Mutex<Shared>>,
 }
+
+type Shared =
+    std::collections::HashMap<std::any::TypeId, std::sync::Arc<dyn std::any::Any + Send + Sync>>;
 
 /// Pool occupancy, exported on `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +123,30 @@ impl Store {
             backend,
             kek: None,
             reads: None,
+            shared: Default::default(),
         })
+    }
+
+    /// The one `T` every clone of this store shares, made by `init` on first
+    /// use: per-database state of the layers above (the audit chain's and
+    /// the event log's group commits), which a `Store` is passed to.
+    pub fn shared<T: std::any::Any + Send + Sync>(
+        &self,
+        init: impl FnOnce() -> T,
+    ) -> std::sync::Arc<T> {
+        let key = std::any::TypeId::of::<T>();
+        let mut shared = self
+            .shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(value) = shared.get(&key).cloned()
+            && let Ok(value) = value.downcast::<T>()
+        {
+            return value;
+        }
+        let value = std::sync::Arc::new(init());
+        shared.insert(key, value.clone());
+        value
     }
 
     /// This store with the key-encryption key subject data is sealed under.

@@ -20,6 +20,7 @@
 use chrono::{DateTime, Utc};
 use custodian_core::{
     Result,
+    group_commit::{Batch, BoxFuture, GroupCommit},
     query::{Dir, FieldType, ListSpec},
 };
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
@@ -326,12 +327,46 @@ pub async fn append_linked(store: &custodian_core::Store, change: Change) -> Res
         .await
 }
 
-/// Appends one entry in a transaction of its own, for events that change
-/// nothing else: reads, refusals.
+/// Appends one entry, for events that change nothing else (reads,
+/// refusals), in a transaction shared with concurrent appends (group
+/// commit): it is in the chain (or queued) when this returns.
 pub async fn append(store: &custodian_core::Store, change: Change) -> Result<()> {
     store
-        .transaction(|tx| Box::pin(async move { record(tx, &change).await }))
+        .shared(|| GroupCommit::new(2, APPEND_BATCH, Appends))
+        .submit(store, change)
         .await
+}
+
+/// Most entries one shared append transaction writes.
+const APPEND_BATCH: usize = 128;
+
+/// [`append`]'s entries, many per transaction.
+struct Appends;
+
+impl Batch for Appends {
+    type Job = Change;
+    type Output = ();
+
+    fn together<'a>(
+        &'a self,
+        _store: &'a custodian_core::Store,
+        tx: &'a DatabaseTransaction,
+        changes: &'a [Change],
+    ) -> BoxFuture<'a, Result<Vec<Result<()>>>> {
+        Box::pin(async move {
+            record_many(tx, changes).await?;
+            Ok(changes.iter().map(|_| Ok(())).collect())
+        })
+    }
+
+    fn alone<'a>(
+        &'a self,
+        store: &'a custodian_core::Store,
+        change: &'a Change,
+    ) -> BoxFuture<'a, Result<()>> {
+        let change = change.clone();
+        Box::pin(store.transaction(|tx| Box::pin(async move { record(tx, &change).await })))
+    }
 }
 
 /// Why verification stopped.

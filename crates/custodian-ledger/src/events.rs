@@ -61,7 +61,7 @@ pub mod entity {
 pub use entity::Model as Event;
 
 mod batch;
-pub use batch::{Batcher, record_events};
+pub use batch::{record_event_batched, record_events};
 
 /// Longest accepted idempotency key, as the HTTP draft and our column allow.
 pub const MAX_KEY_LEN: usize = 255;

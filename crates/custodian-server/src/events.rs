@@ -149,7 +149,7 @@ async fn create_event(
     // Without a check an event shares its transaction with concurrent ones.
     let logged = match check {
         Some(_) => events::record_event_checked(&state.store, &event, &actor, check).await?,
-        None => state.events.record(event.clone(), actor).await?,
+        None => events::record_event_batched(&state.store, event.clone(), actor).await?,
     };
     let status = match logged {
         Logged::New(_) => StatusCode::CREATED,

@@ -59,8 +59,6 @@ pub struct AppState {
     pub verifying: std::sync::Arc<tokio::sync::Semaphore>,
     /// Read replicas, when configured: where reads may go ([`consistency`]).
     pub replicas: Option<custodian_core::replica::Replicas>,
-    /// Concurrent `POST /v1/events` calls share transactions (group commit).
-    pub events: custodian_ledger::events::Batcher,
 }
 
 /// How long replays are kept, and how long a retry waits for the first try.
@@ -87,6 +85,7 @@ impl AppState {
     /// default settings of `custodian.toml`.
     pub fn new(store: Store) -> Self {
         Self {
+            store,
             metrics: metrics::handle(),
             ready_timeout: Duration::from_secs(2),
             idempotency: IdempotencySettings::default(),
@@ -95,8 +94,6 @@ impl AppState {
             ),
             verifying: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
             replicas: None,
-            events: custodian_ledger::events::Batcher::new(store.clone()),
-            store,
         }
     }
 }

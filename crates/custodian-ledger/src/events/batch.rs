@@ -10,14 +10,16 @@
 //! recorded on its own, so no caller inherits another's failure.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
 
-use custodian_core::{Error, Result, Store, seal::Kek};
+use custodian_core::{
+    Error, Result, Store,
+    group_commit::{self, Batch, BoxFuture, GroupCommit},
+    seal::Kek,
+};
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction,
     sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
-use tokio::sync::{Semaphore, oneshot};
 use uuid::Uuid;
 
 use super::{LEGACY_SCOPE, Logged, NewEvent, entity, payload_ad, resolve_conflict};
@@ -30,174 +32,62 @@ use crate::{
 /// within both backends' limits, and a commit no caller waits long for.
 const MAX_BATCH: usize = 64;
 
-/// Transactions recording batches at once. Two keep the database busy
-/// while the next batch gathers; more would split the same calls into
-/// smaller batches.
-const WRITERS: usize = 2;
-
-/// Gathers concurrent events into shared transactions (group commit).
-///
-/// A call queues its event; if a writer slot is free it starts a writer,
-/// which records whatever is queued, up to [`MAX_BATCH`] at a time, until
-/// the queue is empty. Under no load a call is a batch of one. The writer
-/// is a task of its own, so a caller that goes away (a client hanging up)
-/// cannot cut a batch short for the others.
-#[derive(Clone)]
-pub struct Batcher {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    store: Store,
-    queue: Mutex<Vec<Job>>,
-    writers: Arc<Semaphore>,
-}
-
-struct Job {
-    event: NewEvent,
-    actor: Actor,
-    reply: oneshot::Sender<Result<Logged>>,
-}
-
-impl std::fmt::Debug for Batcher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Batcher").finish_non_exhaustive()
-    }
-}
-
-impl Batcher {
-    /// A batcher writing to `store`.
-    pub fn new(store: Store) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                store,
-                queue: Mutex::new(Vec::new()),
-                writers: Arc::new(Semaphore::new(WRITERS)),
-            }),
-        }
-    }
-
-    /// Records `event` for `actor` as [`record_event`](super::record_event)
-    /// does, in a transaction it may share with other callers' events.
-    pub async fn record(&self, event: NewEvent, actor: Actor) -> Result<Logged> {
-        let (reply, answer) = oneshot::channel();
-        self.inner.jobs().push(Job {
-            event,
-            actor,
-            reply,
-        });
-        self.inner.clone().start_writer();
-        answer.await.unwrap_or_else(|_| {
-            // The writer's task ended without answering: it panicked.
-            Err(Error::Unavailable(
-                "the event writer stopped before answering; retry".into(),
-            ))
-        })
-    }
-}
-
-impl Inner {
-    fn jobs(&self) -> std::sync::MutexGuard<'_, Vec<Job>> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Starts a writer if a slot is free; otherwise a running writer will
-    /// take the queued job (it looks at the queue before it gives up its
-    /// slot, and gives it up under the queue's lock).
-    fn start_writer(self: Arc<Self>) {
-        let Ok(slot) = self.writers.clone().try_acquire_owned() else {
-            return;
-        };
-        tokio::spawn(async move {
-            loop {
-                let batch: Vec<Job> = {
-                    let mut queue = self.jobs();
-                    if queue.is_empty() {
-                        drop(slot);
-                        return;
-                    }
-                    let n = queue.len().min(MAX_BATCH);
-                    queue.drain(..n).collect()
-                };
-                let (calls, replies): (Vec<_>, Vec<_>) = batch
-                    .into_iter()
-                    .map(|j| ((j.event, j.actor), j.reply))
-                    .unzip();
-                let results = record_events(&self.store, &calls).await;
-                for (reply, result) in replies.into_iter().zip(results) {
-                    // A caller that went away no longer wants its answer.
-                    let _ = reply.send(result);
-                }
-            }
-        });
-    }
+/// Records `event` for `actor` as [`record_event`](super::record_event)
+/// does, in a transaction it may share with concurrent callers' events
+/// (group commit: [`custodian_core::group_commit`]).
+pub async fn record_event_batched(store: &Store, event: NewEvent, actor: Actor) -> Result<Logged> {
+    store
+        .shared(|| GroupCommit::new(2, MAX_BATCH, Events))
+        .submit(store, (event, actor))
+        .await
 }
 
 /// Records each `(event, actor)` with its audit entry, all in one
 /// transaction; one answer per call, in order. See the module's notes for
 /// what a failure does.
 pub async fn record_events(store: &Store, calls: &[(NewEvent, Actor)]) -> Vec<Result<Logged>> {
-    if let [(event, actor)] = calls {
-        return vec![super::record_event(store, event, actor).await];
-    }
-    let tx = match store.begin().await {
-        Ok(tx) => tx,
-        Err(_) => return one_by_one(store, calls).await,
-    };
-    let results = match in_transaction(&tx, store, calls).await {
-        Ok(results) => results,
-        Err(e) => {
-            tracing::warn!(error = %e, events = calls.len(), "a batch of events failed; recording them one by one");
-            if let Err(rb) = tx.rollback().await {
-                tracing::warn!(error = %rb, "rollback failed");
-            }
-            return one_by_one(store, calls).await;
-        }
-    };
-    // Not retried one by one: a commit that failed may have been applied,
-    // and an event without a key would then be recorded twice.
-    match tx.commit().await {
-        Ok(()) => results,
-        Err(e) => {
-            let message = format!("committing {} events: {e}", calls.len());
-            calls
+    group_commit::run(&Events, store, calls).await
+}
+
+/// Events with their audit entries, many per transaction.
+struct Events;
+
+impl Batch for Events {
+    type Job = (NewEvent, Actor);
+    type Output = Logged;
+
+    fn together<'a>(
+        &'a self,
+        store: &'a Store,
+        tx: &'a DatabaseTransaction,
+        calls: &'a [(NewEvent, Actor)],
+    ) -> BoxFuture<'a, Result<Vec<Result<Logged>>>> {
+        Box::pin(async move {
+            let items: Vec<(&str, &NewEvent)> =
+                calls.iter().map(|(e, a)| (a.name.as_str(), e)).collect();
+            let results = log_events(tx, store.kek()?, &items).await?;
+            let changes: Vec<audit::Change> = results
                 .iter()
-                .map(|_| Err(Error::Unavailable(message.clone())))
-                .collect()
-        }
-    }
-}
-
-async fn one_by_one(store: &Store, calls: &[(NewEvent, Actor)]) -> Vec<Result<Logged>> {
-    let mut out = Vec::with_capacity(calls.len());
-    for (event, actor) in calls {
-        out.push(super::record_event(store, event, actor).await);
-    }
-    out
-}
-
-/// The batch's statements: keys, events, the duplicates' look-ups, the
-/// audit entries. `Err` only for a database error (the batch rolls back).
-async fn in_transaction(
-    tx: &DatabaseTransaction,
-    store: &Store,
-    calls: &[(NewEvent, Actor)],
-) -> Result<Vec<Result<Logged>>> {
-    let kek = store.kek()?;
-    let items: Vec<(&str, &NewEvent)> = calls.iter().map(|(e, a)| (a.name.as_str(), e)).collect();
-    let results = log_events(tx, kek, &items).await?;
-    let changes: Vec<audit::Change> = results
-        .iter()
-        .zip(calls)
-        .filter_map(|(r, (event, actor))| match r {
-            Ok(Logged::New(id)) => {
-                Some(actor.change("create", "event", *id, &event.present_fields()))
-            }
-            _ => None,
+                .zip(calls)
+                .filter_map(|(r, (event, actor))| match r {
+                    Ok(Logged::New(id)) => {
+                        Some(actor.change("create", "event", *id, &event.present_fields()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            audit::record_many(tx, &changes).await?;
+            Ok(results)
         })
-        .collect();
-    audit::record_many(tx, &changes).await?;
-    Ok(results)
+    }
+
+    fn alone<'a>(
+        &'a self,
+        store: &'a Store,
+        (event, actor): &'a (NewEvent, Actor),
+    ) -> BoxFuture<'a, Result<Logged>> {
+        Box::pin(super::record_event(store, event, actor))
+    }
 }
 
 /// [`log_event`](super::log_event) for many `(scope, event)` pairs in the

@@ -1,12 +1,12 @@
-//! Events recorded in shared transactions (the batcher behind `POST
-//! /v1/events`) answer each caller exactly as recording it alone would, on
-//! both backends.
+//! Writes in shared transactions (group commit: the events behind `POST
+//! /v1/events`, and audit entries of reads and refusals) answer each caller
+//! exactly as writing alone would, on both backends.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
 use custodian_core::{Error, Store, migrate::Migrator, testing::TestDb};
 use custodian_ledger::{
     audit::{self, Actor},
-    events::{self, Batcher, Logged, NewEvent},
+    events::{self, Logged, NewEvent},
     subject_keys::{self, Subject},
 };
 use sea_orm::{EntityTrait, PaginatorTrait};
@@ -16,6 +16,8 @@ custodian_core::backend_tests! {
     a_batch_answers_each_event_as_recording_it_alone_would => each_as_alone,
     concurrent_callers_share_transactions_and_each_get_their_own_answer => through_the_batcher,
     a_batch_the_database_refuses_is_recorded_one_event_at_a_time => poison_event,
+    concurrent_appends_share_transactions_and_each_lands_once => concurrent_appends,
+    an_entry_the_database_refuses_fails_alone => poison_entry,
 }
 
 async fn migrated(db: &TestDb) -> Store {
@@ -176,7 +178,6 @@ async fn each_as_alone(db: TestDb) {
 
 async fn through_the_batcher(db: TestDb) {
     let store = migrated(&db).await;
-    let batcher = Batcher::new(store.clone());
     // 160 distinct events from 8 callers, each sent twice at once (a retry
     // racing its first try), some about shared subjects.
     let subjects: Vec<Uuid> = (0..10).map(|_| Uuid::now_v7()).collect();
@@ -188,9 +189,14 @@ async fn through_the_batcher(db: TestDb) {
             (n % 3 != 0).then(|| subjects[n % subjects.len()]),
             &format!("t{n}"),
         );
-        let (batcher, caller) = (batcher.clone(), actor(&format!("agent-{}", n % 8)));
+        let (store, caller) = (store.clone(), actor(&format!("agent-{}", n % 8)));
         tasks.push(tokio::spawn(async move {
-            (n, batcher.record(event, caller).await.unwrap())
+            (
+                n,
+                events::record_event_batched(&store, event, caller)
+                    .await
+                    .unwrap(),
+            )
         }));
     }
     let mut first: std::collections::HashMap<usize, Uuid> = Default::default();
@@ -260,4 +266,56 @@ async fn poison_event(db: TestDb) {
         written
     );
     assert_eq!(chain(&store).await.len() as u64, written);
+}
+
+fn read_by(i: usize) -> audit::Change {
+    actor(&format!("reader-{}", i % 8)).change("read", "event", Uuid::from_u128(i as u128), &[])
+}
+
+async fn concurrent_appends(db: TestDb) {
+    let store = migrated(&db).await;
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { audit::append(&store, read_by(i)).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let entries = chain(&store).await;
+    assert_eq!(entries.len(), 300);
+    let mut named: Vec<String> = entries.iter().filter_map(|e| e.entity_id.clone()).collect();
+    named.sort();
+    named.dedup();
+    assert_eq!(named.len(), 300, "every entry once");
+    // Entries appended together carry their transaction's one timestamp.
+    let times: std::collections::HashSet<_> = entries.iter().map(|e| e.at).collect();
+    assert!(times.len() < 300, "no two appends shared a transaction");
+}
+
+async fn poison_entry(db: TestDb) {
+    let store = migrated(&db).await;
+    // PostgreSQL refuses a NUL byte in text; SQLite stores it.
+    let mut poison = read_by(1_000);
+    poison.actor = "reader\0x".into();
+    let mut tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { audit::append(&store, read_by(i)).await })
+        })
+        .collect();
+    let poisoned = {
+        let store = store.clone();
+        tokio::spawn(async move { audit::append(&store, poison).await })
+    };
+    for t in tasks.drain(..) {
+        t.await.unwrap().unwrap();
+    }
+    let poisoned = poisoned.await.unwrap();
+    if store.backend() == custodian_core::Backend::Postgres {
+        assert!(poisoned.is_err());
+    }
+    let expected = 40 + usize::from(poisoned.is_ok());
+    assert_eq!(chain(&store).await.len(), expected);
 }
