@@ -104,9 +104,9 @@ impl<B: Batch> std::fmt::Debug for GroupCommit<B> {
 }
 
 impl<B: Batch> GroupCommit<B> {
-    /// At most `writers` batches at once (two keep the database busy while
-    /// the next batch gathers; more split the same calls into smaller
-    /// batches), each of at most `max_batch` jobs.
+    /// At most `writers` batches at once, each of at most `max_batch` jobs.
+    /// More writers overlap more of the database's work but split the same
+    /// calls into smaller batches; measure (BENCHMARKS.md) before changing.
     pub fn new(writers: usize, max_batch: usize, batch: B) -> Self {
         Self {
             queue: Mutex::new(Vec::new()),

@@ -295,7 +295,13 @@ async fn resolve_conflict(
         })?,
     };
     let prior = open_event(conn, &mut Opener::with_kek(kek), prior).await?;
-    if event.same_as(&prior) {
+    judge(event, &prior)
+}
+
+/// `event` against the recorded event its key names (payload opened): a
+/// duplicate when they are the same event, else a 422.
+fn judge(event: &NewEvent, prior: &Event) -> Result<Logged> {
+    if event.same_as(prior) {
         Ok(Logged::Duplicate(prior.id))
     } else {
         Err(Error::Invalid(vec![FieldError {

@@ -362,6 +362,15 @@ impl<'k> Opener<'k> {
         }
     }
 
+    /// An opener over `kek` that already holds `keys` (a batch's subjects'
+    /// keys, read or made moments ago), so opening with them reads nothing.
+    pub fn with_keys(kek: &'k Kek, keys: HashMap<Subject, Option<DataKey>>) -> Self {
+        Self {
+            kek: Some(kek),
+            keys,
+        }
+    }
+
     async fn key(&mut self, conn: &impl ConnectionTrait, s: &Subject) -> Result<Option<DataKey>> {
         if let Some(k) = self.keys.get(s) {
             return Ok(k.clone());

@@ -14,18 +14,18 @@ use std::collections::{HashMap, HashSet};
 use custodian_core::{
     Error, Result, Store,
     group_commit::{self, Batch, BoxFuture, GroupCommit},
-    seal::Kek,
+    seal::{DataKey, Kek},
 };
 use sea_orm::{
-    ConnectionTrait, DatabaseTransaction,
+    ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use uuid::Uuid;
 
-use super::{LEGACY_SCOPE, Logged, NewEvent, entity, payload_ad, resolve_conflict};
+use super::{Event, LEGACY_SCOPE, Logged, NewEvent, entity, judge, open_event, payload_ad};
 use crate::{
     audit::{self, Actor},
-    subject_keys,
+    subject_keys::{self, Opener},
 };
 
 /// Most events one transaction records: 9 bind parameters each, far
@@ -65,7 +65,8 @@ impl Batch for Events {
         Box::pin(async move {
             let items: Vec<(&str, &NewEvent)> =
                 calls.iter().map(|(e, a)| (a.name.as_str(), e)).collect();
-            let results = log_events(tx, store.kek()?, &items).await?;
+            let any_legacy = legacy_scope_in_use(store, tx).await?;
+            let results = log_events(tx, store.kek()?, &items, any_legacy).await?;
             let changes: Vec<audit::Change> = results
                 .iter()
                 .zip(calls)
@@ -92,20 +93,30 @@ impl Batch for Events {
 
 /// [`log_event`](super::log_event) for many `(scope, event)` pairs in the
 /// caller's transaction: one read and one insert for the subjects' keys,
-/// one read for keys recorded before keys were scoped, one insert for the
-/// events, then a look-up per event that met its key.
+/// one read for keys recorded before keys were scoped (when the database
+/// has any), one insert for the events, then one read for the events that
+/// met their key.
 async fn log_events(
     tx: &DatabaseTransaction,
     kek: &Kek,
     items: &[(&str, &NewEvent)],
+    any_legacy: bool,
 ) -> Result<Vec<Result<Logged>>> {
     use entity::Column as C;
     let subjects: Vec<subject_keys::Subject> =
         items.iter().filter_map(|(_, e)| e.subject()).collect();
-    let mut keys = subject_keys::keys_for_many(tx, kek, &subjects)
-        .await?
-        .into_iter();
-    let legacy = legacy_keys(tx, items).await?;
+    let answers = subject_keys::keys_for_many(tx, kek, &subjects).await?;
+    // The keys in hand open a retry's first event without another read.
+    let known: HashMap<subject_keys::Subject, Option<DataKey>> = subjects
+        .iter()
+        .zip(&answers)
+        .filter_map(|(s, k)| Some((s.clone(), Some(k.as_ref().ok()?.clone()))))
+        .collect();
+    let mut keys = answers.into_iter();
+    let legacy = match any_legacy {
+        true => legacy_keys(tx, items).await?,
+        false => HashSet::new(),
+    };
     let now = custodian_core::time::now();
     let mut out: Vec<Option<Result<Logged>>> = Vec::with_capacity(items.len());
     let mut insert = Query::insert();
@@ -191,29 +202,90 @@ async fn log_events(
         }
     }
     // The rest met their key: this batch's own earlier event, a committed
-    // one, or one recorded before keys were scoped.
+    // one, or one recorded before keys were scoped; one read finds them all.
+    let met: Vec<usize> = (0..items.len())
+        .filter(|&i| out[i].is_none() && items[i].1.idempotency_key.is_some())
+        .collect();
+    let priors = first_events(tx, items, &met, any_legacy).await?;
+    let mut opener = Opener::with_keys(kek, known);
     let mut results = Vec::with_capacity(items.len());
     for ((scope, event), r) in items.iter().zip(out) {
         results.push(match r {
             Some(r) => r,
-            // A refusal is this event's answer; any other error is the
-            // database's, which ends the transaction for all of them.
-            None if event.idempotency_key.is_some() => {
-                match resolve_conflict(tx, kek, scope, event).await {
-                    Err(e) if !matches!(e, Error::Conflict(_) | Error::Invalid(_)) => {
-                        return Err(e);
-                    }
-                    r => r,
-                }
-            }
             None => {
-                return Err(Error::Config(
-                    "an event without a key was not inserted".into(),
-                ));
+                let Some(key) = event.idempotency_key.as_deref() else {
+                    return Err(Error::Config(
+                        "an event without a key was not inserted".into(),
+                    ));
+                };
+                let prior = priors
+                    .get(&(scope.to_string(), key.to_owned()))
+                    .or_else(|| priors.get(&(LEGACY_SCOPE.to_owned(), key.to_owned())));
+                match prior {
+                    Some(prior) => judge(event, &open_event(tx, &mut opener, prior.clone()).await?),
+                    None => Err(Error::Conflict(format!(
+                        "idempotency key {key:?} is being recorded; retry"
+                    ))),
+                }
             }
         });
     }
     Ok(results)
+}
+
+/// The recorded events the keys of `items[met]` name, in the items' scopes
+/// (and the legacy scope, when the database has such keys), in one read.
+async fn first_events(
+    tx: &DatabaseTransaction,
+    items: &[(&str, &NewEvent)],
+    met: &[usize],
+    any_legacy: bool,
+) -> Result<HashMap<(String, String), Event>> {
+    use entity::Column as C;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for &i in met {
+        let (scope, event) = items[i];
+        if let Some(key) = event.idempotency_key.as_deref() {
+            pairs.push((scope.to_owned(), key.to_owned()));
+            if any_legacy {
+                pairs.push((LEGACY_SCOPE.to_owned(), key.to_owned()));
+            }
+        }
+    }
+    if pairs.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(entity::Entity::find()
+        .filter(
+            Expr::tuple([Expr::col(C::KeyScope), Expr::col(C::IdempotencyKey)]).in_tuples(pairs),
+        )
+        .all(tx)
+        .await?
+        .into_iter()
+        .filter_map(|e| Some(((e.key_scope.clone(), e.idempotency_key.clone()?), e)))
+        .collect())
+}
+
+/// Whether the database holds keys recorded before keys were scoped, asked
+/// once per store: nothing is written in that scope any more (the column's
+/// migration gave it to the rows it found), so the answer does not change.
+struct LegacyScope(std::sync::OnceLock<bool>);
+
+async fn legacy_scope_in_use(store: &Store, tx: &DatabaseTransaction) -> Result<bool> {
+    use entity::Column as C;
+    let cached = store.shared(|| LegacyScope(std::sync::OnceLock::new()));
+    if let Some(&any) = cached.0.get() {
+        return Ok(any);
+    }
+    let one = Query::select()
+        .expr(Expr::val(1))
+        .from(entity::Entity)
+        .and_where(Expr::col(C::KeyScope).eq(LEGACY_SCOPE))
+        .and_where(Expr::col(C::IdempotencyKey).is_not_null())
+        .limit(1)
+        .to_owned();
+    let any = tx.query_one(&one).await?.is_some();
+    Ok(*cached.0.get_or_init(|| any))
 }
 
 /// Which of the items' keys were recorded before keys were scoped (one read
