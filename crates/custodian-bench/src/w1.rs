@@ -66,7 +66,7 @@ pub(super) async fn w1(store: &Store, api: &Api, scale: f64, out: &Output) -> Re
     let results: Arc<Vec<std::sync::OnceLock<Option<Uuid>>>> =
         Arc::new((0..n).map(|_| std::sync::OnceLock::new()).collect());
     warm(store, workers).await?;
-    let bar = out.bar(n, "W1 log_event");
+    let bar = out.bar(n, "W1 events");
     let http = api.http();
     // The library records each event with its audit entry, as `POST
     // /v1/events` does, through the batcher that lets concurrent calls

@@ -11,7 +11,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, MutexGuard, PoisonError};
 
 use sea_orm::DatabaseTransaction;
 use tokio::sync::{Semaphore, oneshot};
@@ -63,15 +63,21 @@ pub async fn run<B: Batch>(batch: &B, store: &Store, jobs: &[B::Job]) -> Vec<Res
     };
     let tx = match store.begin().await {
         Ok(tx) => tx,
+        Err(Error::Unavailable(m)) => return unavailable(m),
         Err(e) => return unavailable(e.to_string()),
     };
     let answers = match batch.together(store, &tx, jobs).await {
         Ok(answers) => answers,
         Err(e) => {
-            tracing::warn!(error = %e, jobs = jobs.len(), "a shared transaction failed; running its jobs one by one");
             if let Err(rb) = tx.rollback().await {
                 tracing::warn!(error = %rb, "rollback failed");
             }
+            // A database that cannot be reached would refuse each job
+            // alone too, one connection timeout after another.
+            if let Error::Unavailable(m) = e {
+                return unavailable(m);
+            }
+            tracing::warn!(error = %e, jobs = jobs.len(), "a shared transaction failed; running its jobs one by one");
             let mut out = Vec::with_capacity(jobs.len());
             for job in jobs {
                 out.push(batch.alone(store, job).await);
@@ -85,11 +91,21 @@ pub async fn run<B: Batch>(batch: &B, store: &Store, jobs: &[B::Job]) -> Vec<Res
     }
 }
 
+// The queue's lock is held to push a job or take a batch, never across an
+// await, and must be taken in the writer's last look at the queue without
+// an await between it and giving up the slot: a blocking mutex.
+#[allow(clippy::disallowed_types)]
+type Queue<B> = std::sync::Mutex<
+    Vec<(
+        <B as Batch>::Job,
+        oneshot::Sender<Result<<B as Batch>::Output>>,
+    )>,
+>;
+
 /// Concurrent callers' jobs of one [`Batch`], gathered into shared
 /// transactions; keep one per store ([`Store::shared`]).
 pub struct GroupCommit<B: Batch> {
-    #[allow(clippy::type_complexity)] // a job and where its answer goes
-    queue: Mutex<Vec<(B::Job, oneshot::Sender<Result<B::Output>>)>>,
+    queue: Queue<B>,
     writers: Arc<Semaphore>,
     max_batch: usize,
     batch: B,
@@ -109,7 +125,7 @@ impl<B: Batch> GroupCommit<B> {
     /// calls into smaller batches; measure (BENCHMARKS.md) before changing.
     pub fn new(writers: usize, max_batch: usize, batch: B) -> Self {
         Self {
-            queue: Mutex::new(Vec::new()),
+            queue: Queue::<B>::new(Vec::new()),
             writers: Arc::new(Semaphore::new(writers.max(1))),
             max_batch: max_batch.max(1),
             batch,
@@ -137,29 +153,59 @@ impl<B: Batch> GroupCommit<B> {
     /// Starts a writer if a slot is free; otherwise a running writer takes
     /// the queued job: it looks at the queue before it gives up its slot,
     /// and gives it up under the queue's lock.
+    ///
+    /// A job whose caller went away before its batch was taken is dropped
+    /// unwritten, as it would have been had the caller written alone.
     fn start_writer(self: &Arc<Self>, store: &Store) {
         let Ok(slot) = self.writers.clone().try_acquire_owned() else {
             return;
         };
-        let (this, store) = (self.clone(), store.clone());
+        let mut writer = Writer {
+            this: self.clone(),
+            store: store.clone(),
+            slot: Some(slot),
+        };
         tokio::spawn(async move {
             loop {
                 let batch: Vec<_> = {
-                    let mut queue = this.jobs();
+                    let mut queue = writer.this.jobs();
+                    queue.retain(|(_, reply)| !reply.is_closed());
                     if queue.is_empty() {
-                        drop(slot);
+                        drop(writer.slot.take());
                         return;
                     }
-                    let n = queue.len().min(this.max_batch);
+                    let n = queue.len().min(writer.this.max_batch);
                     queue.drain(..n).collect()
                 };
                 let (jobs, replies): (Vec<B::Job>, Vec<_>) = batch.into_iter().unzip();
-                let answers = run(&this.batch, &store, &jobs).await;
+                let answers = run(&writer.this.batch, &writer.store, &jobs).await;
+                debug_assert_eq!(answers.len(), replies.len(), "one answer per job");
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     // A caller that went away no longer wants its answer.
                     let _ = reply.send(answer);
                 }
             }
         });
+    }
+}
+
+/// A running writer: gives its slot back when it ends. Ending with its
+/// slot still held means it did not finish (a panic in a batch: that
+/// batch's callers are told the writer stopped); jobs still queued then
+/// get another writer rather than wait for the next call.
+struct Writer<B: Batch> {
+    this: Arc<GroupCommit<B>>,
+    store: Store,
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl<B: Batch> Drop for Writer<B> {
+    fn drop(&mut self) {
+        if self.slot.take().is_some()
+            && tokio::runtime::Handle::try_current().is_ok()
+            && !self.this.jobs().is_empty()
+        {
+            self.this.start_writer(&self.store);
+        }
     }
 }

@@ -29,8 +29,13 @@ pub struct Store {
     /// ([`crate::replica`]); `None`: the primary serves them.
     reads: Option<Conn>,
     /// Per-database state of the layers above, shared by every clone.
-    shared: std::sync::Arc<std::sync::Mutex<Shared>>,
+    shared: std::sync::Arc<SharedCell>,
 }
+
+// Held to look up or insert one value, never across an await: a blocking
+// mutex is the right size.
+#[allow(clippy::disallowed_types)]
+type SharedCell = std::sync::Mutex<Shared>;
 
 type Shared =
     std::collections::HashMap<std::any::TypeId, std::sync::Arc<dyn std::any::Any + Send + Sync>>;

@@ -329,7 +329,9 @@ pub async fn append_linked(store: &custodian_core::Store, change: Change) -> Res
 
 /// Appends one entry, for events that change nothing else (reads,
 /// refusals), in a transaction shared with concurrent appends (group
-/// commit): it is in the chain (or queued) when this returns.
+/// commit): it is in the chain (or queued) when this returns. Never call
+/// it while holding a transaction on the same store: on SQLite the shared
+/// transaction would wait for that one's write lock.
 pub async fn append(store: &custodian_core::Store, change: Change) -> Result<()> {
     store
         .shared(|| GroupCommit::new(1, APPEND_BATCH, Appends))

@@ -227,18 +227,7 @@ pub async fn log_event(
         scope.into(),
         custodian_core::time::now().into(),
     ];
-    let mut insert = Query::insert();
-    insert.into_table(entity::Entity).columns([
-        C::Id,
-        C::SubjectType,
-        C::SubjectId,
-        C::EventType,
-        C::Payload,
-        C::Provenance,
-        C::IdempotencyKey,
-        C::KeyScope,
-        C::CreatedAt,
-    ]);
+    let mut insert = event_insert();
     match event.idempotency_key.as_deref() {
         // Keys recorded before keys were scoped (scope '') still count: the
         // row is inserted only if no such legacy row holds the key.
@@ -366,6 +355,26 @@ pub async fn record_event_checked(
             })
         })
         .await
+}
+
+/// An `INSERT` into `events` naming its nine columns in the order the
+/// recording paths give values.
+fn event_insert() -> sea_orm::sea_query::InsertStatement {
+    use entity::Column as C;
+    Query::insert()
+        .into_table(entity::Entity)
+        .columns([
+            C::Id,
+            C::SubjectType,
+            C::SubjectId,
+            C::EventType,
+            C::Payload,
+            C::Provenance,
+            C::IdempotencyKey,
+            C::KeyScope,
+            C::CreatedAt,
+        ])
+        .to_owned()
 }
 
 /// What a sealed payload is bound to: its event's id.

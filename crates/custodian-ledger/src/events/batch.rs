@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 
 use custodian_core::{
-    Error, Result, Store,
+    Backend, Error, Result, Store,
     group_commit::{self, Batch, BoxFuture, GroupCommit},
     seal::{DataKey, Kek},
 };
@@ -22,7 +22,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Event, LEGACY_SCOPE, Logged, NewEvent, entity, judge, open_event, payload_ad};
+use super::{
+    Event, LEGACY_SCOPE, Logged, NewEvent, entity, event_insert, judge, open_event, payload_ad,
+};
 use crate::{
     audit::{self, Actor},
     subject_keys::{self, Opener},
@@ -36,8 +38,13 @@ const MAX_BATCH: usize = 64;
 /// does, in a transaction it may share with concurrent callers' events
 /// (group commit: [`custodian_core::group_commit`]).
 pub async fn record_event_batched(store: &Store, event: NewEvent, actor: Actor) -> Result<Logged> {
+    // SQLite lets one writer in at a time: a second would only wait.
+    let writers = match store.backend() {
+        Backend::Sqlite => 1,
+        Backend::Postgres => 2,
+    };
     store
-        .shared(|| GroupCommit::new(2, MAX_BATCH, Events))
+        .shared(|| GroupCommit::new(writers, MAX_BATCH, Events))
         .submit(store, (event, actor))
         .await
 }
@@ -46,7 +53,12 @@ pub async fn record_event_batched(store: &Store, event: NewEvent, actor: Actor) 
 /// transaction; one answer per call, in order. See the module's notes for
 /// what a failure does.
 pub async fn record_events(store: &Store, calls: &[(NewEvent, Actor)]) -> Vec<Result<Logged>> {
-    group_commit::run(&Events, store, calls).await
+    let mut out = Vec::with_capacity(calls.len());
+    // Within both backends' bind-parameter limits, a transaction at a time.
+    for chunk in calls.chunks(MAX_BATCH) {
+        out.extend(group_commit::run(&Events, store, chunk).await);
+    }
+    out
 }
 
 /// Events with their audit entries, many per transaction.
@@ -113,24 +125,14 @@ async fn log_events(
         .filter_map(|(s, k)| Some((s.clone(), Some(k.as_ref().ok()?.clone()))))
         .collect();
     let mut keys = answers.into_iter();
-    let legacy = match any_legacy {
-        true => legacy_keys(tx, items).await?,
-        false => HashSet::new(),
+    let legacy = if any_legacy {
+        legacy_keys(tx, items).await?
+    } else {
+        HashSet::new()
     };
     let now = custodian_core::time::now();
     let mut out: Vec<Option<Result<Logged>>> = Vec::with_capacity(items.len());
-    let mut insert = Query::insert();
-    insert.into_table(entity::Entity).columns([
-        C::Id,
-        C::SubjectType,
-        C::SubjectId,
-        C::EventType,
-        C::Payload,
-        C::Provenance,
-        C::IdempotencyKey,
-        C::KeyScope,
-        C::CreatedAt,
-    ]);
+    let mut insert = event_insert();
     let mut pending: HashMap<Uuid, usize> = HashMap::new();
     type Row<'a> = ((&'a str, Option<&'a str>), [sea_orm::Value; 9]);
     let mut rows: Vec<Row<'_>> = Vec::with_capacity(items.len());
@@ -266,16 +268,16 @@ async fn first_events(
         .collect())
 }
 
-/// Whether the database holds keys recorded before keys were scoped, asked
-/// once per store: nothing is written in that scope any more (the column's
-/// migration gave it to the rows it found), so the answer does not change.
+/// Whether the database holds keys recorded before keys were scoped. Once
+/// it does it always will (events are append-only), so a yes is kept per
+/// store; a no is asked again (one index probe) by every batch.
 struct LegacyScope(std::sync::OnceLock<bool>);
 
 async fn legacy_scope_in_use(store: &Store, tx: &DatabaseTransaction) -> Result<bool> {
     use entity::Column as C;
     let cached = store.shared(|| LegacyScope(std::sync::OnceLock::new()));
-    if let Some(&any) = cached.0.get() {
-        return Ok(any);
+    if cached.0.get() == Some(&true) {
+        return Ok(true);
     }
     let one = Query::select()
         .expr(Expr::val(1))
@@ -285,7 +287,10 @@ async fn legacy_scope_in_use(store: &Store, tx: &DatabaseTransaction) -> Result<
         .limit(1)
         .to_owned();
     let any = tx.query_one(&one).await?.is_some();
-    Ok(*cached.0.get_or_init(|| any))
+    if any {
+        let _ = cached.0.set(true);
+    }
+    Ok(any)
 }
 
 /// Which of the items' keys were recorded before keys were scoped (one read
