@@ -28,6 +28,12 @@ pub trait Batch: Send + Sync + 'static {
     /// What one caller is answered.
     type Output: Send + 'static;
 
+    /// Whether a job whose caller went away before its batch was taken is
+    /// dropped unwritten (as it would have been had the caller written
+    /// alone). Off for writes that record what already happened (an
+    /// audit entry of a read whose data may already be on its way).
+    const DROP_ABANDONED: bool;
+
     /// Every job's statements in `tx`, one answer per job in order. A
     /// job's own refusal is its answer; `Err` is a database error, and
     /// rolls the batch back.
@@ -49,9 +55,10 @@ pub trait Batch: Send + Sync + 'static {
 
 /// Runs `jobs` in one transaction. If the database refuses the batch
 /// before its commit, it is rolled back and each job runs alone, so no
-/// caller inherits another's failure. A failed commit is not retried: it
-/// may have been applied, and a job without an idempotency key would then
-/// be written twice; every caller is told the database is unavailable.
+/// caller inherits another's failure; if it is unavailable, every caller
+/// is told so at once. A failed commit is not retried: it may have been
+/// applied, and a job without an idempotency key would then be written
+/// twice; every caller is told the database is unavailable.
 pub async fn run<B: Batch>(batch: &B, store: &Store, jobs: &[B::Job]) -> Vec<Result<B::Output>> {
     if let [job] = jobs {
         return vec![batch.alone(store, job).await];
@@ -80,7 +87,13 @@ pub async fn run<B: Batch>(batch: &B, store: &Store, jobs: &[B::Job]) -> Vec<Res
             tracing::warn!(error = %e, jobs = jobs.len(), "a shared transaction failed; running its jobs one by one");
             let mut out = Vec::with_capacity(jobs.len());
             for job in jobs {
-                out.push(batch.alone(store, job).await);
+                let answer = match out.last() {
+                    // The database went away: the rest would each wait
+                    // for a connection only to be told the same.
+                    Some(Err(Error::Unavailable(m))) => Err(Error::Unavailable(m.clone())),
+                    _ => batch.alone(store, job).await,
+                };
+                out.push(answer);
             }
             return out;
         }
@@ -153,59 +166,48 @@ impl<B: Batch> GroupCommit<B> {
     /// Starts a writer if a slot is free; otherwise a running writer takes
     /// the queued job: it looks at the queue before it gives up its slot,
     /// and gives it up under the queue's lock.
-    ///
-    /// A job whose caller went away before its batch was taken is dropped
-    /// unwritten, as it would have been had the caller written alone.
     fn start_writer(self: &Arc<Self>, store: &Store) {
         let Ok(slot) = self.writers.clone().try_acquire_owned() else {
             return;
         };
-        let mut writer = Writer {
-            this: self.clone(),
-            store: store.clone(),
-            slot: Some(slot),
-        };
+        let (this, store) = (self.clone(), store.clone());
         tokio::spawn(async move {
             loop {
                 let batch: Vec<_> = {
-                    let mut queue = writer.this.jobs();
-                    queue.retain(|(_, reply)| !reply.is_closed());
+                    let mut queue = this.jobs();
+                    if B::DROP_ABANDONED {
+                        queue.retain(|(_, reply)| !reply.is_closed());
+                    }
                     if queue.is_empty() {
-                        drop(writer.slot.take());
+                        // Under the queue's lock: a job pushed after this
+                        // finds the slot free and starts a writer.
+                        drop(slot);
                         return;
                     }
-                    let n = queue.len().min(writer.this.max_batch);
+                    let n = queue.len().min(this.max_batch);
                     queue.drain(..n).collect()
                 };
                 let (jobs, replies): (Vec<B::Job>, Vec<_>) = batch.into_iter().unzip();
-                let answers = run(&writer.this.batch, &writer.store, &jobs).await;
-                debug_assert_eq!(answers.len(), replies.len(), "one answer per job");
+                // The batch runs as a task of its own so that a panic in it
+                // ends that batch only; this writer goes on with the queue.
+                let answers = {
+                    let (this, store) = (this.clone(), store.clone());
+                    tokio::spawn(async move { run(&this.batch, &store, &jobs).await }).await
+                };
+                let answers = match answers {
+                    Ok(answers) => answers,
+                    Err(e) => {
+                        tracing::error!(error = %e, "a shared transaction's task failed");
+                        Vec::new()
+                    }
+                };
+                // A missing answer (the task failed) leaves the reply
+                // unsent, and its caller is told the writer stopped.
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     // A caller that went away no longer wants its answer.
                     let _ = reply.send(answer);
                 }
             }
         });
-    }
-}
-
-/// A running writer: gives its slot back when it ends. Ending with its
-/// slot still held means it did not finish (a panic in a batch: that
-/// batch's callers are told the writer stopped); jobs still queued then
-/// get another writer rather than wait for the next call.
-struct Writer<B: Batch> {
-    this: Arc<GroupCommit<B>>,
-    store: Store,
-    slot: Option<tokio::sync::OwnedSemaphorePermit>,
-}
-
-impl<B: Batch> Drop for Writer<B> {
-    fn drop(&mut self) {
-        if self.slot.take().is_some()
-            && tokio::runtime::Handle::try_current().is_ok()
-            && !self.this.jobs().is_empty()
-        {
-            self.this.start_writer(&self.store);
-        }
     }
 }

@@ -350,6 +350,9 @@ struct Appends;
 impl Batch for Appends {
     type Job = Change;
     type Output = ();
+    // An entry records what already happened (a read whose rows may be on
+    // their way), so it is written even if its caller went away.
+    const DROP_ABANDONED: bool = false;
 
     fn together<'a>(
         &'a self,

@@ -7,7 +7,8 @@
 //! event's id, a key reused for another event is a 422, an erased subject
 //! is a 409. One event's refusal does not touch the others; a database
 //! error before the commit rolls the batch back and each event is then
-//! recorded on its own, so no caller inherits another's failure.
+//! recorded on its own, so no caller inherits another's failure (an
+//! unavailable database, or a failed commit, is told to every caller).
 
 use std::collections::{HashMap, HashSet};
 
@@ -49,7 +50,7 @@ pub async fn record_event_batched(store: &Store, event: NewEvent, actor: Actor) 
         .await
 }
 
-/// Records each `(event, actor)` with its audit entry, all in one
+/// Records each `(event, actor)` with its audit entry, 64 to a
 /// transaction; one answer per call, in order. See the module's notes for
 /// what a failure does.
 pub async fn record_events(store: &Store, calls: &[(NewEvent, Actor)]) -> Vec<Result<Logged>> {
@@ -67,6 +68,10 @@ struct Events;
 impl Batch for Events {
     type Job = (NewEvent, Actor);
     type Output = Logged;
+    // A caller that went away before its batch was taken gets no event, as
+    // a request cancelled before its own transaction committed would not
+    // (the Idempotency-Key middleware then stores no answer for it).
+    const DROP_ABANDONED: bool = true;
 
     fn together<'a>(
         &'a self,
@@ -294,8 +299,7 @@ async fn legacy_scope_in_use(store: &Store, tx: &DatabaseTransaction) -> Result<
 }
 
 /// Which of the items' keys were recorded before keys were scoped (one read
-/// by the `(key_scope, idempotency_key)` index; nothing is written in that
-/// scope any more, so the answer cannot change under the batch).
+/// by the `(key_scope, idempotency_key)` index).
 async fn legacy_keys(
     tx: &DatabaseTransaction,
     items: &[(&str, &NewEvent)],
