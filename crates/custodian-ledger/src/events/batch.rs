@@ -82,8 +82,7 @@ impl Batch for Events {
         Box::pin(async move {
             let items: Vec<(&str, &NewEvent)> =
                 calls.iter().map(|(e, a)| (a.name.as_str(), e)).collect();
-            let any_legacy = legacy_scope_in_use(store, tx).await?;
-            let results = log_events(tx, store.kek()?, &items, any_legacy).await?;
+            let results = log_events(tx, store.kek()?, &items).await?;
             let changes: Vec<audit::Change> = results
                 .iter()
                 .zip(calls)
@@ -110,14 +109,12 @@ impl Batch for Events {
 
 /// [`log_event`](super::log_event) for many `(scope, event)` pairs in the
 /// caller's transaction: one read and one insert for the subjects' keys,
-/// one read for keys recorded before keys were scoped (when the database
-/// has any), one insert for the events, then one read for the events that
-/// met their key.
+/// one read for keys recorded before keys were scoped, one insert for the
+/// events, then one read for the events that met their key.
 async fn log_events(
     tx: &DatabaseTransaction,
     kek: &Kek,
     items: &[(&str, &NewEvent)],
-    any_legacy: bool,
 ) -> Result<Vec<Result<Logged>>> {
     use entity::Column as C;
     let subjects: Vec<subject_keys::Subject> =
@@ -130,11 +127,7 @@ async fn log_events(
         .filter_map(|(s, k)| Some((s.clone(), Some(k.as_ref().ok()?.clone()))))
         .collect();
     let mut keys = answers.into_iter();
-    let legacy = if any_legacy {
-        legacy_keys(tx, items).await?
-    } else {
-        HashSet::new()
-    };
+    let legacy = legacy_keys(tx, items).await?;
     let now = custodian_core::time::now();
     let mut out: Vec<Option<Result<Logged>>> = Vec::with_capacity(items.len());
     let mut insert = event_insert();
@@ -213,7 +206,7 @@ async fn log_events(
     let met: Vec<usize> = (0..items.len())
         .filter(|&i| out[i].is_none() && items[i].1.idempotency_key.is_some())
         .collect();
-    let priors = first_events(tx, items, &met, any_legacy).await?;
+    let priors = first_events(tx, items, &met, &legacy).await?;
     let mut opener = Opener::with_keys(kek, known);
     let mut results = Vec::with_capacity(items.len());
     for ((scope, event), r) in items.iter().zip(out) {
@@ -241,12 +234,12 @@ async fn log_events(
 }
 
 /// The recorded events the keys of `items[met]` name, in the items' scopes
-/// (and the legacy scope, when the database has such keys), in one read.
+/// (and in the legacy scope for the keys in `legacy`), in one read.
 async fn first_events(
     tx: &DatabaseTransaction,
     items: &[(&str, &NewEvent)],
     met: &[usize],
-    any_legacy: bool,
+    legacy: &HashSet<String>,
 ) -> Result<HashMap<(String, String), Event>> {
     use entity::Column as C;
     let mut pairs: Vec<(String, String)> = Vec::new();
@@ -254,7 +247,7 @@ async fn first_events(
         let (scope, event) = items[i];
         if let Some(key) = event.idempotency_key.as_deref() {
             pairs.push((scope.to_owned(), key.to_owned()));
-            if any_legacy {
+            if legacy.contains(key) {
                 pairs.push((LEGACY_SCOPE.to_owned(), key.to_owned()));
             }
         }
@@ -271,31 +264,6 @@ async fn first_events(
         .into_iter()
         .filter_map(|e| Some(((e.key_scope.clone(), e.idempotency_key.clone()?), e)))
         .collect())
-}
-
-/// Whether the database holds keys recorded before keys were scoped. Once
-/// it does it always will (events are append-only), so a yes is kept per
-/// store; a no is asked again (one index probe) by every batch.
-struct LegacyScope(std::sync::OnceLock<bool>);
-
-async fn legacy_scope_in_use(store: &Store, tx: &DatabaseTransaction) -> Result<bool> {
-    use entity::Column as C;
-    let cached = store.shared(|| LegacyScope(std::sync::OnceLock::new()));
-    if cached.0.get() == Some(&true) {
-        return Ok(true);
-    }
-    let one = Query::select()
-        .expr(Expr::val(1))
-        .from(entity::Entity)
-        .and_where(Expr::col(C::KeyScope).eq(LEGACY_SCOPE))
-        .and_where(Expr::col(C::IdempotencyKey).is_not_null())
-        .limit(1)
-        .to_owned();
-    let any = tx.query_one(&one).await?.is_some();
-    if any {
-        let _ = cached.0.set(true);
-    }
-    Ok(any)
 }
 
 /// Which of the items' keys were recorded before keys were scoped (one read
