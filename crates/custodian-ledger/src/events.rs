@@ -216,17 +216,7 @@ pub async fn log_event(
         }
         None => event.payload_or_empty(),
     };
-    let values: [sea_orm::Value; 9] = [
-        id.into(),
-        event.subject_type.clone().into(),
-        event.subject_id.into(),
-        event.event_type.clone().into(),
-        payload.into(),
-        event.provenance.clone().into(),
-        event.idempotency_key.clone().into(),
-        scope.into(),
-        custodian_core::time::now().into(),
-    ];
+    let values = event_values(id, event, payload, scope, custodian_core::time::now());
     let mut insert = event_insert();
     match event.idempotency_key.as_deref() {
         // Keys recorded before keys were scoped (scope '') still count: the
@@ -375,6 +365,27 @@ fn event_insert() -> sea_orm::sea_query::InsertStatement {
             C::CreatedAt,
         ])
         .to_owned()
+}
+
+/// One row's values for [`event_insert`], in its column order.
+fn event_values(
+    id: Uuid,
+    event: &NewEvent,
+    payload: serde_json::Value,
+    scope: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> [sea_orm::Value; 9] {
+    [
+        id.into(),
+        event.subject_type.clone().into(),
+        event.subject_id.into(),
+        event.event_type.clone().into(),
+        payload.into(),
+        event.provenance.clone().into(),
+        event.idempotency_key.clone().into(),
+        scope.into(),
+        at.into(),
+    ]
 }
 
 /// What a sealed payload is bound to: its event's id.

@@ -24,7 +24,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Event, LEGACY_SCOPE, Logged, NewEvent, entity, event_insert, judge, open_event, payload_ad,
+    Event, LEGACY_SCOPE, Logged, NewEvent, entity, event_insert, event_values, judge, open_event,
+    payload_ad,
 };
 use crate::{
     audit::{self, Actor},
@@ -165,17 +166,7 @@ async fn log_events(
         }
         rows.push((
             (*scope, event.idempotency_key.as_deref()),
-            [
-                id.into(),
-                event.subject_type.clone().into(),
-                event.subject_id.into(),
-                event.event_type.clone().into(),
-                payload.into(),
-                event.provenance.clone().into(),
-                event.idempotency_key.clone().into(),
-                (*scope).into(),
-                now.into(),
-            ],
+            event_values(id, event, payload, scope, now),
         ));
         pending.insert(id, i);
         out.push(None);
